@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh clone: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint data clean
+
+# The virtual environment, rebuilt when the requirements change.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+## run: ingest the shipped practice data, train, score and deploy
+run: $(STAMP)
+	$(PY) ingestion.py
+	$(PY) training.py
+	$(PY) scoring.py
+	$(PY) deployment.py
+	@echo "Outputs: ingesteddata/ (finaldata.csv, ingestion_record.json),"
+	@echo "         practicemodels/ (trainedmodel.pkl, scores.json, latestscore.txt),"
+	@echo "         production_deployment/ (current -> versions/vNNNN)"
+
+## test: the whole test suite
+test: $(STAMP)
+	$(PY) -m pytest
+
+## lint: ruff
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## data: regenerate the shipped sample data (deterministic)
+data: $(STAMP)
+	$(PY) generate_data.py
+
+## clean: remove generated artifacts (keeps the virtual environment)
+clean:
+	rm -rf ingesteddata practicemodels models production_deployment .pytest_cache

@@ -1,0 +1,273 @@
+"""Shared helpers for the pipeline scripts: config, errors, atomic writes, hashes, logging.
+
+Standard library only, so that the cron tick of fullprocess.py can decide "nothing new"
+without importing pandas or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = PROJECT_DIR / "config.json"
+CONFIG_ENV = "RISK_CONFIG"
+
+# Schema of every data file: the original project's columns.
+ID_COLUMN = "corporation"
+FEATURES = ["lastmonth_activity", "lastyear_activity", "number_of_employees"]
+TARGET = "exited"
+COLUMNS = [ID_COLUMN, *FEATURES, TARGET]
+
+# File names inside the configured folders (the original project's names).
+FINALDATA = "finaldata.csv"
+INGESTED_FILES = "ingestedfiles.txt"
+INGESTION_RECORD = "ingestion_record.json"
+MODEL_FILE = "trainedmodel.pkl"
+MODEL_META = "trainedmodel.json"
+SCORE_FILE = "latestscore.txt"
+SCORES_JSON = "scores.json"
+TEST_FILE = "testdata.csv"
+
+# Every setting with its default. The five path keys are the original project's.
+DEFAULTS: dict[str, Any] = {
+    "input_folder_path": "practicedata",  # folder of new *.csv files to ingest
+    "output_folder_path": "ingesteddata",  # finaldata.csv + ingestion record
+    "test_data_path": "testdata",  # folder holding testdata.csv (or the file itself)
+    "output_model_path": "practicemodels",  # trained model, scores, reports
+    "prod_deployment_path": "production_deployment",  # versioned deployed models
+    "ingestion": {
+        # a file with a larger share of bad rows is rejected whole: it is more likely
+        # a wrong export than a few bad records
+        "max_bad_row_share": 0.5,
+    },
+    "training": {
+        "solver": "liblinear",  # the original project's logistic regression
+        "C": 1.0,
+        "max_iter": 100,
+        "random_state": 0,
+        "scale_features": False,  # StandardScaler in front; measured: no clear gain (README)
+        "min_rows": 10,  # fewer rows than this is not a model worth deploying
+    },
+}
+PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
+
+
+class RiskError(Exception):
+    """An expected failure: bad config, bad data, missing or bad model. One-line message."""
+
+
+class ConfigError(RiskError):
+    """config.json is missing, malformed or holds unknown keys or wrong types."""
+
+
+class DataError(RiskError):
+    """A data file is missing, malformed or does not follow the schema."""
+
+
+class ModelError(RiskError):
+    """A model is missing, cannot be trained, or failed verification."""
+
+
+def _merge(defaults: dict, given: dict, where: str) -> dict:
+    """Defaults overlaid with given values; unknown keys and wrong types raise ConfigError."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        default = defaults[key]
+        name = f"{where}: {key}"
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{name} must be an object")
+            merged[key] = _merge(default, value, name)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name} must be true or false, not {value!r}")
+            merged[key] = value
+        elif isinstance(default, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} must be a number, not {value!r}")
+            merged[key] = value
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, not {value!r}")
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The config file to use: --config, else $RISK_CONFIG, else config.json here."""
+    chosen = explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
+    return Path(chosen).expanduser().resolve()
+
+
+def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read config.json, fill defaults, reject unknown keys, resolve the *_path keys.
+
+    Relative paths are resolved against the config file's folder, so scripts work from
+    any working directory (cron runs from $HOME). The result carries `config_file`.
+    """
+    file = config_path(path)
+    try:
+        given = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read config ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
+    if not isinstance(given, dict):
+        raise ConfigError(f"{file}: must hold a JSON object")
+    config = _merge(DEFAULTS, given, file.name)
+    for key in PATH_KEYS:
+        config[key] = (file.parent / Path(config[key]).expanduser()).resolve()
+    config["config_file"] = file
+    return config
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write data to path via a temp file in the same folder, fsync, then os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide artifacts from the API's user
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write obj as indented JSON."""
+    return write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """Read a JSON file; `default` when it does not exist; DataError when it is corrupt."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: corrupt JSON ({exc})") from None
+
+
+def load_ingestion_record(output_folder: str | os.PathLike) -> dict[str, Any]:
+    """The ingestion record of output_folder; an empty one before the first ingestion."""
+    record = read_json(Path(output_folder) / INGESTION_RECORD, None)
+    return record if record is not None else {"files": [], "runs": []}
+
+
+def known_hashes(record: dict[str, Any]) -> set[str]:
+    """Content hashes already handled (ingested or rejected) in an ingestion record."""
+    return {entry["sha256"] for entry in record.get("files", [])}
+
+
+def find_csv_files(folder: str | os.PathLike) -> list[Path]:
+    """Every *.csv file directly in folder, sorted by name; DataError if no such folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: input folder not found")
+    return sorted(p for p in folder.glob("*.csv") if p.is_file())
+
+
+def find_new_files(input_folder: str | os.PathLike, record: dict[str, Any]) -> list[Path]:
+    """CSV files of input_folder whose content (sha256) the record has not seen yet."""
+    seen = known_hashes(record)
+    return [p for p in find_csv_files(input_folder) if sha256_file(p) not in seen]
+
+
+def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) -> Any:
+    """Unpickle a model only if its bytes hash to expected_sha256; ModelError otherwise.
+
+    The bytes are read once, hashed and unpickled, so the file checked is the file loaded.
+    """
+    path = Path(path)
+    try:
+        payload = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model ({exc.strerror})") from None
+    if not expected_sha256:
+        raise ModelError(f"{path}: no recorded sha256 to verify the model against")
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != expected_sha256:
+        raise ModelError(
+            f"{path}: sha256 {actual[:12]}... does not match the recorded "
+            f"{expected_sha256[:12]}...; file corrupted or tampered, refusing to load"
+        )
+    try:
+        return pickle.loads(payload)
+    except Exception as exc:  # a verified file that still fails: say what, not a trace
+        raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Log one line per event to stderr: time, script, level, message."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def cli_parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the shared --config option."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--config",
+        help=f"path to config.json (default: ${CONFIG_ENV} or {DEFAULT_CONFIG.name} here)",
+    )
+    return parser
+
+
+def run_cli(main: Callable[[], int | None], name: str) -> None:
+    """Run a script's main(): expected failures become one log line and exit status 1."""
+    setup_logging()
+    log = logging.getLogger(name)
+    try:
+        code = main()
+    except RiskError as exc:
+        log.error("%s", exc)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        sys.exit(130)
+    sys.exit(code or 0)

@@ -1,0 +1,218 @@
+"""Deployment: publish the scored model, its score and its ingestion record as one version.
+
+Reads   output_model_path/{trainedmodel.pkl, trainedmodel.json, latestscore.txt, scores.json}
+        output_folder_path/{ingestedfiles.txt, ingestion_record.json}
+Writes  prod_deployment_path/versions/vNNNN/   those files plus manifest.json (sha256 of each)
+        prod_deployment_path/current           symlink to the live version, swapped atomically
+        prod_deployment_path/trainedmodel.pkl, latestscore.txt, ingestedfiles.txt
+                                               symlinks through current/, for the original tools
+Run     python deployment.py [--config config.json] [--list]
+
+A reader resolves `current` once and reads every file from that version folder, so it sees
+the old set or the new set, never a mix. Loading verifies the model's sha256 first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from common import (
+    INGESTED_FILES,
+    INGESTION_RECORD,
+    MODEL_FILE,
+    MODEL_META,
+    SCORE_FILE,
+    SCORES_JSON,
+    ModelError,
+    cli_parser,
+    load_config,
+    load_model_verified,
+    now_iso,
+    read_json,
+    run_cli,
+    sha256_file,
+    write_json,
+)
+
+log = logging.getLogger("deployment")
+
+MANIFEST = "manifest.json"
+CURRENT = "current"
+VERSIONS = "versions"
+# Flat names kept at the top of prod_deployment_path, as the original project had them.
+TOP_LEVEL_LINKS = [MODEL_FILE, SCORE_FILE, INGESTED_FILES]
+VERSION_RE = re.compile(r"^v(\d{4,})$")
+
+
+def deployment_sources(config: dict[str, Any]) -> dict[str, Path]:
+    """Name -> source path of every file a deployment carries."""
+    models, ingested = config["output_model_path"], config["output_folder_path"]
+    sources = {name: models / name for name in (MODEL_FILE, MODEL_META, SCORE_FILE, SCORES_JSON)}
+    sources.update({name: ingested / name for name in (INGESTED_FILES, INGESTION_RECORD)})
+    return sources
+
+
+def check_sources(sources: dict[str, Path]) -> dict[str, Any]:
+    """ModelError unless every file exists and the score belongs to this very model.
+
+    Returns the scores.json content.
+    """
+    for name, path in sources.items():
+        if not path.is_file():
+            hint = (
+                "ingestion.py"
+                if name in (INGESTED_FILES, INGESTION_RECORD)
+                else ("training.py" if name in (MODEL_FILE, MODEL_META) else "scoring.py")
+            )
+            raise ModelError(f"{path}: missing; run {hint} first")
+    scores = read_json(sources[SCORES_JSON])
+    model_sha = sha256_file(sources[MODEL_FILE])
+    if scores.get("model_sha256") != model_sha:
+        raise ModelError(
+            f"{sources[SCORES_JSON]}: scores are for another model than "
+            f"{sources[MODEL_FILE]}; run scoring.py first"
+        )
+    if float(sources[SCORE_FILE].read_text().strip()) != scores["f1"]:
+        raise ModelError(f"{sources[SCORE_FILE]}: does not match {SCORES_JSON}; run scoring.py")
+    return scores
+
+
+def list_versions(prod: Path) -> list[str]:
+    """Deployed version names, oldest first."""
+    folder = prod / VERSIONS
+    if not folder.is_dir():
+        return []
+    names = [p.name for p in folder.iterdir() if VERSION_RE.match(p.name) and p.is_dir()]
+    return sorted(names, key=lambda n: int(VERSION_RE.match(n).group(1)))
+
+
+def current_version(prod: Path) -> str | None:
+    """Name of the live version, or None before the first deployment."""
+    link = prod / CURRENT
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+def swap_symlink(link: Path, target: str) -> None:
+    """Point link at target atomically: a new symlink under a temp name, then os.replace."""
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def stage_version(prod: Path, sources: dict[str, Path], manifest: dict[str, Any]) -> Path:
+    """Copy the files into a hidden temp folder under versions/ and write its manifest."""
+    (prod / VERSIONS).mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=prod / VERSIONS))
+    staging.chmod(0o755)
+    for name, src in sources.items():
+        shutil.copyfile(src, staging / name)
+        with open(staging / name, "rb") as fh:
+            os.fsync(fh.fileno())
+    manifest["files"] = {name: sha256_file(staging / name) for name in sources}
+    manifest["model_sha256"] = manifest["files"][MODEL_FILE]
+    write_json(staging / MANIFEST, manifest)
+    return staging
+
+
+def publish_version(prod: Path, staging: Path) -> str:
+    """Rename the staged folder to the next free vNNNN; retries if another run took it."""
+    while True:
+        existing = list_versions(prod)
+        number = int(VERSION_RE.match(existing[-1]).group(1)) + 1 if existing else 1
+        name = f"v{number:04d}"
+        try:
+            os.rename(staging, prod / VERSIONS / name)
+        except OSError:
+            if (prod / VERSIONS / name).exists():
+                continue
+            raise
+        return name
+
+
+def activate(prod: Path, version: str) -> None:
+    """Make version live, and keep the flat top-level names pointing through current/."""
+    swap_symlink(prod / CURRENT, f"{VERSIONS}/{version}")
+    for name in TOP_LEVEL_LINKS:
+        link = prod / name
+        if not (link.is_symlink() and os.readlink(link) == f"{CURRENT}/{name}"):
+            swap_symlink(link, f"{CURRENT}/{name}")
+
+
+def deploy(config: dict[str, Any]) -> str:
+    """Publish the scored model as a new version and make it live; returns the version.
+
+    Deploying the model that is already live changes nothing.
+    """
+    prod = config["prod_deployment_path"]
+    sources = deployment_sources(config)
+    scores = check_sources(sources)
+    live = current_version(prod)
+    if (
+        live
+        and read_json(prod / CURRENT / MANIFEST, {}).get("model_sha256") == scores["model_sha256"]
+    ):
+        log.info("model %s... is already deployed as %s", scores["model_sha256"][:12], live)
+        return live
+    manifest = {
+        "deployed_at": now_iso(),
+        "f1": scores["f1"],
+        "previous_version": live,
+        "sources": {name: str(path) for name, path in sources.items()},
+    }
+    version = publish_version(prod, stage_version(prod, sources, manifest))
+    activate(prod, version)
+    log.info("deployed %s (F1 %.4f) to %s", version, scores["f1"], prod / VERSIONS / version)
+    return version
+
+
+def load_deployed(prod: Path) -> tuple[Any, dict[str, Any]]:
+    """The live model, verified against its manifest, and the manifest (with its folder).
+
+    Resolves `current` once, so the model and manifest come from the same version.
+    """
+    link = prod / CURRENT
+    if not link.is_symlink():
+        raise ModelError(f"{prod}: no deployed model; run deployment.py first")
+    folder = link.resolve()
+    manifest = read_json(folder / MANIFEST)
+    if manifest is None:
+        raise ModelError(f"{folder / MANIFEST}: deployment manifest missing")
+    model = load_model_verified(folder / MODEL_FILE, manifest.get("model_sha256"))
+    return model, {**manifest, "version": folder.name, "folder": str(folder)}
+
+
+def format_versions(prod: Path) -> str:
+    """A table of deployed versions: name, time, F1, live marker."""
+    live = current_version(prod)
+    lines = [f"{'version':8} {'deployed_at':26} {'f1':>7}  live"]
+    for name in list_versions(prod):
+        m = read_json(prod / VERSIONS / name / MANIFEST, {})
+        mark = "*" if name == live else ""
+        lines.append(
+            f"{name:8} {m.get('deployed_at', '?'):26} {m.get('f1', float('nan')):7.4f}  {mark}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Deploy the scored model, or list the deployed versions."""
+    parser = cli_parser(__doc__.splitlines()[0])
+    parser.add_argument("--list", action="store_true", help="list deployed versions and exit")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    if args.list:
+        print(format_versions(config["prod_deployment_path"]))
+        return 0
+    deploy(config)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, "deployment")

@@ -1,0 +1,322 @@
+"""Ingestion: validate new CSV files, merge them with what was ingested before, de-duplicate.
+
+Reads   every *.csv in input_folder_path (never changes them)
+Writes  output_folder_path/finaldata.csv       all valid rows ever ingested, no duplicates
+        output_folder_path/ingestedfiles.txt   one ingested file name per line
+        output_folder_path/ingestion_record.json  per file: name, sha256, rows read, kept,
+                                               rejected and why, time; per run: metrics
+Run     python ingestion.py [--config config.json]
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from common import (
+    COLUMNS,
+    FEATURES,
+    FINALDATA,
+    ID_COLUMN,
+    INGESTED_FILES,
+    INGESTION_RECORD,
+    TARGET,
+    DataError,
+    cli_parser,
+    find_csv_files,
+    known_hashes,
+    load_config,
+    load_ingestion_record,
+    now_iso,
+    run_cli,
+    sha256_file,
+    write_atomic,
+    write_json,
+)
+
+log = logging.getLogger("ingestion")
+
+
+@dataclass
+class FileResult:
+    """What ingesting one file gave: its clean rows and its entry for the record."""
+
+    entry: dict[str, Any]
+    data: pd.DataFrame | None = None
+
+
+@dataclass
+class IngestionResult:
+    """Outcome of one ingestion run; nothing is written until save_ingestion()."""
+
+    finaldata: pd.DataFrame | None
+    files: list[FileResult] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # content already handled before
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ingested(self) -> list[FileResult]:
+        return [f for f in self.files if f.entry["status"] == "ingested"]
+
+    @property
+    def rejected(self) -> list[FileResult]:
+        return [f for f in self.files if f.entry["status"] == "rejected"]
+
+
+def decode_text(path: Path, raw: bytes) -> str:
+    """File bytes as text; DataError for empty, binary or non-UTF-8 content."""
+    if not raw.strip():
+        raise DataError(f"{path}: empty file")
+    if b"\x00" in raw:
+        raise DataError(f"{path}: binary content, not a CSV file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def read_raw_csv(path: str | Path, required: list[str] = COLUMNS) -> pd.DataFrame:
+    """Read a CSV as text cells, checking that it parses and has the required columns.
+
+    Returns the required columns only, in schema order, every cell a stripped string.
+    Raises DataError naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        text = decode_text(path, path.read_bytes())
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a file") from None
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file") from None
+    except pd.errors.ParserError as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        raise DataError(f"{path}: malformed CSV ({reason})") from None
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        found = ", ".join(raw.columns[:8]) or "none"
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {found})")
+    if raw.empty:
+        raise DataError(f"{path}: header only, no data rows")
+    return raw[required].apply(lambda col: col.str.strip())
+
+
+def count_reasons(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per row: True when valid, and the first reason a row is bad ('' when valid)."""
+    reason = pd.Series("", index=raw.index, dtype=object)
+
+    def flag(mask: pd.Series, text: str) -> None:
+        reason[mask & (reason == "")] = text
+
+    if ID_COLUMN in raw:
+        flag(raw[ID_COLUMN] == "", f"missing {ID_COLUMN}")
+    for col in [c for c in [*FEATURES, TARGET] if c in raw]:
+        values = pd.to_numeric(raw[col], errors="coerce").astype(float)
+        flag(raw[col] == "", f"missing {col}")
+        flag(values.isna() | ~np.isfinite(values.fillna(0)), f"non-numeric {col}")
+        if col == TARGET:
+            flag(~values.isin([0, 1]), f"{col} not 0 or 1")
+        else:
+            flag(values < 0, f"negative {col}")
+            flag(values.notna() & (values != np.floor(values)), f"non-integer {col}")
+    return reason == "", reason
+
+
+def clean_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, Counter]:
+    """Valid rows with typed columns, and a count of bad rows per reason."""
+    valid, reason = count_reasons(raw)
+    reasons = Counter(reason[~valid].tolist())
+    clean = raw[valid].copy()
+    for col in [c for c in [*FEATURES, TARGET] if c in clean]:
+        clean[col] = pd.to_numeric(clean[col]).astype("int64")
+    if ID_COLUMN in clean:
+        clean[ID_COLUMN] = clean[ID_COLUMN].astype(str)
+    return clean.reset_index(drop=True), reasons
+
+
+def load_dataset(path: str | Path, required: list[str] = COLUMNS) -> pd.DataFrame:
+    """A schema-checked dataset for training, scoring or prediction; bad rows are errors."""
+    clean, reasons = clean_rows(read_raw_csv(path, required))
+    if reasons:
+        raise DataError(f"{Path(path)}: {sum(reasons.values())} bad row(s): {describe(reasons)}")
+    return clean
+
+
+def describe(reasons: Counter) -> str:
+    """'non-numeric x: 2, negative y: 1', most frequent first."""
+    return ", ".join(f"{text}: {n}" for text, n in reasons.most_common())
+
+
+def check_file(path: Path, digest: str, max_bad_share: float) -> FileResult:
+    """Validate one input file; a bad file becomes a 'rejected' entry, never an exception."""
+    entry = {
+        "name": path.name,
+        "path": str(path),
+        "sha256": digest,
+        "status": "rejected",
+        "rows_read": 0,
+        "rows_kept": 0,
+        "rows_rejected": 0,
+        "rows_new": 0,
+        "reasons": {},
+        "error": None,
+        "time": now_iso(),
+    }
+    try:
+        raw = read_raw_csv(path)
+    except DataError as exc:
+        entry["error"] = str(exc).removeprefix(f"{path}: ")
+        return FileResult(entry)
+    clean, reasons = clean_rows(raw)
+    entry.update(rows_read=len(raw), rows_rejected=len(raw) - len(clean), reasons=dict(reasons))
+    bad_share = entry["rows_rejected"] / len(raw)
+    if clean.empty or bad_share > max_bad_share:
+        entry["error"] = f"{bad_share:.0%} of rows invalid ({describe(reasons)})"
+        return FileResult(entry)
+    entry.update(status="ingested", rows_kept=len(clean))
+    return FileResult(entry, clean)
+
+
+def merge_new_rows(previous: pd.DataFrame | None, results: list[FileResult]) -> pd.DataFrame:
+    """Previous rows plus the new files' rows, exact duplicates dropped (first kept).
+
+    Sets each ingested entry's rows_new: how many of its rows were not seen before.
+    """
+    frames = [] if previous is None else [previous.assign(_src=-1)]
+    frames += [r.data.assign(_src=i) for i, r in enumerate(results) if r.data is not None]
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    merged = pd.concat(frames, ignore_index=True).drop_duplicates(subset=COLUMNS, keep="first")
+    new_counts = merged["_src"].value_counts()
+    for i, r in enumerate(results):
+        if r.data is not None:
+            r.entry["rows_new"] = int(new_counts.get(i, 0))
+    return merged.drop(columns="_src").reset_index(drop=True)
+
+
+def load_finaldata(output_folder: Path) -> pd.DataFrame | None:
+    """The previously ingested data, or None before the first ingestion."""
+    path = output_folder / FINALDATA
+    return load_dataset(path) if path.exists() else None
+
+
+def ingest(input_folder: Path, output_folder: Path, max_bad_share: float = 0.5) -> IngestionResult:
+    """Find the input files not handled before, validate and merge them. Writes nothing."""
+    start = time.perf_counter()
+    record = load_ingestion_record(output_folder)
+    seen = known_hashes(record)
+    result = IngestionResult(finaldata=None)
+    for path in find_csv_files(input_folder):
+        digest = sha256_file(path)
+        if digest in seen:
+            result.skipped.append(path)
+            continue
+        seen.add(digest)
+        result.files.append(check_file(path, digest, max_bad_share))
+    if result.ingested:
+        result.finaldata = merge_new_rows(load_finaldata(output_folder), result.files)
+    result.metrics = {
+        "time": now_iso(),
+        "input_folder": str(input_folder),
+        "files_ingested": [f.entry["name"] for f in result.ingested],
+        "files_rejected": [f.entry["name"] for f in result.rejected],
+        "rows_read": sum(f.entry["rows_read"] for f in result.files),
+        "rows_new": sum(f.entry["rows_new"] for f in result.ingested),
+        "rows_total": None if result.finaldata is None else len(result.finaldata),
+        "seconds": round(time.perf_counter() - start, 4),
+    }
+    return result
+
+
+def save_ingestion(output_folder: Path, result: IngestionResult) -> None:
+    """Write finaldata.csv first, then the record and ingestedfiles.txt, each atomically.
+
+    A crash between the two leaves the new files unrecorded; the next run reads them
+    again and de-duplication drops the repeated rows, so nothing is lost or doubled.
+    """
+    if not result.files:
+        return
+    if result.finaldata is not None:
+        data = result.finaldata.to_csv(index=False, lineterminator="\n")
+        write_atomic(output_folder / FINALDATA, data)
+        result.metrics["finaldata_sha256"] = sha256_file(output_folder / FINALDATA)
+    record = load_ingestion_record(output_folder)
+    record["files"].extend(f.entry for f in result.files)
+    record["runs"].append(result.metrics)
+    write_json(output_folder / INGESTION_RECORD, record)
+    names = [e["name"] for e in record["files"] if e["status"] == "ingested"]
+    write_atomic(output_folder / INGESTED_FILES, "".join(f"{n}\n" for n in names))
+
+
+def log_result(result: IngestionResult) -> None:
+    """One log line per file, then a summary with the numbers."""
+    if result.skipped:
+        log.info("skipped %d file(s) already ingested or rejected before", len(result.skipped))
+    for f in result.files:
+        e = f.entry
+        if e["status"] == "rejected":
+            log.warning("%s: rejected: %s", e["path"], e["error"])
+            continue
+        log.info(
+            "%s: %d rows read, %d kept, %d new",
+            e["name"],
+            e["rows_read"],
+            e["rows_kept"],
+            e["rows_new"],
+        )
+        if e["rows_rejected"]:
+            log.warning(
+                "%s: dropped %d bad row(s) (%s)",
+                e["path"],
+                e["rows_rejected"],
+                describe(Counter(e["reasons"])),
+            )
+    m = result.metrics
+    log.info(
+        "ingested %d file(s), rejected %d, %d new rows, %s rows in total, %.3f s",
+        len(m["files_ingested"]),
+        len(m["files_rejected"]),
+        m["rows_new"],
+        m["rows_total"] if m["rows_total"] is not None else "unchanged",
+        m["seconds"],
+    )
+
+
+def run_ingestion(config: dict[str, Any]) -> IngestionResult:
+    """Ingest and save with the settings of a loaded config; used by fullprocess.py too."""
+    output = config["output_folder_path"]
+    result = ingest(config["input_folder_path"], output, config["ingestion"]["max_bad_row_share"])
+    save_ingestion(output, result)
+    log_result(result)
+    return result
+
+
+def main() -> int:
+    """Ingest the configured input folder; exit 1 when every new file was rejected."""
+    args = cli_parser(__doc__.splitlines()[0]).parse_args()
+    config = load_config(args.config)
+    result = run_ingestion(config)
+    if not result.files:
+        log.info("no new files in %s; nothing to do", config["input_folder_path"])
+        return 0
+    if not result.ingested:
+        log.error("every new file was rejected; %s unchanged", FINALDATA)
+        return 1
+    log.info("wrote %s", config["output_folder_path"] / FINALDATA)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, "ingestion")

@@ -1,0 +1,134 @@
+"""Scoring: F1 (and precision, recall, ROC AUC) of the trained model on the test data.
+
+Reads   output_model_path/trainedmodel.pkl (+ trainedmodel.json to verify it)
+        test_data_path/testdata.csv (or test_data_path itself when it is a file)
+Writes  output_model_path/latestscore.txt   the F1 alone, a plain number (read with float())
+        output_model_path/scores.json       every metric, the model's sha256, the data used
+Run     python scoring.py [--config config.json]
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from common import (
+    FEATURES,
+    MODEL_FILE,
+    MODEL_META,
+    SCORE_FILE,
+    SCORES_JSON,
+    TARGET,
+    TEST_FILE,
+    ModelError,
+    cli_parser,
+    load_config,
+    load_model_verified,
+    now_iso,
+    read_json,
+    run_cli,
+    sha256_file,
+    write_atomic,
+    write_json,
+)
+from ingestion import load_dataset
+
+log = logging.getLogger("scoring")
+
+
+def test_data_file(test_data_path: Path) -> Path:
+    """The test CSV: test_data_path itself if it is a file, else testdata.csv inside it."""
+    return test_data_path if test_data_path.is_file() else test_data_path / TEST_FILE
+
+
+def load_trained_model(model_folder: Path):
+    """The model in output_model_path, verified against its metadata; returns (model, meta)."""
+    meta_path = model_folder / MODEL_META
+    meta = read_json(meta_path)
+    if meta is None:
+        if not (model_folder / MODEL_FILE).exists():
+            raise ModelError(f"{model_folder / MODEL_FILE}: no trained model; run training.py")
+        raise ModelError(f"{meta_path}: model metadata missing; run training.py again")
+    return load_model_verified(model_folder / MODEL_FILE, meta.get("model_sha256")), meta
+
+
+def exit_probabilities(model, data: pd.DataFrame) -> np.ndarray:
+    """P(exited = 1) per row."""
+    return model.predict_proba(data[FEATURES])[:, 1]
+
+
+def score_model(model, data: pd.DataFrame) -> dict[str, Any]:
+    """Classification metrics of model on data; zero divisions give 0.0, ROC AUC None.
+
+    ROC AUC is undefined (None) when the data hold a single class.
+    """
+    y = data[TARGET].to_numpy()
+    pred = model.predict(data[FEATURES])
+    proba = exit_probabilities(model, data)
+    tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel().tolist()
+    both_classes = len(np.unique(y)) == 2
+    return {
+        "f1": float(f1_score(y, pred, zero_division=0.0)),
+        "precision": float(precision_score(y, pred, zero_division=0.0)),
+        "recall": float(recall_score(y, pred, zero_division=0.0)),
+        "roc_auc": float(roc_auc_score(y, proba)) if both_classes else None,
+        "accuracy": float(accuracy_score(y, pred)),
+        "rows": int(len(y)),
+        "positives": int(y.sum()),
+        "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+    }
+
+
+def save_scores(folder: Path, scores: dict[str, Any]) -> Path:
+    """Write scores.json, then latestscore.txt (F1 alone), each atomically."""
+    write_json(folder / SCORES_JSON, scores)
+    return write_atomic(folder / SCORE_FILE, f"{scores['f1']!r}\n")
+
+
+def run_scoring(config: dict[str, Any]) -> dict[str, Any]:
+    """Score the trained model on the test data and save; used by fullprocess.py too."""
+    folder = config["output_model_path"]
+    model, meta = load_trained_model(folder)
+    test_path = test_data_file(config["test_data_path"])
+    scores = score_model(model, load_dataset(test_path))
+    scores.update(
+        scored_at=now_iso(),
+        model_sha256=meta["model_sha256"],
+        test_data=str(test_path),
+        test_data_sha256=sha256_file(test_path),
+    )
+    path = save_scores(folder, scores)
+    auc = "n/a" if scores["roc_auc"] is None else f"{scores['roc_auc']:.4f}"
+    log.info(
+        "F1 %.4f, precision %.4f, recall %.4f, ROC AUC %s on %d test rows; wrote %s",
+        scores["f1"],
+        scores["precision"],
+        scores["recall"],
+        auc,
+        scores["rows"],
+        path,
+    )
+    return scores
+
+
+def main() -> int:
+    """Score the configured trained model on the configured test data."""
+    args = cli_parser(__doc__.splitlines()[0]).parse_args()
+    run_scoring(load_config(args.config))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, "scoring")
