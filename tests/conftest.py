@@ -1,0 +1,83 @@
+"""Shared fixtures: a temporary workspace per test, with real CSV files and config.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from common import COLUMNS, load_config  # noqa: E402
+
+HEADER = ",".join(COLUMNS)
+
+
+def write_csv(path: Path, rows: list[tuple], header: str = HEADER) -> Path:
+    """Write rows under header as a CSV file (creating folders); returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [header] + [",".join(str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def small_rows(n: int = 20, start: int = 0) -> list[tuple]:
+    """n valid, learnable rows: low activity exits. Ids are unique per start offset."""
+    rows = []
+    for i in range(start, start + n):
+        exited = i % 3 == 0
+        lastmonth = 5 + i % 7 if exited else 100 + 13 * (i % 11)
+        rows.append((f"c{i:03d}", lastmonth, 20 * lastmonth + i, 10 + i % 5, int(exited)))
+    return rows
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A project folder with small input, test data and a config.json using relative paths."""
+    write_csv(tmp_path / "practicedata" / "dataset1.csv", small_rows(20, 0))
+    write_csv(tmp_path / "practicedata" / "dataset2.csv", small_rows(20, 20))
+    write_csv(tmp_path / "testdata" / "testdata.csv", small_rows(15, 100))
+    config = {
+        "input_folder_path": "practicedata",
+        "output_folder_path": "ingesteddata",
+        "test_data_path": "testdata",
+        "output_model_path": "models",
+        "prod_deployment_path": "production_deployment",
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def config(workspace: Path) -> dict:
+    """The loaded config of the workspace."""
+    return load_config(workspace / "config.json")
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> Path:
+    """A copy of the shipped data and config.json in a temporary project folder."""
+    for folder in ("practicedata", "sourcedata", "testdata"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    shutil.copy(ROOT / "config.json", tmp_path / "config.json")
+    return tmp_path
+
+
+def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | None = None):
+    """Run a project script as a user would, in a subprocess; returns CompletedProcess."""
+    import os
+    import subprocess
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

@@ -1,0 +1,177 @@
+"""Deployment: versioned, atomic publication and verified loading of the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import run_script, small_rows, write_csv
+
+import deployment
+import ingestion
+import scoring
+import training
+from common import MODEL_FILE, SCORE_FILE, ModelError, sha256_file
+
+
+def build(config) -> dict:
+    """Train and score the workspace's model; returns the scores."""
+    training.run_training(config)
+    return scoring.run_scoring(config)
+
+
+@pytest.fixture
+def scored(config):
+    """A workspace with ingested data, a trained and scored model."""
+    ingestion.run_ingestion(config)
+    build(config)
+    return config
+
+
+def retrain_on_more_data(config) -> dict:
+    """Add a file, ingest, train and score again: a different model."""
+    write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
+    ingestion.run_ingestion(config)
+    return build(config)
+
+
+def test_deploys_a_version_with_manifest_and_flat_links(scored):
+    """versions/v0001 holds every file with sha256s; the original flat names still work."""
+    prod = scored["prod_deployment_path"]
+    assert deployment.deploy(scored) == "v0001"
+    manifest = json.loads((prod / "current" / "manifest.json").read_text())
+    for name in ("trainedmodel.pkl", "latestscore.txt", "ingestedfiles.txt", "scores.json",
+                 "trainedmodel.json", "ingestion_record.json"):
+        assert manifest["files"][name] == sha256_file(prod / "versions" / "v0001" / name)
+    assert manifest["model_sha256"] == sha256_file(scored["output_model_path"] / MODEL_FILE)
+    assert float((prod / SCORE_FILE).read_text()) == manifest["f1"]
+    assert (prod / "ingestedfiles.txt").read_text().splitlines() == ["dataset1.csv",
+                                                                     "dataset2.csv"]
+    assert os.readlink(prod / "current") == "versions/v0001"
+
+
+def test_deploying_the_live_model_again_changes_nothing(scored):
+    """A second deploy of the same model keeps v0001 and makes no new version."""
+    deployment.deploy(scored)
+    assert deployment.deploy(scored) == "v0001"
+    assert deployment.list_versions(scored["prod_deployment_path"]) == ["v0001"]
+
+
+def test_new_model_becomes_a_new_version_and_old_is_kept(scored):
+    """A retrained model deploys as v0002; v0001 stays on disk."""
+    deployment.deploy(scored)
+    scores = retrain_on_more_data(scored)
+    assert deployment.deploy(scored) == "v0002"
+    prod = scored["prod_deployment_path"]
+    assert deployment.list_versions(prod) == ["v0001", "v0002"]
+    _, manifest = deployment.load_deployed(prod)
+    assert manifest["version"] == "v0002" and manifest["previous_version"] == "v0001"
+    assert manifest["model_sha256"] == scores["model_sha256"]
+
+
+def test_refuses_a_score_computed_for_another_model(scored):
+    """Retraining without rescoring: deployment refuses the mismatched score."""
+    training.run_training({**scored, "training": {**scored["training"], "C": 0.01}})
+    with pytest.raises(ModelError, match="run scoring.py"):
+        deployment.deploy(scored)
+    assert not (scored["prod_deployment_path"] / "current").exists()
+
+
+def test_missing_file_names_it_and_the_script_to_run(config):
+    """Deploying before training names the missing model and training.py."""
+    ingestion.run_ingestion(config)
+    with pytest.raises(ModelError, match=r"trainedmodel\.pkl: missing; run training.py"):
+        deployment.deploy(config)
+
+
+def test_load_deployed_returns_a_working_model(scored):
+    """The verified deployed model predicts."""
+    deployment.deploy(scored)
+    model, manifest = deployment.load_deployed(scored["prod_deployment_path"])
+    assert hasattr(model, "predict_proba") and manifest["version"] == "v0001"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "replace"])
+def test_corrupted_deployed_model_is_refused(scored, damage):
+    """A truncated, bit-flipped or swapped model file is refused before unpickling."""
+    deployment.deploy(scored)
+    path = scored["prod_deployment_path"] / "versions" / "v0001" / MODEL_FILE
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        path.write_bytes(data[:-5] + bytes([data[-5] ^ 1]) + data[-4:])
+    else:
+        import pickle
+
+        path.write_bytes(pickle.dumps({"not": "a model"}))
+    with pytest.raises(ModelError, match="refusing to load") as err:
+        deployment.load_deployed(scored["prod_deployment_path"])
+    assert str(path) in str(err.value)
+
+
+def test_no_deployment_is_a_clear_error(config):
+    """Loading before any deployment says to run deployment.py."""
+    with pytest.raises(ModelError, match="run deployment.py"):
+        deployment.load_deployed(config["prod_deployment_path"])
+
+
+def test_leftover_staging_folder_is_ignored(scored):
+    """A crash while staging leaves a hidden folder that is not a version and not live."""
+    deployment.deploy(scored)
+    prod = scored["prod_deployment_path"]
+    crashed = prod / "versions" / ".staging-crashed"
+    crashed.mkdir()
+    (crashed / MODEL_FILE).write_bytes(b"half a pick")
+    assert deployment.list_versions(prod) == ["v0001"]
+    _, manifest = deployment.load_deployed(prod)
+    assert manifest["version"] == "v0001"
+    retrain_on_more_data(scored)
+    assert deployment.deploy(scored) == "v0002"
+
+
+def test_readers_never_see_a_mix_of_versions(scored):
+    """While deployments flip between two models, every read is one consistent set."""
+    prod = scored["prod_deployment_path"]
+    deployment.deploy(scored)
+    first = scored["output_model_path"].parent / "first"
+    first.mkdir()
+    for name in ("trainedmodel.pkl", "trainedmodel.json", "latestscore.txt", "scores.json"):
+        (first / name).write_bytes((scored["output_model_path"] / name).read_bytes())
+    retrain_on_more_data(scored)
+    configs = [{**scored, "output_model_path": first}, scored]
+    errors, stop = [], threading.Event()
+
+    def read_loop():
+        while not stop.is_set():
+            try:
+                _, manifest = deployment.load_deployed(prod)
+                score = float((Path(manifest["folder"]) / SCORE_FILE).read_text())
+            except Exception as exc:  # a failed read is a failure of the test, not a crash
+                errors.append(repr(exc))
+                continue
+            if score != manifest["f1"]:
+                errors.append((manifest["version"], score))
+
+    reader = threading.Thread(target=read_loop)
+    reader.start()
+    try:
+        for i in range(12):
+            deployment.deploy(configs[i % 2])
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
+    assert len(deployment.list_versions(prod)) == 12  # the first flip redeploys v0001: no-op
+
+
+def test_cli_list_shows_versions_and_live_marker(scored, workspace):
+    """deployment.py --list prints each version and marks the live one."""
+    deployment.deploy(scored)
+    done = run_script("deployment.py", "--config", str(workspace / "config.json"), "--list")
+    assert done.returncode == 0
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("v0001")][0]
+    assert line.rstrip().endswith("*")
