@@ -1,0 +1,60 @@
+"""Benchmark: ingestion, training and scoring time and peak memory on a large generated file.
+
+Run:  .venv/bin/python benchmarks/bench_pipeline.py [--rows 1000000]
+Prints seconds, rows per second and peak resident memory; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import generate_data  # noqa: E402
+import ingestion  # noqa: E402
+import scoring  # noqa: E402
+import training  # noqa: E402
+from common import DEFAULTS, write_atomic  # noqa: E402
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(label: str, rows: int, fn):
+    """Run fn, print its seconds, rows/s and the peak memory; return its result."""
+    start = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - start
+    print(f"{label:10} {rows:>9,} rows  {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s  "
+          f"peak {peak_mb():7.0f} MB")
+    return result
+
+
+def main() -> None:
+    """Generate, ingest, train and score on --rows rows in a temp folder."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        text = timed("generate", args.rows, lambda: generate_data.large_file(args.rows))
+        write_atomic(root / "in" / "big.csv", text)
+        del text
+        result = timed("ingest", args.rows,
+                       lambda: ingestion.ingest(root / "in", root / "out"))
+        ingestion.save_ingestion(root / "out", result)
+        data = result.finaldata
+        params = {**DEFAULTS["training"], "min_rows": 1}
+        model, _ = timed("train", len(data), lambda: training.train_model(data, params))
+        timed("score", len(data), lambda: scoring.score_model(model, data))
+
+
+if __name__ == "__main__":
+    main()
