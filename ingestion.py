@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,46 +72,69 @@ class IngestionResult:
         return [f for f in self.files if f.entry["status"] == "rejected"]
 
 
-def decode_text(path: Path, raw: bytes) -> str:
-    """File bytes as text; DataError for empty, binary or non-UTF-8 content."""
+def decode_text(source: str, raw: bytes) -> str:
+    """CSV bytes as text; DataError for empty, binary or non-UTF-8 content."""
     if not raw.strip():
-        raise DataError(f"{path}: empty file")
+        raise DataError(f"{source}: empty file")
     if b"\x00" in raw:
-        raise DataError(f"{path}: binary content, not a CSV file")
+        raise DataError(f"{source}: binary content, not a CSV file")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise DataError(f"{source}: not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
-def read_raw_csv(path: str | Path, required: list[str] = COLUMNS) -> pd.DataFrame:
-    """Read a CSV as text cells, checking that it parses and has the required columns.
+def parse_csv(
+    raw: bytes, source: str, required: list[str] = COLUMNS, optional: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Parse CSV bytes as text cells, checking the required columns are there.
 
-    Returns the required columns only, in schema order, every cell a stripped string.
-    Raises DataError naming the file and the problem.
+    Returns the required columns, then any optional ones present, every cell a stripped
+    string. Raises DataError naming the source and the problem.
     """
+    text = decode_text(source, raw)
+    try:
+        with warnings.catch_warnings():
+            # index_col=False stops pandas from silently taking an extra first-row field
+            # as an index (shifting every column); it warns instead, which we refuse
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, index_col=False
+            )
+    except pd.errors.ParserWarning:
+        raise DataError(
+            f"{source}: malformed CSV (a row has more fields than the header)"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source}: empty file") from None
+    except pd.errors.ParserError as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        raise DataError(f"{source}: malformed CSV ({reason})") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        found = ", ".join(table.columns[:8]) or "none"
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (found: {found})")
+    if table.empty:
+        raise DataError(f"{source}: header only, no data rows")
+    keep = [*required, *(c for c in optional if c in table.columns and c not in required)]
+    return table[keep].apply(lambda col: col.str.strip())
+
+
+def read_raw_csv(
+    path: str | Path, required: list[str] = COLUMNS, optional: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """parse_csv() of a file; DataError naming the file when it cannot be read."""
     path = Path(path)
     try:
-        text = decode_text(path, path.read_bytes())
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not a file") from None
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: empty file") from None
-    except pd.errors.ParserError as exc:
-        reason = str(exc).strip().splitlines()[-1]
-        raise DataError(f"{path}: malformed CSV ({reason})") from None
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
-    missing = [c for c in required if c not in raw.columns]
-    if missing:
-        found = ", ".join(raw.columns[:8]) or "none"
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {found})")
-    if raw.empty:
-        raise DataError(f"{path}: header only, no data rows")
-    return raw[required].apply(lambda col: col.str.strip())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_csv(raw, str(path), required, optional)
 
 
 def count_reasons(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
