@@ -60,6 +60,17 @@ DEFAULTS: dict[str, Any] = {
         "scale_features": False,  # StandardScaler in front; measured: no clear gain (README)
         "min_rows": 10,  # fewer rows than this is not a model worth deploying
     },
+    "diagnostics": {
+        "package_index_url": "https://pypi.org/pypi",  # PyPI's JSON API, or a mirror's
+        "index_timeout_seconds": 3.0,  # per look-up; look-ups run in parallel
+        "cache_hours": 24.0,  # the dependency table is refreshed at most daily
+    },
+    "api": {
+        "host": "127.0.0.1",  # `python app.py` serves here (development only)
+        "port": 8000,
+        "base_url": "http://127.0.0.1:8000",  # where apicalls.py finds the server
+        "max_request_bytes": 10_000_000,  # larger request bodies get 413
+    },
 }
 PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
 

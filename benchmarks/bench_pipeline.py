@@ -32,8 +32,10 @@ def timed(label: str, rows: int, fn):
     start = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - start
-    print(f"{label:10} {rows:>9,} rows  {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s  "
-          f"peak {peak_mb():7.0f} MB")
+    print(
+        f"{label:10} {rows:>9,} rows  {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s  "
+        f"peak {peak_mb():7.0f} MB"
+    )
     return result
 
 
@@ -47,8 +49,7 @@ def main() -> None:
         text = timed("generate", args.rows, lambda: generate_data.large_file(args.rows))
         write_atomic(root / "in" / "big.csv", text)
         del text
-        result = timed("ingest", args.rows,
-                       lambda: ingestion.ingest(root / "in", root / "out"))
+        result = timed("ingest", args.rows, lambda: ingestion.ingest(root / "in", root / "out"))
         ingestion.save_ingestion(root / "out", result)
         data = result.finaldata
         params = {**DEFAULTS["training"], "min_rows": 1}

@@ -43,13 +43,18 @@ def test_deploys_a_version_with_manifest_and_flat_links(scored):
     prod = scored["prod_deployment_path"]
     assert deployment.deploy(scored) == "v0001"
     manifest = json.loads((prod / "current" / "manifest.json").read_text())
-    for name in ("trainedmodel.pkl", "latestscore.txt", "ingestedfiles.txt", "scores.json",
-                 "trainedmodel.json", "ingestion_record.json"):
+    for name in (
+        "trainedmodel.pkl",
+        "latestscore.txt",
+        "ingestedfiles.txt",
+        "scores.json",
+        "trainedmodel.json",
+        "ingestion_record.json",
+    ):
         assert manifest["files"][name] == sha256_file(prod / "versions" / "v0001" / name)
     assert manifest["model_sha256"] == sha256_file(scored["output_model_path"] / MODEL_FILE)
     assert float((prod / SCORE_FILE).read_text()) == manifest["f1"]
-    assert (prod / "ingestedfiles.txt").read_text().splitlines() == ["dataset1.csv",
-                                                                     "dataset2.csv"]
+    assert (prod / "ingestedfiles.txt").read_text().splitlines() == ["dataset1.csv", "dataset2.csv"]
     assert os.readlink(prod / "current") == "versions/v0001"
 
 

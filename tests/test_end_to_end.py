@@ -33,8 +33,9 @@ def test_pipeline_on_shipped_practice_data(shipped):
     model, manifest = deployment.load_deployed(config["prod_deployment_path"])
     assert version == manifest["version"] == "v0001"
     assert manifest["f1"] == scores["f1"]
-    on_source = scoring.score_model(model, ingestion.load_dataset(
-        shipped / "sourcedata" / "dataset3.csv"))
+    on_source = scoring.score_model(
+        model, ingestion.load_dataset(shipped / "sourcedata" / "dataset3.csv")
+    )
     assert on_source["f1"] < scores["f1"] - 0.1  # the shipped source data has drifted
 
 
