@@ -1,0 +1,306 @@
+"""Diagnostics: predictions, summary statistics, missing data, timings, dependency versions.
+
+Reads   the deployed model (prod_deployment_path/current), output_folder_path/finaldata.csv,
+        test_data_path/testdata.csv, requirements.txt, the ingestion record
+Writes  output_model_path/dependencies.json   cached dependency table (refreshed daily)
+Run     python diagnostics.py [--config config.json]   prints every diagnostic as a table
+
+The functions are imported by app.py, reporting.py and fullprocess.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import requests
+
+import ingestion
+import training
+from common import (
+    FEATURES,
+    FINALDATA,
+    ID_COLUMN,
+    MODEL_META,
+    PROJECT_DIR,
+    DataError,
+    cli_parser,
+    load_config,
+    load_ingestion_record,
+    now_iso,
+    read_json,
+    run_cli,
+    write_json,
+)
+from deployment import load_deployed
+from scoring import exit_probabilities, test_data_file
+
+log = logging.getLogger("diagnostics")
+
+DEPENDENCIES_CACHE = "dependencies.json"
+REQUIREMENTS = PROJECT_DIR / "requirements.txt"
+PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
+
+
+def feature_frame(data: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The FEATURES of data as numbers; DataError naming the column and first bad row."""
+    missing = [c for c in FEATURES if c not in data.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
+    out = pd.DataFrame(index=data.index)
+    for col in FEATURES:
+        values = pd.to_numeric(data[col], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.fillna(0).astype(float))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"{source}: column {col} row {row + 1}: {data[col].iloc[row]!r} is not a number"
+            )
+        out[col] = values.astype(float)
+    return out
+
+
+def model_predictions(data: pd.DataFrame, model, source: str = "data") -> pd.DataFrame:
+    """Prediction (0/1) and exit probability per row, same length and order as data.
+
+    Carries the corporation id when data has one.
+    """
+    features = feature_frame(data, source)
+    out = pd.DataFrame(index=data.index)
+    if ID_COLUMN in data.columns:
+        out[ID_COLUMN] = data[ID_COLUMN].astype(str)
+    out["prediction"] = model.predict(features).astype(int) if len(features) else []
+    out["probability"] = exit_probabilities(model, features) if len(features) else []
+    return out.reset_index(drop=True)
+
+
+def dataframe_summary(data: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Mean, median and (sample) standard deviation of every feature."""
+    return {
+        col: {
+            "mean": float(data[col].mean()),
+            "median": float(data[col].median()),
+            "std": float(data[col].std()),
+        }
+        for col in FEATURES
+    }
+
+
+def missing_data(data: pd.DataFrame) -> dict[str, float]:
+    """Share of missing values (NaN or empty text) per column, 0.0 to 1.0."""
+    if len(data) == 0:
+        return {col: 0.0 for col in data.columns}
+    empty = data.isna() | data.apply(lambda c: c.astype(str).str.strip() == "")
+    return {col: float(empty[col].mean()) for col in data.columns}
+
+
+def execution_time(config: dict[str, Any]) -> dict[str, float]:
+    """Seconds taken by ingestion and by training, run on a scratch copy.
+
+    The input folder is copied to a temporary workspace so that measuring never
+    changes the real artifacts.
+    """
+    with tempfile.TemporaryDirectory(prefix="risk-timing-") as tmp:
+        scratch = Path(tmp)
+        shutil.copytree(config["input_folder_path"], scratch / "input")
+        start = time.perf_counter()
+        result = ingestion.ingest(
+            scratch / "input", scratch / "output", config["ingestion"]["max_bad_row_share"]
+        )
+        ingestion.save_ingestion(scratch / "output", result)
+        ingest_seconds = time.perf_counter() - start
+        if result.finaldata is None:
+            raise DataError(f"{config['input_folder_path']}: no valid data to time training on")
+        start = time.perf_counter()
+        training.train_model(result.finaldata, config["training"])
+        train_seconds = time.perf_counter() - start
+    return {
+        "ingestion_seconds": round(ingest_seconds, 4),
+        "training_seconds": round(train_seconds, 4),
+    }
+
+
+def recorded_timings(config: dict[str, Any]) -> dict[str, Any]:
+    """Seconds of the last real ingestion and training runs, from their records."""
+    runs = load_ingestion_record(config["output_folder_path"]).get("runs", [])
+    meta = read_json(config["output_model_path"] / MODEL_META, {}) or {}
+    return {
+        "ingestion_seconds": runs[-1]["seconds"] if runs else None,
+        "ingestion_time": runs[-1]["time"] if runs else None,
+        "training_seconds": meta.get("seconds"),
+        "training_time": meta.get("trained_at"),
+    }
+
+
+def pinned_requirements(path: Path = REQUIREMENTS) -> list[tuple[str, str]]:
+    """(name, pinned version) for every `name==version` line of a requirements file."""
+    pins = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = PIN_RE.match(line)
+        if match:
+            pins.append((match.group(1), match.group(2)))
+    return pins
+
+
+def installed_version(name: str) -> str | None:
+    """The installed version of a distribution, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def latest_version(name: str, index_url: str, timeout: float) -> tuple[str | None, str | None]:
+    """(latest version, None) from a PyPI-style JSON index, or (None, why not)."""
+    try:
+        answer = requests.get(f"{index_url.rstrip('/')}/{name}/json", timeout=timeout)
+        answer.raise_for_status()
+        return str(answer.json()["info"]["version"]), None
+    except requests.Timeout:
+        return None, f"index did not answer within {timeout:g} s"
+    except requests.ConnectionError:
+        return None, "index unreachable"
+    except requests.HTTPError as exc:
+        return None, f"index answered HTTP {exc.response.status_code}"
+    except (ValueError, KeyError, TypeError):
+        return None, "index answered something that is not package JSON"
+
+
+def outdated_packages_list(
+    index_url: str, timeout: float = 3.0, requirements: Path = REQUIREMENTS
+) -> list[dict[str, Any]]:
+    """Per pinned requirement: pinned, installed and latest version (or why unknown).
+
+    Index look-ups run in parallel, each bounded by timeout, so the whole call takes
+    about `timeout` seconds at most.
+    """
+    pins = pinned_requirements(requirements)
+    with ThreadPoolExecutor(max_workers=max(1, len(pins))) as pool:
+        latest = list(pool.map(lambda p: latest_version(p[0], index_url, timeout), pins))
+    rows = []
+    for (name, pinned), (newest, why) in zip(pins, latest, strict=True):
+        installed = installed_version(name)
+        rows.append(
+            {
+                "package": name,
+                "pinned": pinned,
+                "installed": installed,
+                "latest": newest,
+                "latest_unknown_reason": why,
+                "outdated": None if newest is None or installed is None else installed != newest,
+            }
+        )
+    return rows
+
+
+def cached_dependencies(
+    cache: Path, index_url: str, timeout: float, max_age_hours: float
+) -> dict[str, Any]:
+    """The dependency table from the cache if younger than max_age_hours, else refreshed."""
+    cached = read_json(cache, None) if cache.exists() else None
+    if cached:
+        age = datetime.now(UTC) - datetime.fromisoformat(cached["checked_at"])
+        if age < timedelta(hours=max_age_hours):
+            return cached
+    fresh = {
+        "checked_at": now_iso(),
+        "index_url": index_url,
+        "packages": outdated_packages_list(index_url, timeout),
+    }
+    write_json(cache, fresh)
+    return fresh
+
+
+def read_cached_dependencies(cache: Path) -> dict[str, Any] | None:
+    """The cached dependency table as it is, never refreshed (for fast API answers)."""
+    return read_json(cache, None) if cache.exists() else None
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain-text table of rows with the given columns."""
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def format_float(x: float | None) -> str:
+    """A number to 4 significant decimals, or n/a."""
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def diagnostics_text(config: dict[str, Any]) -> str:
+    """Every diagnostic as readable text tables."""
+    data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
+    model, manifest = load_deployed(config["prod_deployment_path"])
+    test = ingestion.load_dataset(test_data_file(config["test_data_path"]))
+    preds = model_predictions(test, model, "test data")
+    summary = dataframe_summary(data)
+    sections = [
+        f"Deployed model {manifest['version']} (deployed {manifest['deployed_at']}, "
+        f"F1 {manifest['f1']:.4f})",
+        f"Predictions on test data: {len(preds)} rows, {int(preds.prediction.sum())} predicted "
+        f"exits, mean exit probability {preds.probability.mean():.4f}",
+        "Summary statistics of finaldata.csv\n"
+        + format_table(
+            [
+                {"feature": k, **{s: format_float(v) for s, v in d.items()}}
+                for k, d in summary.items()
+            ],
+            ["feature", "mean", "median", "std"],
+        ),
+        "Missing data share of finaldata.csv\n"
+        + format_table(
+            [{"column": k, "share": format_float(v)} for k, v in missing_data(data).items()],
+            ["column", "share"],
+        ),
+    ]
+    timing = execution_time(config)
+    sections.append(
+        "Execution time (scratch copy), seconds\n"
+        + format_table(
+            [{"step": k.removesuffix("_seconds"), "seconds": v} for k, v in timing.items()],
+            ["step", "seconds"],
+        )
+    )
+    deps = dependencies_for(config)
+    sections.append(
+        f"Dependencies (checked {deps['checked_at']})\n"
+        + format_table(
+            deps["packages"], ["package", "pinned", "installed", "latest", "latest_unknown_reason"]
+        )
+    )
+    return "\n\n".join(sections)
+
+
+def dependencies_for(config: dict[str, Any]) -> dict[str, Any]:
+    """The (cached) dependency table with the settings of a loaded config."""
+    d = config["diagnostics"]
+    return cached_dependencies(
+        config["output_model_path"] / DEPENDENCIES_CACHE,
+        d["package_index_url"],
+        d["index_timeout_seconds"],
+        d["cache_hours"],
+    )
+
+
+def main() -> int:
+    """Print every diagnostic."""
+    args = cli_parser(__doc__.splitlines()[0]).parse_args()
+    print(diagnostics_text(load_config(args.config)))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, "diagnostics")
