@@ -81,3 +81,32 @@ def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | Non
         text=True,
         timeout=300,
     )
+
+
+def deploy_workspace(config: dict) -> dict:
+    """Ingest, train, score and deploy the workspace's data; returns the config."""
+    import deployment
+    import ingestion
+    import scoring
+    import training
+
+    ingestion.run_ingestion(config)
+    training.run_training(config)
+    scoring.run_scoring(config)
+    deployment.deploy(config)
+    return config
+
+
+@pytest.fixture
+def deployed(config: dict) -> dict:
+    """The workspace with a model deployed as v0001."""
+    return deploy_workspace(config)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

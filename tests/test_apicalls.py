@@ -1,0 +1,113 @@
+"""apicalls.py against the real production server (gunicorn) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from conftest import ROOT, free_port, run_script
+
+import apicalls
+from common import RiskError
+
+
+@pytest.fixture
+def server(deployed, workspace):
+    """gunicorn serving wsgi:app for the workspace on a free port; yields the base URL."""
+    port = free_port()
+    env = {**os.environ, "RISK_CONFIG": str(workspace / "config.json")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening or still booting
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start: {proc.stderr.read()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stderr.close()
+
+
+def test_apicalls_against_the_production_server(server, deployed, workspace):
+    """Every endpoint answers 200 and both answer files are written."""
+    done = run_script("apicalls.py", "--config", str(workspace / "config.json"), "--url", server)
+    assert done.returncode == 0, done.stderr
+    folder = deployed["output_model_path"]
+    saved = json.loads((folder / "apireturns.json").read_text())
+    paths = {(a["method"], a["path"]) for a in saved["answers"]}
+    for endpoint in (
+        "/prediction",
+        "/scoring",
+        "/summarystats",
+        "/diagnostics",
+        "/health",
+        "/invocations",
+    ):
+        assert any(p == endpoint for _, p in paths), endpoint
+    assert all(a["status"] == 200 for a in saved["answers"])
+    scoring = next(a for a in saved["answers"] if a["path"] == "/scoring")["body"]
+    assert scoring["model_version"] == "v0001"
+    text = (folder / "apireturns.txt").read_text()
+    assert "== GET /scoring -> 200" in text and "f1" in text
+
+
+def test_server_not_up_is_one_line_and_exit_1(deployed, workspace):
+    """With nothing listening, apicalls prints one clear error line and exits 1."""
+    url = f"http://127.0.0.1:{free_port()}"
+    done = run_script("apicalls.py", "--config", str(workspace / "config.json"), "--url", url)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not reachable" in lines[0] and url in lines[0]
+    assert not (deployed["output_model_path"] / "apireturns.txt").exists()
+
+
+def test_failed_calls_are_saved_and_reported(config):
+    """A server without a model: the answers are saved and the run fails naming the calls."""
+    from werkzeug.serving import make_server
+
+    from app import create_app
+
+    port = free_port()
+    httpd = make_server("127.0.0.1", port, create_app(config))
+    import threading
+
+    thread = threading.Thread(target=httpd.serve_forever)
+    thread.start()
+    try:
+        with pytest.raises(RiskError, match="GET /health 503"):
+            apicalls.run_apicalls(config, f"http://127.0.0.1:{port}")
+    finally:
+        httpd.shutdown()
+        thread.join()
+    saved = json.loads((config["output_model_path"] / "apireturns.json").read_text())
+    assert saved["answers"][0]["status"] == 503

@@ -1,0 +1,96 @@
+"""Reporting: the confusion-matrix PNG and the PDF report of the deployed model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_script
+from pypdf import PdfReader
+
+import reporting
+from common import SCORE_FILE, ModelError
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def pdf_text(path) -> str:
+    """All text of a PDF, pages joined."""
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+@pytest.fixture
+def offline(deployed):
+    """A deployed workspace whose dependency cache is fresh, so no index is contacted."""
+    cache = deployed["output_model_path"] / "dependencies.json"
+    packages = [
+        {
+            "package": "pandas",
+            "pinned": "3.1.1",
+            "installed": "3.1.1",
+            "latest": None,
+            "latest_unknown_reason": "index unreachable",
+            "outdated": None,
+        }
+    ]
+    from common import now_iso
+
+    cache.write_text(json.dumps({"checked_at": now_iso(), "packages": packages}))
+    return deployed
+
+
+def test_confusion_matrix_png_is_valid_and_labelled(offline):
+    """confusionmatrix.png is a real PNG of the deployed model's matrix."""
+    paths = reporting.run_reporting(offline)
+    png = paths["confusion_matrix"].read_bytes()
+    assert paths["confusion_matrix"].name == "confusionmatrix.png"
+    assert png.startswith(PNG_MAGIC) and len(png) > 5000
+
+
+def test_confusion_figure_shows_the_counts():
+    """The heatmap's cell annotations are the four counts, with axis labels."""
+    fig = reporting.confusion_figure({"tn": 7, "fp": 2, "fn": 3, "tp": 5}, "t")
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ["2", "3", "5", "7"]
+    assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "actual"
+
+
+def test_pdf_holds_the_expected_figures(offline):
+    """The PDF names the version, the F1, the summary stats, timings and ingested files."""
+    paths = reporting.run_reporting(offline)
+    data = paths["report"].read_bytes()
+    assert data.startswith(b"%PDF")
+    text = pdf_text(paths["report"])
+    f1 = float((offline["prod_deployment_path"] / SCORE_FILE).read_text())
+    assert "v0001" in text
+    assert f"{f1:.4f}" in text
+    for word in (
+        "ROC AUC",
+        "precision",
+        "recall",
+        "Confusion matrix",
+        "lastmonth_activity",
+        "missing share",
+        "Timings",
+        "dataset1.csv",
+        "dataset2.csv",
+        "pandas",
+        "index unreachable",
+    ):
+        assert word in text, word
+    summary = reporting.report_facts(offline)["summary"]
+    assert f"{summary['number_of_employees']['mean']:.2f}" in text
+
+
+def test_no_deployed_model_is_a_clear_error(config):
+    """Reporting before any deployment says to run deployment.py, writing nothing."""
+    with pytest.raises(ModelError, match="run deployment.py"):
+        reporting.run_reporting(config)
+    assert not (config["output_model_path"] / "summary_report.pdf").exists()
+
+
+def test_cli_writes_both_files(offline, workspace):
+    """`python reporting.py` exits 0 and writes the PNG and the PDF."""
+    done = run_script("reporting.py", "--config", str(workspace / "config.json"))
+    assert done.returncode == 0, done.stderr
+    assert (offline["output_model_path"] / "summary_report.pdf").stat().st_size > 0
