@@ -74,7 +74,7 @@ class ModelHolder:
                     self.error = None
                     log.info("serving model %s", self.manifest["version"])
                 except RiskError as exc:
-                    self.error = str(exc)
+                    self.error = strip_paths(str(exc))  # answers never show server folders
                     log.error("%s", exc)
             if self.model is None:
                 raise ApiError(503, self.error or "no deployed model")

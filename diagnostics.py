@@ -104,6 +104,53 @@ def missing_data(data: pd.DataFrame) -> dict[str, float]:
     return {col: float(empty[col].mean()) for col in data.columns}
 
 
+PSI_BANDS = (0.1, 0.25)  # below: no shift; between: moderate; above: significant
+
+
+def psi(expected: list[float], actual: list[float], floor: float = 1e-4) -> float:
+    """Population stability index between two sets of bin shares (empty bins floored)."""
+    e = np.clip(np.asarray(expected, dtype=float), floor, None)
+    a = np.clip(np.asarray(actual, dtype=float), floor, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def psi_band(value: float) -> str:
+    """'none', 'moderate' or 'significant' by the usual 0.1 / 0.25 PSI bands."""
+    return (
+        "none" if value < PSI_BANDS[0] else "moderate" if value < PSI_BANDS[1] else ("significant")
+    )
+
+
+def data_drift(
+    profile: dict[str, Any], data: pd.DataFrame, max_drifted_share: float
+) -> dict[str, Any]:
+    """PSI per feature of data against a training profile, and a dataset verdict.
+
+    A feature has drifted when its PSI is in the 'significant' band; the dataset has
+    drifted when the share of drifted features exceeds max_drifted_share.
+    """
+    features = {}
+    for col, ref in profile.items():
+        values = data[col].to_numpy(dtype=float)
+        bins = np.searchsorted(np.asarray(ref["edges"]), values, side="right")
+        counts = np.bincount(bins, minlength=len(ref["shares"]))
+        value = psi(ref["shares"], counts / max(len(values), 1))
+        features[col] = {
+            "psi": round(value, 4),
+            "band": psi_band(value),
+            "mean_reference": ref["mean"],
+            "mean_new": float(values.mean()),
+        }
+    drifted = [c for c, f in features.items() if f["band"] == "significant"]
+    share = len(drifted) / max(len(features), 1)
+    return {
+        "features": features,
+        "drifted_features": drifted,
+        "drifted_share": share,
+        "drift": share > max_drifted_share,
+    }
+
+
 def execution_time(config: dict[str, Any]) -> dict[str, float]:
     """Seconds taken by ingestion and by training, run on a scratch copy.
 
@@ -203,14 +250,23 @@ def outdated_packages_list(
     return rows
 
 
+RETRY_UNKNOWN_HOURS = 1.0  # a table with unknown "latest" versions is retried sooner
+
+
 def cached_dependencies(
     cache: Path, index_url: str, timeout: float, max_age_hours: float
 ) -> dict[str, Any]:
-    """The dependency table from the cache if younger than max_age_hours, else refreshed."""
+    """The dependency table from the cache if fresh enough, else refreshed.
+
+    Fresh means: younger than max_age_hours, from the same index, and, when some
+    "latest" versions were unknown, younger than RETRY_UNKNOWN_HOURS.
+    """
     cached = read_json(cache, None) if cache.exists() else None
-    if cached:
+    if cached and cached.get("index_url") == index_url:
         age = datetime.now(UTC) - datetime.fromisoformat(cached["checked_at"])
-        if age < timedelta(hours=max_age_hours):
+        incomplete = any(p["latest"] is None for p in cached["packages"])
+        limit = min(max_age_hours, RETRY_UNKNOWN_HOURS) if incomplete else max_age_hours
+        if age < timedelta(hours=limit):
             return cached
     fresh = {
         "checked_at": now_iso(),

@@ -47,6 +47,8 @@ def workspace(tmp_path: Path) -> Path:
         "test_data_path": "testdata",
         "output_model_path": "models",
         "prod_deployment_path": "production_deployment",
+        # tests never reach the internet: a closed local port stands for the index
+        "diagnostics": {"package_index_url": "http://127.0.0.1:9/pypi", "index_timeout_seconds": 1},
     }
     (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return tmp_path

@@ -35,7 +35,10 @@ def offline(deployed):
     ]
     from common import now_iso
 
-    cache.write_text(json.dumps({"checked_at": now_iso(), "packages": packages}))
+    index = deployed["diagnostics"]["package_index_url"]
+    cache.write_text(
+        json.dumps({"checked_at": now_iso(), "index_url": index, "packages": packages})
+    )
     return deployed
 
 
