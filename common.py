@@ -65,6 +65,26 @@ DEFAULTS: dict[str, Any] = {
         "index_timeout_seconds": 3.0,  # per look-up; look-ups run in parallel
         "cache_hours": 24.0,  # the dependency table is refreshed at most daily
     },
+    "model_drift": {
+        # raw: drift when the new F1 is below the deployed F1 (the original rule);
+        # parametric / nonparametric: below mean - 2 std / Q1 - 1.5 IQR of past scores
+        "rule": "raw",
+        "require_significance": True,  # ... and the whole bootstrap interval is below it
+        "confidence": 0.95,  # of the bootstrap interval of the new F1
+        "min_batch_rows": 50,  # smaller batches are too noisy to call drift on
+    },
+    "data_drift": {
+        "max_drifted_share": 0.5,  # dataset drift: more than this share of features
+        "triggers_retraining": False,  # data drift alone does not retrain (README)
+    },
+    "deployment": {
+        "force": False,  # deploy a retrained model even if it scores worse
+    },
+    "logging": {
+        "file": "fullprocess.log",  # in output_folder_path; rotated
+        "max_bytes": 1_000_000,
+        "backups": 5,
+    },
     "api": {
         "host": "127.0.0.1",  # `python app.py` serves here (development only)
         "port": 8000,
@@ -73,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
+CHOICES = {("model_drift", "rule"): ("raw", "parametric", "nonparametric")}
 
 
 class RiskError(Exception):
@@ -143,6 +164,12 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     if not isinstance(given, dict):
         raise ConfigError(f"{file}: must hold a JSON object")
     config = _merge(DEFAULTS, given, file.name)
+    for (section, key), allowed in CHOICES.items():
+        if config[section][key] not in allowed:
+            raise ConfigError(
+                f"{file.name}: {section}.{key} must be one of "
+                f"{', '.join(allowed)}, not {config[section][key]!r}"
+            )
     for key in PATH_KEYS:
         config[key] = (file.parent / Path(config[key]).expanduser()).resolve()
     config["config_file"] = file

@@ -6,7 +6,7 @@ Writes  prod_deployment_path/versions/vNNNN/   those files plus manifest.json (s
         prod_deployment_path/current           symlink to the live version, swapped atomically
         prod_deployment_path/trainedmodel.pkl, latestscore.txt, ingestedfiles.txt
                                                symlinks through current/, for the original tools
-Run     python deployment.py [--config config.json] [--list]
+Run     python deployment.py [--config config.json] [--list | --rollback]
 
 A reader resolves `current` once and reads every file from that version folder, so it sees
 the old set or the new set, never a mix. Loading verifies the model's sha256 first.
@@ -172,6 +172,33 @@ def deploy(config: dict[str, Any]) -> str:
     return version
 
 
+def rollback(prod: Path) -> str:
+    """Make the version before the live one live again; returns its name.
+
+    The API follows without a restart: it reloads whenever `current` changes.
+    """
+    versions, live = list_versions(prod), current_version(prod)
+    if live is None or live not in versions:
+        raise ModelError(f"{prod}: no deployed model to roll back")
+    index = versions.index(live)
+    if index == 0:
+        raise ModelError(f"{prod}: {live} is the oldest version; nothing to roll back to")
+    target = versions[index - 1]
+    load_deployed_version(prod / VERSIONS / target)  # never roll back onto a broken model
+    activate(prod, target)
+    log.info("rolled back from %s to %s", live, target)
+    return target
+
+
+def load_deployed_version(folder: Path) -> tuple[Any, dict[str, Any]]:
+    """The model of one version folder, verified against its manifest, and the manifest."""
+    manifest = read_json(folder / MANIFEST)
+    if manifest is None:
+        raise ModelError(f"{folder / MANIFEST}: deployment manifest missing")
+    model = load_model_verified(folder / MODEL_FILE, manifest.get("model_sha256"))
+    return model, {**manifest, "version": folder.name, "folder": str(folder)}
+
+
 def load_deployed(prod: Path) -> tuple[Any, dict[str, Any]]:
     """The live model, verified against its manifest, and the manifest (with its folder).
 
@@ -180,12 +207,7 @@ def load_deployed(prod: Path) -> tuple[Any, dict[str, Any]]:
     link = prod / CURRENT
     if not link.is_symlink():
         raise ModelError(f"{prod}: no deployed model; run deployment.py first")
-    folder = link.resolve()
-    manifest = read_json(folder / MANIFEST)
-    if manifest is None:
-        raise ModelError(f"{folder / MANIFEST}: deployment manifest missing")
-    model = load_model_verified(folder / MODEL_FILE, manifest.get("model_sha256"))
-    return model, {**manifest, "version": folder.name, "folder": str(folder)}
+    return load_deployed_version(link.resolve())
 
 
 def format_versions(prod: Path) -> str:
@@ -204,11 +226,16 @@ def format_versions(prod: Path) -> str:
 def main() -> int:
     """Deploy the scored model, or list the deployed versions."""
     parser = cli_parser(__doc__.splitlines()[0])
-    parser.add_argument("--list", action="store_true", help="list deployed versions and exit")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="list deployed versions and exit")
+    action.add_argument("--rollback", action="store_true", help="make the previous version live")
     args = parser.parse_args()
     config = load_config(args.config)
     if args.list:
         print(format_versions(config["prod_deployment_path"]))
+        return 0
+    if args.rollback:
+        rollback(config["prod_deployment_path"])
         return 0
     deploy(config)
     return 0

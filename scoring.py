@@ -91,6 +91,47 @@ def score_model(model, data: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def f1_interval(
+    y, pred, level: float = 0.95, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap interval of the F1 of pred against y (resampling rows).
+
+    Vectorized in chunks, so memory stays bounded on large batches.
+    """
+    y = np.asarray(y, dtype=bool)
+    pred = np.asarray(pred, dtype=bool)
+    n, rng, f1s = len(y), np.random.default_rng(seed), []
+    chunk = max(1, 20_000_000 // max(n, 1))
+    for start in range(0, n_boot, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, n_boot - start), n))
+        yb, pb = y[idx], pred[idx]
+        tp = (yb & pb).sum(axis=1)
+        wrong = (yb ^ pb).sum(axis=1)
+        denom = 2 * tp + wrong
+        f1s.append(np.divide(2 * tp, denom, out=np.zeros(len(tp)), where=denom > 0))
+    f1s = np.concatenate(f1s)
+    tail = (1 - level) / 2
+    return float(np.quantile(f1s, tail)), float(np.quantile(f1s, 1 - tail))
+
+
+def drift_threshold(deployed_f1: float, past_scores: list[float], rule: str) -> float:
+    """The F1 below which a new score means model drift, by rule.
+
+    raw: the deployed score. parametric: mean - 2 std of past deployed scores.
+    nonparametric: Q1 - 1.5 IQR of past deployed scores. With fewer than 3 past
+    scores the two statistical rules fall back to raw (no spread to measure yet).
+    """
+    if rule == "raw" or len(past_scores) < 3:
+        return deployed_f1
+    scores = np.asarray(past_scores, dtype=float)
+    if rule == "parametric":
+        return float(scores.mean() - 2 * scores.std(ddof=1))
+    if rule == "nonparametric":
+        q1, q3 = np.quantile(scores, [0.25, 0.75])
+        return float(q1 - 1.5 * (q3 - q1))
+    raise ModelError(f"model_drift.rule: unknown rule {rule!r} (raw, parametric, nonparametric)")
+
+
 def save_scores(folder: Path, scores: dict[str, Any]) -> Path:
     """Write scores.json, then latestscore.txt (F1 alone), each atomically."""
     write_json(folder / SCORES_JSON, scores)

@@ -80,6 +80,30 @@ def train_model(data: pd.DataFrame, params: dict[str, Any], source: str = "train
     return model, (notes[0] if notes else None)
 
 
+PROFILE_BINS = 10  # deciles: the reference distribution for data-drift checks (PSI)
+
+
+def feature_profile(data: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per feature: mean, std, decile edges and the share of rows in each bin.
+
+    Saved with the model, so data drift can be measured against the model's own
+    training data without keeping a copy of it.
+    """
+    profile = {}
+    for col in FEATURES:
+        values = data[col].to_numpy(dtype=float)
+        inner = np.quantile(values, np.linspace(0, 1, PROFILE_BINS + 1)[1:-1])
+        edges = np.unique(inner)
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        profile[col] = {
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "edges": edges.tolist(),
+            "shares": (counts / len(values)).tolist(),
+        }
+    return profile
+
+
 def library_versions() -> dict[str, str]:
     """Versions of what the pickle depends on, to check before loading it elsewhere."""
     return {
@@ -106,6 +130,7 @@ def model_metadata(
         "convergence_warning": warning,
         "seconds": round(seconds, 4),
         "versions": library_versions(),
+        "profile": feature_profile(data),
     }
 
 
