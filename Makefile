@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint data clean
+.PHONY: run test lint data clean cron cronline
 
 # The virtual environment, rebuilt when the requirements change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -34,6 +34,17 @@ lint: $(STAMP)
 ## data: regenerate the shipped sample data (deterministic)
 data: $(STAMP)
 	$(PY) generate_data.py
+
+## cronline: print the cron line of cronjob.txt with this checkout's paths
+cronline:
+	@grep -v '^#' cronjob.txt | sed 's#/opt/dynamic-risk-assessment#$(CURDIR)#g'
+
+## cron: install that line in the user's crontab (replacing an older fullprocess line)
+cron: $(STAMP)
+	@command -v crontab >/dev/null || { echo "crontab not found: install cron first"; exit 1; }
+	mkdir -p logs
+	( crontab -l 2>/dev/null | grep -v 'fullprocess.py' ; $(MAKE) -s cronline ) | crontab -
+	@echo "installed:"; crontab -l | grep fullprocess.py
 
 ## clean: remove generated artifacts (keeps the virtual environment)
 clean:
