@@ -85,8 +85,8 @@ def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | Non
     )
 
 
-def deploy_workspace(config: dict) -> dict:
-    """Ingest, train, score and deploy the workspace's data; returns the config."""
+def deploy_workspace(config: dict) -> str:
+    """Ingest, train, score and deploy the workspace's data; returns the version."""
     import deployment
     import ingestion
     import scoring
@@ -95,14 +95,14 @@ def deploy_workspace(config: dict) -> dict:
     ingestion.run_ingestion(config)
     training.run_training(config)
     scoring.run_scoring(config)
-    deployment.deploy(config)
-    return config
+    return deployment.deploy(config)
 
 
 @pytest.fixture
 def deployed(config: dict) -> dict:
     """The workspace with a model deployed as v0001."""
-    return deploy_workspace(config)
+    deploy_workspace(config)
+    return config
 
 
 def free_port() -> int:

@@ -7,13 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import small_rows, write_csv
+from conftest import deploy_workspace, small_rows, write_csv
 
 import app as api
-import deployment
-import ingestion
-import scoring
-import training
 from common import FEATURES, ID_COLUMN, MODEL_FILE, SCORE_FILE
 
 SECRET = "SECRET-MARKER-7f3a"
@@ -21,25 +17,10 @@ TESTDATA = "testdata/testdata.csv"
 SPLIT_ROWS = [[5, 100, 10], [200, 4000, 12]]
 
 
-def build_and_deploy(config) -> str:
-    """Ingest, train, score and deploy the workspace's data; returns the version."""
-    ingestion.run_ingestion(config)
-    training.run_training(config)
-    scoring.run_scoring(config)
-    return deployment.deploy(config)
-
-
 def deploy_second_model(config) -> str:
     """Add a data file and deploy the model retrained on it: a new version."""
     write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
-    return build_and_deploy(config)
-
-
-@pytest.fixture
-def deployed(config):
-    """A workspace with a deployed model (v0001)."""
-    build_and_deploy(config)
-    return config
+    return deploy_workspace(config)
 
 
 @pytest.fixture

@@ -100,16 +100,6 @@ def requirements(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def deployed(config):
-    """A workspace with ingested data and a trained, scored and deployed model."""
-    ingestion.run_ingestion(config)
-    training.run_training(config)
-    scoring.run_scoring(config)
-    deployment.deploy(config)
-    return config
-
-
-@pytest.fixture
 def model(deployed):
     """The deployed model."""
     return deployment.load_deployed(deployed["prod_deployment_path"])[0]
