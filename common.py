@@ -85,6 +85,11 @@ DEFAULTS: dict[str, Any] = {
         "max_bytes": 1_000_000,
         "backups": 5,
     },
+    "risk": {
+        "high": 0.5,  # exit probability at or above: high risk band
+        "medium": 0.25,  # at or above (and below high): medium
+        "top_reasons": 3,  # features listed as reasons per client
+    },
     "api": {
         "host": "127.0.0.1",  # `python app.py` serves here (development only)
         "port": 8000,
@@ -304,6 +309,9 @@ def run_cli(main: Callable[[], int | None], name: str) -> None:
         code = main()
     except RiskError as exc:
         log.error("%s", exc)
+        sys.exit(1)
+    except OSError as exc:  # disk full, permission denied: say which file, no traceback
+        log.error("%s: %s", getattr(exc, "filename", None) or "file error", exc.strerror or exc)
         sys.exit(1)
     except KeyboardInterrupt:
         log.error("interrupted")

@@ -110,13 +110,16 @@ def model_drift_decision(
     interval: tuple[float, float],
     threshold: float,
     settings: dict[str, Any],
+    positives: int | None = None,
 ) -> tuple[bool | None, str]:
-    """(drift?, why). None when the batch is too small to say."""
+    """(drift?, why). None when the batch cannot say: too small, or without any exit."""
     if batch_rows < settings["min_batch_rows"]:
         return None, (
             f"batch of {batch_rows} rows is below model_drift.min_batch_rows "
             f"({settings['min_batch_rows']}): too noisy to call drift"
         )
+    if positives == 0:
+        return None, "batch has no exits: F1 is undefined, drift not judged"
     low, high = interval
     if settings["require_significance"]:
         drift = high < threshold
@@ -315,7 +318,7 @@ def check_drift(config: dict[str, Any], run: Run, batch, model, manifest, profil
     run.batch_f1, (run.batch_f1_low, run.batch_f1_high) = scores["f1"], interval
     run.drift_rule, run.drift_threshold = settings["rule"], threshold
     run.model_drift, why = model_drift_decision(
-        len(batch), scores["f1"], interval, threshold, settings
+        len(batch), scores["f1"], interval, threshold, settings, scores["positives"]
     )
     log.info(
         "model drift: %s; batch F1 %.4f [%.4f, %.4f] on %d rows vs deployed %.4f: %s",
@@ -374,14 +377,23 @@ def retrain_and_gate(config: dict[str, Any], run: Run, deployed_model) -> bool:
     return True
 
 
-def after_deployment(config: dict[str, Any]) -> None:
-    """Refresh the dependency table, the report, and the API answers if a server is up."""
+def after_deployment(config: dict[str, Any], run: Run) -> None:
+    """Refresh the dependency table, the report and risk list, and the API answers.
+
+    The new version is live by now: a failure here is recorded in run.error (the run
+    exits 1) but does not change the decision.
+    """
     import apicalls
     import diagnostics
     import reporting
 
-    diagnostics.dependencies_for(config)
-    reporting.run_reporting(config)
+    try:
+        diagnostics.dependencies_for(config)
+        reporting.run_reporting(config)
+    except (RiskError, OSError) as exc:
+        run.error = f"after deploying {run.new_version}: {exc}"
+        log.error("%s", run.error)
+        return
     try:
         apicalls.run_apicalls(config)
     except RiskError as exc:
@@ -399,15 +411,9 @@ def run_pipeline(config: dict[str, Any], run: Run, new_files: list[Path]) -> Non
         config["input_folder_path"], output, config["ingestion"]["max_bad_row_share"]
     )
     run.new_files = [f.entry["name"] for f in result.files]
-    batch = ingestion.merge_new_rows(None, result.ingested)
+    batch = result.new_rows
     run.new_rows = len(batch)
-    if not run.dry_run:
-        ingestion.save_ingestion(output, result)
-        ingestion.log_result(result)
-    if batch.empty:
-        run.decision, run.reason = "none", "no valid new rows (every new file rejected)"
-        return
-    try:
+    try:  # before anything is saved: a broken deployment must not consume the batch
         model, manifest = load_deployed(config["prod_deployment_path"])
     except ModelError:
         if (config["prod_deployment_path"] / "current").is_symlink():
@@ -416,8 +422,15 @@ def run_pipeline(config: dict[str, Any], run: Run, new_files: list[Path]) -> Non
         log.info("no model deployed yet: the new model will be the first")
     if manifest:
         run.deployed_version, run.deployed_f1 = manifest["version"], manifest["f1"]
+    if manifest and not batch.empty:
         profile = (read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}).get("profile")
         check_drift(config, run, batch, model, manifest, profile)
+    if not run.dry_run:
+        ingestion.save_ingestion(output, result)
+        ingestion.log_result(result)
+    if batch.empty:
+        run.decision, run.reason = "none", "no new rows (files rejected or rows ingested before)"
+        return
     retrain, why = retrain_decision(
         run.model_drift,
         run.data_drift,
@@ -432,7 +445,7 @@ def run_pipeline(config: dict[str, Any], run: Run, new_files: list[Path]) -> Non
         run.decision = "would retrain"
         return
     if retrain_and_gate(config, run, model):
-        after_deployment(config)
+        after_deployment(config, run)
 
 
 def process(config: dict[str, Any], dry_run: bool = False) -> Run:
@@ -447,7 +460,7 @@ def process(config: dict[str, Any], dry_run: bool = False) -> Run:
             return run
         log.info("%d new file(s): %s", len(files), ", ".join(p.name for p in files))
         run_pipeline(config, run, files)
-    except RiskError as exc:
+    except (RiskError, OSError) as exc:
         run.decision, run.error = "error", str(exc)
         raise
     finally:
@@ -490,13 +503,16 @@ def main() -> int:
         if not lock.acquire():
             return 0
         try:
-            process(config, args.dry_run)
+            run = process(config, args.dry_run)
         finally:
             lock.release()
     except RiskError as exc:
         log.error("%s", exc)
         return 1
-    return 0
+    except OSError as exc:  # disk full, permission denied: say which file, no traceback
+        log.error("%s: %s", getattr(exc, "filename", None) or "file error", exc.strerror or exc)
+        return 1
+    return 1 if run.error else 0
 
 
 if __name__ == "__main__":

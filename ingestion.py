@@ -59,6 +59,7 @@ class IngestionResult:
     """Outcome of one ingestion run; nothing is written until save_ingestion()."""
 
     finaldata: pd.DataFrame | None
+    new_rows: pd.DataFrame | None = None  # rows not ingested before: the new batch
     files: list[FileResult] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # content already handled before
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -213,21 +214,25 @@ def check_file(path: Path, digest: str, max_bad_share: float) -> FileResult:
     return FileResult(entry, clean)
 
 
-def merge_new_rows(previous: pd.DataFrame | None, results: list[FileResult]) -> pd.DataFrame:
-    """Previous rows plus the new files' rows, exact duplicates dropped (first kept).
+def merge_new_rows(
+    previous: pd.DataFrame | None, results: list[FileResult]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(all rows, new rows): previous rows plus the new files' rows, exact duplicates
+    dropped (first kept), and the rows that were not there before.
 
     Sets each ingested entry's rows_new: how many of its rows were not seen before.
     """
     frames = [] if previous is None else [previous.assign(_src=-1)]
     frames += [r.data.assign(_src=i) for i, r in enumerate(results) if r.data is not None]
     if not frames:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=COLUMNS)
     merged = pd.concat(frames, ignore_index=True).drop_duplicates(subset=COLUMNS, keep="first")
     new_counts = merged["_src"].value_counts()
     for i, r in enumerate(results):
         if r.data is not None:
             r.entry["rows_new"] = int(new_counts.get(i, 0))
-    return merged.drop(columns="_src").reset_index(drop=True)
+    new = merged[merged["_src"] >= 0].drop(columns="_src").reset_index(drop=True)
+    return merged.drop(columns="_src").reset_index(drop=True), new
 
 
 def load_finaldata(output_folder: Path) -> pd.DataFrame | None:
@@ -241,7 +246,7 @@ def ingest(input_folder: Path, output_folder: Path, max_bad_share: float = 0.5) 
     start = time.perf_counter()
     record = load_ingestion_record(output_folder)
     seen = known_hashes(record)
-    result = IngestionResult(finaldata=None)
+    result = IngestionResult(finaldata=None, new_rows=pd.DataFrame(columns=COLUMNS))
     for path in find_csv_files(input_folder):
         digest = sha256_file(path)
         if digest in seen:
@@ -250,7 +255,9 @@ def ingest(input_folder: Path, output_folder: Path, max_bad_share: float = 0.5) 
         seen.add(digest)
         result.files.append(check_file(path, digest, max_bad_share))
     if result.ingested:
-        result.finaldata = merge_new_rows(load_finaldata(output_folder), result.files)
+        result.finaldata, result.new_rows = merge_new_rows(
+            load_finaldata(output_folder), result.files
+        )
     result.metrics = {
         "time": now_iso(),
         "input_folder": str(input_folder),

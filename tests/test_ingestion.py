@@ -350,3 +350,13 @@ def test_cli_missing_input_folder_exits_1(workspace):
     assert proc.returncode == 1
     assert [line for line in problem_lines(proc.stderr) if str(workspace / "practicedata") in line]
     assert "Traceback" not in proc.stderr
+
+
+def test_unwritable_output_is_one_line_without_traceback(workspace):
+    """An output folder that is really a file: one error line naming it, exit 1."""
+    (workspace / "ingesteddata").write_text("not a folder")
+    done = run_script("ingestion.py", "--config", str(workspace / "config.json"))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [ln for ln in done.stderr.splitlines() if " ERROR " in ln]
+    assert len(errors) == 1 and "ingesteddata" in errors[0]

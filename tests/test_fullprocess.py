@@ -1,0 +1,556 @@
+"""fullprocess.py, the cron job: drift and gate decisions, and whole runs on real files."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT, deploy_workspace, free_port, run_script, small_rows, write_csv
+from sklearn.metrics import f1_score
+
+import deployment
+import diagnostics
+import fullprocess
+import scoring
+import training
+from app import create_app
+from common import (
+    DEFAULTS,
+    FEATURES,
+    FINALDATA,
+    INGESTION_RECORD,
+    MODEL_FILE,
+    ModelError,
+    load_config,
+)
+
+DRIFT = DEFAULTS["model_drift"]  # raw rule, significance required, min_batch_rows 50
+HEAVY = ("pandas", "sklearn", "matplotlib")
+
+
+def configure(folder: Path, **settings) -> dict:
+    """Rewrite folder's config.json with settings, offline (closed index, no API); load it."""
+    path = folder / "config.json"
+    given = {**json.loads(path.read_text(encoding="utf-8")), **settings}
+    # tests never reach the internet, and apicalls must find nothing listening
+    given["diagnostics"] = {
+        "package_index_url": "http://127.0.0.1:9/pypi",
+        "index_timeout_seconds": 1,
+    }
+    given["api"] = {"base_url": f"http://127.0.0.1:{free_port()}"}
+    path.write_text(json.dumps(given), encoding="utf-8")
+    return load_config(path)
+
+
+def practice_batch(config: dict, name: str, rows: int, invert: bool = False) -> Path:
+    """A new input file of practice rows under fresh ids (so none is a duplicate row)."""
+    data = pd.read_csv(config["config_file"].parent / "practicedata" / "dataset1.csv").head(rows)
+    data["corporation"] = [f"{Path(name).stem}-{i:05d}" for i in range(len(data))]
+    if invert:
+        data["exited"] = 1 - data["exited"]
+    path = config["input_folder_path"] / name
+    data.to_csv(path, index=False)
+    return path
+
+
+def versions(config: dict) -> list[str]:
+    """The deployed version names."""
+    return deployment.list_versions(config["prod_deployment_path"])
+
+
+def history_count(config: dict) -> int:
+    """Rows in runs.db (0 before the first recorded run)."""
+    path = config["output_folder_path"] / fullprocess.HISTORY_DB
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    finally:
+        db.close()
+
+
+def cli(config: dict, *args: str):
+    """Run fullprocess.py on config as cron does; returns CompletedProcess."""
+    return run_script("fullprocess.py", "--config", str(config["config_file"]), *args)
+
+
+@pytest.fixture
+def practice(shipped: Path) -> dict:
+    """The shipped data, offline, with v0001 deployed by a first run on the practice data."""
+    config = configure(shipped)
+    assert fullprocess.process(config).new_version == "v0001"
+    return config
+
+
+@pytest.fixture
+def offline(workspace: Path) -> dict:
+    """The small workspace's config, offline (closed index, no API server)."""
+    return configure(workspace)
+
+
+# ---- pure decisions ------------------------------------------------------------------------
+
+
+def test_batch_below_min_rows_is_not_judged():
+    """A batch smaller than min_batch_rows gives no drift verdict, and says why."""
+    drift, why = fullprocess.model_drift_decision(49, 0.0, (0.0, 0.1), 0.5, DRIFT)
+    assert drift is None and "min_batch_rows" in why
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"), [((0.2, 0.49), True), ((0.2, 0.5), False), ((0.45, 0.7), False)]
+)
+def test_significant_drift_needs_the_whole_interval_below(interval, expected):
+    """With require_significance, drift only when the interval lies entirely below."""
+    drift, why = fullprocess.model_drift_decision(100, 0.3, interval, 0.5, DRIFT)
+    assert drift is expected and "raw rule" in why
+
+
+@pytest.mark.parametrize(("f1", "expected"), [(0.49, True), (0.5, False), (0.8, False)])
+def test_raw_drift_without_significance_compares_the_f1(f1, expected):
+    """Without require_significance, drift when the batch F1 is below the threshold."""
+    settings = {**DRIFT, "require_significance": False}
+    drift, _ = fullprocess.model_drift_decision(100, f1, (0.0, 1.0), 0.5, settings)
+    assert drift is expected
+
+
+@pytest.mark.parametrize(
+    ("model_drift", "data_drift", "deployed", "data_retrains", "expected"),
+    [
+        (None, None, False, False, True),  # nothing deployed yet
+        (True, False, True, False, True),  # model drift
+        (False, True, True, False, False),  # data drift alone is only reported
+        (False, True, True, True, True),  # ... unless data_drift.triggers_retraining
+        (False, False, True, False, False),  # nothing drifted
+        (None, None, True, False, False),  # batch too small to judge
+    ],
+)
+def test_retrain_decision(model_drift, data_drift, deployed, data_retrains, expected):
+    """Retrain without a deployment or on model drift; data drift only when configured."""
+    retrain, why = fullprocess.retrain_decision(model_drift, data_drift, deployed, data_retrains)
+    assert retrain is expected and why
+
+
+@pytest.mark.parametrize(
+    ("new", "deployed", "force", "expected"),
+    [
+        (0.3, None, False, True),  # first deployment
+        (0.5, 0.5, False, True),  # equal is no worse
+        (0.4, 0.5, False, False),  # worse is refused
+        (0.4, 0.5, True, True),  # ... unless forced
+    ],
+)
+def test_gate_decision(new, deployed, force, expected):
+    """The gate deploys a model no worse than the deployed one, or when forced."""
+    ok, why = fullprocess.gate_decision(new, deployed, force)
+    assert ok is expected
+    if deployed is None:
+        assert why == "first deployment"
+    if force and deployed is not None:
+        assert "forced" in why
+
+
+def test_drift_threshold_by_rule():
+    """raw: the deployed F1; parametric: mean - 2 std; nonparametric: Q1 - 1.5 IQR."""
+    assert scoring.drift_threshold(0.49, [0.6, 0.7, 0.8], "raw") == 0.49
+    # mean 0.7, sample std (ddof=1) 0.1
+    assert scoring.drift_threshold(0.49, [0.6, 0.7, 0.8], "parametric") == pytest.approx(0.5)
+    # numpy's linear quantiles: Q1 0.6, Q3 0.9, IQR 0.3 -> 0.6 - 0.45
+    past = [0.5, 0.6, 0.7, 0.9, 1.0]
+    assert scoring.drift_threshold(0.49, past, "nonparametric") == pytest.approx(0.15)
+    # Q1 0.175, Q3 0.325 (interpolated between scores)
+    past = [0.1, 0.2, 0.3, 0.4]
+    assert scoring.drift_threshold(0.49, past, "nonparametric") == pytest.approx(-0.05)
+
+
+@pytest.mark.parametrize("rule", ["parametric", "nonparametric"])
+def test_drift_threshold_falls_back_to_raw_with_few_scores(rule):
+    """With fewer than 3 past scores there is no spread to measure: the raw rule applies."""
+    assert scoring.drift_threshold(0.49, [0.6, 0.7], rule) == 0.49
+
+
+def test_f1_interval_holds_the_f1_and_narrows_with_more_rows():
+    """The bootstrap interval contains the point F1 and is narrower for a larger sample."""
+    rng = np.random.default_rng(1)
+    y = rng.random(200) < 0.4
+    pred = np.where(rng.random(200) < 0.8, y, ~y)
+    point = f1_score(y, pred)
+    low, high = scoring.f1_interval(y, pred)
+    assert low <= point <= high
+    big_low, big_high = scoring.f1_interval(np.tile(y, 10), np.tile(pred, 10))
+    assert big_low <= point <= big_high
+    assert big_high - big_low < high - low
+
+
+def test_psi_of_known_shares():
+    """PSI is 0 for identical shares and sum((a - e) ln(a / e)) otherwise."""
+    assert diagnostics.psi([0.2, 0.3, 0.5], [0.2, 0.3, 0.5]) == 0.0
+    expected = (0.25 - 0.5) * math.log(0.25 / 0.5) + (0.75 - 0.5) * math.log(0.75 / 0.5)
+    assert diagnostics.psi([0.5, 0.5], [0.25, 0.75]) == pytest.approx(expected)
+
+
+def test_data_drift_flags_only_the_shifted_feature():
+    """A feature multiplied by 10 drifts; the features drawn alike do not."""
+    rng = np.random.default_rng(0)
+
+    def frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame({c: rng.lognormal(4, 1, n).round() for c in FEATURES})
+
+    profile = training.feature_profile(frame(2000))
+    new = frame(2000)
+    new["lastyear_activity"] *= 10
+    drift = diagnostics.data_drift(profile, new, max_drifted_share=0.5)
+    assert drift["drifted_features"] == ["lastyear_activity"]
+    assert drift["features"]["lastyear_activity"]["band"] == "significant"
+    assert drift["features"]["lastmonth_activity"]["band"] == "none"
+    assert drift["features"]["number_of_employees"]["band"] == "none"
+    assert drift["drift"] is False  # 1 of 3 features is not more than half
+    assert diagnostics.data_drift(profile, new, max_drifted_share=0.2)["drift"] is True
+
+
+# ---- the whole story on the shipped data ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory) -> SimpleNamespace:
+    """The shipped data through three runs: practice data, source data, nothing new.
+
+    Module-scoped (a copy of what the `shipped` fixture builds) so the runs are made once;
+    the tests below only read it, and the rollback test works on a copy.
+    """
+    folder = tmp_path_factory.mktemp("story")
+    for name in ("practicedata", "sourcedata", "testdata"):
+        shutil.copytree(ROOT / name, folder / name)
+    shutil.copy(ROOT / "config.json", folder / "config.json")
+    practice = configure(folder)
+    first = fullprocess.process(practice)
+    source = configure(folder, input_folder_path="sourcedata", output_model_path="models")
+    second = fullprocess.process(source)
+    finaldata = (source["output_folder_path"] / FINALDATA).read_bytes()
+    third = fullprocess.process(source)
+    return SimpleNamespace(
+        folder=folder,
+        practice=practice,
+        source=source,
+        runs=[first, second, third],
+        finaldata_before_noop=finaldata,
+    )
+
+
+def test_first_run_ingests_and_deploys_v0001(story):
+    """With no deployment, the practice data is ingested and deployed as v0001, with reports."""
+    run = story.runs[0]
+    assert run.new_files == ["dataset1.csv", "dataset2.csv"]
+    assert run.decision == "deployed" and run.new_version == "v0001"
+    assert "first deployment" in run.reason
+    models = story.practice["output_model_path"]
+    assert (models / "summary_report.pdf").stat().st_size > 0
+    assert (models / "confusionmatrix.png").stat().st_size > 0
+
+
+def test_source_data_drifts_and_redeploys_v0002(story):
+    """The source data shows model drift; the retrained model is no worse and becomes v0002."""
+    run = story.runs[1]
+    assert run.new_files == ["dataset3.csv", "dataset4.csv"]
+    assert run.deployed_version == "v0001"
+    assert run.model_drift is True and run.batch_f1 < run.deployed_f1
+    assert run.batch_f1_high < run.drift_threshold
+    assert run.decision == "deployed" and run.new_version == "v0002"
+    prod = story.source["prod_deployment_path"]
+    v1 = json.loads((prod / "versions" / "v0001" / "manifest.json").read_text())
+    assert run.new_f1 >= v1["f1"]
+    assert set(run.data_drift_psi) == set(FEATURES)
+    assert run.data_drift is not None and run.data_drift_share is not None
+    assert (story.source["output_model_path"] / "summary_report.pdf").stat().st_size > 0
+
+
+def test_run_without_new_data_is_a_noop(story):
+    """Right after, a run finds no new data: no decision, no version, finaldata.csv unchanged."""
+    run = story.runs[2]
+    assert run.decision == "none" and run.reason == "no new data"
+    assert run.new_files == [] and run.new_version is None
+    assert versions(story.source) == ["v0001", "v0002"]
+    finaldata = story.source["output_folder_path"] / FINALDATA
+    assert finaldata.read_bytes() == story.finaldata_before_noop
+
+
+def test_history_records_every_run(story):
+    """runs.db has one row per run, the no-op included; --history prints them as a table."""
+    rows = fullprocess.read_history(story.source["output_folder_path"])
+    assert [r["decision"] for r in rows] == ["none", "deployed", "deployed"]
+    assert [r["new_version"] for r in rows] == [None, "v0002", "v0001"]
+    assert history_count(story.source) == 3
+    done = cli(story.source, "--history")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:2] == ["id", "started_at"] and len(lines) == 4
+    assert "deployed" in done.stdout and "no new data" in done.stdout
+
+
+def test_rollback_goes_live_for_a_running_api(story, tmp_path):
+    """Rolling back v0002 makes v0001 live, for --list and an API created before it."""
+    folder = tmp_path / "copy"
+    shutil.copytree(story.folder, folder, symlinks=True)
+    config = load_config(folder / "config.json")
+    client = create_app(config).test_client()
+    assert client.get("/version").get_json()["model_version"] == "v0002"
+    done = run_script("deployment.py", "--config", str(config["config_file"]), "--rollback")
+    assert done.returncode == 0, done.stderr
+    assert deployment.current_version(config["prod_deployment_path"]) == "v0001"
+    listed = run_script("deployment.py", "--config", str(config["config_file"]), "--list")
+    live = [ln for ln in listed.stdout.splitlines() if ln.rstrip().endswith("*")]
+    assert [ln.split()[0] for ln in live] == ["v0001"]
+    assert client.get("/version").get_json()["model_version"] == "v0001"
+    again = run_script("deployment.py", "--config", str(config["config_file"]), "--rollback")
+    assert again.returncode == 1
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert "nothing to roll back to" in again.stderr and "Traceback" not in again.stderr
+
+
+# ---- single situations after a first deployment --------------------------------------------
+
+
+def test_batch_without_drift_does_not_retrain(practice):
+    """Practice-like rows the deployed model scores well on: no drift, no new version."""
+    practice_batch(practice, "calm.csv", 300)
+    run = fullprocess.process(practice)
+    assert run.new_files == ["calm.csv"] and run.new_rows == 300
+    assert run.model_drift is False and run.batch_f1 > run.deployed_f1
+    assert run.decision == "no drift" and run.new_version is None
+    assert versions(practice) == ["v0001"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_gate_refuses_a_worse_model_unless_forced(shipped, force):
+    """Inverted labels drift; the retrained model is worse: refused and kept aside, or forced."""
+    config = configure(shipped, deployment={"force": force})
+    fullprocess.process(config)
+    practice_batch(config, "inverted.csv", 2000, invert=True)
+    run = fullprocess.process(config)
+    assert run.model_drift is True
+    assert run.new_f1 < run.deployed_f1  # same test data as the deployed model's score
+    refused = sorted((config["output_model_path"] / "refused").glob("*/refused.json"))
+    if force:
+        assert run.decision == "deployed" and versions(config) == ["v0001", "v0002"]
+        assert "forced" in run.reason and refused == []
+    else:
+        assert run.decision == "refused" and versions(config) == ["v0001"]
+        assert len(refused) == 1
+        assert "deployed" in json.loads(refused[0].read_text())["reason"]
+        assert (refused[0].parent / MODEL_FILE).is_file()
+
+
+def test_tiny_batch_is_too_small_to_call_drift(practice):
+    """A 5-row batch gets no drift verdict and no retraining."""
+    practice_batch(practice, "tiny.csv", 5)
+    run = fullprocess.process(practice)
+    assert run.model_drift is None and "min_batch_rows" in run.reason
+    assert run.decision == "no drift" and versions(practice) == ["v0001"]
+
+
+def test_dry_run_changes_nothing(practice):
+    """--dry-run on drifted data says it would retrain and leaves every artifact as it was."""
+    for name in ("dataset3.csv", "dataset4.csv"):
+        shutil.copy(
+            practice["config_file"].parent / "sourcedata" / name, practice["input_folder_path"]
+        )
+    output = practice["output_folder_path"]
+    watched = [output / FINALDATA, output / INGESTION_RECORD, output / "ingestedfiles.txt"]
+    before = [p.read_bytes() for p in watched]
+    runs_before = history_count(practice)
+    done = cli(practice, "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would retrain" in done.stderr
+    assert [p.read_bytes() for p in watched] == before
+    assert history_count(practice) == runs_before
+    assert versions(practice) == ["v0001"]
+
+
+def test_broken_deployment_is_reported_not_replaced(offline):
+    """A corrupted live model: one ERROR line, exit 1, no new version, an "error" row."""
+    deploy_workspace(offline)
+    model = offline["prod_deployment_path"] / "versions" / "v0001" / MODEL_FILE
+    model.write_bytes(model.read_bytes()[:-10])
+    write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
+    done = cli(offline)
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.splitlines() if " ERROR " in ln]
+    assert len(errors) == 1 and "refusing" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert versions(offline) == ["v0001"]
+    last = fullprocess.read_history(offline["output_folder_path"], 1)[0]
+    assert last["decision"] == "error" and "refusing" in last["error"]
+
+
+def test_log_goes_to_the_rotating_file(offline):
+    """A run from the command line writes its decision to output_folder/fullprocess.log."""
+    done = cli(offline)
+    assert done.returncode == 0, done.stderr
+    log = (offline["output_folder_path"] / "fullprocess.log").read_text()
+    assert any(" INFO deployed: " in ln and "(now v0001)" in ln for ln in log.splitlines())
+
+
+# ---- locking -------------------------------------------------------------------------------
+
+
+def test_run_exits_while_another_holds_the_lock(offline):
+    """A held lock makes a run exit 0 without ingesting; once released, a run ingests."""
+    lock = fullprocess.RunLock(offline["output_folder_path"])
+    assert lock.acquire()
+    try:
+        done = cli(offline)
+    finally:
+        lock.release()
+    assert done.returncode == 0, done.stderr
+    assert "another run holds the lock" in done.stderr
+    assert not (offline["output_folder_path"] / FINALDATA).exists()
+    done = cli(offline)
+    assert done.returncode == 0, done.stderr
+    assert (offline["output_folder_path"] / FINALDATA).exists()
+
+
+def test_two_runs_at_once_deploy_once(shipped):
+    """Two runs started together: both exit 0, one deployment, each file ingested once."""
+    config = configure(shipped)
+    command = [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(config["config_file"])]
+    procs = [
+        subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    results = [(p.communicate(timeout=300), p.returncode) for p in procs]
+    assert [code for _, code in results] == [0, 0], [err for (_, err), _ in results]
+    assert versions(config) == ["v0001"]
+    record = json.loads((config["output_folder_path"] / INGESTION_RECORD).read_text())
+    assert sorted(e["name"] for e in record["files"]) == ["dataset1.csv", "dataset2.csv"]
+
+
+def test_killed_runs_stale_lock_is_taken_over(offline):
+    """A run killed with -9 leaves the lock file; the next run takes it over and ingests."""
+    output = offline["output_folder_path"]
+    code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        import fullprocess
+        assert fullprocess.RunLock(Path({str(output)!r})).acquire()
+        print("locked", flush=True)
+        time.sleep(120)
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    lock_file = output / fullprocess.LOCK_FILE
+    assert lock_file.read_text().startswith(f"pid {holder.pid} ")
+    done = cli(offline)
+    assert done.returncode == 0, done.stderr
+    assert "took over a stale lock" in done.stderr
+    assert (output / FINALDATA).exists()
+
+
+def test_nothing_new_imports_no_heavy_module(offline):
+    """After a completed run, a cron tick with nothing new imports no pandas/sklearn/matplotlib."""
+    fullprocess.process(offline)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.argv = ["fullprocess.py", "--config", {str(offline["config_file"])!r}]
+        import fullprocess
+        code = fullprocess.main()
+        print(code, [m for m in {HEAVY!r} if m in sys.modules])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0 []"
+    assert fullprocess.read_history(offline["output_folder_path"], 1)[0]["reason"] == "no new data"
+
+
+# ---- bugs ----------------------------------------------------------------------------------
+
+
+def repeat_with_new_rows(config: dict, new: int) -> None:
+    """A new input file holding dataset1.csv again plus `new` rows never seen before."""
+    folder = config["config_file"].parent / "practicedata"
+    old = pd.read_csv(folder / "dataset1.csv")
+    extra = old.head(new).assign(corporation=[f"extra-{i:03d}" for i in range(new)])
+    pd.concat([old, extra]).to_csv(config["input_folder_path"] / "dataset1b.csv", index=False)
+
+
+def test_record_counts_only_the_new_rows_of_a_repeating_file(practice):
+    """A file repeating ingested rows: its record entry counts only its new rows."""
+    repeat_with_new_rows(practice, 5)
+    fullprocess.process(practice)
+    record = json.loads((practice["output_folder_path"] / INGESTION_RECORD).read_text())
+    assert record["runs"][-1]["rows_new"] == 5
+    assert record["files"][-1]["name"] == "dataset1b.csv"
+    assert record["files"][-1]["rows_new"] == 5
+
+
+def test_drift_is_judged_on_new_rows_only(practice):
+    """A file repeating ingested rows plus 5 new ones is a 5-row batch: too small to judge."""
+    repeat_with_new_rows(practice, 5)
+    run = fullprocess.process(practice)
+    assert run.new_rows == 5
+    assert run.model_drift is None and "min_batch_rows" in run.reason
+
+
+def test_batch_of_a_failed_run_is_checked_after_repair(offline):
+    """A batch a run could not check (broken deployment) is checked once the model is repaired."""
+    deploy_workspace(offline)
+    model = offline["prod_deployment_path"] / "versions" / "v0001" / MODEL_FILE
+    good = model.read_bytes()
+    model.write_bytes(good[:-10])
+    write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
+    with pytest.raises(ModelError, match="refusing"):
+        fullprocess.process(offline)
+    model.write_bytes(good)
+    run = fullprocess.process(offline)
+    assert run.reason != "no new data"
+    assert run.new_files == ["dataset3.csv"] and run.deployed_version == "v0001"
+
+
+def test_batch_without_exits_is_not_judged(practice):
+    """A batch where nobody exited has no defined F1: no drift verdict, no retraining."""
+    path = practice_batch(practice, "stayers.csv", 600)
+    data = pd.read_csv(path)
+    data[data["exited"] == 0].to_csv(path, index=False)
+    run = fullprocess.process(practice)
+    assert run.model_drift is None and "no exits" in run.reason
+    assert run.decision == "no drift" and versions(practice) == ["v0001"]
+
+
+def test_failure_after_deploying_keeps_the_decision(practice):
+    """If reporting fails after a deployment, the run is 'deployed' with an error, exit 1."""
+    practice_batch(practice, "inverted.csv", 2000, invert=True)
+    forced = configure(practice["config_file"].parent, deployment={"force": True})
+    plot = forced["output_model_path"] / "confusionmatrix.png"
+    plot.unlink()
+    plot.mkdir()  # reporting cannot replace a folder with its plot
+    (plot / "keep").write_text("x")
+    done = cli(forced)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    last = fullprocess.read_history(forced["output_folder_path"], 1)[0]
+    assert last["decision"] == "deployed" and last["new_version"] == "v0002"
+    assert "after deploying v0002" in last["error"]
