@@ -5,16 +5,23 @@ Reads   the deployed model and its manifest, scores and ingestion record
         the dependency table (diagnostics.py's cache, refreshed when older than a day)
 Writes  output_model_path/confusionmatrix.png
         output_model_path/summary_report.pdf
-Run     python reporting.py [--config config.json]
+        output_model_path/risk_scores.csv   every client ranked by exit probability,
+                                            with risk band and top reasons
+Run     python reporting.py [--config config.json]          all three
+        python reporting.py [--config config.json] --risk   risk_scores.csv only
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from reportlab.lib import colors
@@ -34,9 +41,12 @@ from reportlab.platypus import (
 import diagnostics
 import ingestion
 from common import (
+    FEATURES,
     FINALDATA,
+    ID_COLUMN,
     INGESTION_RECORD,
     MODEL_META,
+    SCORES_JSON,
     cli_parser,
     load_config,
     now_iso,
@@ -44,12 +54,14 @@ from common import (
     run_cli,
     write_atomic,
 )
-from deployment import load_deployed
-from scoring import score_model, test_data_file
+from deployment import MANIFEST, VERSIONS, list_versions, load_deployed
+from scoring import exit_probabilities, score_model, test_data_file
+from training import feature_profile
 
 log = logging.getLogger("reporting")
 
 CONFUSION_PNG = "confusionmatrix.png"
+RISK_CSV = "risk_scores.csv"
 REPORT_PDF = "summary_report.pdf"
 METRICS = {
     "f1": "F1",
@@ -92,6 +104,202 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def latest_per_client(data: pd.DataFrame) -> pd.DataFrame:
+    """The last row of each corporation (ingestion appends, so the last is the newest)."""
+    return data.drop_duplicates(subset=ID_COLUMN, keep="last").reset_index(drop=True)
+
+
+def standardized_coefficients(model, profile: dict[str, Any]):
+    """(coefficients on standardized features, feature means, feature stds).
+
+    For a model with a StandardScaler in front, the scaler's own statistics; otherwise
+    the training profile's, with the raw coefficients rescaled (w * std), so that
+    coef * z gives the same logit contribution as w * (x - mean).
+    """
+    steps = getattr(model, "named_steps", None)
+    if steps and "standardscaler" in steps:
+        scaler, lr = steps["standardscaler"], steps["logisticregression"]
+        return lr.coef_[0], scaler.mean_, scaler.scale_
+    means = np.array([profile[f]["mean"] for f in FEATURES])
+    stds = np.array([profile[f]["std"] or 1.0 for f in FEATURES])
+    return model.coef_[0] * stds, means, stds
+
+
+def risk_table(
+    model, data: pd.DataFrame, profile: dict[str, Any], settings: dict[str, Any]
+) -> pd.DataFrame:
+    """Every client ranked by exit probability, with risk band and top reasons.
+
+    A reason is a feature pushing this client's risk up: its signed contribution to the
+    logit is coefficient * standardized value; the largest positive ones are listed.
+    """
+    clients = latest_per_client(data)
+    proba = exit_probabilities(model, clients)
+    coef, means, stds = standardized_coefficients(model, profile)
+    z = (clients[FEATURES].to_numpy(dtype=float) - means) / stds
+    contrib = z * coef
+    table = pd.DataFrame({ID_COLUMN: clients[ID_COLUMN], "exit_probability": proba})
+    for j, f in enumerate(FEATURES):
+        table[f"contribution_{f}"] = contrib[:, j].round(4)
+    table["risk_band"] = np.where(
+        proba >= settings["high"], "high", np.where(proba >= settings["medium"], "medium", "low")
+    )
+    table["top_reasons"] = [reasons_text(row, settings["top_reasons"]) for row in contrib]
+    table = table.sort_values(["exit_probability", ID_COLUMN], ascending=[False, True])
+    table["rank"] = np.arange(1, len(table) + 1)
+    first = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
+    return table[first + [c for c in table.columns if c not in first]].reset_index(drop=True)
+
+
+def reasons_text(contributions, top: int) -> str:
+    """'lastmonth_activity (+1.23); number_of_employees (+0.40)': positive ones, largest first."""
+    order = np.argsort(-contributions)
+    parts = [
+        f"{FEATURES[j]} ({contributions[j]:+.2f})" for j in order[:top] if contributions[j] > 0
+    ]
+    return "; ".join(parts)
+
+
+def client_record(row: dict[str, Any], top: int) -> dict[str, Any]:
+    """One client of the risk table as JSON: reasons as (feature, contribution) pairs."""
+    contributions = {f: row[f"contribution_{f}"] for f in FEATURES}
+    reasons = sorted(((f, c) for f, c in contributions.items() if c > 0), key=lambda p: -p[1])
+    return {
+        ID_COLUMN: row[ID_COLUMN],
+        "exit_probability": float(row["exit_probability"]),
+        "rank": int(row["rank"]),
+        "risk_band": row["risk_band"],
+        "reasons": [{"feature": f, "contribution": float(c)} for f, c in reasons[:top]],
+        "contributions": {f: float(c) for f, c in contributions.items()},
+    }
+
+
+def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The risk table of the deployed model over the ingested clients, and the manifest."""
+    model, manifest = load_deployed(config["prod_deployment_path"])
+    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
+    data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
+    profile = meta.get("profile")
+    if not profile:  # a model trained before profiles were saved: use today's data
+        log.warning(
+            "model %s has no training profile; standardizing with finaldata.csv",
+            manifest["version"],
+        )
+        profile = feature_profile(data)
+    return risk_table(model, data, profile, config["risk"]), manifest
+
+
+def save_risk(config: dict[str, Any], table: pd.DataFrame, version: str) -> Path:
+    """Write risk_scores.csv atomically and log the band counts."""
+    path = write_atomic(
+        config["output_model_path"] / RISK_CSV, table.to_csv(index=False, lineterminator="\n")
+    )
+    counts = table["risk_band"].value_counts()
+    log.info(
+        "ranked %d clients with model %s: %d high, %d medium, %d low; wrote %s",
+        len(table),
+        version,
+        counts.get("high", 0),
+        counts.get("medium", 0),
+        counts.get("low", 0),
+        path,
+    )
+    return path
+
+
+def run_risk(config: dict[str, Any]) -> Path:
+    """Write risk_scores.csv for the deployed model (`reporting.py --risk`)."""
+    table, manifest = deployed_risk_table(config)
+    return save_risk(config, table, manifest["version"])
+
+
+def version_history(prod: Path) -> list[dict[str, Any]]:
+    """Per deployed version, oldest first: version, time and its test-data metrics."""
+    rows = []
+    for name in list_versions(prod):
+        folder = prod / VERSIONS / name
+        manifest = read_json(folder / MANIFEST, {}) or {}
+        scores = read_json(folder / SCORES_JSON, {}) or {}
+        rows.append(
+            {
+                "version": name,
+                "deployed_at": manifest.get("deployed_at"),
+                **{k: scores.get(k) for k in ("f1", "precision", "recall", "roc_auc")},
+            }
+        )
+    return rows
+
+
+def run_history(output_folder: Path, limit: int = 50) -> list[dict[str, Any]]:
+    """The last fullprocess runs, newest first, with JSON cells decoded."""
+    import fullprocess  # standard library only; imported here to keep the graph simple
+
+    runs = fullprocess.read_history(output_folder, limit)
+    for run in runs:
+        for key, value in run.items():
+            if isinstance(value, str) and value[:1] in "[{0123456789tfn-":
+                try:
+                    run[key] = json.loads(value)
+                except ValueError:
+                    pass
+    return runs
+
+
+def history_figure(
+    versions: list[dict[str, Any]], runs: list[dict[str, Any]], size: tuple = (7.5, 3.2)
+) -> Figure:
+    """Test-data metrics of each deployed version, and batch F1s (with intervals) of runs."""
+    fig = Figure(figsize=size, dpi=110)
+    ax = fig.subplots()
+    when = [datetime.fromisoformat(v["deployed_at"]) for v in versions]
+    for key, style in (("f1", "o-"), ("precision", ".--"), ("recall", ".--"), ("roc_auc", ".:")):
+        ys = [v[key] if v[key] is not None else np.nan for v in versions]
+        ax.plot(when, ys, style, label=METRICS[key], linewidth=2 if key == "f1" else 1)
+    checked = [r for r in runs if r.get("batch_f1") is not None]
+    if checked:
+        x = [datetime.fromisoformat(r["started_at"]) for r in checked]
+        y = np.array([r["batch_f1"] for r in checked])
+        err = np.array(
+            [
+                [r["batch_f1"] - r["batch_f1_low"], r["batch_f1_high"] - r["batch_f1"]]
+                for r in checked
+            ]
+        ).T
+        ax.errorbar(
+            x,
+            y,
+            yerr=err,
+            fmt="s",
+            color="black",
+            capsize=3,
+            label="F1 on new batch (95% interval)",
+        )
+    for v, t in zip(versions, when, strict=True):
+        ax.annotate(
+            v["version"],
+            (t, v["f1"] or 0),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+            fontsize=7,
+        )
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("score")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left", ncols=3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def figure_svg(fig: Figure) -> str:
+    """A matplotlib figure as inline SVG text (text drawn as paths: no fonts needed)."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]
+
+
 def report_facts(config: dict[str, Any]) -> dict[str, Any]:
     """Everything the report shows, computed from the deployed model and the records."""
     model, manifest = load_deployed(config["prod_deployment_path"])
@@ -111,6 +319,9 @@ def report_facts(config: dict[str, Any]) -> dict[str, Any]:
         "dependencies": diagnostics.dependencies_for(config),
         "last_ingestion": (record.get("runs") or [{}])[-1],
         "ingested_files": record.get("files", []),
+        "versions": version_history(config["prod_deployment_path"]),
+        "runs": run_history(config["output_folder_path"]),
+        "risk": deployed_risk_table(config)[0],
     }
 
 
@@ -221,7 +432,33 @@ def dependency_section(facts: dict[str, Any], styles) -> list:
     return [section(f"Dependencies (checked {deps['checked_at']})", styles, table(rows))]
 
 
-def build_report(facts: dict[str, Any], confusion_png: bytes) -> bytes:
+def risk_section(facts: dict[str, Any], styles) -> list:
+    """The 20 clients most likely to exit, with their reasons."""
+    rows = [["rank", "client", "exit prob.", "band", "top reasons"]] + [
+        [r["rank"], r[ID_COLUMN], f"{r['exit_probability']:.3f}", r["risk_band"], r["top_reasons"]]
+        for r in facts["risk"].head(20).to_dict(orient="records")
+    ]
+    return [
+        section(
+            "Top 20 clients by exit risk",
+            styles,
+            table(rows, [1.2 * cm, 1.6 * cm, 1.9 * cm, 1.6 * cm, 10.7 * cm]),
+        )
+    ]
+
+
+def history_section(history_png: bytes, styles) -> list:
+    """The score-history plot."""
+    return [
+        section(
+            "Score history", styles, Image(io.BytesIO(history_png), width=17 * cm, height=7.25 * cm)
+        )
+    ]
+
+
+def build_report(
+    facts: dict[str, Any], confusion_png: bytes, history_png: bytes | None = None
+) -> bytes:
     """The PDF report as bytes."""
     styles = getSampleStyleSheet()
     buf = io.BytesIO()
@@ -243,6 +480,8 @@ def build_report(facts: dict[str, Any], confusion_png: bytes) -> bytes:
             styles,
             Image(io.BytesIO(confusion_png), width=10 * cm, height=8.4 * cm, hAlign="LEFT"),
         ),
+        *(history_section(history_png, styles) if history_png else []),
+        *risk_section(facts, styles),
         *data_section(facts, styles),
         *dependency_section(facts, styles),
     ]
@@ -255,10 +494,12 @@ def run_reporting(config: dict[str, Any]) -> dict[str, Path]:
     facts = report_facts(config)
     title = f"Model {facts['manifest']['version']} on {facts['test_data']}"
     png = figure_png(confusion_figure(facts["scores"]["confusion_matrix"], title))
+    history = figure_png(history_figure(facts["versions"], facts["runs"]))
     folder = config["output_model_path"]
     paths = {
         "confusion_matrix": write_atomic(folder / CONFUSION_PNG, png),
-        "report": write_atomic(folder / REPORT_PDF, build_report(facts, png)),
+        "report": write_atomic(folder / REPORT_PDF, build_report(facts, png, history)),
+        "risk": save_risk(config, facts["risk"], facts["manifest"]["version"]),
     }
     log.info(
         "wrote %s and %s for model %s (F1 %.4f)",
@@ -272,8 +513,14 @@ def run_reporting(config: dict[str, Any]) -> dict[str, Path]:
 
 def main() -> int:
     """Write the plot and the report for the deployed model."""
-    args = cli_parser(__doc__.splitlines()[0]).parse_args()
-    run_reporting(load_config(args.config))
+    parser = cli_parser(__doc__.splitlines()[0])
+    parser.add_argument("--risk", action="store_true", help="write risk_scores.csv only")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    if args.risk:
+        run_risk(config)
+        return 0
+    run_reporting(config)
     return 0
 
 
