@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +283,10 @@ def history_figure(
             ha="center",
             fontsize=7,
         )
+    times = when + [datetime.fromisoformat(r["started_at"]) for r in checked]
+    if times and max(times) - min(times) < timedelta(minutes=10):
+        middle = min(times) + (max(times) - min(times)) / 2  # a lone point: a readable axis
+        ax.set_xlim(middle - timedelta(hours=1), middle + timedelta(hours=1))
     ax.set_ylim(0, 1)
     ax.set_ylabel("score")
     ax.grid(alpha=0.3)
