@@ -13,9 +13,11 @@ import json
 import logging
 import os
 import pickle
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,15 @@ DEFAULTS: dict[str, Any] = {
     "test_data_path": "testdata",  # folder holding testdata.csv (or the file itself)
     "output_model_path": "practicemodels",  # trained model, scores, reports
     "prod_deployment_path": "production_deployment",  # versioned deployed models
+    "input_database": {
+        # SQLAlchemy URL; empty: no database source. sqlite:///clients.db is relative to
+        # the config file's folder; PostgreSQL/MySQL need their driver installed
+        "url": "",
+        "table": "client_activity",
+        "query": "",  # a SELECT to read instead of the table (must include the watermark)
+        "watermark_column": "id",  # increasing id or timestamp: rows above it are new
+        "chunk_rows": 50_000,  # rows read per chunk
+    },
     "ingestion": {
         # a file with a larger share of bad rows is rejected whole: it is more likely
         # a wrong export than a few bad records
@@ -177,8 +188,109 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
             )
     for key in PATH_KEYS:
         config[key] = (file.parent / Path(config[key]).expanduser()).resolve()
+    config["input_database"]["url"] = resolve_database_url(
+        config["input_database"]["url"], file.parent
+    )
     config["config_file"] = file
     return config
+
+
+def resolve_database_url(url: str, base: Path) -> str:
+    """A sqlite URL with a relative path made absolute against base; others unchanged."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url.startswith(prefix + "/") or url == prefix:
+        return url
+    path, _, query = url[len(prefix) :].partition("?")
+    if path == ":memory:":
+        return url
+    return prefix + str((base / path).resolve()) + (f"?{query}" if query else "")
+
+
+def database_watermark(record: dict[str, Any], settings: dict[str, Any]) -> Any:
+    """The recorded watermark of this database source, or None (nothing read yet).
+
+    A different url, table, query or watermark column starts from the beginning.
+    """
+    db = record.get("database") or {}
+    return db.get("watermark") if db.get("source") == database_key(settings) else None
+
+
+def database_key(settings: dict[str, Any]) -> dict[str, str]:
+    """What identifies a database source in the ingestion record (no password)."""
+    return {
+        "url": redact_url(settings["url"]),
+        "table": settings["table"],
+        "query": settings["query"],
+        "watermark_column": settings["watermark_column"],
+    }
+
+
+def redact_url(url: str) -> str:
+    """A database URL with its password replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def select_sql(
+    settings: dict[str, Any], after_watermark: bool, quote=None, probe: bool = False
+) -> str:
+    """SELECT of the rows above the watermark (bound as :wm), in watermark order.
+
+    probe: only ask whether one such row exists. quote: the dialect's identifier quoting.
+    """
+    quote = quote or quote_name
+    source = f"({settings['query']}) AS q" if settings["query"] else quote(settings["table"])
+    column = quote(settings["watermark_column"])
+    where = f" WHERE {column} > :wm" if after_watermark else ""
+    if probe:
+        return f"SELECT 1 FROM {source}{where} LIMIT 1"
+    return f"SELECT * FROM {source}{where} ORDER BY {column}"
+
+
+def database_has_new_rows(settings: dict[str, Any], watermark: Any) -> bool:
+    """True if the source database holds rows above the watermark; DataError if unreachable.
+
+    SQLite is asked through the standard library (the cron tick stays light); other
+    databases through SQLAlchemy, imported only here.
+    """
+    url, params = settings["url"], {"wm": watermark}
+    try:
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///") :].partition("?")[0]
+            if not Path(path).exists():
+                raise DataError(f"database {redact_url(url)}: file not found")
+            sql = select_sql(settings, watermark is not None, probe=True)
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+                return db.execute(sql, params).fetchone() is not None
+        import sqlalchemy  # only for non-SQLite sources
+
+        engine = sqlalchemy.create_engine(url)
+        try:
+            quote = engine.dialect.identifier_preparer.quote
+            sql = select_sql(settings, watermark is not None, quote, probe=True)
+            with engine.connect() as conn:
+                return conn.execute(sqlalchemy.text(sql), params).first() is not None
+        finally:
+            engine.dispose()
+    except DataError:
+        raise
+    except Exception as exc:  # any driver's error: unreachable, no such table, bad SQL
+        raise DataError(f"database {redact_url(url)}: {first_line(exc)}") from None
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of an exception's message, at most 200 characters."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def quote_name(name: str) -> str:
+    """An SQL identifier in double quotes (ANSI; SQLite and PostgreSQL accept it)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def now_iso() -> str:

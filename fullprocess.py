@@ -36,6 +36,8 @@ from common import (
     ModelError,
     RiskError,
     cli_parser,
+    database_has_new_rows,
+    database_watermark,
     find_new_files,
     load_config,
     load_ingestion_record,
@@ -290,11 +292,20 @@ def setup_file_logging(config: dict[str, Any]) -> None:
 # ---- the pipeline --------------------------------------------------------------------------
 
 
-def new_data(config: dict[str, Any]) -> list[Path]:
-    """Input files whose content the ingestion record has not seen. Standard library only."""
-    return find_new_files(
-        config["input_folder_path"], load_ingestion_record(config["output_folder_path"])
-    )
+def new_data(config: dict[str, Any]) -> list[str]:
+    """Names of the new data: input files whose content the ingestion record has not
+    seen, and the database when it holds rows above the watermark. Standard library only
+    (for SQLite); an unreachable database is one warning and the files go on."""
+    record = load_ingestion_record(config["output_folder_path"])
+    names = [p.name for p in find_new_files(config["input_folder_path"], record)]
+    settings = config["input_database"]
+    if settings["url"]:
+        try:
+            if database_has_new_rows(settings, database_watermark(record, settings)):
+                names.append(f"database:{settings['table'] or 'query'}")
+        except RiskError as exc:
+            log.warning("%s", exc)
+    return names
 
 
 def check_drift(config: dict[str, Any], run: Run, batch, model, manifest, profile) -> None:
@@ -400,17 +411,15 @@ def after_deployment(config: dict[str, Any], run: Run) -> None:
         log.info("apicalls skipped or failed: %s", exc)
 
 
-def run_pipeline(config: dict[str, Any], run: Run, new_files: list[Path]) -> None:
+def run_pipeline(config: dict[str, Any], run: Run) -> None:
     """Ingest the new files, check drift, and retrain/deploy when needed (fills run)."""
     # imported here, not at the top: the cron tick that finds nothing new must stay light
     import ingestion
     from deployment import load_deployed
 
     output = config["output_folder_path"]
-    result = ingestion.ingest(
-        config["input_folder_path"], output, config["ingestion"]["max_bad_row_share"]
-    )
-    run.new_files = [f.entry["name"] for f in result.files]
+    result = ingestion.ingest_configured(config)
+    run.new_files = [f.entry["name"] for f in result.sources]
     batch = result.new_rows
     run.new_rows = len(batch)
     try:  # before anything is saved: a broken deployment must not consume the batch
@@ -456,10 +465,14 @@ def process(config: dict[str, Any], dry_run: bool = False) -> Run:
         files = new_data(config)
         if not files:
             run.reason = "no new data"
-            log.info("no new data in %s", config["input_folder_path"])
+            log.info(
+                "no new data in %s%s",
+                config["input_folder_path"],
+                " or the database" if config["input_database"]["url"] else "",
+            )
             return run
-        log.info("%d new file(s): %s", len(files), ", ".join(p.name for p in files))
-        run_pipeline(config, run, files)
+        log.info("new data: %s", ", ".join(files))
+        run_pipeline(config, run)
     except (RiskError, OSError) as exc:
         run.decision, run.error = "error", str(exc)
         raise

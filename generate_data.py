@@ -8,6 +8,9 @@ number_of_employees, exited):
 
 Run:  python generate_data.py                      # rewrite the shipped files
       python generate_data.py --rows 1000000 --out /tmp/big   # one large file, new regime
+      python generate_data.py --sqlite clients.db   # append the source data to a SQLite
+                                                    # table client_activity (--rows N: N
+                                                    # generated rows instead)
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import sqlite3
 import string
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -129,13 +134,44 @@ def large_file(n: int, seed: int = SEED) -> str:
     return to_csv(ids, client_rows(n, "source", rng))
 
 
+DB_TABLE = "client_activity"
+
+
+def load_sqlite(path: Path, text: str, table: str = DB_TABLE) -> int:
+    """Append the rows of CSV text to a SQLite table (created with an increasing id)."""
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "corporation TEXT, lastmonth_activity INTEGER, lastyear_activity INTEGER, "
+            "number_of_employees INTEGER, exited INTEGER)"
+        )
+        db.executemany(
+            f"INSERT INTO {table} (corporation, lastmonth_activity, lastyear_activity, "
+            "number_of_employees, exited) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    return len(rows)
+
+
 def main() -> None:
     """Write the shipped files under the project, or one large file with --rows."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, help="write one file of this many rows instead")
     parser.add_argument("--out", type=Path, help="output folder (default: the project)")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--sqlite", type=Path, help=f"append rows to table {DB_TABLE} here")
     args = parser.parse_args()
+    if args.sqlite:
+        if args.rows:
+            text = large_file(args.rows, args.seed)
+        else:
+            files = shipped_files(args.seed)
+            text = files["sourcedata/dataset3.csv"] + "".join(
+                files["sourcedata/dataset4.csv"].splitlines(keepends=True)[1:]
+            )
+        print(f"appended {load_sqlite(args.sqlite, text)} rows to {args.sqlite}:{DB_TABLE}")
+        return
     if args.rows:
         out = args.out or Path(".")
         path = write_atomic(out / f"generated_{args.rows}.csv", large_file(args.rows, args.seed))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy
 
 from common import (
     COLUMNS,
@@ -32,12 +33,17 @@ from common import (
     TARGET,
     DataError,
     cli_parser,
+    database_key,
+    database_watermark,
     find_csv_files,
+    first_line,
     known_hashes,
     load_config,
     load_ingestion_record,
     now_iso,
+    redact_url,
     run_cli,
+    select_sql,
     sha256_file,
     write_atomic,
     write_json,
@@ -64,13 +70,22 @@ class IngestionResult:
     skipped: list[Path] = field(default_factory=list)  # content already handled before
     metrics: dict[str, Any] = field(default_factory=dict)
 
+    database: FileResult | None = None  # the rows read from input_database, if any
+    database_error: str | None = None  # why the database could not be read
+    database_settings: dict[str, Any] | None = None
+
+    @property
+    def sources(self) -> list[FileResult]:
+        """The new files, then the database batch."""
+        return self.files + ([self.database] if self.database else [])
+
     @property
     def ingested(self) -> list[FileResult]:
-        return [f for f in self.files if f.entry["status"] == "ingested"]
+        return [f for f in self.sources if f.entry["status"] == "ingested"]
 
     @property
     def rejected(self) -> list[FileResult]:
-        return [f for f in self.files if f.entry["status"] == "rejected"]
+        return [f for f in self.sources if f.entry["status"] == "rejected"]
 
 
 def decode_text(source: str, raw: bytes) -> str:
@@ -241,8 +256,16 @@ def load_finaldata(output_folder: Path) -> pd.DataFrame | None:
     return load_dataset(path) if path.exists() else None
 
 
-def ingest(input_folder: Path, output_folder: Path, max_bad_share: float = 0.5) -> IngestionResult:
-    """Find the input files not handled before, validate and merge them. Writes nothing."""
+def ingest(
+    input_folder: Path,
+    output_folder: Path,
+    max_bad_share: float = 0.5,
+    database: dict[str, Any] | None = None,
+) -> IngestionResult:
+    """Find the input files (and database rows) not handled before, validate and merge them.
+
+    Writes nothing. An unreachable database is noted in database_error; files go on.
+    """
     start = time.perf_counter()
     record = load_ingestion_record(output_folder)
     seen = known_hashes(record)
@@ -254,21 +277,97 @@ def ingest(input_folder: Path, output_folder: Path, max_bad_share: float = 0.5) 
             continue
         seen.add(digest)
         result.files.append(check_file(path, digest, max_bad_share))
+    if database and database["url"]:
+        result.database_settings = database
+        try:
+            result.database = read_database(database, database_watermark(record, database))
+        except DataError as exc:
+            result.database_error = str(exc)
     if result.ingested:
         result.finaldata, result.new_rows = merge_new_rows(
-            load_finaldata(output_folder), result.files
+            load_finaldata(output_folder), result.sources
         )
     result.metrics = {
         "time": now_iso(),
         "input_folder": str(input_folder),
         "files_ingested": [f.entry["name"] for f in result.ingested],
         "files_rejected": [f.entry["name"] for f in result.rejected],
-        "rows_read": sum(f.entry["rows_read"] for f in result.files),
+        "rows_read": sum(f.entry["rows_read"] for f in result.sources),
         "rows_new": sum(f.entry["rows_new"] for f in result.ingested),
         "rows_total": None if result.finaldata is None else len(result.finaldata),
+        "database_error": result.database_error,
         "seconds": round(time.perf_counter() - start, 4),
     }
     return result
+
+
+def text_cells(chunk: pd.DataFrame) -> pd.DataFrame:
+    """Database values as the stripped text cells clean_rows() expects (NULL -> '')."""
+    return chunk[COLUMNS].apply(lambda col: col.astype("string").fillna("").str.strip())
+
+
+def read_database(settings: dict[str, Any], watermark: Any) -> FileResult | None:
+    """Rows above the watermark, read in chunks and validated like a file's rows.
+
+    Returns None when there is no new row; DataError when the database cannot be read.
+    """
+    source = redact_url(settings["url"])
+    column = settings["watermark_column"]
+    entry = {
+        "name": f"database:{settings['table'] or 'query'}",
+        "source": source,
+        "status": "ingested",
+        "rows_read": 0,
+        "rows_kept": 0,
+        "rows_rejected": 0,
+        "rows_new": 0,
+        "reasons": {},
+        "error": None,
+        "time": now_iso(),
+        "watermark_from": watermark,
+        "watermark_to": watermark,
+    }
+    parts, reasons = [], Counter()
+    engine = sqlalchemy.create_engine(settings["url"])
+    try:
+        sql = select_sql(settings, watermark is not None, engine.dialect.identifier_preparer.quote)
+        with engine.connect().execution_options(stream_results=True) as conn:
+            chunks = pd.read_sql(
+                sqlalchemy.text(sql),
+                conn,
+                params={"wm": watermark},
+                chunksize=int(settings["chunk_rows"]),
+            )
+            for chunk in chunks:
+                missing = [c for c in [column, *COLUMNS] if c not in chunk.columns]
+                if missing:
+                    raise DataError(f"database {source}: missing column(s) {', '.join(missing)}")
+                clean, bad = clean_rows(text_cells(chunk))
+                parts.append(clean)
+                reasons.update(bad)
+                entry["rows_read"] += len(chunk)
+                entry["watermark_to"] = plain(chunk[column].iloc[-1])
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise DataError(f"database {source}: {first_line(exc)}") from None
+    finally:
+        engine.dispose()
+    if not entry["rows_read"]:
+        return None
+    data = pd.concat(parts, ignore_index=True)
+    entry.update(
+        rows_kept=len(data), rows_rejected=entry["rows_read"] - len(data), reasons=dict(reasons)
+    )
+    if data.empty:
+        entry.update(status="rejected", error=f"every row invalid ({describe(reasons)})")
+        return FileResult(entry)
+    return FileResult(entry, data)
+
+
+def plain(value: Any) -> Any:
+    """A watermark value as plain JSON: int, float or ISO text."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value.item() if hasattr(value, "item") else value
 
 
 def save_ingestion(output_folder: Path, result: IngestionResult) -> None:
@@ -277,7 +376,7 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> None:
     A crash between the two leaves the new files unrecorded; the next run reads them
     again and de-duplication drops the repeated rows, so nothing is lost or doubled.
     """
-    if not result.files:
+    if not result.sources:
         return
     if result.finaldata is not None:
         data = result.finaldata.to_csv(index=False, lineterminator="\n")
@@ -285,6 +384,13 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> None:
         result.metrics["finaldata_sha256"] = sha256_file(output_folder / FINALDATA)
     record = load_ingestion_record(output_folder)
     record["files"].extend(f.entry for f in result.files)
+    if result.database:
+        db = result.database.entry
+        record["database"] = {
+            "source": database_key(result.database_settings),
+            "watermark": db["watermark_to"],  # rejected rows are past too: never reread
+            "batches": [*(record.get("database") or {}).get("batches", []), db],
+        }
     record["runs"].append(result.metrics)
     write_json(output_folder / INGESTION_RECORD, record)
     names = [e["name"] for e in record["files"] if e["status"] == "ingested"]
@@ -314,9 +420,30 @@ def log_result(result: IngestionResult) -> None:
                 e["rows_rejected"],
                 describe(Counter(e["reasons"])),
             )
+    if result.database_error:
+        log.warning("%s (files are ingested without it)", result.database_error)
+    db = result.database.entry if result.database else None
+    if db and db["status"] == "ingested":
+        log.info(
+            "%s: %d rows read (watermark %s -> %s), %d kept, %d new",
+            db["name"],
+            db["rows_read"],
+            db["watermark_from"],
+            db["watermark_to"],
+            db["rows_kept"],
+            db["rows_new"],
+        )
+    if db and db["rows_rejected"]:
+        log.warning(
+            "%s: %s %d bad row(s) (%s)",
+            db["name"],
+            "rejected" if db["status"] == "rejected" else "dropped",
+            db["rows_rejected"],
+            describe(Counter(db["reasons"])),
+        )
     m = result.metrics
     log.info(
-        "ingested %d file(s), rejected %d, %d new rows, %s rows in total, %.3f s",
+        "ingested %d source(s), rejected %d, %d new rows, %s rows in total, %.3f s",
         len(m["files_ingested"]),
         len(m["files_rejected"]),
         m["rows_new"],
@@ -325,25 +452,38 @@ def log_result(result: IngestionResult) -> None:
     )
 
 
+def ingest_configured(config: dict[str, Any]) -> IngestionResult:
+    """ingest() with the folders, settings and database of a loaded config."""
+    return ingest(
+        config["input_folder_path"],
+        config["output_folder_path"],
+        config["ingestion"]["max_bad_row_share"],
+        config["input_database"],
+    )
+
+
 def run_ingestion(config: dict[str, Any]) -> IngestionResult:
-    """Ingest and save with the settings of a loaded config; used by fullprocess.py too."""
-    output = config["output_folder_path"]
-    result = ingest(config["input_folder_path"], output, config["ingestion"]["max_bad_row_share"])
-    save_ingestion(output, result)
+    """Ingest and save with the settings of a loaded config."""
+    result = ingest_configured(config)
+    save_ingestion(config["output_folder_path"], result)
     log_result(result)
     return result
 
 
 def main() -> int:
-    """Ingest the configured input folder; exit 1 when every new file was rejected."""
+    """Ingest the configured folder (and database); exit 1 when all new data was rejected."""
     args = cli_parser(__doc__.splitlines()[0]).parse_args()
     config = load_config(args.config)
     result = run_ingestion(config)
-    if not result.files:
-        log.info("no new files in %s; nothing to do", config["input_folder_path"])
+    if not result.sources:
+        log.info(
+            "no new data in %s%s; nothing to do",
+            config["input_folder_path"],
+            " or the database" if config["input_database"]["url"] else "",
+        )
         return 0
     if not result.ingested:
-        log.error("every new file was rejected; %s unchanged", FINALDATA)
+        log.error("all new data was rejected; %s unchanged", FINALDATA)
         return 1
     log.info("wrote %s", config["output_folder_path"] / FINALDATA)
     return 0
