@@ -245,7 +245,8 @@ def filter_risk(table: pd.DataFrame, band: str | None, query: str = "") -> pd.Da
     if band:
         table = table[table["risk_band"] == band]
     if query:
-        table = table[table[ID_COLUMN].str.contains(query.strip().lower(), regex=False)]
+        ids = table[ID_COLUMN].str.lower()
+        table = table[ids.str.contains(query.strip().lower(), regex=False)]
     return table
 
 

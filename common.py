@@ -180,6 +180,9 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     if not isinstance(given, dict):
         raise ConfigError(f"{file}: must hold a JSON object")
     config = _merge(DEFAULTS, given, file.name)
+    risk = config["risk"]
+    if not 0 <= risk["medium"] <= risk["high"] <= 1:
+        raise ConfigError(f"{file.name}: risk needs 0 <= medium <= high <= 1")
     for (section, key), allowed in CHOICES.items():
         if config[section][key] not in allowed:
             raise ConfigError(

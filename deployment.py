@@ -92,6 +92,12 @@ def list_versions(prod: Path) -> list[str]:
     return sorted(names, key=lambda n: int(VERSION_RE.match(n).group(1)))
 
 
+def deployed_f1s(prod: Path) -> list[float]:
+    """The F1 recorded at deployment of every version, oldest first."""
+    scores = [read_json(prod / VERSIONS / v / MANIFEST, {}).get("f1") for v in list_versions(prod)]
+    return [f1 for f1 in scores if f1 is not None]
+
+
 def current_version(prod: Path) -> str | None:
     """Name of the live version, or None before the first deployment."""
     link = prod / CURRENT

@@ -312,20 +312,14 @@ def check_drift(config: dict[str, Any], run: Run, batch, model, manifest, profil
     """Score the deployed model on the batch; fill run's model- and data-drift fields."""
     import diagnostics
     import scoring
-    from deployment import list_versions
+    from deployment import deployed_f1s
 
     settings = config["model_drift"]
     prod = config["prod_deployment_path"]
     scores = scoring.score_model(model, batch)
     pred = model.predict(batch[FEATURES])
     interval = scoring.f1_interval(batch["exited"], pred, settings["confidence"])
-    past = [
-        read_json(prod / "versions" / v / "manifest.json", {}).get("f1")
-        for v in list_versions(prod)
-    ]
-    threshold = scoring.drift_threshold(
-        manifest["f1"], [p for p in past if p is not None], settings["rule"]
-    )
+    threshold = scoring.drift_threshold(manifest["f1"], deployed_f1s(prod), settings["rule"])
     run.batch_f1, (run.batch_f1_low, run.batch_f1_high) = scores["f1"], interval
     run.drift_rule, run.drift_threshold = settings["rule"], threshold
     run.model_drift, why = model_drift_decision(
@@ -415,7 +409,7 @@ def run_pipeline(config: dict[str, Any], run: Run) -> None:
     """Ingest the new files, check drift, and retrain/deploy when needed (fills run)."""
     # imported here, not at the top: the cron tick that finds nothing new must stay light
     import ingestion
-    from deployment import load_deployed
+    from deployment import current_version, load_deployed
 
     output = config["output_folder_path"]
     result = ingestion.ingest_configured(config)
@@ -425,7 +419,7 @@ def run_pipeline(config: dict[str, Any], run: Run) -> None:
     try:  # before anything is saved: a broken deployment must not consume the batch
         model, manifest = load_deployed(config["prod_deployment_path"])
     except ModelError:
-        if (config["prod_deployment_path"] / "current").is_symlink():
+        if current_version(config["prod_deployment_path"]):
             raise  # a deployment exists but is broken: say so, do not silently replace it
         model, manifest = None, None
         log.info("no model deployed yet: the new model will be the first")

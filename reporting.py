@@ -62,6 +62,7 @@ log = logging.getLogger("reporting")
 
 CONFUSION_PNG = "confusionmatrix.png"
 RISK_CSV = "risk_scores.csv"
+MIN_REASON = 0.005  # smaller contributions round to +0.00: not a reason worth showing
 REPORT_PDF = "summary_report.pdf"
 METRICS = {
     "f1": "F1",
@@ -155,7 +156,9 @@ def reasons_text(contributions, top: int) -> str:
     """'lastmonth_activity (+1.23); number_of_employees (+0.40)': positive ones, largest first."""
     order = np.argsort(-contributions)
     parts = [
-        f"{FEATURES[j]} ({contributions[j]:+.2f})" for j in order[:top] if contributions[j] > 0
+        f"{FEATURES[j]} ({contributions[j]:+.2f})"
+        for j in order[:top]
+        if contributions[j] >= MIN_REASON
     ]
     return "; ".join(parts)
 
@@ -163,7 +166,9 @@ def reasons_text(contributions, top: int) -> str:
 def client_record(row: dict[str, Any], top: int) -> dict[str, Any]:
     """One client of the risk table as JSON: reasons as (feature, contribution) pairs."""
     contributions = {f: row[f"contribution_{f}"] for f in FEATURES}
-    reasons = sorted(((f, c) for f, c in contributions.items() if c > 0), key=lambda p: -p[1])
+    reasons = sorted(
+        ((f, c) for f, c in contributions.items() if c >= MIN_REASON), key=lambda p: -p[1]
+    )
     return {
         ID_COLUMN: row[ID_COLUMN],
         "exit_probability": float(row["exit_probability"]),

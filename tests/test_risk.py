@@ -1,0 +1,533 @@
+"""The risk list: ranking, bands and reasons; risk_scores.csv; /risk; the dashboard at /."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import deploy_workspace, run_script, small_rows, write_csv
+from pypdf import PdfReader
+from sklearn.linear_model import LogisticRegression
+
+import app as api
+import fullprocess
+import ingestion
+import reporting
+import training
+from common import COLUMNS, DEFAULTS, FEATURES, ID_COLUMN, now_iso
+from deployment import load_deployed
+from scoring import score_model
+
+SETTINGS = {"high": 0.5, "medium": 0.25, "top_reasons": 3}
+FIRST_COLUMNS = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
+LN3 = math.log(3)  # -ln 3 is the log-odds of probability 0.25 (exactly, in float)
+
+
+# --- a hand-made model with a known answer ----------------------------------------------------
+
+
+def hand_model(coef: list[float], intercept: float = 0.0) -> LogisticRegression:
+    """A logistic regression on FEATURES whose coefficients are set by hand."""
+    X = pd.DataFrame([[0, 0, 0], [1, 1, 1], [2, 0, 1], [3, 1, 0]], columns=FEATURES)
+    model = LogisticRegression(solver="liblinear").fit(X, [1, 1, 0, 0])
+    model.coef_ = np.array([coef], dtype=float)
+    model.intercept_ = np.array([intercept], dtype=float)
+    return model
+
+
+def hand_profile(means: list[float], stds: list[float]) -> dict:
+    """A training profile (as training.feature_profile returns) with given means and stds."""
+    return {
+        f: {"mean": m, "std": s, "edges": [m], "shares": [0.5, 0.5]}
+        for f, m, s in zip(FEATURES, means, stds, strict=True)
+    }
+
+
+def clients(rows: list[tuple]) -> pd.DataFrame:
+    """A dataset of (corporation, lastmonth, lastyear, employees) rows, exited 0."""
+    return pd.DataFrame([(*r, 0) for r in rows], columns=COLUMNS)
+
+
+# Only lastmonth_activity matters: log-odds = -x, so lower activity is higher risk.
+ONLY_LASTMONTH = [-1.0, 0.0, 0.0]
+PROFILE = hand_profile([1.0, 100.0, 10.0], [2.0, 10.0, 5.0])
+KNOWN = clients(
+    [
+        ("mean", 1.0, 100, 10),  # at the training mean: p = 0.269, no reasons
+        ("half", 0.0, 100, 10),  # log-odds 0: p = 0.5 exactly, high
+        ("quarter", LN3, 100, 10),  # log-odds -ln 3: p = 0.25 exactly, medium
+        ("low", 3.0, 100, 10),  # p = 0.047
+        ("mid", 0.5, 100, 10),  # p = 0.378
+    ]
+)
+
+
+@pytest.fixture
+def known():
+    """The risk table of the hand-made model over the KNOWN clients."""
+    return reporting.risk_table(hand_model(ONLY_LASTMONTH), KNOWN, PROFILE, SETTINGS)
+
+
+def test_rank_one_is_the_least_active_client(known):
+    """The client with the lowest lastmonth_activity is rank 1; ranks follow activity."""
+    assert known[ID_COLUMN].tolist() == ["half", "mid", "mean", "quarter", "low"]
+    assert known["rank"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_probabilities_are_the_models_and_descending(known):
+    """exit_probability is sigmoid(-x), sorted from highest to lowest."""
+    x = KNOWN.set_index(ID_COLUMN).loc[known[ID_COLUMN], "lastmonth_activity"].to_numpy()
+    np.testing.assert_allclose(known["exit_probability"], 1 / (1 + np.exp(x)), rtol=1e-12)
+    assert known["exit_probability"].is_monotonic_decreasing
+
+
+def test_first_columns_and_one_contribution_per_feature(known):
+    """The table starts with the five documented columns, then a contribution per feature."""
+    assert known.columns[:5].tolist() == FIRST_COLUMNS
+    assert {f"contribution_{f}" for f in FEATURES} <= set(known.columns)
+
+
+def test_bands_follow_the_cut_offs_exactly(known):
+    """p = 0.5 exactly is high, p = 0.25 exactly is medium, below 0.25 is low."""
+    bands = dict(zip(known[ID_COLUMN], known["risk_band"], strict=True))
+    probs = dict(zip(known[ID_COLUMN], known["exit_probability"], strict=True))
+    assert probs["half"] == 0.5 and probs["quarter"] == 0.25
+    assert bands == {
+        "half": "high",
+        "mid": "medium",
+        "quarter": "medium",
+        "mean": "medium",
+        "low": "low",
+    }
+
+
+def test_bands_use_the_configured_cut_offs():
+    """Other cut-offs move the bands: with high 0.3 and medium 0.1, p = 0.378 is high."""
+    settings = {"high": 0.3, "medium": 0.1, "top_reasons": 3}
+    table = reporting.risk_table(hand_model(ONLY_LASTMONTH), KNOWN, PROFILE, settings)
+    bands = dict(zip(table[ID_COLUMN], table["risk_band"], strict=True))
+    assert bands == {
+        "half": "high",
+        "mid": "high",
+        "quarter": "medium",
+        "mean": "medium",
+        "low": "low",
+    }
+
+
+def test_contribution_is_coefficient_times_distance_from_mean(known):
+    """For a raw model, contribution = coef * (x - mean); zero coefficients contribute 0."""
+    x = KNOWN.set_index(ID_COLUMN).loc[known[ID_COLUMN], "lastmonth_activity"].to_numpy()
+    expected = -1.0 * (x - 1.0)
+    np.testing.assert_allclose(known["contribution_lastmonth_activity"], expected, atol=1e-4)
+    assert (known["contribution_lastyear_activity"] == 0).all()
+    assert (known["contribution_number_of_employees"] == 0).all()
+
+
+def test_standardized_coefficients_of_a_raw_model():
+    """A raw model's coefficients are rescaled by the profile's stds, with its means."""
+    coef, means, stds = reporting.standardized_coefficients(hand_model([-1.0, 0.5, 2.0]), PROFILE)
+    np.testing.assert_allclose(coef, [-2.0, 5.0, 10.0])
+    np.testing.assert_allclose(means, [1.0, 100.0, 10.0])
+    np.testing.assert_allclose(stds, [2.0, 10.0, 5.0])
+
+
+def test_reasons_are_positive_contributions_only(known):
+    """Below-mean activity is a reason; at or above the mean there is none."""
+    reasons = dict(zip(known[ID_COLUMN], known["top_reasons"], strict=True))
+    assert reasons == {
+        "half": "lastmonth_activity (+1.00)",
+        "mid": "lastmonth_activity (+0.50)",
+        "quarter": "",
+        "mean": "",
+        "low": "",
+    }
+
+
+def test_reasons_are_largest_first_and_limited_to_top():
+    """Several positive contributions are listed largest first, at most top_reasons."""
+    model = hand_model([-1.0, 0.5, 2.0])
+    data = clients([("multi", 0.0, 104.0, 9.0)])  # contributions +1.0, +2.0, -2.0
+    table = reporting.risk_table(model, data, PROFILE, SETTINGS)
+    assert table["top_reasons"][0] == "lastyear_activity (+2.00); lastmonth_activity (+1.00)"
+    one = reporting.risk_table(model, data, PROFILE, {**SETTINGS, "top_reasons": 1})
+    assert one["top_reasons"][0] == "lastyear_activity (+2.00)"
+
+
+def test_reasons_text_orders_and_drops_non_positive():
+    """reasons_text lists positive contributions only, largest first."""
+    text = reporting.reasons_text(np.array([0.5, -1.0, 2.0]), 3)
+    assert text == "number_of_employees (+2.00); lastmonth_activity (+0.50)"
+    assert reporting.reasons_text(np.array([0.0, -1.0, -0.5]), 3) == ""
+
+
+def test_client_record_reasons_match_the_table():
+    """client_record gives the positive contributions as {feature, contribution}, descending."""
+    model = hand_model([-1.0, 0.5, 2.0])
+    table = reporting.risk_table(model, clients([("multi", 0.0, 104.0, 9.0)]), PROFILE, SETTINGS)
+    record = reporting.client_record(table.to_dict(orient="records")[0], 3)
+    assert record["reasons"] == [
+        {"feature": "lastyear_activity", "contribution": 2.0},
+        {"feature": "lastmonth_activity", "contribution": 1.0},
+    ]
+    assert record["contributions"] == {
+        "lastmonth_activity": 1.0,
+        "lastyear_activity": 2.0,
+        "number_of_employees": -2.0,
+    }
+    assert record["rank"] == 1 and record["risk_band"] == "high"
+
+
+def test_csv_and_api_agree_on_reasons_near_zero():
+    """A contribution too small to show (+0.00004) is a reason in neither output."""
+    data = clients([("edge", 1.0 - 0.00004, 100, 10)])
+    table = reporting.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
+    row = table.to_dict(orient="records")[0]
+    api_reasons = [r["feature"] for r in reporting.client_record(row, 3)["reasons"]]
+    csv_reasons = [part.split(" ")[0] for part in row["top_reasons"].split("; ") if part]
+    assert csv_reasons == api_reasons == []
+
+
+def test_scaler_pipeline_uses_the_scalers_statistics():
+    """With a StandardScaler in front, contribution = lr.coef_ * scaler-standardized value."""
+    rows = small_rows(40)
+    data = pd.DataFrame(rows, columns=COLUMNS)
+    model = training.build_model({**DEFAULTS["training"], "scale_features": True})
+    model.fit(data[FEATURES], data["exited"])
+    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    expected = pd.DataFrame(
+        lr.coef_[0] * scaler.transform(data[FEATURES]), columns=FEATURES, index=data[ID_COLUMN]
+    )
+    bogus = hand_profile([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])  # ignored: the scaler knows better
+    table = reporting.risk_table(model, data, bogus, SETTINGS).set_index(ID_COLUMN)
+    got = table[[f"contribution_{f}" for f in FEATURES]].loc[expected.index]
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), atol=1e-4)
+
+
+def test_latest_per_client_keeps_the_last_row():
+    """A repeated corporation keeps only its last row's values."""
+    data = clients([("a", 0.0, 1, 1), ("b", 2.0, 2, 2), ("a", 5.0, 3, 3)])
+    latest = reporting.latest_per_client(data)
+    assert sorted(latest[ID_COLUMN]) == ["a", "b"]
+    a = latest[latest[ID_COLUMN] == "a"].iloc[0]
+    assert (a["lastmonth_activity"], a["lastyear_activity"]) == (5.0, 3)
+
+
+def test_risk_table_scores_the_last_row_once_per_client():
+    """The risk table has one row per client, scored on the client's last row."""
+    data = clients([("a", 0.0, 100, 10), ("b", 2.0, 100, 10), ("a", 5.0, 100, 10)])
+    table = reporting.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
+    assert table[ID_COLUMN].tolist() == ["b", "a"]
+    a = table.set_index(ID_COLUMN).loc["a"]
+    assert a["exit_probability"] == pytest.approx(1 / (1 + math.exp(5.0)))
+    assert a["contribution_lastmonth_activity"] == pytest.approx(-4.0)
+
+
+# --- risk_scores.csv and the PDF --------------------------------------------------------------
+
+
+def read_risk_csv(path) -> pd.DataFrame:
+    """risk_scores.csv with ids as text and empty reasons as ''."""
+    return pd.read_csv(path, dtype={ID_COLUMN: str}, keep_default_na=False)
+
+
+def test_cli_risk_writes_the_ranked_csv_only(deployed, workspace):
+    """`reporting.py --risk` writes risk_scores.csv (one row per client, ranked), no PDF."""
+    done = run_script("reporting.py", "--risk", "--config", str(workspace / "config.json"))
+    assert done.returncode == 0, done.stderr
+    table = read_risk_csv(deployed["output_model_path"] / "risk_scores.csv")
+    assert table.columns[:5].tolist() == FIRST_COLUMNS
+    assert len(table) == table[ID_COLUMN].nunique() == 40
+    assert table["rank"].tolist() == list(range(1, 41))
+    assert table["exit_probability"].is_monotonic_decreasing
+    assert set(table["risk_band"]) <= {"high", "medium", "low"}
+    assert not (deployed["output_model_path"] / "summary_report.pdf").exists()
+
+
+def test_cli_risk_without_a_model_is_one_line(config, workspace):
+    """Without a deployed model `reporting.py --risk` exits 1 with one log line."""
+    done = run_script("reporting.py", "--risk", "--config", str(workspace / "config.json"))
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ERROR" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (config["output_model_path"] / "risk_scores.csv").exists()
+
+
+@pytest.fixture
+def offline(deployed):
+    """A deployed workspace whose dependency cache is fresh, so no index is contacted."""
+    package = {
+        "package": "pandas",
+        "pinned": "3.1.1",
+        "installed": "3.1.1",
+        "latest": None,
+        "latest_unknown_reason": "index unreachable",
+        "outdated": None,
+    }
+    cache = {
+        "checked_at": now_iso(),
+        "index_url": deployed["diagnostics"]["package_index_url"],
+        "packages": [package],
+    }
+    (deployed["output_model_path"] / "dependencies.json").write_text(json.dumps(cache))
+    return deployed
+
+
+def test_run_reporting_writes_risk_csv_and_pdf_sections(offline):
+    """run_reporting writes risk_scores.csv; the PDF has the risk table and score history."""
+    paths = reporting.run_reporting(offline)
+    table = read_risk_csv(paths["risk"])
+    assert paths["risk"].name == "risk_scores.csv" and len(table) == 40
+    text = "\n".join(page.extract_text() for page in PdfReader(paths["report"]).pages)
+    assert "Top 20 clients by exit risk" in text
+    assert "Score history" in text
+    assert table[ID_COLUMN][0] in text
+
+
+# --- GET /risk and /risk/<corporation> --------------------------------------------------------
+
+
+@pytest.fixture
+def app(deployed):
+    """The real app over the deployed workspace."""
+    return api.create_app(deployed)
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def expected(deployed) -> pd.DataFrame:
+    """The deployed model's risk table, computed directly."""
+    return reporting.deployed_risk_table(deployed)[0]
+
+
+def test_risk_defaults_to_the_first_page_of_50(client, expected):
+    """GET /risk lists every distinct client (40 < 50), sorted by rank."""
+    body = client.get("/risk").get_json()
+    assert body["model_version"] == "v0001"
+    assert (body["total"], body["page"], body["top"], body["band"]) == (40, 1, 50, None)
+    ranks = [c["rank"] for c in body["clients"]]
+    assert ranks == list(range(1, 41))
+    assert [c[ID_COLUMN] for c in body["clients"]] == expected[ID_COLUMN].tolist()
+
+
+def test_risk_pages(client):
+    """?top=2&page=2 returns ranks 3 and 4; a page past the end is empty."""
+    body = client.get("/risk?top=2&page=2").get_json()
+    assert [c["rank"] for c in body["clients"]] == [3, 4]
+    assert body["total"] == 40
+    assert client.get("/risk?top=50&page=2").get_json()["clients"] == []
+
+
+def test_risk_band_filter(client, expected):
+    """?band=high returns only high-risk clients, all of them."""
+    body = client.get("/risk?band=high").get_json()
+    highs = expected[expected["risk_band"] == "high"]
+    assert body["band"] == "high" and body["total"] == len(highs) > 0
+    assert {c["risk_band"] for c in body["clients"]} == {"high"}
+    assert [c[ID_COLUMN] for c in body["clients"]] == highs[ID_COLUMN].tolist()
+
+
+def test_risk_clients_carry_reasons_and_contributions(client):
+    """Each client has probability, rank, band, positive descending reasons, contributions."""
+    for c in client.get("/risk").get_json()["clients"]:
+        assert set(c) >= {ID_COLUMN, "exit_probability", "rank", "risk_band", "reasons"}
+        assert set(c["contributions"]) == set(FEATURES)
+        values = [r["contribution"] for r in c["reasons"]]
+        assert all(v > 0 for v in values) and values == sorted(values, reverse=True)
+        assert len(values) <= 3
+        positive = {f for f, v in c["contributions"].items() if v > 0}
+        assert {r["feature"] for r in c["reasons"]} == positive
+        for r in c["reasons"]:
+            assert r["contribution"] == c["contributions"][r["feature"]]
+
+
+def test_risk_of_one_client(client):
+    """GET /risk/<id> answers that client, as listed in /risk, with the model version."""
+    first = client.get("/risk?top=1").get_json()["clients"][0]
+    answer = client.get(f"/risk/{first[ID_COLUMN]}")
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body.pop("model_version") == "v0001"
+    assert body == first
+
+
+def test_risk_of_an_unknown_client_is_404(client):
+    """An unknown id is a 404 JSON error naming it."""
+    answer = client.get("/risk/nosuchclient")
+    assert answer.status_code == 404
+    assert "nosuchclient" in answer.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "query, name",
+    [
+        ("top=0", "top"),
+        ("top=abc", "top"),
+        ("top=100000", "top"),
+        ("top=1.5", "top"),
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("band=extreme", "band"),
+    ],
+)
+def test_bad_risk_query_is_400(client, query, name):
+    """A bad top, page or band is a 400 JSON error naming the parameter."""
+    answer = client.get(f"/risk?{query}")
+    assert answer.status_code == 400
+    assert name in answer.get_json()["error"]
+
+
+def test_risk_follows_a_new_deployment(app, client, deployed):
+    """After deploying v0002 under the same app, /risk serves v0002 over the new clients."""
+    assert client.get("/risk").get_json()["model_version"] == "v0001"
+    write_csv(deployed["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
+    assert deploy_workspace(deployed) == "v0002"
+    body = client.get("/risk?top=1000").get_json()
+    assert body["model_version"] == "v0002" and body["total"] == 70
+    assert "c229" in {c[ID_COLUMN] for c in body["clients"]}
+    assert client.get("/risk/c229").get_json()["model_version"] == "v0002"
+
+
+@pytest.mark.parametrize("route", ["/risk", "/risk/c001"])
+def test_risk_without_a_model_is_503(config, route):
+    """Before any deployment /risk answers 503 JSON with an error."""
+    answer = api.create_app(config).test_client().get(route)
+    assert answer.status_code == 503
+    assert answer.get_json()["error"]
+
+
+def test_dashboard_without_a_model_is_503(config):
+    """Before any deployment / answers 503, without a traceback."""
+    answer = api.create_app(config).test_client().get("/")
+    assert answer.status_code == 503
+    assert "Traceback" not in answer.get_data(as_text=True)
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+
+PSI = {"lastmonth_activity": 0.0123, "lastyear_activity": 0.1789, "number_of_employees": 0.3456}
+
+
+@pytest.fixture
+def dashboard(deployed, workspace):
+    """The deployed workspace with one recorded run and test data the model gets partly wrong."""
+    rows = small_rows(15, 100)
+    flipped = [(*r[:4], 1 - r[4]) if i in (1, 3, 4) else r for i, r in enumerate(rows)]
+    write_csv(workspace / "testdata" / "testdata.csv", flipped)
+    run = fullprocess.Run(
+        new_files=["dataset9.csv"],
+        new_rows=55,
+        deployed_version="v0001",
+        batch_f1=0.6,
+        batch_f1_low=0.5,
+        batch_f1_high=0.7,
+        data_drift_psi=PSI,
+        decision="no drift",
+        reason="batch F1 interval reaches the deployed F1",
+    )
+    fullprocess.record_run(deployed["output_folder_path"], run, 0.5)
+    return deployed
+
+
+def page(client, url: str = "/") -> str:
+    """The HTML of a dashboard page, asserting a 200 text/html answer."""
+    answer = client.get(url)
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+    assert answer.mimetype == "text/html"
+    return answer.get_data(as_text=True)
+
+
+def listed_ids(html: str) -> list[str]:
+    """Client ids shown in the dashboard's risk table."""
+    return re.findall(r"<td><code>([^<]+)</code></td>", html)
+
+
+def test_dashboard_shows_the_model_and_its_scores(dashboard):
+    """The page names the version, the live F1 (%.3f) and the confusion matrix counts."""
+    html = page(api.create_app(dashboard).test_client())
+    model, _ = load_deployed(dashboard["prod_deployment_path"])
+    test_file = dashboard["test_data_path"] / "testdata.csv"
+    scores = score_model(model, ingestion.load_dataset(test_file))
+    assert 0 < scores["f1"] < 1  # the flipped labels make the F1 informative
+    assert "v0001" in html
+    assert f"<b>{scores['f1']:.3f}</b><span>F1</span>" in html
+    cm = scores["confusion_matrix"]
+    cells = re.findall(r'<td style="background: [^"]*">(\d+)</td>', html)
+    assert cells == [str(cm[k]) for k in ("tn", "fp", "fn", "tp")]
+
+
+def test_dashboard_shows_risk_history_runs_and_drift(dashboard):
+    """The page has the top client, the score-history SVG, the run table and the PSI table."""
+    html = page(api.create_app(dashboard).test_client())
+    top = reporting.deployed_risk_table(dashboard)[0][ID_COLUMN][0]
+    assert listed_ids(html)[0] == top
+    history = html[html.index("Score history") :]
+    assert "<svg" in history[:2000]
+    assert "dataset9.csv" in html and "batch F1 interval reaches the deployed F1" in html
+    for feature, value in PSI.items():
+        assert re.search(rf"<td>{feature}</td><td class=\"num\">{value:.3f}</td>", html)
+    assert "significant" in html and "moderate" in html
+
+
+def test_dashboard_references_nothing_external(dashboard):
+    """No script, no external stylesheet, image or link: the page works offline."""
+    html = page(api.create_app(dashboard).test_client())
+    assert not re.search(r"<script", html, re.I)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
+    assert not re.search(r"<link[^>]*stylesheet", html, re.I)
+    assert not re.search(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", html, re.I)
+
+
+def test_dashboard_search_lists_only_matching_clients(client):
+    """/?q=<part of an id> lists only the clients whose id contains it."""
+    html = page(client, "/?q=c01")
+    assert sorted(listed_ids(html)) == [f"c01{i}" for i in range(10)]
+    assert "10 client(s) match" in html
+
+
+def test_dashboard_search_without_match(client):
+    """A search matching no client says so."""
+    assert "No client matches." in page(client, "/?q=zzzz")
+
+
+@pytest.fixture
+def mixed_case(config, workspace):
+    """A deployed workspace whose clients include an id with capital letters."""
+    write_csv(workspace / "practicedata" / "dataset3.csv", [("AbCd", 7, 150, 11, 1)])
+    deploy_workspace(config)
+    return config
+
+
+def test_dashboard_search_finds_an_id_with_capitals(mixed_case):
+    """Searching a client's exact id finds it, whatever its case."""
+    client = api.create_app(mixed_case).test_client()
+    assert client.get("/risk/AbCd").status_code == 200  # a known client
+    html = page(client, "/?q=AbCd")
+    assert listed_ids(html) == ["AbCd"]
+
+
+def test_dashboard_band_filter(client, expected):
+    """/?band=low shows only low-risk clients (the first 25 of them)."""
+    html = page(client, "/?band=low")
+    lows = expected[expected["risk_band"] == "low"][ID_COLUMN].tolist()
+    assert set(re.findall(r'class="band (\w+)"', html)) == {"low"}
+    assert listed_ids(html) == lows[: api.DASHBOARD_ROWS]
+    assert f"{len(lows)} client(s) match" in html
+
+
+def test_dashboard_bad_band_is_400(client):
+    """/?band=bad is a 400 naming the parameter."""
+    answer = client.get("/?band=bad")
+    assert answer.status_code == 400
+    assert "band" in answer.get_json()["error"]
