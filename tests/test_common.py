@@ -323,3 +323,17 @@ def test_model_without_recorded_hash_is_refused(model_file):
     path, _ = model_file
     with pytest.raises(ModelError, match="sha256"):
         load_model_verified(path, None)
+
+
+@pytest.mark.parametrize(
+    "section, value, words",
+    [
+        ("risk", {"high": 0.2, "medium": 0.5}, "medium <= high"),
+        ("model_drift", {"rule": "bayesian"}, "model_drift.rule"),
+    ],
+)
+def test_inconsistent_settings_are_refused(tmp_path, section, value, words):
+    """Band cut-offs out of order and an unknown drift rule are refused by name."""
+    path = write_config(tmp_path, {section: value})
+    with pytest.raises(ConfigError, match=words):
+        load_config(path)
