@@ -199,13 +199,12 @@ def describe(reasons: Counter) -> str:
     return ", ".join(f"{text}: {n}" for text, n in reasons.most_common())
 
 
-def check_file(path: Path, digest: str, max_bad_share: float) -> FileResult:
-    """Validate one input file; a bad file becomes a 'rejected' entry, never an exception."""
-    entry = {
-        "name": path.name,
-        "path": str(path),
-        "sha256": digest,
-        "status": "rejected",
+def new_entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
+    """A record entry for one source (a file or a database batch), counts at zero."""
+    return {
+        "name": name,
+        **extra,
+        "status": status,
         "rows_read": 0,
         "rows_kept": 0,
         "rows_rejected": 0,
@@ -214,6 +213,11 @@ def check_file(path: Path, digest: str, max_bad_share: float) -> FileResult:
         "error": None,
         "time": now_iso(),
     }
+
+
+def check_file(path: Path, digest: str, max_bad_share: float) -> FileResult:
+    """Validate one input file; a bad file becomes a 'rejected' entry, never an exception."""
+    entry = new_entry(path.name, "rejected", path=str(path), sha256=digest)
     try:
         raw = read_raw_csv(path)
     except DataError as exc:
@@ -313,20 +317,13 @@ def read_database(settings: dict[str, Any], watermark: Any) -> FileResult | None
     """
     source = redact_url(settings["url"])
     column = settings["watermark_column"]
-    entry = {
-        "name": f"database:{settings['table'] or 'query'}",
-        "source": source,
-        "status": "ingested",
-        "rows_read": 0,
-        "rows_kept": 0,
-        "rows_rejected": 0,
-        "rows_new": 0,
-        "reasons": {},
-        "error": None,
-        "time": now_iso(),
-        "watermark_from": watermark,
-        "watermark_to": watermark,
-    }
+    entry = new_entry(
+        f"database:{settings['table'] or 'query'}",
+        "ingested",
+        source=source,
+        watermark_from=watermark,
+        watermark_to=watermark,
+    )
     parts, reasons = [], Counter()
     engine = sqlalchemy.create_engine(settings["url"])
     try:

@@ -112,3 +112,39 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def app(deployed: dict):
+    """The real Flask app over the deployed workspace."""
+    from app import create_app
+
+    return create_app(deployed)
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def reportable(deployed: dict) -> dict:
+    """A deployed workspace with a fresh dependency cache, so reporting asks no index."""
+    from common import now_iso
+
+    package = {
+        "package": "pandas",
+        "pinned": "3.1.1",
+        "installed": "3.1.1",
+        "latest": None,
+        "latest_unknown_reason": "index unreachable",
+        "outdated": None,
+    }
+    cache = {
+        "checked_at": now_iso(),
+        "packages": [package],
+        "index_url": deployed["diagnostics"]["package_index_url"],
+    }
+    (deployed["output_model_path"] / "dependencies.json").write_text(json.dumps(cache))
+    return deployed

@@ -23,18 +23,6 @@ def deploy_second_model(config) -> str:
     return deploy_workspace(config)
 
 
-@pytest.fixture
-def app(deployed):
-    """The real app over the deployed workspace."""
-    return api.create_app(deployed)
-
-
-@pytest.fixture
-def client(app):
-    """A test client of the app."""
-    return app.test_client()
-
-
 def feature_records(n: int = 5) -> list[dict]:
     """n JSON records with an id and the features."""
     return [dict(zip([ID_COLUMN, *FEATURES], row[:4], strict=True)) for row in small_rows(n, 500)]

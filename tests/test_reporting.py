@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import run_script
 from pypdf import PdfReader
@@ -19,32 +17,9 @@ def pdf_text(path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(path).pages)
 
 
-@pytest.fixture
-def offline(deployed):
-    """A deployed workspace whose dependency cache is fresh, so no index is contacted."""
-    cache = deployed["output_model_path"] / "dependencies.json"
-    packages = [
-        {
-            "package": "pandas",
-            "pinned": "3.1.1",
-            "installed": "3.1.1",
-            "latest": None,
-            "latest_unknown_reason": "index unreachable",
-            "outdated": None,
-        }
-    ]
-    from common import now_iso
-
-    index = deployed["diagnostics"]["package_index_url"]
-    cache.write_text(
-        json.dumps({"checked_at": now_iso(), "index_url": index, "packages": packages})
-    )
-    return deployed
-
-
-def test_confusion_matrix_png_is_valid_and_labelled(offline):
+def test_confusion_matrix_png_is_valid_and_labelled(reportable):
     """confusionmatrix.png is a real PNG of the deployed model's matrix."""
-    paths = reporting.run_reporting(offline)
+    paths = reporting.run_reporting(reportable)
     png = paths["confusion_matrix"].read_bytes()
     assert paths["confusion_matrix"].name == "confusionmatrix.png"
     assert png.startswith(PNG_MAGIC) and len(png) > 5000
@@ -58,13 +33,13 @@ def test_confusion_figure_shows_the_counts():
     assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "actual"
 
 
-def test_pdf_holds_the_expected_figures(offline):
+def test_pdf_holds_the_expected_figures(reportable):
     """The PDF names the version, the F1, the summary stats, timings and ingested files."""
-    paths = reporting.run_reporting(offline)
+    paths = reporting.run_reporting(reportable)
     data = paths["report"].read_bytes()
     assert data.startswith(b"%PDF")
     text = pdf_text(paths["report"])
-    f1 = float((offline["prod_deployment_path"] / SCORE_FILE).read_text())
+    f1 = float((reportable["prod_deployment_path"] / SCORE_FILE).read_text())
     assert "v0001" in text
     assert f"{f1:.4f}" in text
     for word in (
@@ -81,7 +56,7 @@ def test_pdf_holds_the_expected_figures(offline):
         "index unreachable",
     ):
         assert word in text, word
-    summary = reporting.report_facts(offline)["summary"]
+    summary = reporting.report_facts(reportable)["summary"]
     assert f"{summary['number_of_employees']['mean']:.2f}" in text
 
 
@@ -92,8 +67,8 @@ def test_no_deployed_model_is_a_clear_error(config):
     assert not (config["output_model_path"] / "summary_report.pdf").exists()
 
 
-def test_cli_writes_both_files(offline, workspace):
+def test_cli_writes_both_files(reportable, workspace):
     """`python reporting.py` exits 0 and writes the PNG and the PDF."""
     done = run_script("reporting.py", "--config", str(workspace / "config.json"))
     assert done.returncode == 0, done.stderr
-    assert (offline["output_model_path"] / "summary_report.pdf").stat().st_size > 0
+    assert (reportable["output_model_path"] / "summary_report.pdf").stat().st_size > 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
@@ -18,7 +17,7 @@ import fullprocess
 import ingestion
 import reporting
 import training
-from common import COLUMNS, DEFAULTS, FEATURES, ID_COLUMN, now_iso
+from common import COLUMNS, DEFAULTS, FEATURES, ID_COLUMN
 from deployment import load_deployed
 from scoring import score_model
 
@@ -258,29 +257,9 @@ def test_cli_risk_without_a_model_is_one_line(config, workspace):
     assert not (config["output_model_path"] / "risk_scores.csv").exists()
 
 
-@pytest.fixture
-def offline(deployed):
-    """A deployed workspace whose dependency cache is fresh, so no index is contacted."""
-    package = {
-        "package": "pandas",
-        "pinned": "3.1.1",
-        "installed": "3.1.1",
-        "latest": None,
-        "latest_unknown_reason": "index unreachable",
-        "outdated": None,
-    }
-    cache = {
-        "checked_at": now_iso(),
-        "index_url": deployed["diagnostics"]["package_index_url"],
-        "packages": [package],
-    }
-    (deployed["output_model_path"] / "dependencies.json").write_text(json.dumps(cache))
-    return deployed
-
-
-def test_run_reporting_writes_risk_csv_and_pdf_sections(offline):
+def test_run_reporting_writes_risk_csv_and_pdf_sections(reportable):
     """run_reporting writes risk_scores.csv; the PDF has the risk table and score history."""
-    paths = reporting.run_reporting(offline)
+    paths = reporting.run_reporting(reportable)
     table = read_risk_csv(paths["risk"])
     assert paths["risk"].name == "risk_scores.csv" and len(table) == 40
     text = "\n".join(page.extract_text() for page in PdfReader(paths["report"]).pages)
@@ -290,18 +269,6 @@ def test_run_reporting_writes_risk_csv_and_pdf_sections(offline):
 
 
 # --- GET /risk and /risk/<corporation> --------------------------------------------------------
-
-
-@pytest.fixture
-def app(deployed):
-    """The real app over the deployed workspace."""
-    return api.create_app(deployed)
-
-
-@pytest.fixture
-def client(app):
-    """A test client of the app."""
-    return app.test_client()
 
 
 @pytest.fixture
@@ -481,7 +448,7 @@ def test_dashboard_shows_risk_history_runs_and_drift(dashboard):
 
 
 def test_dashboard_references_nothing_external(dashboard):
-    """No script, no external stylesheet, image or link: the page works offline."""
+    """No script, no external stylesheet, image or link: the page works reportable."""
     html = page(api.create_app(dashboard).test_client())
     assert not re.search(r"<script", html, re.I)
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
