@@ -13,15 +13,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-## run: ingest the shipped practice data, train, score and deploy
+## run: the main job on the shipped data (config.json): fullprocess.py ingests new data,
+## checks drift, trains, scores, deploys and reports; a second run finds nothing new
 run: $(STAMP)
-	$(PY) ingestion.py
-	$(PY) training.py
-	$(PY) scoring.py
-	$(PY) deployment.py
-	@echo "Outputs: ingesteddata/ (finaldata.csv, ingestion_record.json),"
-	@echo "         practicemodels/ (trainedmodel.pkl, scores.json, latestscore.txt),"
+	$(PY) fullprocess.py
+	@echo "Outputs: ingesteddata/ (finaldata.csv, ingestion_record.json, runs.db, fullprocess.log)"
+	@echo "         practicemodels/ (trainedmodel.pkl, scores.json, summary_report.pdf, risk_scores.csv)"
 	@echo "         production_deployment/ (current -> versions/vNNNN)"
+	@echo "Serve the API and dashboard: $(PY) app.py  (http://127.0.0.1:8000/)"
 
 ## test: the whole test suite
 test: $(STAMP)

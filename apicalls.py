@@ -21,6 +21,7 @@ from common import (
     cli_parser,
     load_config,
     now_iso,
+    read_json,
     run_cli,
     write_atomic,
     write_json,
@@ -111,6 +112,15 @@ def run_apicalls(config: dict[str, Any], base_url: str | None = None) -> Path:
     if failed:
         raise RiskError(f"{base_url}: {len(failed)} call(s) failed: {', '.join(failed)}")
     return path
+
+
+def served_model(config: dict[str, Any]) -> dict[str, Any]:
+    """The /version answer saved by the last run (model_version, model_sha256), or {}."""
+    saved = read_json(config["output_model_path"] / "apireturns.json", {}) or {}
+    for answer in saved.get("answers", []):
+        if answer["path"] == "/version" and isinstance(answer["body"], dict):
+            return answer["body"]
+    return {}
 
 
 def main() -> int:

@@ -391,6 +391,7 @@ def after_deployment(config: dict[str, Any], run: Run) -> None:
     import apicalls
     import diagnostics
     import reporting
+    from deployment import CURRENT, MANIFEST
 
     try:
         diagnostics.dependencies_for(config)
@@ -403,6 +404,16 @@ def after_deployment(config: dict[str, Any], run: Run) -> None:
         apicalls.run_apicalls(config)
     except RiskError as exc:
         log.info("apicalls skipped or failed: %s", exc)
+        return
+    served = apicalls.served_model(config)
+    live = read_json(config["prod_deployment_path"] / CURRENT / MANIFEST, {}) or {}
+    if served.get("model_sha256") != live.get("model_sha256"):
+        log.warning(
+            "the API at %s serves model %s, not the new %s: another deployment?",
+            config["api"]["base_url"],
+            served.get("model_version"),
+            run.new_version,
+        )
 
 
 def run_pipeline(config: dict[str, Any], run: Run) -> None:

@@ -325,6 +325,9 @@ def read_database(settings: dict[str, Any], watermark: Any) -> FileResult | None
         watermark_to=watermark,
     )
     parts, reasons = [], Counter()
+    sqlite_file = settings["url"].removeprefix("sqlite:///").partition("?")[0]
+    if settings["url"].startswith("sqlite:///") and not Path(sqlite_file).exists():
+        raise DataError(f"database {source}: file not found")  # connecting would create it
     engine = sqlalchemy.create_engine(settings["url"])
     try:
         sql = select_sql(settings, watermark is not None, engine.dialect.identifier_preparer.quote)
@@ -339,12 +342,14 @@ def read_database(settings: dict[str, Any], watermark: Any) -> FileResult | None
                 missing = [c for c in [column, *COLUMNS] if c not in chunk.columns]
                 if missing:
                     raise DataError(f"database {source}: missing column(s) {', '.join(missing)}")
+                if chunk.empty:  # pandas yields one empty chunk when nothing is new
+                    continue
                 clean, bad = clean_rows(text_cells(chunk))
                 parts.append(clean)
                 reasons.update(bad)
                 entry["rows_read"] += len(chunk)
                 entry["watermark_to"] = plain(chunk[column].iloc[-1])
-    except sqlalchemy.exc.SQLAlchemyError as exc:
+    except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         raise DataError(f"database {source}: {first_line(exc)}") from None
     finally:
         engine.dispose()

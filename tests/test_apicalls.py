@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -99,7 +100,6 @@ def test_failed_calls_are_saved_and_reported(config):
 
     port = free_port()
     httpd = make_server("127.0.0.1", port, create_app(config))
-    import threading
 
     thread = threading.Thread(target=httpd.serve_forever)
     thread.start()
@@ -111,3 +111,41 @@ def test_failed_calls_are_saved_and_reported(config):
         thread.join()
     saved = json.loads((config["output_model_path"] / "apireturns.json").read_text())
     assert saved["answers"][0]["status"] == 503
+
+
+def test_fullprocess_warns_when_the_api_serves_another_deployment(
+    deployed, tmp_path_factory, caplog
+):
+    """After a deployment, an API at base_url serving another model is named in a warning."""
+    import shutil
+
+    from werkzeug.serving import make_server
+
+    import fullprocess
+    from app import create_app
+    from common import load_config
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app(deployed))  # the other deployment
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        other = tmp_path_factory.mktemp("other")
+        for folder in ("practicedata", "testdata"):
+            shutil.copytree(ROOT / folder, other / folder)
+        settings = {
+            "input_folder_path": "practicedata",
+            "output_folder_path": "ingesteddata",
+            "test_data_path": "testdata",
+            "output_model_path": "models",
+            "prod_deployment_path": "production_deployment",
+            "diagnostics": {"package_index_url": "http://127.0.0.1:9/pypi"},
+            "api": {"base_url": f"http://127.0.0.1:{port}"},
+        }
+        (other / "config.json").write_text(json.dumps(settings))
+        run = fullprocess.process(load_config(other / "config.json"))
+    finally:
+        server.shutdown()
+        thread.join()
+    assert run.new_version == "v0001"
+    assert "another deployment?" in caplog.text
