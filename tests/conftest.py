@@ -69,6 +69,20 @@ def shipped(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def configure(folder: Path, **settings) -> dict:
+    """Rewrite folder's config.json with settings, offline (closed index, no API); load it."""
+    path = folder / "config.json"
+    given = {**json.loads(path.read_text(encoding="utf-8")), **settings}
+    # tests never reach the internet, and apicalls must find nothing listening
+    given["diagnostics"] = {
+        "package_index_url": "http://127.0.0.1:9/pypi",
+        "index_timeout_seconds": 1,
+    }
+    given["api"] = {"base_url": f"http://127.0.0.1:{free_port()}"}
+    path.write_text(json.dumps(given), encoding="utf-8")
+    return load_config(path)
+
+
 def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | None = None):
     """Run a project script as a user would, in a subprocess; returns CompletedProcess."""
     import os

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy
-from conftest import HEADER, ROOT, free_port, run_script, small_rows, write_csv
+from conftest import HEADER, ROOT, configure, free_port, run_script, small_rows, write_csv
 
 import fullprocess
 import ingestion
@@ -28,7 +28,6 @@ from common import (
     database_has_new_rows,
     database_key,
     database_watermark,
-    load_config,
     load_ingestion_record,
     redact_url,
     resolve_database_url,
@@ -36,20 +35,6 @@ from common import (
 from generate_data import DB_TABLE, load_sqlite
 
 PASSWORD = "s3cr3t-pw"  # distinctive, so a leak into any log or file is easy to find
-
-
-def configure(folder: Path, **settings) -> dict:
-    """Rewrite folder's config.json with settings, offline (closed index, no API); load it."""
-    path = folder / "config.json"
-    given = {**json.loads(path.read_text(encoding="utf-8")), **settings}
-    # tests never reach the internet, and apicalls must find nothing listening
-    given["diagnostics"] = {
-        "package_index_url": "http://127.0.0.1:9/pypi",
-        "index_timeout_seconds": 1,
-    }
-    given["api"] = {"base_url": f"http://127.0.0.1:{free_port()}"}
-    path.write_text(json.dumps(given), encoding="utf-8")
-    return load_config(path)
 
 
 def with_database(folder: Path, **database) -> dict:

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, deploy_workspace, free_port, run_script, small_rows, write_csv
+from conftest import ROOT, configure, deploy_workspace, run_script, small_rows, write_csv
 from sklearn.metrics import f1_score
 
 import deployment
@@ -36,20 +36,6 @@ from common import (
 
 DRIFT = DEFAULTS["model_drift"]  # raw rule, significance required, min_batch_rows 50
 HEAVY = ("pandas", "sklearn", "matplotlib")
-
-
-def configure(folder: Path, **settings) -> dict:
-    """Rewrite folder's config.json with settings, offline (closed index, no API); load it."""
-    path = folder / "config.json"
-    given = {**json.loads(path.read_text(encoding="utf-8")), **settings}
-    # tests never reach the internet, and apicalls must find nothing listening
-    given["diagnostics"] = {
-        "package_index_url": "http://127.0.0.1:9/pypi",
-        "index_timeout_seconds": 1,
-    }
-    given["api"] = {"base_url": f"http://127.0.0.1:{free_port()}"}
-    path.write_text(json.dumps(given), encoding="utf-8")
-    return load_config(path)
 
 
 def practice_batch(config: dict, name: str, rows: int, invert: bool = False) -> Path:
