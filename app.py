@@ -191,31 +191,58 @@ def invocation_input() -> pd.DataFrame:
     )
 
 
-class RiskCache:
-    """The risk table of the served model, recomputed when the model or the data change."""
+class DatasetCache:
+    """A schema-checked CSV, reread only when the file changes, with values derived from it.
 
-    def __init__(self, config: dict[str, Any], models: ModelHolder):
-        self.config, self.models = config, models
+    Requests read finaldata.csv and the test data many times between (rare) changes;
+    a 1,000,000-row finaldata.csv takes seconds to validate, a cache hit microseconds.
+    """
+
+    def __init__(self, path: Path, hint: str):
+        self.path, self.hint = path, hint
         self.lock = threading.Lock()
-        self.key, self.table = None, None
+        self.key, self.data, self.derived = None, None, {}
 
-    def get(self) -> tuple[pd.DataFrame, dict[str, Any]]:
-        """(risk table, manifest) of the model being served."""
-        model, manifest = self.models.get()
-        path = self.config["output_folder_path"] / FINALDATA
+    def version(self) -> tuple:
+        """What identifies the file's current content (mtime and size)."""
         try:
-            stat = path.stat()
+            stat = self.path.stat()
         except FileNotFoundError:
-            raise ApiError(503, f"{FINALDATA} not found; run ingestion.py") from None
-        key = (manifest["version"], stat.st_mtime_ns, stat.st_size)
+            raise ApiError(503, f"{self.path.name} not found; {self.hint}") from None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def get(self, name: str | None = None, compute=None, extra: Any = None):
+        """The data, or compute(data) memoized under (name, extra) for this file version."""
+        key = self.version()
         with self.lock:
             if key != self.key:
-                meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-                data = ingestion.load_dataset(path)
-                profile = meta.get("profile") or feature_profile(data)
-                self.table = reporting.risk_table(model, data, profile, self.config["risk"])
-                self.key = key
-            return self.table, manifest
+                self.data, self.derived, self.key = ingestion.load_dataset(self.path), {}, key
+            if name is None:
+                return self.data
+            if (name, extra) not in self.derived:
+                self.derived[(name, extra)] = compute(self.data)
+            return self.derived[(name, extra)]
+
+
+def risk_for(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """(risk table, manifest) of the model being served, memoized per model and data."""
+    model, manifest = ext["models"].get()
+
+    def compute(data: pd.DataFrame) -> pd.DataFrame:
+        meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
+        profile = meta.get("profile") or feature_profile(data)
+        return reporting.risk_table(model, data, profile, ext["config"]["risk"])
+
+    return ext["finaldata"].get("risk", compute, manifest["model_sha256"]), manifest
+
+
+def scores_for(ext: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics on the test data, manifest) of the model being served, memoized."""
+    model, manifest = ext["models"].get()
+    scores = ext["testdata"].get(
+        "scores", lambda d: score_model(model, d), manifest["model_sha256"]
+    )
+    return scores, manifest
 
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -272,31 +299,32 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
 
     @app.get("/scoring")
     def scoring_route():
-        model, manifest = models.get()
+        scores, manifest = scores_for(app.extensions["risk"])
         path = test_data_file(config["test_data_path"])
-        scores = score_model(model, ingestion.load_dataset(path))
         return jsonify(model_version=manifest["version"], test_data=path.name, **scores)
 
     @app.get("/summarystats")
     def summarystats():
-        data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
-        return jsonify(rows=len(data), summary=diagnostics.dataframe_summary(data))
+        finaldata = app.extensions["risk"]["finaldata"]
+        data = finaldata.get()
+        summary = finaldata.get("summary", diagnostics.dataframe_summary)
+        return jsonify(rows=len(data), summary=summary)
 
     @app.get("/diagnostics")
     def diagnostics_route():
-        data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
+        missing = app.extensions["risk"]["finaldata"].get("missing", diagnostics.missing_data)
         deps = diagnostics.read_cached_dependencies(
             config["output_model_path"] / diagnostics.DEPENDENCIES_CACHE
         )
         return jsonify(
-            missing_data=diagnostics.missing_data(data),
+            missing_data=missing,
             execution_time=diagnostics.recorded_timings(config),
             dependencies=deps or {"packages": [], "note": "not checked yet: run diagnostics.py"},
         )
 
     @app.get("/risk")
     def risk():
-        table, manifest = app.extensions["risk"]["risk_cache"].get()
+        table, manifest = risk_for(app.extensions["risk"])
         top, page, band = int_arg("top", 50, 1, 1000), int_arg("page", 1, 1, 10**6), band_arg()
         rows = filter_risk(table, band)
         chunk = rows.iloc[(page - 1) * top : page * top]
@@ -312,7 +340,7 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
 
     @app.get("/risk/<corporation>")
     def risk_client(corporation: str):
-        table, manifest = app.extensions["risk"]["risk_cache"].get()
+        table, manifest = risk_for(app.extensions["risk"])
         match = table[table[ID_COLUMN] == corporation]
         if match.empty:
             raise ApiError(404, f"corporation {corporation!r}: not a known client")
@@ -399,12 +427,12 @@ def dashboard_context(app: Flask) -> dict[str, Any]:
     """Everything the dashboard template shows."""
     ext = app.extensions["risk"]
     config = ext["config"]
-    model, manifest = ext["models"].get()
+    _, manifest = ext["models"].get()
     meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
     meta["training_data_name"] = Path(meta.get("training_data", "?")).name
     test_path = test_data_file(config["test_data_path"])
-    scores = score_model(model, ingestion.load_dataset(test_path))
-    table, _ = ext["risk_cache"].get()
+    scores, _ = scores_for(ext)
+    table, _ = risk_for(ext)
     q, band = request.args.get("q", "")[:40], band_arg()
     matches = filter_risk(table, band, q)
     n = config["risk"]["top_reasons"]
@@ -460,7 +488,8 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
     app.extensions["risk"] = {
         "config": config,
         "models": models,
-        "risk_cache": RiskCache(config, models),
+        "finaldata": DatasetCache(config["output_folder_path"] / FINALDATA, "run ingestion.py"),
+        "testdata": DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
     }
     register_routes(app, config, models)
     register_errors(app)

@@ -100,8 +100,13 @@ def missing_data(data: pd.DataFrame) -> dict[str, float]:
     """Share of missing values (NaN or empty text) per column, 0.0 to 1.0."""
     if len(data) == 0:
         return {col: 0.0 for col in data.columns}
-    empty = data.isna() | data.apply(lambda c: c.astype(str).str.strip() == "")
-    return {col: float(empty[col].mean()) for col in data.columns}
+    shares = {}
+    for col in data.columns:
+        missing = data[col].isna()
+        if not pd.api.types.is_numeric_dtype(data[col]):  # text: blank counts as missing
+            missing |= data[col].astype(str).str.strip() == ""
+        shares[col] = float(missing.mean())
+    return shares
 
 
 PSI_BANDS = (0.1, 0.25)  # below: no shift; between: moderate; above: significant

@@ -10,6 +10,7 @@ import pytest
 from conftest import deploy_workspace, small_rows, write_csv
 
 import app as api
+import ingestion
 from common import FEATURES, ID_COLUMN, MODEL_FILE, SCORE_FILE
 
 SECRET = "SECRET-MARKER-7f3a"
@@ -276,9 +277,14 @@ def test_too_large_body_is_413_json(deployed, route):
 @pytest.mark.parametrize(
     "request_args",
     [
-        ("post", "/prediction", {"json": {"filepath": "testdata/bad.csv"}}),
-        ("get", "/prediction?filename=testdata/short.csv", {}),
-        ("get", "/summarystats", {}),
+        ("post", "/prediction", {"json": {"filepath": "testdata/bad.csv"}}, 400),
+        ("get", "/prediction?filename=testdata/short.csv", {}, 400),
+        (
+            "get",
+            "/summarystats",
+            {},
+            503,
+        ),  # the server's own data is missing: not the caller's fault
     ],
     ids=["bad-cell", "missing-column", "no-finaldata"],
 )
@@ -287,9 +293,9 @@ def test_data_errors_do_not_reveal_server_paths(client, deployed, workspace, req
     write_csv(workspace / "testdata" / "bad.csv", [("c1", "x", 1, 1, 0)])
     write_csv(workspace / "testdata" / "short.csv", [("c1", 1)], header="corporation,foo")
     (deployed["output_folder_path"] / "finaldata.csv").unlink()
-    method, url, kwargs = request_args
+    method, url, kwargs, status = request_args
     answer = getattr(client, method)(url, **kwargs)
-    assert answer.status_code == 400 and "error" in answer.get_json()
+    assert answer.status_code == status and "error" in answer.get_json()
     assert str(workspace) not in answer.get_data(as_text=True)
 
 
@@ -343,3 +349,12 @@ def test_corrupt_new_deployment_keeps_the_last_good_model(client, deployed):
     health = client.get("/health").get_json()
     assert health["model_version"] == "v0001"
     assert "refusing" in health["reload_error"]
+
+
+def test_cached_data_follows_a_new_ingestion(client, deployed):
+    """/summarystats and /risk reread finaldata.csv when ingestion has changed it."""
+    before = client.get("/summarystats").get_json()["rows"]
+    write_csv(deployed["input_folder_path"] / "dataset9.csv", small_rows(5, 900))
+    ingestion.run_ingestion(deployed)
+    assert client.get("/summarystats").get_json()["rows"] == before + 5
+    assert client.get("/risk").get_json()["total"] == before + 5

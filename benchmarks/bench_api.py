@@ -1,0 +1,79 @@
+"""Benchmark: API latency with a large finaldata.csv, first call and cached calls.
+
+Run:  .venv/bin/python benchmarks/bench_api.py [--rows 1000000]
+Ingests --rows generated rows into a temporary workspace, trains, scores and deploys,
+then times each endpoint through the Flask test client (first call, then the median of
+5 more). The first call validates and caches the data; later calls reuse it until the
+file changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import deployment  # noqa: E402
+import generate_data  # noqa: E402
+import ingestion  # noqa: E402
+import scoring  # noqa: E402
+import training  # noqa: E402
+from app import create_app  # noqa: E402
+from common import load_config, write_atomic  # noqa: E402
+
+ENDPOINTS = ["/diagnostics", "/summarystats", "/scoring", "/risk?top=50", "/risk/abcd", "/"]
+
+
+def workspace(root: Path, rows: int) -> dict:
+    """A deployed workspace whose finaldata.csv holds about `rows` rows."""
+    write_atomic(root / "in" / "big.csv", generate_data.large_file(rows))
+    shutil.copytree(ROOT / "testdata", root / "testdata")
+    settings = {
+        "input_folder_path": "in",
+        "output_folder_path": "out",
+        "test_data_path": "testdata",
+        "output_model_path": "models",
+        "prod_deployment_path": "prod",
+    }
+    (root / "config.json").write_text(json.dumps(settings))
+    config = load_config(root / "config.json")
+    ingestion.run_ingestion(config)
+    training.run_training(config)
+    scoring.run_scoring(config)
+    deployment.deploy(config)
+    return config
+
+
+def main() -> None:
+    """Time every endpoint on a large workspace."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = workspace(Path(tmp), args.rows)
+        client = create_app(config).test_client()
+        for url in ENDPOINTS:
+            start = time.perf_counter()
+            status = client.get(url).status_code
+            first = time.perf_counter() - start
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                client.get(url)
+                times.append(time.perf_counter() - start)
+            print(
+                f"{url:16} {status}  first {first * 1000:8.0f} ms   "
+                f"then {statistics.median(times) * 1000:7.1f} ms"
+            )
+
+
+if __name__ == "__main__":
+    main()
