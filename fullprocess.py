@@ -335,13 +335,15 @@ def check_drift(config: dict[str, Any], run: Run, batch, model, manifest, profil
         why,
     )
     run.reason = why
-    if profile and len(batch) >= settings["min_batch_rows"]:
+    if profile:  # PSI is reported for every batch; a verdict only for a large enough one
         drift = diagnostics.data_drift(profile, batch, config["data_drift"]["max_drifted_share"])
-        run.data_drift, run.data_drift_share = drift["drift"], drift["drifted_share"]
+        big_enough = len(batch) >= settings["min_batch_rows"]
+        run.data_drift = drift["drift"] if big_enough else None
+        run.data_drift_share = drift["drifted_share"]
         run.data_drift_psi = {c: f["psi"] for c, f in drift["features"].items()}
         log.info(
             "data drift: %s; PSI %s",
-            drift["drift"],
+            run.data_drift if big_enough else "not judged (batch too small)",
             ", ".join(f"{c} {f['psi']:.3f} ({f['band']})" for c, f in drift["features"].items()),
         )
 

@@ -343,6 +343,7 @@ def test_tiny_batch_is_too_small_to_call_drift(practice):
     run = fullprocess.process(practice)
     assert run.model_drift is None and "min_batch_rows" in run.reason
     assert run.decision == "no drift" and versions(practice) == ["v0001"]
+    assert run.data_drift is None and set(run.data_drift_psi) == set(FEATURES)  # PSI reported
 
 
 def test_dry_run_changes_nothing(practice):
