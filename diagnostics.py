@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
@@ -233,12 +233,17 @@ def outdated_packages_list(
 ) -> list[dict[str, Any]]:
     """Per pinned requirement: pinned, installed and latest version (or why unknown).
 
-    Index look-ups run in parallel, each bounded by timeout, so the whole call takes
-    about `timeout` seconds at most.
+    Index look-ups run in parallel with one overall deadline (timeout + 1 s): requests'
+    own timeout bounds each socket read, not a server that trickles bytes, so a look-up
+    still running at the deadline is reported as unanswered and left behind.
     """
     pins = pinned_requirements(requirements)
-    with ThreadPoolExecutor(max_workers=max(1, len(pins))) as pool:
-        latest = list(pool.map(lambda p: latest_version(p[0], index_url, timeout), pins))
+    pool = ThreadPoolExecutor(max_workers=max(1, len(pins)))
+    futures = [pool.submit(latest_version, name, index_url, timeout) for name, _ in pins]
+    wait(futures, timeout=timeout + 1)
+    pool.shutdown(wait=False, cancel_futures=True)
+    late = (None, f"index did not answer within {timeout:g} s")
+    latest = [f.result() if f.done() else late for f in futures]
     rows = []
     for (name, pinned), (newest, why) in zip(pins, latest, strict=True):
         installed = installed_version(name)

@@ -27,8 +27,8 @@ NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"
 class FakeIndex:
     """A PyPI-style JSON index on 127.0.0.1: known versions, a delay, a request counter."""
 
-    def __init__(self, versions: dict[str, str], delay: float = 0.0):
-        self.versions, self.delay = versions, delay
+    def __init__(self, versions: dict[str, str], delay: float = 0.0, trickle: float = 0.0):
+        self.versions, self.delay, self.trickle = versions, delay, trickle
         self.requests = 0
         self.stop = threading.Event()
         index = self
@@ -47,7 +47,14 @@ class FakeIndex:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not index.trickle:
+                    self.wfile.write(body)
+                    return
+                for byte in body:  # one byte at a time, each read under the socket timeout
+                    if index.stop.wait(index.trickle):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
 
             def log_message(self, *args):
                 pass
@@ -74,8 +81,10 @@ def fake_index(monkeypatch):
         monkeypatch.setenv(key, value)
     started = []
 
-    def start(versions: dict[str, str] | None = None, delay: float = 0.0) -> FakeIndex:
-        started.append(FakeIndex(versions or {}, delay))
+    def start(
+        versions: dict[str, str] | None = None, delay: float = 0.0, trickle: float = 0.0
+    ) -> FakeIndex:
+        started.append(FakeIndex(versions or {}, delay, trickle))
         return started[-1]
 
     yield start
@@ -302,6 +311,18 @@ def test_slow_index_is_bounded_by_the_timeout(fake_index, requirements):
     for row in rows:
         assert row["latest"] is None
         assert "within 0.5 s" in row["latest_unknown_reason"]
+
+
+def test_trickling_index_is_bounded_by_an_overall_deadline(fake_index, requirements):
+    """A server sending a byte every 0.3 s (each read within timeout) is cut off in time."""
+    index = fake_index({"pandas": "9.9.9"}, trickle=0.3)
+    start = time.monotonic()
+    rows = {
+        r["package"]: r for r in diagnostics.outdated_packages_list(index.url, 0.5, requirements)
+    }
+    assert time.monotonic() - start < 3
+    assert rows["pandas"]["latest"] is None
+    assert "did not answer" in rows["pandas"]["latest_unknown_reason"]
 
 
 def test_index_404_gives_http_status(fake_index, requirements):
