@@ -11,6 +11,7 @@ The functions are imported by app.py, reporting.py and fullprocess.py.
 from __future__ import annotations
 
 import logging
+import platform
 import re
 import shutil
 import tempfile
@@ -212,20 +213,36 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-def latest_version(name: str, index_url: str, timeout: float) -> tuple[str | None, str | None]:
-    """(latest version, None) from a PyPI-style JSON index, or (None, why not)."""
+def latest_version(name: str, index_url: str, timeout: float) -> tuple[Any, ...]:
+    """(latest version, None, its requires_python) from a PyPI-style JSON index, or
+    (None, why not, None)."""
     try:
         answer = requests.get(f"{index_url.rstrip('/')}/{name}/json", timeout=timeout)
         answer.raise_for_status()
-        return str(answer.json()["info"]["version"]), None
+        info = answer.json()["info"]
+        return str(info["version"]), None, info.get("requires_python") or None
     except requests.Timeout:
-        return None, f"index did not answer within {timeout:g} s"
+        return None, f"index did not answer within {timeout:g} s", None
     except requests.ConnectionError:
-        return None, "index unreachable"
+        return None, "index unreachable", None
     except requests.HTTPError as exc:
-        return None, f"index answered HTTP {exc.response.status_code}"
+        return None, f"index answered HTTP {exc.response.status_code}", None
     except (ValueError, KeyError, TypeError):
-        return None, "index answered something that is not package JSON"
+        return None, "index answered something that is not package JSON", None
+
+
+def runs_on_this_python(requires_python: str | None) -> bool:
+    """Whether this interpreter satisfies a requires_python specifier (True if unknown)."""
+    if not requires_python:
+        return True
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet  # via matplotlib
+    except ImportError:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(platform.python_version())
+    except InvalidSpecifier:
+        return True
 
 
 def outdated_packages_list(
@@ -242,11 +259,12 @@ def outdated_packages_list(
     futures = [pool.submit(latest_version, name, index_url, timeout) for name, _ in pins]
     wait(futures, timeout=timeout + 1)
     pool.shutdown(wait=False, cancel_futures=True)
-    late = (None, f"index did not answer within {timeout:g} s")
+    late = (None, f"index did not answer within {timeout:g} s", None)
     latest = [f.result() if f.done() else late for f in futures]
     rows = []
-    for (name, pinned), (newest, why) in zip(pins, latest, strict=True):
+    for (name, pinned), (newest, why, needs) in zip(pins, latest, strict=True):
         installed = installed_version(name)
+        usable = runs_on_this_python(needs)
         rows.append(
             {
                 "package": name,
@@ -254,7 +272,11 @@ def outdated_packages_list(
                 "installed": installed,
                 "latest": newest,
                 "latest_unknown_reason": why,
-                "outdated": None if newest is None or installed is None else installed != newest,
+                "latest_requires_python": needs,
+                # outdated means an upgrade is possible: not if the latest needs another Python
+                "outdated": None
+                if newest is None or installed is None
+                else installed != newest and usable,
             }
         )
     return rows
@@ -344,7 +366,16 @@ def diagnostics_text(config: dict[str, Any]) -> str:
     sections.append(
         f"Dependencies (checked {deps['checked_at']})\n"
         + format_table(
-            deps["packages"], ["package", "pinned", "installed", "latest", "latest_unknown_reason"]
+            deps["packages"],
+            [
+                "package",
+                "pinned",
+                "installed",
+                "latest",
+                "outdated",
+                "latest_requires_python",
+                "latest_unknown_reason",
+            ],
         )
     )
     return "\n\n".join(sections)

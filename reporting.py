@@ -438,6 +438,16 @@ def data_section(facts: dict[str, Any], styles) -> list:
     ]
 
 
+def latest_cell(package: dict[str, Any]) -> str:
+    """The 'latest' cell of the dependency table: version, Python it needs, or why unknown."""
+    if not package["latest"]:
+        return f"unknown ({package['latest_unknown_reason']})"
+    needs = package.get("latest_requires_python")
+    if needs and package.get("outdated") is False and package["latest"] != package["installed"]:
+        return f"{package['latest']} (needs Python {needs})"
+    return package["latest"]
+
+
 def dependency_section(facts: dict[str, Any], styles) -> list:
     """The pinned / installed / latest table of the dependencies."""
     deps = facts["dependencies"]
@@ -446,7 +456,7 @@ def dependency_section(facts: dict[str, Any], styles) -> list:
             p["package"],
             p["pinned"],
             p["installed"] or "missing",
-            p["latest"] or f"unknown ({p['latest_unknown_reason']})",
+            latest_cell(p),
         ]
         for p in deps["packages"]
     ]

@@ -42,7 +42,9 @@ class FakeIndex:
                 if name not in index.versions:
                     self.send_error(404)
                     return
-                body = json.dumps({"info": {"version": index.versions[name]}}).encode()
+                known = index.versions[name]  # a version, or a whole "info" object
+                info = known if isinstance(known, dict) else {"version": known}
+                body = json.dumps({"info": info}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -280,11 +282,21 @@ def test_outdated_packages_from_local_index(fake_index, requirements):
         "installed": pd.__version__,
         "latest": "9.9.9",
         "latest_unknown_reason": None,
+        "latest_requires_python": None,
         "outdated": True,
     }
     assert rows["notinstalled-pkg"]["installed"] is None
     assert rows["notinstalled-pkg"]["latest"] == "1.0"
     assert rows["notinstalled-pkg"]["outdated"] is None
+
+
+def test_latest_needing_another_python_is_not_an_upgrade(fake_index, requirements):
+    """A latest release requiring a newer Python is shown, but not counted as outdated."""
+    index = fake_index({"pandas": {"version": "9.9.9", "requires_python": ">=9.0"}})
+    rows = {r["package"]: r for r in diagnostics.outdated_packages_list(index.url, 2, requirements)}
+    assert rows["pandas"]["latest"] == "9.9.9"
+    assert rows["pandas"]["latest_requires_python"] == ">=9.0"
+    assert rows["pandas"]["outdated"] is False
 
 
 def test_up_to_date_package_is_not_outdated(fake_index, requirements):

@@ -72,3 +72,35 @@ def test_cli_writes_both_files(reportable, workspace):
     done = run_script("reporting.py", "--config", str(workspace / "config.json"))
     assert done.returncode == 0, done.stderr
     assert (reportable["output_model_path"] / "summary_report.pdf").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "package, cell",
+    [
+        (
+            {
+                "latest": "2.5.5",
+                "installed": "2.4.6",
+                "outdated": False,
+                "latest_requires_python": ">=3.12",
+            },
+            "2.5.5 (needs Python >=3.12)",
+        ),
+        (
+            {
+                "latest": "2.5.5",
+                "installed": "2.4.6",
+                "outdated": True,
+                "latest_requires_python": ">=3.9",
+            },
+            "2.5.5",
+        ),
+        (
+            {"latest": None, "latest_unknown_reason": "index unreachable"},
+            "unknown (index unreachable)",
+        ),
+    ],
+)
+def test_latest_cell_says_why_an_upgrade_is_not_possible(package, cell):
+    """The report's 'latest' cell: the version, the Python it needs, or why unknown."""
+    assert reporting.latest_cell(package) == cell
