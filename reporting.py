@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -265,50 +264,47 @@ def run_history(output_folder: Path, limit: int = 50) -> list[dict[str, Any]]:
 def history_figure(
     versions: list[dict[str, Any]], runs: list[dict[str, Any]], size: tuple = (7.5, 3.2)
 ) -> Figure:
-    """Test-data metrics of each deployed version, and batch F1s (with intervals) of runs."""
+    """Test-data metrics of each deployed version, and the F1 of each checked batch.
+
+    The x axis is the sequence of versions (readable whether deployments are minutes or
+    months apart); a batch is drawn just right of the version it was checked against,
+    with its 95% interval.
+    """
     fig = Figure(figsize=size, dpi=110)
     ax = fig.subplots()
-    when = [datetime.fromisoformat(v["deployed_at"]) for v in versions]
+    xs = np.arange(len(versions))
     for key, style in (("f1", "o-"), ("precision", ".--"), ("recall", ".--"), ("roc_auc", ".:")):
         ys = [v[key] if v[key] is not None else np.nan for v in versions]
-        ax.plot(when, ys, style, label=METRICS[key], linewidth=2 if key == "f1" else 1)
-    checked = [r for r in runs if r.get("batch_f1") is not None]
-    if checked:
-        x = [datetime.fromisoformat(r["started_at"]) for r in checked]
-        y = np.array([r["batch_f1"] for r in checked])
-        err = np.array(
-            [
-                [r["batch_f1"] - r["batch_f1_low"], r["batch_f1_high"] - r["batch_f1"]]
-                for r in checked
-            ]
-        ).T
+        ax.plot(xs, ys, style, label=METRICS[key], linewidth=2 if key == "f1" else 1)
+    position = {v["version"]: i for i, v in enumerate(versions)}
+    checked = [
+        r
+        for r in reversed(runs)
+        if r.get("batch_f1") is not None and r.get("deployed_version") in position
+    ]  # oldest first
+    per_version: dict[str, int] = {}
+    for r in checked:
+        k = per_version[r["deployed_version"]] = per_version.get(r["deployed_version"], 0) + 1
+        x = position[r["deployed_version"]] + 0.12 * k
+        err = [[r["batch_f1"] - r["batch_f1_low"]], [r["batch_f1_high"] - r["batch_f1"]]]
         ax.errorbar(
-            x,
-            y,
+            [x],
+            [r["batch_f1"]],
             yerr=err,
             fmt="s",
             color="black",
             capsize=3,
-            label="F1 on new batch (95% interval)",
+            label="F1 on a new batch (95% interval)" if r is checked[0] else None,
         )
-    for v, t in zip(versions, when, strict=True):
-        ax.annotate(
-            v["version"],
-            (t, v["f1"] or 0),
-            textcoords="offset points",
-            xytext=(0, 6),
-            ha="center",
-            fontsize=7,
-        )
-    times = when + [datetime.fromisoformat(r["started_at"]) for r in checked]
-    if times and max(times) - min(times) < timedelta(minutes=10):
-        middle = min(times) + (max(times) - min(times)) / 2  # a lone point: a readable axis
-        ax.set_xlim(middle - timedelta(hours=1), middle + timedelta(hours=1))
+    labels = [
+        f"{v['version']}\n{(v['deployed_at'] or '')[:16].replace('T', ' ')}" for v in versions
+    ]
+    ax.set_xticks(xs, labels, fontsize=7)
+    ax.set_xlim(-0.5, max(len(versions) - 0.5, 0.5))
     ax.set_ylim(0, 1)
     ax.set_ylabel("score")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left", ncols=3)
-    fig.autofmt_xdate()
     fig.tight_layout()
     return fig
 
