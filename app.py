@@ -18,6 +18,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 import diagnostics
+import fullprocess
 import ingestion
 import reporting
 from common import (
@@ -32,7 +33,7 @@ from common import (
     load_config,
     now_iso,
     read_json,
-    setup_logging,
+    run_cli,
 )
 from deployment import CURRENT, load_deployed
 from scoring import score_model, test_data_file
@@ -437,7 +438,7 @@ def dashboard_context(app: Flask) -> dict[str, Any]:
     matches = filter_risk(table, band, q)
     n = config["risk"]["top_reasons"]
     versions = reporting.version_history(config["prod_deployment_path"])
-    runs = reporting.run_history(config["output_folder_path"], 50)
+    runs = fullprocess.read_history(config["output_folder_path"], 50)
     drift_run = next((r for r in runs if isinstance(r.get("data_drift_psi"), dict)), None)
     total = sum(scores["confusion_matrix"].values())
     return {
@@ -506,9 +507,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    setup_logging()
-    try:
-        raise SystemExit(main())
-    except RiskError as err:
-        logging.getLogger("app").error("%s", err)
-        raise SystemExit(1) from None
+    run_cli(main, "app")

@@ -396,6 +396,15 @@ def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) ->
         raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
 
 
+def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain-text table of rows with the given columns (None shows as empty)."""
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Log one line per event to stderr: time, script, level, message."""
     logging.basicConfig(

@@ -36,6 +36,7 @@ from common import (
     PROJECT_DIR,
     DataError,
     cli_parser,
+    format_table,
     load_config,
     load_ingestion_record,
     now_iso,
@@ -312,15 +313,6 @@ def cached_dependencies(
 def read_cached_dependencies(cache: Path) -> dict[str, Any] | None:
     """The cached dependency table as it is, never refreshed (for fast API answers)."""
     return read_json(cache, None) if cache.exists() else None
-
-
-def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain-text table of rows with the given columns."""
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
 
 
 def format_float(x: float | None) -> str:

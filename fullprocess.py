@@ -21,7 +21,6 @@ import logging.handlers
 import os
 import shutil
 import sqlite3
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,10 +38,12 @@ from common import (
     database_has_new_rows,
     database_watermark,
     find_new_files,
+    format_table,
     load_config,
     load_ingestion_record,
     now_iso,
     read_json,
+    run_cli,
     setup_logging,
     write_json,
 )
@@ -51,6 +52,17 @@ log = logging.getLogger("fullprocess")
 
 HISTORY_DB = "runs.db"
 LOCK_FILE = ".fullprocess.lock"
+# Columns holding text; record_run stores every other value as JSON.
+TEXT_COLUMNS = {
+    "started_at",
+    "ended_at",
+    "deployed_version",
+    "drift_rule",
+    "decision",
+    "reason",
+    "new_version",
+    "error",
+}
 HISTORY_COLUMNS = [
     "started_at",
     "ended_at",
@@ -195,6 +207,10 @@ def read_history(folder: Path, limit: int = 20) -> list[dict[str, Any]]:
     db.row_factory = sqlite3.Row
     rows = [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))]
     db.close()
+    for row in rows:  # record_run stores text as is and every other value as JSON
+        for key, value in row.items():
+            if key not in TEXT_COLUMNS and isinstance(value, str):
+                row[key] = json.loads(value)
     return rows
 
 
@@ -202,14 +218,10 @@ def cell(value: Any) -> str:
     """A history value as table text: numbers to 4 decimals, lists without brackets."""
     if value is None:
         return ""
-    try:
-        parsed = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        return str(value)
-    if isinstance(parsed, float):
-        return f"{parsed:.4f}"
-    if isinstance(parsed, list):
-        return ",".join(map(str, parsed))
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
     return str(value)
 
 
@@ -226,11 +238,7 @@ def format_history(rows: list[dict[str, Any]]) -> str:
         "new_version",
         "reason",
     ]
-    cells = [[cell(r[c])[:60] for c in cols] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
+    return format_table([{c: cell(r[c])[:60] for c in cols} for r in rows], cols)
 
 
 class RunLock:
@@ -511,29 +519,21 @@ def main() -> int:
         help="print the last N runs (default 20) and exit",
     )
     args = parser.parse_args()
-    setup_logging()
+    config = load_config(args.config)
+    if args.history is not None:
+        print(format_history(read_history(config["output_folder_path"], args.history)))
+        return 0
+    if not args.dry_run:
+        setup_file_logging(config)
+    lock = RunLock(config["output_folder_path"])
+    if not lock.acquire():
+        return 0
     try:
-        config = load_config(args.config)
-        if args.history is not None:
-            print(format_history(read_history(config["output_folder_path"], args.history)))
-            return 0
-        if not args.dry_run:
-            setup_file_logging(config)
-        lock = RunLock(config["output_folder_path"])
-        if not lock.acquire():
-            return 0
-        try:
-            run = process(config, args.dry_run)
-        finally:
-            lock.release()
-    except RiskError as exc:
-        log.error("%s", exc)
-        return 1
-    except OSError as exc:  # disk full, permission denied: say which file, no traceback
-        log.error("%s: %s", getattr(exc, "filename", None) or "file error", exc.strerror or exc)
-        return 1
+        run = process(config, args.dry_run)
+    finally:
+        lock.release()
     return 1 if run.error else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, "fullprocess")

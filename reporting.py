@@ -14,7 +14,6 @@ Run     python reporting.py [--config config.json]          all three
 from __future__ import annotations
 
 import io
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from reportlab.platypus import (
 )
 
 import diagnostics
+import fullprocess
 import ingestion
 from common import (
     FEATURES,
@@ -246,21 +246,6 @@ def version_history(prod: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run_history(output_folder: Path, limit: int = 50) -> list[dict[str, Any]]:
-    """The last fullprocess runs, newest first, with JSON cells decoded."""
-    import fullprocess  # standard library only; imported here to keep the graph simple
-
-    runs = fullprocess.read_history(output_folder, limit)
-    for run in runs:
-        for key, value in run.items():
-            if isinstance(value, str) and value[:1] in "[{0123456789tfn-":
-                try:
-                    run[key] = json.loads(value)
-                except ValueError:
-                    pass
-    return runs
-
-
 def history_figure(
     versions: list[dict[str, Any]], runs: list[dict[str, Any]], size: tuple = (7.5, 3.2)
 ) -> Figure:
@@ -337,7 +322,7 @@ def report_facts(config: dict[str, Any]) -> dict[str, Any]:
         "last_ingestion": (record.get("runs") or [{}])[-1],
         "ingested_files": record.get("files", []),
         "versions": version_history(config["prod_deployment_path"]),
-        "runs": run_history(config["output_folder_path"]),
+        "runs": fullprocess.read_history(config["output_folder_path"], 50),
         "risk": deployed_risk_table(config)[0],
     }
 
