@@ -351,9 +351,10 @@ def load_ingestion_record(output_folder: str | os.PathLike) -> dict[str, Any]:
     return record if record is not None else {"files": [], "runs": []}
 
 
-def known_hashes(record: dict[str, Any]) -> set[str]:
-    """Content hashes already handled (ingested or rejected) in an ingestion record."""
-    return {entry["sha256"] for entry in record.get("files", [])}
+def file_stamp(path: Path) -> dict[str, int]:
+    """Size and modification time of a file: recorded so unchanged files skip hashing."""
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def find_csv_files(folder: str | os.PathLike) -> list[Path]:
@@ -364,10 +365,37 @@ def find_csv_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.glob("*.csv") if p.is_file())
 
 
+def scan_input(
+    input_folder: str | os.PathLike, record: dict[str, Any]
+) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """(new files with their sha256, files skipped) of input_folder against a record.
+
+    A file is known by its content: one whose sha256 the record holds (ingested or
+    rejected, under any name) is skipped, and so is a second copy within the folder.
+    A file at a recorded path with the recorded size and modification time is not
+    hashed again: the cron tick reads no file that has not changed.
+    """
+    entries = record.get("files", [])
+    seen = {e["sha256"] for e in entries}
+    stamps = {(e.get("path"), e.get("size"), e.get("mtime_ns")) for e in entries}
+    new, skipped = [], []
+    for path in find_csv_files(input_folder):
+        stamp = file_stamp(path)
+        if (str(path), stamp["size"], stamp["mtime_ns"]) in stamps:
+            skipped.append(path)
+            continue
+        digest = sha256_file(path)
+        if digest in seen:
+            skipped.append(path)
+            continue
+        seen.add(digest)
+        new.append((path, digest))
+    return new, skipped
+
+
 def find_new_files(input_folder: str | os.PathLike, record: dict[str, Any]) -> list[Path]:
-    """CSV files of input_folder whose content (sha256) the record has not seen yet."""
-    seen = known_hashes(record)
-    return [p for p in find_csv_files(input_folder) if sha256_file(p) not in seen]
+    """CSV files of input_folder whose content the record has not seen yet."""
+    return [path for path, _ in scan_input(input_folder, record)[0]]
 
 
 def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) -> Any:

@@ -35,14 +35,14 @@ from common import (
     cli_parser,
     database_key,
     database_watermark,
-    find_csv_files,
+    file_stamp,
     first_line,
-    known_hashes,
     load_config,
     load_ingestion_record,
     now_iso,
     redact_url,
     run_cli,
+    scan_input,
     select_sql,
     sha256_file,
     write_atomic,
@@ -254,7 +254,7 @@ def new_entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
 
 def check_file(path: Path, digest: str, max_bad_share: float) -> FileResult:
     """Validate one input file; a bad file becomes a 'rejected' entry, never an exception."""
-    entry = new_entry(path.name, "rejected", path=str(path), sha256=digest)
+    entry = new_entry(path.name, "rejected", path=str(path), sha256=digest, **file_stamp(path))
     typed = read_typed(path, COLUMNS)  # a clean file needs no row-by-row text checks
     if typed is not None:
         entry.update(status="ingested", rows_read=len(typed), rows_kept=len(typed))
@@ -313,15 +313,9 @@ def ingest(
     """
     start = time.perf_counter()
     record = load_ingestion_record(output_folder)
-    seen = known_hashes(record)
     result = IngestionResult(finaldata=None, new_rows=pd.DataFrame(columns=COLUMNS))
-    for path in find_csv_files(input_folder):
-        digest = sha256_file(path)
-        if digest in seen:
-            result.skipped.append(path)
-            continue
-        seen.add(digest)
-        result.files.append(check_file(path, digest, max_bad_share))
+    new, result.skipped = scan_input(input_folder, record)
+    result.files = [check_file(path, digest, max_bad_share) for path, digest in new]
     if database and database["url"]:
         result.database_settings = database
         try:

@@ -360,3 +360,22 @@ def test_unwritable_output_is_one_line_without_traceback(workspace):
     assert "Traceback" not in done.stderr
     errors = [ln for ln in done.stderr.splitlines() if " ERROR " in ln]
     assert len(errors) == 1 and "ingesteddata" in errors[0]
+
+
+def test_unchanged_files_are_not_hashed_again(config):
+    """A recorded file with the same path, size and mtime is known without reading it;
+    the same edit with a new mtime is new data."""
+    import os
+
+    from common import find_new_files, load_ingestion_record
+
+    ingestion.run_ingestion(config)
+    path = config["input_folder_path"] / "dataset1.csv"
+    stat = path.stat()
+    text = path.read_text()
+    path.write_text(text.replace("c000", "z000"))  # same size, other content
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    record = load_ingestion_record(config["output_folder_path"])
+    assert find_new_files(config["input_folder_path"], record) == []  # not even read
+    os.utime(path)  # now it looks changed: hashed, and its content is new
+    assert find_new_files(config["input_folder_path"], record) == [path]
