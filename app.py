@@ -37,7 +37,6 @@ from common import (
 )
 from deployment import CURRENT, load_deployed
 from scoring import score_model, test_data_file
-from training import feature_profile
 
 log = logging.getLogger("app")
 
@@ -230,9 +229,7 @@ def risk_for(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     model, manifest = ext["models"].get()
 
     def compute(data: pd.DataFrame) -> pd.DataFrame:
-        meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-        profile = meta.get("profile") or feature_profile(data)
-        return reporting.risk_table(model, data, profile, ext["config"]["risk"])
+        return reporting.served_risk_table(model, manifest, data, ext["config"]["risk"])
 
     return ext["finaldata"].get("risk", compute, manifest["model_sha256"]), manifest
 

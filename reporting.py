@@ -190,11 +190,11 @@ def client_record(row: dict[str, Any], top: int) -> dict[str, Any]:
     }
 
 
-def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The risk table of the deployed model over the ingested clients, and the manifest."""
-    model, manifest = load_deployed(config["prod_deployment_path"])
+def served_risk_table(
+    model, manifest: dict[str, Any], data: pd.DataFrame, settings: dict[str, Any]
+) -> pd.DataFrame:
+    """risk_table() of a deployed model, standardized with its saved training profile."""
     meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-    data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
     profile = meta.get("profile")
     if not profile:  # a model trained before profiles were saved: use today's data
         log.warning(
@@ -202,7 +202,14 @@ def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str,
             manifest["version"],
         )
         profile = feature_profile(data)
-    return risk_table(model, data, profile, config["risk"]), manifest
+    return risk_table(model, data, profile, settings)
+
+
+def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The risk table of the deployed model over the ingested clients, and the manifest."""
+    model, manifest = load_deployed(config["prod_deployment_path"])
+    data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
+    return served_risk_table(model, manifest, data, config["risk"]), manifest
 
 
 def save_risk(config: dict[str, Any], table: pd.DataFrame, version: str) -> Path:
@@ -323,7 +330,7 @@ def report_facts(config: dict[str, Any]) -> dict[str, Any]:
         "ingested_files": record.get("files", []),
         "versions": version_history(config["prod_deployment_path"]),
         "runs": fullprocess.read_history(config["output_folder_path"], 50),
-        "risk": deployed_risk_table(config)[0],
+        "risk": served_risk_table(model, manifest, data, config["risk"]),
     }
 
 
