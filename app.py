@@ -17,10 +17,10 @@ import pandas as pd
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+import dataset
 import diagnostics
-import fullprocess
-import ingestion
 import reporting
+import store
 from common import (
     FEATURES,
     FINALDATA,
@@ -128,7 +128,7 @@ def records_frame(records: Any) -> pd.DataFrame:
 
 def csv_frame(body: bytes, source: str) -> pd.DataFrame:
     """A DataFrame from a CSV request body (features required, corporation optional)."""
-    return ingestion.parse_csv(body, source, FEATURES, optional=(ID_COLUMN,))
+    return dataset.parse_csv(body, source, FEATURES, optional=(ID_COLUMN,))
 
 
 def json_body() -> Any:
@@ -164,7 +164,7 @@ def read_data_file(config: dict[str, Any], given: str) -> pd.DataFrame:
     """The features (and ids) of an allowed data file; messages use the name given."""
     path = safe_data_path(config, given)
     try:
-        return ingestion.read_raw_csv(path, FEATURES, optional=(ID_COLUMN,))
+        return dataset.read_raw_csv(path, FEATURES, optional=(ID_COLUMN,))
     except DataError as exc:
         raise DataError(str(exc).replace(str(path), given)) from None
 
@@ -216,7 +216,7 @@ class DatasetCache:
         key = self.version()
         with self.lock:
             if key != self.key:
-                self.data, self.derived, self.key = ingestion.load_dataset(self.path), {}, key
+                self.data, self.derived, self.key = dataset.load_dataset(self.path), {}, key
             if name is None:
                 return self.data
             if (name, extra) not in self.derived:
@@ -435,7 +435,7 @@ def dashboard_context(app: Flask) -> dict[str, Any]:
     matches = filter_risk(table, band, q)
     n = config["risk"]["top_reasons"]
     versions = reporting.version_history(config["prod_deployment_path"])
-    runs = fullprocess.read_history(config["output_folder_path"], 50)
+    runs = store.read_history(config["output_folder_path"], 50)
     drift_run = next((r for r in runs if isinstance(r.get("data_drift_psi"), dict)), None)
     total = sum(scores["confusion_matrix"].values())
     return {
@@ -486,7 +486,7 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
     app.extensions["risk"] = {
         "config": config,
         "models": models,
-        "finaldata": DatasetCache(config["output_folder_path"] / FINALDATA, "run ingestion.py"),
+        "finaldata": DatasetCache(config["output_folder_path"] / FINALDATA, "run dataset.py"),
         "testdata": DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
     }
     register_routes(app, config, models)

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import pickle
+import re
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +66,20 @@ DEFAULTS: dict[str, Any] = {
         # a file with a larger share of bad rows is rejected whole: it is more likely
         # a wrong export than a few bad records
         "max_bad_row_share": 0.5,
+        # a file modified within this many seconds may still be being written: it is
+        # left for the next tick (a cut-off last line can be a valid, wrong row)
+        "settle_seconds": 10.0,
+    },
+    "lock": {
+        # a hand run of a script waits this long for a running job to finish, then says
+        # so and exits 1; the cron job never waits (the next tick comes soon enough)
+        "wait_seconds": 30.0,
+    },
+    "retention": {
+        # deployed versions kept (the live and the previous one are always kept)
+        "keep_versions": 20,
+        "keep_refused": 20,  # refused models kept for inspection
+        "history_days": 365.0,  # run history older than this is deleted
     },
     "training": {
         "solver": "liblinear",  # the original project's logistic regression
@@ -110,6 +128,31 @@ DEFAULTS: dict[str, Any] = {
 }
 PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
 CHOICES = {("model_drift", "rule"): ("raw", "parametric", "nonparametric")}
+# Allowed ranges, checked at load: (section, key) -> (low, high, low inclusive?)
+RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
+    ("ingestion", "max_bad_row_share"): (0.0, 1.0, True),
+    ("ingestion", "settle_seconds"): (0.0, 86_400.0, True),
+    ("input_database", "chunk_rows"): (1, 10_000_000, True),
+    ("lock", "wait_seconds"): (0.0, 3_600.0, True),
+    ("retention", "keep_versions"): (2, 1_000_000, True),
+    ("retention", "keep_refused"): (0, 1_000_000, True),
+    ("retention", "history_days"): (1.0, 36_500.0, True),
+    ("training", "C"): (0.0, 1e12, False),
+    ("training", "max_iter"): (1, 1_000_000, True),
+    ("training", "min_rows"): (2, 1_000_000_000, True),
+    ("diagnostics", "index_timeout_seconds"): (0.0, 600.0, False),
+    ("diagnostics", "cache_hours"): (0.0, 8_760.0, True),
+    ("model_drift", "confidence"): (0.5, 1.0, False),
+    ("model_drift", "min_batch_rows"): (1, 1_000_000_000, True),
+    ("data_drift", "max_drifted_share"): (0.0, 1.0, True),
+    ("logging", "max_bytes"): (10_000, 10_000_000_000, True),
+    ("logging", "backups"): (0, 1_000, True),
+    ("risk", "high"): (0.0, 1.0, True),
+    ("risk", "medium"): (0.0, 1.0, True),
+    ("risk", "top_reasons"): (0, 3, True),
+    ("api", "port"): (1, 65_535, True),
+    ("api", "max_request_bytes"): (1_000, 1_000_000_000, True),
+}
 
 
 class RiskError(Exception):
@@ -122,6 +165,10 @@ class ConfigError(RiskError):
 
 class DataError(RiskError):
     """A data file is missing, malformed or does not follow the schema."""
+
+
+class LockError(RiskError):
+    """Another process holds the workspace's writer lock."""
 
 
 class ModelError(RiskError):
@@ -180,6 +227,7 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     if not isinstance(given, dict):
         raise ConfigError(f"{file}: must hold a JSON object")
     config = _merge(DEFAULTS, given, file.name)
+    check_ranges(config, file.name)
     risk = config["risk"]
     if not 0 <= risk["medium"] <= risk["high"] <= 1:
         raise ConfigError(f"{file.name}: risk needs 0 <= medium <= high <= 1")
@@ -198,6 +246,21 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     return config
 
 
+def check_ranges(config: dict[str, Any], where: str) -> None:
+    """ConfigError naming the key and its allowed range when a value falls outside it."""
+    for (section, key), (low, high, inclusive) in RANGES.items():
+        value = config.get(section, {}).get(key)
+        if value is None:
+            continue
+        above = value >= low if inclusive else value > low
+        if not (above and value <= high):
+            bracket = "[" if inclusive else "("
+            raise ConfigError(
+                f"{where}: {section}.{key} = {value!r} is outside the allowed range "
+                f"{bracket}{low}, {high}]"
+            )
+
+
 def resolve_database_url(url: str, base: Path) -> str:
     """A sqlite URL with a relative path made absolute against base; others unchanged."""
     prefix = "sqlite:///"
@@ -207,15 +270,6 @@ def resolve_database_url(url: str, base: Path) -> str:
     if path == ":memory:":
         return url
     return prefix + str((base / path).resolve()) + (f"?{query}" if query else "")
-
-
-def database_watermark(record: dict[str, Any], settings: dict[str, Any]) -> Any:
-    """The recorded watermark of this database source, or None (nothing read yet).
-
-    A different url, table, query or watermark column starts from the beginning.
-    """
-    db = record.get("database") or {}
-    return db.get("watermark") if db.get("source") == database_key(settings) else None
 
 
 def database_key(settings: dict[str, Any]) -> dict[str, str]:
@@ -238,24 +292,32 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
-def select_sql(
-    settings: dict[str, Any], after_watermark: bool, quote=None, probe: bool = False
-) -> str:
-    """SELECT of the rows above the watermark (bound as :wm), in watermark order.
+def watermark_key(settings: dict[str, Any]) -> str:
+    """The store's key of a database source: its identity as sorted JSON."""
+    return json.dumps(database_key(settings), sort_keys=True)
 
-    probe: only ask whether one such row exists. quote: the dialect's identifier quoting.
+
+def select_sql(settings: dict[str, Any], mode: str, quote=None) -> str:
+    """SQL over the source table or query, the watermark bound as :wm.
+
+    mode: "all" every row; "from" rows at or above the watermark (rows at it that were
+    read before are dropped by the caller: ties are never skipped); "above" whether a row
+    above it exists; "at" how many rows sit exactly at it. quote: the dialect's quoting.
     """
     quote = quote or quote_name
     source = f"({settings['query']}) AS q" if settings["query"] else quote(settings["table"])
     column = quote(settings["watermark_column"])
-    where = f" WHERE {column} > :wm" if after_watermark else ""
-    if probe:
-        return f"SELECT 1 FROM {source}{where} LIMIT 1"
+    if mode == "above":
+        return f"SELECT 1 FROM {source} WHERE {column} > :wm LIMIT 1"
+    if mode == "at":
+        return f"SELECT COUNT(*) FROM {source} WHERE {column} = :wm"
+    where = f" WHERE {column} >= :wm" if mode == "from" else ""
     return f"SELECT * FROM {source}{where} ORDER BY {column}"
 
 
-def database_has_new_rows(settings: dict[str, Any], watermark: Any) -> bool:
-    """True if the source database holds rows above the watermark; DataError if unreachable.
+def database_has_new_rows(settings: dict[str, Any], watermark: Any, read_at: int = 0) -> bool:
+    """True if the source holds rows above the watermark, or more rows at it than the
+    read_at already read; DataError if unreachable.
 
     SQLite is asked through the standard library (the cron tick stays light); other
     databases through SQLAlchemy, imported only here.
@@ -266,17 +328,28 @@ def database_has_new_rows(settings: dict[str, Any], watermark: Any) -> bool:
             path = url[len("sqlite:///") :].partition("?")[0]
             if not Path(path).exists():
                 raise DataError(f"database {redact_url(url)}: file not found")
-            sql = select_sql(settings, watermark is not None, probe=True)
             with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
-                return db.execute(sql, params).fetchone() is not None
+                if watermark is None:
+                    return (
+                        db.execute(select_sql(settings, "all") + " LIMIT 1").fetchone() is not None
+                    )
+                if db.execute(select_sql(settings, "above"), params).fetchone() is not None:
+                    return True
+                return db.execute(select_sql(settings, "at"), params).fetchone()[0] > read_at
         import sqlalchemy  # only for non-SQLite sources
 
         engine = sqlalchemy.create_engine(url)
         try:
             quote = engine.dialect.identifier_preparer.quote
-            sql = select_sql(settings, watermark is not None, quote, probe=True)
             with engine.connect() as conn:
-                return conn.execute(sqlalchemy.text(sql), params).first() is not None
+                if watermark is None:
+                    sql = select_sql(settings, "all", quote) + " LIMIT 1"
+                    return conn.execute(sqlalchemy.text(sql)).first() is not None
+                sql = sqlalchemy.text(select_sql(settings, "above", quote))
+                if conn.execute(sql, params).first() is not None:
+                    return True
+                sql = sqlalchemy.text(select_sql(settings, "at", quote))
+                return conn.execute(sql, params).scalar() > read_at
         finally:
             engine.dispose()
     except DataError:
@@ -345,10 +418,14 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         raise DataError(f"{path}: corrupt JSON ({exc})") from None
 
 
-def load_ingestion_record(output_folder: str | os.PathLike) -> dict[str, Any]:
-    """The ingestion record of output_folder; an empty one before the first ingestion."""
-    record = read_json(Path(output_folder) / INGESTION_RECORD, None)
-    return record if record is not None else {"files": [], "runs": []}
+@dataclass
+class Scan:
+    """What a look at the input folder found."""
+
+    new: list[tuple[Path, str]] = field(default_factory=list)  # (path, sha256), in order
+    skipped: list[Path] = field(default_factory=list)  # content handled before
+    settling: list[Path] = field(default_factory=list)  # modified too recently: next tick
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
 
 
 def file_stamp(path: Path) -> dict[str, int]:
@@ -358,44 +435,55 @@ def file_stamp(path: Path) -> dict[str, int]:
 
 
 def find_csv_files(folder: str | os.PathLike) -> list[Path]:
-    """Every *.csv file directly in folder, sorted by name; DataError if no such folder."""
+    """Every CSV file directly in folder (suffix in any case: .csv, .CSV), in order of
+    arrival: modification time, then name. DataError if there is no such folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: input folder not found")
-    return sorted(p for p in folder.glob("*.csv") if p.is_file())
+    found = []
+    for path in folder.iterdir():
+        try:
+            if path.suffix.lower() == ".csv" and path.is_file():
+                found.append((path.stat().st_mtime_ns, path.name, path))
+        except OSError:
+            continue  # vanished or unreadable metadata: not there for this tick
+    return [path for _, _, path in sorted(found)]
 
 
 def scan_input(
-    input_folder: str | os.PathLike, record: dict[str, Any]
-) -> tuple[list[tuple[Path, str]], list[Path]]:
-    """(new files with their sha256, files skipped) of input_folder against a record.
+    input_folder: str | os.PathLike,
+    known_sha: set[str],
+    known_stamps: set[tuple],
+    settle_seconds: float = 0.0,
+) -> Scan:
+    """Sort the input folder's files into new, skipped, settling and unreadable.
 
-    A file is known by its content: one whose sha256 the record holds (ingested or
+    A file is known by its content: one whose sha256 was handled before (ingested or
     rejected, under any name) is skipped, and so is a second copy within the folder.
-    A file at a recorded path with the recorded size and modification time is not
-    hashed again: the cron tick reads no file that has not changed.
+    A file at a handled path with the handled size and modification time is not hashed
+    again, so the cron tick reads no file that has not changed. A file modified less than
+    settle_seconds ago may still be being written and waits for the next tick.
     """
-    entries = record.get("files", [])
-    seen = {e["sha256"] for e in entries}
-    stamps = {(e.get("path"), e.get("size"), e.get("mtime_ns")) for e in entries}
-    new, skipped = [], []
+    scan, seen, now = Scan(), set(known_sha), time.time_ns()
     for path in find_csv_files(input_folder):
-        stamp = file_stamp(path)
-        if (str(path), stamp["size"], stamp["mtime_ns"]) in stamps:
-            skipped.append(path)
+        try:
+            stamp = file_stamp(path)
+            if (str(path), stamp["size"], stamp["mtime_ns"]) in known_stamps:
+                scan.skipped.append(path)
+                continue
+            if now - stamp["mtime_ns"] < settle_seconds * 1e9:
+                scan.settling.append(path)
+                continue
+            digest = sha256_file(path)
+        except OSError as exc:
+            scan.unreadable.append((path, exc.strerror or type(exc).__name__))
             continue
-        digest = sha256_file(path)
         if digest in seen:
-            skipped.append(path)
+            scan.skipped.append(path)
             continue
         seen.add(digest)
-        new.append((path, digest))
-    return new, skipped
-
-
-def find_new_files(input_folder: str | os.PathLike, record: dict[str, Any]) -> list[Path]:
-    """CSV files of input_folder whose content the record has not seen yet."""
-    return [path for path, _ in scan_input(input_folder, record)[0]]
+        scan.new.append((path, digest))
+    return scan
 
 
 def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) -> Any:
@@ -433,14 +521,110 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_text(text: Any, limit: int = 300) -> str:
+    """Text safe to quote in a log line or a one-name-per-line file: control characters
+    escaped (a newline cannot forge a line), cut to limit characters."""
+    text = str(text)
+    cut = len(text) > limit
+    text = CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text[:limit])
+    return text + (f"... ({len(text)}+ chars)" if cut else "")
+
+
+class SafeFormatter(logging.Formatter):
+    """A formatter whose message part is escaped and cut: one event, one line, bounded.
+
+    The traceback of an unexpected error (exc_info) still follows on its own lines.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = escape_text(record.message, MAX_LOG_MESSAGE)
+        return super().formatMessage(record)
+
+
+MAX_LOG_MESSAGE = 2_000
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Log one line per event to stderr: time, script, level, message."""
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class WriterLock:
+    """The one exclusive lock every writer of a workspace takes (flock on a file in the
+    output folder): ingestion, training, scoring, deployment and fullprocess.
+
+    The kernel drops a flock when its holder dies, so a lock left by a killed run is
+    stale by construction: the file stays, the lock does not, and the next run takes it.
+    """
+
+    FILE = ".writer.lock"
+
+    def __init__(self, folder: Path, who: str):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        self.path, self.who, self.fh = Path(folder) / self.FILE, who, None
+        self.previous = ""
+
+    def acquire(self, wait_seconds: float = 0.0) -> bool:
+        """True once this process holds the lock; False if another holder kept it for
+        wait_seconds. The holder's description is in self.previous."""
+        fh = open(self.path, "a+")  # noqa: SIM115 (held open while the lock is held)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    self.previous = fh.read().strip() or "another process"
+                    fh.close()
+                    return False
+                time.sleep(0.2)
+        fh.seek(0)
+        self.previous = fh.read().strip()
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{self.who} pid {os.getpid()} since {now_iso()}\n")
+        fh.flush()
+        self.fh = fh
+        return True
+
+    def release(self) -> None:
+        """Empty the lock file (a clean exit) and unlock."""
+        if self.fh:
+            self.fh.seek(0)
+            self.fh.truncate()
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
+
+    def __enter__(self) -> WriterLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+@contextmanager
+def writer_lock(config: dict[str, Any], who: str):
+    """Hold the workspace's writer lock for a hand run: wait lock.wait_seconds, then
+    raise LockError naming the holder."""
+    lock = WriterLock(config["output_folder_path"], who)
+    if not lock.acquire(config["lock"]["wait_seconds"]):
+        raise LockError(
+            f"{lock.path}: held by {lock.previous} (waited {config['lock']['wait_seconds']:g} s);"
+            " try again when it has finished"
+        )
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 def cli_parser(description: str) -> argparse.ArgumentParser:

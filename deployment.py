@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import store
 from common import (
     INGESTED_FILES,
     INGESTION_RECORD,
@@ -38,6 +39,7 @@ from common import (
     run_cli,
     sha256_file,
     write_json,
+    writer_lock,
 )
 
 log = logging.getLogger("deployment")
@@ -178,6 +180,33 @@ def deploy(config: dict[str, Any]) -> str:
     return version
 
 
+def prune(config: dict[str, Any]) -> list[str]:
+    """Delete old versions and refused models beyond retention; returns what went.
+
+    The live version and the one before it are always kept (rollback needs it), and so
+    is every version newer than the live one (a rollback can be undone).
+    """
+    prod, keep = config["prod_deployment_path"], config["retention"]
+    versions, live = list_versions(prod), current_version(prod)
+    protected = set(versions[-keep["keep_versions"] :])
+    if live in versions:
+        at = versions.index(live)
+        protected |= set(versions[max(at - 1, 0) :])
+    gone = [v for v in versions if v not in protected]
+    for name in gone:
+        shutil.rmtree(prod / VERSIONS / name)
+    refused_root = config["output_model_path"] / "refused"
+    refused = (
+        sorted(p for p in refused_root.iterdir() if p.is_dir()) if refused_root.is_dir() else []
+    )
+    for folder in refused[: max(len(refused) - keep["keep_refused"], 0)]:
+        shutil.rmtree(folder)
+        gone.append(f"refused/{folder.name}")
+    if gone:
+        log.info("retention: removed %s", ", ".join(gone))
+    return gone
+
+
 def rollback(prod: Path) -> str:
     """Make the version before the live one live again; returns its name.
 
@@ -240,10 +269,13 @@ def main() -> int:
     if args.list:
         print(format_versions(config["prod_deployment_path"]))
         return 0
-    if args.rollback:
-        rollback(config["prod_deployment_path"])
-        return 0
-    deploy(config)
+    with writer_lock(config, "deployment.py"):
+        if args.rollback:
+            rollback(config["prod_deployment_path"])
+            return 0
+        store.refresh_exports(config["output_folder_path"])
+        deploy(config)
+        prune(config)
     return 0
 
 

@@ -26,7 +26,9 @@ import numpy as np
 import pandas as pd
 import requests
 
+import dataset
 import ingestion
+import store
 import training
 from common import (
     FEATURES,
@@ -38,7 +40,6 @@ from common import (
     cli_parser,
     format_table,
     load_config,
-    load_ingestion_record,
     now_iso,
     read_json,
     run_cli,
@@ -168,15 +169,15 @@ def execution_time(config: dict[str, Any]) -> dict[str, float]:
         scratch = Path(tmp)
         shutil.copytree(config["input_folder_path"], scratch / "input")
         start = time.perf_counter()
-        result = ingestion.ingest(
-            scratch / "input", scratch / "output", config["ingestion"]["max_bad_row_share"]
-        )
+        settings = {**config["ingestion"], "settle_seconds": 0.0}
+        result = ingestion.ingest(scratch / "input", scratch / "output", settings)
         ingestion.save_ingestion(scratch / "output", result)
         ingest_seconds = time.perf_counter() - start
-        if result.finaldata is None:
+        if not (scratch / "output" / FINALDATA).exists():
             raise DataError(f"{config['input_folder_path']}: no valid data to time training on")
+        data = dataset.load_dataset(scratch / "output" / FINALDATA)
         start = time.perf_counter()
-        training.train_model(result.finaldata, config["training"])
+        training.train_model(data, config["training"])
         train_seconds = time.perf_counter() - start
     return {
         "ingestion_seconds": round(ingest_seconds, 4),
@@ -186,7 +187,7 @@ def execution_time(config: dict[str, Any]) -> dict[str, float]:
 
 def recorded_timings(config: dict[str, Any]) -> dict[str, Any]:
     """Seconds of the last real ingestion and training runs, from their records."""
-    runs = load_ingestion_record(config["output_folder_path"]).get("runs", [])
+    runs = store.load_record(config["output_folder_path"]).get("runs", [])
     meta = read_json(config["output_model_path"] / MODEL_META, {}) or {}
     return {
         "ingestion_seconds": runs[-1]["seconds"] if runs else None,
@@ -322,9 +323,9 @@ def format_float(x: float | None) -> str:
 
 def diagnostics_text(config: dict[str, Any]) -> str:
     """Every diagnostic as readable text tables."""
-    data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
+    data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
     model, manifest = load_deployed(config["prod_deployment_path"])
-    test = ingestion.load_dataset(test_data_file(config["test_data_path"]))
+    test = dataset.load_dataset(test_data_file(config["test_data_path"]))
     preds = model_predictions(test, model, "test data")
     summary = dataframe_summary(data)
     sections = [

@@ -1,118 +1,67 @@
 """Full process, the cron job: new data? ingest; drift? retrain, rescore, gate, redeploy, report.
 
-Reads   input_folder_path, the ingestion record, the deployed model and its scores
+Reads   input_folder_path (and input_database), the store, the deployed model and its scores
 Writes  what ingestion, training, scoring, deployment and reporting write, plus
-        output_folder_path/runs.db          SQLite history of every run
+        output_folder_path/store.db         each batch's steps and verdict; run history
         output_folder_path/fullprocess.log  rotating log (also on stderr)
         output_model_path/refused/<time>/   a retrained model the gate refused, with why
 Run     python fullprocess.py [--config config.json] [--dry-run] [--history [N]]
 
+A run is a sequence of recorded steps. Ingestion commits a batch (step "ingested"); then
+the batch is judged for drift ("judged", verdict stored once), retrained and gated
+("gated"), deployed ("deployed"), and reported ("done"). A run that fails or is killed
+after any step leaves the batch at that step, and the next tick resumes it from there:
+a verdict is never lost, and a batch is never judged twice.
+
 The "nothing new" path runs 144 times a day, so this module imports only the standard
-library and common.py at the top; the pipeline's modules (pandas, scikit-learn,
-matplotlib) are imported by run_pipeline() only once there is new data.
+library, common.py and store.py at the top; the pipeline's modules (pandas, scikit-learn,
+matplotlib) are imported only once there is work to do.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
 import logging.handlers
-import os
 import shutil
-import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import store
 from common import (
     FEATURES,
     MODEL_FILE,
     MODEL_META,
     SCORE_FILE,
     SCORES_JSON,
+    TARGET,
     ModelError,
     RiskError,
+    SafeFormatter,
+    WriterLock,
     cli_parser,
     database_has_new_rows,
-    database_watermark,
-    find_new_files,
+    escape_text,
+    first_line,
     format_table,
     load_config,
-    load_ingestion_record,
     now_iso,
     read_json,
     run_cli,
+    scan_input,
     setup_logging,
+    watermark_key,
     write_json,
 )
+from store import Run
 
 log = logging.getLogger("fullprocess")
-
-HISTORY_DB = "runs.db"
-LOCK_FILE = ".fullprocess.lock"
-# Columns holding text; record_run stores every other value as JSON.
-TEXT_COLUMNS = {
-    "started_at",
-    "ended_at",
-    "deployed_version",
-    "drift_rule",
-    "decision",
-    "reason",
-    "new_version",
-    "error",
-}
-HISTORY_COLUMNS = [
-    "started_at",
-    "ended_at",
-    "seconds",
-    "dry_run",
-    "new_files",
-    "new_rows",
-    "deployed_version",
-    "deployed_f1",
-    "batch_f1",
-    "batch_f1_low",
-    "batch_f1_high",
-    "drift_rule",
-    "drift_threshold",
-    "model_drift",
-    "data_drift",
-    "data_drift_share",
-    "data_drift_psi",
-    "decision",
-    "reason",
-    "new_f1",
-    "new_version",
-    "error",
-]
+TRACE = logging.getLogger("fullprocess.trace")  # tracebacks: to the log file only
+TRACE.propagate = False
 
 
-@dataclass
-class Run:
-    """What one run saw and decided; one row of the history."""
-
-    started_at: str = field(default_factory=now_iso)
-    dry_run: bool = False
-    new_files: list[str] = field(default_factory=list)
-    new_rows: int = 0
-    deployed_version: str | None = None
-    deployed_f1: float | None = None
-    batch_f1: float | None = None
-    batch_f1_low: float | None = None
-    batch_f1_high: float | None = None
-    drift_rule: str | None = None
-    drift_threshold: float | None = None
-    model_drift: bool | None = None
-    data_drift: bool | None = None
-    data_drift_share: float | None = None
-    data_drift_psi: dict[str, float] | None = None
-    decision: str = "none"
-    reason: str = ""
-    new_f1: float | None = None
-    new_version: str | None = None
-    error: str | None = None
+class RunError(RiskError):
+    """An unexpected failure inside a run: recorded as an error, traceback in the log."""
 
 
 # ---- decisions: pure functions ------------------------------------------------------------
@@ -171,47 +120,7 @@ def gate_decision(new_f1: float, deployed_f1_now: float | None, force: bool) -> 
     return False, f"new F1 {new_f1:.4f} < deployed {deployed_f1_now:.4f} on the test data"
 
 
-# ---- history, lock, logging ----------------------------------------------------------------
-
-
-def open_history(folder: Path) -> sqlite3.Connection:
-    """The run-history database, created on first use."""
-    folder.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(folder / HISTORY_DB, timeout=30)
-    columns = ", ".join(f"{c} TEXT" for c in HISTORY_COLUMNS)
-    db.execute(f"CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, {columns})")
-    return db
-
-
-def record_run(folder: Path, run: Run, seconds: float) -> None:
-    """Append one run to the history (one transaction)."""
-    row = {**asdict(run), "ended_at": now_iso(), "seconds": round(seconds, 3)}
-    values = [
-        v if v is None or isinstance(v, str) else json.dumps(v)
-        for v in (row[c] for c in HISTORY_COLUMNS)
-    ]
-    with open_history(folder) as db:
-        db.execute(
-            f"INSERT INTO runs ({', '.join(HISTORY_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
-            values,
-        )
-    db.close()
-
-
-def read_history(folder: Path, limit: int = 20) -> list[dict[str, Any]]:
-    """The last runs, newest first, as dicts."""
-    if not (folder / HISTORY_DB).exists():
-        return []
-    db = open_history(folder)
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))]
-    db.close()
-    for row in rows:  # record_run stores text as is and every other value as JSON
-        for key, value in row.items():
-            if key not in TEXT_COLUMNS and isinstance(value, str):
-                row[key] = json.loads(value)
-    return rows
+# ---- history and logging -------------------------------------------------------------------
 
 
 def cell(value: Any) -> str:
@@ -230,7 +139,7 @@ def format_history(rows: list[dict[str, Any]]) -> str:
     cols = [
         "id",
         "started_at",
-        "seconds",
+        "ticks",
         "new_files",
         "batch_f1",
         "deployed_f1",
@@ -238,54 +147,11 @@ def format_history(rows: list[dict[str, Any]]) -> str:
         "new_version",
         "reason",
     ]
-    return format_table([{c: cell(r[c])[:60] for c in cols} for r in rows], cols)
-
-
-class RunLock:
-    """An exclusive, non-blocking flock on a file in the output folder.
-
-    The kernel drops the lock when its holder dies, so a lock left by a killed run is
-    stale by construction: the file stays, the lock does not, and the next run takes it.
-    """
-
-    def __init__(self, folder: Path):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / LOCK_FILE
-        self.fh = None
-
-    def acquire(self) -> bool:
-        """True if this process now holds the lock; False if another live run does."""
-        fh = open(self.path, "a+")  # noqa: SIM115 (held open for the run's lifetime)
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            log.info("another run holds the lock (%s); exiting", fh.read().strip() or "?")
-            fh.close()
-            return False
-        fh.seek(0)
-        previous = fh.read().strip()
-        if previous:
-            log.warning("took over a stale lock left by a run that did not finish (%s)", previous)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {now_iso()}\n")
-        fh.flush()
-        self.fh = fh
-        return True
-
-    def release(self) -> None:
-        """Empty the lock file (a clean exit) and unlock."""
-        if self.fh:
-            self.fh.seek(0)
-            self.fh.truncate()
-            fcntl.flock(self.fh, fcntl.LOCK_UN)
-            self.fh.close()
-            self.fh = None
+    return format_table([{c: cell(r.get(c))[:60] for c in cols} for r in rows], cols)
 
 
 def setup_file_logging(config: dict[str, Any]) -> None:
-    """Log to stderr and to a rotating file in the output folder."""
+    """Log to stderr and to a rotating file in the output folder (tracebacks: file only)."""
     setup_logging()
     settings = config["logging"]
     path = config["output_folder_path"] / settings["file"]
@@ -293,67 +159,160 @@ def setup_file_logging(config: dict[str, Any]) -> None:
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=int(settings["max_bytes"]), backupCount=int(settings["backups"])
     )
-    handler.setFormatter(logging.getLogger().handlers[0].formatter)
+    handler.setFormatter(SafeFormatter(logging.getLogger().handlers[0].formatter._fmt))
     logging.getLogger().addHandler(handler)
+    TRACE.handlers = [handler]
 
 
-# ---- the pipeline --------------------------------------------------------------------------
+# ---- steps ---------------------------------------------------------------------------------
 
 
 def new_data(config: dict[str, Any]) -> list[str]:
-    """Names of the new data: input files whose content the ingestion record has not
-    seen, and the database when it holds rows above the watermark. Standard library only
-    (for SQLite); an unreachable database is one warning and the files go on."""
-    record = load_ingestion_record(config["output_folder_path"])
-    names = [p.name for p in find_new_files(config["input_folder_path"], record)]
+    """Names of the new data: input files whose content the store has not seen, and the
+    database when it holds rows not read yet. Standard library only (for SQLite); an
+    unreachable database is one warning and the files go on."""
+    output = config["output_folder_path"]
+    known_sha, known_stamps = store.known_files(output)
+    scan = scan_input(
+        config["input_folder_path"], known_sha, known_stamps, config["ingestion"]["settle_seconds"]
+    )
+    for path in scan.settling:
+        log.info("%s: modified moments ago, may still be written; left for the next run", path)
+    for path, why in scan.unreadable:
+        log.warning("%s: cannot read (%s); left for the next run", path, why)
+    names = [path.name for path, _ in scan.new]
     settings = config["input_database"]
     if settings["url"]:
+        value, boundary = store.read_watermark(output, watermark_key(settings))
         try:
-            if database_has_new_rows(settings, database_watermark(record, settings)):
+            if database_has_new_rows(settings, value, len(boundary)):
                 names.append(f"database:{settings['table'] or 'query'}")
         except RiskError as exc:
             log.warning("%s", exc)
     return names
 
 
-def check_drift(config: dict[str, Any], run: Run, batch, model, manifest, profile) -> None:
-    """Score the deployed model on the batch; fill run's model- and data-drift fields."""
+def ingest_step(config: dict[str, Any], run: Run) -> dict[str, Any] | None:
+    """Ingest and commit a batch; returns it (None when nothing new was stored)."""
+    import ingestion
+
+    result = ingestion.run_ingestion(config)
+    run.new_files = [f.entry["name"] for f in result.sources]
+    return store.pending_batch(config["output_folder_path"]) if result.batch_id else None
+
+
+def batch_frame(config: dict[str, Any], batch_id: int):
+    """A batch's new observations as a frame (exited <NA> when unlabelled)."""
+    import pandas as pd
+
+    from common import COLUMNS
+
+    rows = store.batch_rows(config["output_folder_path"], batch_id)
+    frame = pd.DataFrame([r[1:] for r in rows], columns=COLUMNS)
+    frame[TARGET] = frame[TARGET].astype("Int64")
+    return frame
+
+
+def load_live(config: dict[str, Any]):
+    """(model, manifest) of the live deployment; (None, None) before the first one.
+
+    A deployment that exists but fails verification raises: it must be repaired, never
+    silently replaced.
+    """
+    from deployment import current_version, load_deployed
+
+    try:
+        return load_deployed(config["prod_deployment_path"])
+    except ModelError:
+        if current_version(config["prod_deployment_path"]):
+            raise
+        return None, None
+
+
+def judge(config: dict[str, Any], frame, model, manifest) -> dict[str, Any]:
+    """The drift verdict of a batch against the live model, as run fields plus the
+    retrain decision. Pure apart from reading the model's profile."""
     import diagnostics
     import scoring
     from deployment import deployed_f1s
 
-    settings = config["model_drift"]
-    prod = config["prod_deployment_path"]
-    scores = scoring.score_model(model, batch)
-    pred = model.predict(batch[FEATURES])
-    interval = scoring.f1_interval(batch["exited"], pred, settings["confidence"])
-    threshold = scoring.drift_threshold(manifest["f1"], deployed_f1s(prod), settings["rule"])
-    run.batch_f1, (run.batch_f1_low, run.batch_f1_high) = scores["f1"], interval
-    run.drift_rule, run.drift_threshold = settings["rule"], threshold
-    run.model_drift, why = model_drift_decision(
-        len(batch), scores["f1"], interval, threshold, settings, scores["positives"]
+    verdict: dict[str, Any] = {}
+    reasons = []
+    labelled = frame[frame[TARGET].notna()].astype({TARGET: "int64"})
+    if model is not None and not labelled.empty:
+        settings = config["model_drift"]
+        scores = scoring.score_model(model, labelled)
+        pred = model.predict(labelled[FEATURES])
+        interval = scoring.f1_interval(labelled[TARGET], pred, settings["confidence"])
+        rule = settings["rule"]
+        threshold = scoring.drift_threshold(
+            manifest["f1"], deployed_f1s(config["prod_deployment_path"]), rule
+        )
+        drift, why = model_drift_decision(
+            len(labelled), scores["f1"], interval, threshold, settings, scores["positives"]
+        )
+        verdict.update(
+            batch_f1=scores["f1"],
+            batch_f1_low=interval[0],
+            batch_f1_high=interval[1],
+            drift_rule=rule,
+            drift_threshold=threshold,
+            model_drift=drift,
+        )
+        reasons.append(why)
+        log.info(
+            "model drift: %s; batch F1 %.4f [%.4f, %.4f] on %d labelled rows vs deployed %.4f: %s",
+            drift,
+            scores["f1"],
+            *interval,
+            len(labelled),
+            manifest["f1"],
+            why,
+        )
+    elif model is not None:
+        reasons.append("no labelled rows: model drift not judged")
+    profile = (
+        (read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}).get("profile")
+        if manifest
+        else None
     )
-    log.info(
-        "model drift: %s; batch F1 %.4f [%.4f, %.4f] on %d rows vs deployed %.4f: %s",
-        run.model_drift,
-        scores["f1"],
-        *interval,
-        len(batch),
-        manifest["f1"],
-        why,
-    )
-    run.reason = why
-    if profile:  # PSI is reported for every batch; a verdict only for a large enough one
-        drift = diagnostics.data_drift(profile, batch, config["data_drift"]["max_drifted_share"])
-        big_enough = len(batch) >= settings["min_batch_rows"]
-        run.data_drift = drift["drift"] if big_enough else None
-        run.data_drift_share = drift["drifted_share"]
-        run.data_drift_psi = {c: f["psi"] for c, f in drift["features"].items()}
+    if profile:
+        drift = diagnostics.data_drift(profile, frame, config["data_drift"]["max_drifted_share"])
+        big_enough = len(frame) >= config["model_drift"]["min_batch_rows"]
+        verdict.update(
+            data_drift=drift["drift"] if big_enough else None,
+            data_drift_share=drift["drifted_share"],
+            data_drift_psi={c: f["psi"] for c, f in drift["features"].items()},
+        )
         log.info(
             "data drift: %s; PSI %s",
-            run.data_drift if big_enough else "not judged (batch too small)",
+            verdict["data_drift"] if big_enough else "not judged (batch too small)",
             ", ".join(f"{c} {f['psi']:.3f} ({f['band']})" for c, f in drift["features"].items()),
         )
+    retrain, why = retrain_decision(
+        verdict.get("model_drift"),
+        verdict.get("data_drift"),
+        model is not None,
+        config["data_drift"]["triggers_retraining"],
+    )
+    if model is not None and labelled.empty:
+        retrain, why = False, "nothing labelled to learn from"
+    reasons.append(why)
+    return {"fields": verdict, "retrain": retrain, "reason": "; ".join(reasons)}
+
+
+def judge_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
+    """Judge the batch once and store the verdict (step judged)."""
+    model, manifest = load_live(config)
+    frame = batch_frame(config, batch["id"])
+    verdict = judge(config, frame, model, manifest)
+    return store.advance_batch(
+        config["output_folder_path"],
+        batch["id"],
+        "judged",
+        verdict=verdict,
+        deployed_version=manifest and manifest["version"],
+    )
 
 
 def keep_refused(config: dict[str, Any], reason: str) -> Path:
@@ -366,50 +325,78 @@ def keep_refused(config: dict[str, Any], reason: str) -> Path:
     return folder
 
 
-def retrain_and_gate(config: dict[str, Any], run: Run, deployed_model) -> bool:
-    """Retrain, rescore, and deploy if no worse than the deployed model. True if deployed."""
-    import deployment
-    import ingestion
+def gate_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
+    """Retrain, rescore and gate against the live model (step gated, with the decision)."""
     import scoring
     import training
+    from dataset import load_dataset
 
     training.run_training(config)
     new_scores = scoring.run_scoring(config)
-    run.new_f1 = new_scores["f1"]
+    model, _ = load_live(config)
     deployed_now = None
-    if deployed_model is not None:
-        test = ingestion.load_dataset(scoring.test_data_file(config["test_data_path"]))
-        deployed_now = scoring.score_model(deployed_model, test)["f1"]
+    if model is not None:
+        test = load_dataset(scoring.test_data_file(config["test_data_path"]))
+        deployed_now = scoring.score_model(model, test)["f1"]
     ok, why = gate_decision(new_scores["f1"], deployed_now, config["deployment"]["force"])
-    run.reason = f"{run.reason}; {why}" if run.reason else why
     if not ok:
         folder = keep_refused(config, why)
-        run.decision = "refused"
         log.warning("refused the retrained model: %s; kept in %s", why, folder)
-        return False
-    run.new_version = deployment.deploy(config)
-    run.decision = "deployed"
-    return True
+    return store.advance_batch(
+        config["output_folder_path"],
+        batch["id"],
+        "gated",
+        gate={
+            "deploy": ok,
+            "reason": why,
+            "new_f1": new_scores["f1"],
+            "model_sha256": new_scores["model_sha256"],
+        },
+    )
 
 
-def after_deployment(config: dict[str, Any], run: Run) -> None:
-    """Refresh the dependency table, the report and risk list, and the API answers.
+def deploy_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
+    """Deploy the gated model (step deployed). Deploying it again after a crash reuses
+    the version it already went live as."""
+    import deployment
 
-    The new version is live by now: a failure here is recorded in run.error (the run
-    exits 1) but does not change the decision.
+    gate = batch["gate"]
+    meta = read_json(config["output_model_path"] / MODEL_META, {}) or {}
+    if meta.get("model_sha256") != gate["model_sha256"]:  # the files were replaced since
+        log.warning("the gated model is no longer in %s; retraining", config["output_model_path"])
+        return store.advance_batch(config["output_folder_path"], batch["id"], "judged")
+    version = deployment.deploy(config)
+    deployment.prune(config)
+    return store.advance_batch(
+        config["output_folder_path"], batch["id"], "deployed", new_version=version
+    )
+
+
+def report_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
+    """Refresh the risk list and the report, and the API answers after a deployment.
+
+    A failure here is recorded in run.error (exit 1) but the batch is done: what went
+    live stays live, and the next batch refreshes the reports again.
     """
-    import apicalls
-    import diagnostics
     import reporting
-    from deployment import CURRENT, MANIFEST
 
     try:
-        diagnostics.dependencies_for(config)
-        reporting.run_reporting(config)
+        if load_live(config)[0] is not None:
+            reporting.run_reporting(config)
     except (RiskError, OSError) as exc:
-        run.error = f"after deploying {run.new_version}: {exc}"
+        done = f"deploying {batch['new_version']}" if batch.get("new_version") else "judging"
+        run.error = escape_text(f"after {done}: {exc}")
         log.error("%s", run.error)
-        return
+    if batch.get("new_version") and not run.error:
+        call_api(config, batch["new_version"])
+    return store.advance_batch(config["output_folder_path"], batch["id"], "done")
+
+
+def call_api(config: dict[str, Any], version: str) -> None:
+    """Save the API's answers when a server at api.base_url serves this deployment."""
+    import apicalls
+    from deployment import CURRENT, MANIFEST
+
     try:
         apicalls.run_apicalls(config)
     except RiskError as exc:
@@ -422,85 +409,164 @@ def after_deployment(config: dict[str, Any], run: Run) -> None:
             "the API at %s serves model %s, not the new %s: another deployment?",
             config["api"]["base_url"],
             served.get("model_version"),
-            run.new_version,
+            version,
         )
 
 
-def run_pipeline(config: dict[str, Any], run: Run) -> None:
-    """Ingest the new files, check drift, and retrain/deploy when needed (fills run)."""
-    # imported here, not at the top: the cron tick that finds nothing new must stay light
-    import ingestion
-    from deployment import current_version, load_deployed
+def next_step(batch: dict[str, Any]):
+    """The step function that takes a batch from where it stands."""
+    if batch["step"] == "ingested":
+        return judge_step
+    if batch["step"] == "judged":
+        return gate_step if batch["verdict"]["retrain"] else report_step
+    if batch["step"] == "gated":
+        return deploy_step if batch["gate"]["deploy"] else report_step
+    return report_step
 
+
+def resume(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> None:
+    """Take a batch through its remaining steps, recording each; fill the run from it."""
+    run.batch_id = batch["id"]
+    frame_rows = store.batch_rows(config["output_folder_path"], batch["id"])
+    run.new_rows = len(frame_rows)
+    run.unlabelled_rows = sum(1 for r in frame_rows if r[-1] is None)
+    if not run.new_files:
+        run.new_files = [
+            e["name"] for e in store.batch_sources(config["output_folder_path"], batch["id"])
+        ]
+    while batch["step"] != "done":
+        batch = next_step(batch)(config, run, batch)
+        run.step = batch["step"]
+        fill_run(run, batch)
+
+
+def fill_run(run: Run, batch: dict[str, Any]) -> None:
+    """Copy what the batch holds (verdict, gate, version) into the run's record."""
+    verdict = batch.get("verdict")
+    if verdict:
+        for name, value in verdict["fields"].items():
+            setattr(run, name, value)
+        run.reason = verdict["reason"]
+        run.decision = "retrain" if verdict["retrain"] else "no drift"
+    gate = batch.get("gate")
+    if gate:
+        run.new_f1, run.reason = gate["new_f1"], f"{verdict['reason']}; {gate['reason']}"
+        run.decision = "deployed" if gate["deploy"] else "refused"
+    run.new_version = batch.get("new_version")
+    if batch.get("deployed_version"):
+        run.deployed_version = batch["deployed_version"]
+
+
+# ---- a run ---------------------------------------------------------------------------------
+
+
+def tick(config: dict[str, Any], run: Run) -> None:
+    """Finish an interrupted batch, or look for new data and take it through."""
     output = config["output_folder_path"]
-    result = ingestion.ingest_configured(config)
-    run.new_files = [f.entry["name"] for f in result.sources]
-    batch = result.new_rows
-    run.new_rows = len(batch)
-    try:  # before anything is saved: a broken deployment must not consume the batch
-        model, manifest = load_deployed(config["prod_deployment_path"])
-    except ModelError:
-        if current_version(config["prod_deployment_path"]):
-            raise  # a deployment exists but is broken: say so, do not silently replace it
-        model, manifest = None, None
-        log.info("no model deployed yet: the new model will be the first")
-    if manifest:
-        run.deployed_version, run.deployed_f1 = manifest["version"], manifest["f1"]
-    if manifest and not batch.empty:
-        profile = (read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}).get("profile")
-        check_drift(config, run, batch, model, manifest, profile)
-    if not run.dry_run:
-        ingestion.save_ingestion(output, result)
-        ingestion.log_result(result)
-    if batch.empty:
-        run.decision, run.reason = "none", "no new rows (files rejected or rows ingested before)"
-        return
-    retrain, why = retrain_decision(
-        run.model_drift,
-        run.data_drift,
-        manifest is not None,
-        config["data_drift"]["triggers_retraining"],
-    )
-    run.reason = f"{run.reason}; {why}" if run.reason else why
-    if not retrain:
-        run.decision = "no drift"
-        return
-    if run.dry_run:
-        run.decision = "would retrain"
-        return
-    if retrain_and_gate(config, run, model):
-        after_deployment(config, run)
-
-
-def process(config: dict[str, Any], dry_run: bool = False) -> Run:
-    """One run: lock, look for new data, run the pipeline, record the run."""
-    start = time.perf_counter()
-    run = Run(dry_run=dry_run)
-    try:
-        files = new_data(config)
-        if not files:
+    batch = store.pending_batch(output)
+    if batch is not None:
+        log.info("resuming batch %d from step %s", batch["id"], batch["step"])
+    else:
+        names = new_data(config)
+        if not names:
             run.reason = "no new data"
             log.info(
                 "no new data in %s%s",
                 config["input_folder_path"],
                 " or the database" if config["input_database"]["url"] else "",
             )
-            return run
-        log.info("new data: %s", ", ".join(files))
-        run_pipeline(config, run)
+            return
+        log.info("new data: %s", ", ".join(escape_text(n, 100) for n in names))
+        batch = ingest_step(config, run)
+        if batch is None:
+            run.reason = "no new rows (files rejected or rows ingested before)"
+            return
+    note_live(config, run)
+    resume(config, run, batch)
+
+
+def note_live(config: dict[str, Any], run: Run) -> None:
+    """Record which version is live as the run starts (from its manifest, no model load)."""
+    from deployment import CURRENT, MANIFEST, current_version
+
+    run.deployed_version = current_version(config["prod_deployment_path"])
+    manifest = read_json(config["prod_deployment_path"] / CURRENT / MANIFEST, None) or {}
+    run.deployed_f1 = manifest.get("f1")
+
+
+def dry_run(config: dict[str, Any], run: Run) -> None:
+    """Say what a run would do, storing nothing."""
+    import ingestion
+
+    batch = store.pending_batch(config["output_folder_path"])
+    if batch is not None:
+        run.decision, run.reason = "would resume", f"batch {batch['id']} at step {batch['step']}"
+        return
+    result = ingestion.ingest_configured(config)
+    run.new_files = [f.entry["name"] for f in result.sources]
+    frame = result.new_rows
+    run.new_rows = len(frame)
+    if frame.empty:
+        run.reason = "no new data" if not result.sources else "no new rows"
+        return
+    model, manifest = load_live(config)
+    verdict = judge(config, frame, model, manifest)
+    for name, value in verdict["fields"].items():
+        setattr(run, name, value)
+    run.decision = "would retrain" if verdict["retrain"] else "no drift"
+    run.reason = verdict["reason"]
+
+
+MAX_BATCHES_PER_TICK = 10  # bounds one tick when files keep arriving
+
+
+def process(config: dict[str, Any], dry: bool = False) -> Run:
+    """One tick (the caller holds the lock): finish every interrupted batch, then take
+    new data through; each batch is a run in the history. Returns the last run.
+
+    An idle tick is recorded only when nothing else happened.
+    """
+    if dry:
+        return one_run(config, dry_run, dry=True)
+    last = None
+    for _ in range(MAX_BATCHES_PER_TICK):
+        run = one_run(config, tick, record_idle=last is None)
+        if run.batch_id is None:
+            return last or run
+        last = run
+    return last
+
+
+def one_run(config: dict[str, Any], work, dry: bool = False, record_idle: bool = True) -> Run:
+    """A run: do the work, record it, log the decision.
+
+    Expected failures are recorded and raised again (one line, exit 1); an unexpected
+    one is recorded as `error` with its one-line summary, its traceback goes to the log
+    file, and it is raised as a RunError.
+    """
+    start = time.perf_counter()
+    run = Run(dry_run=dry)
+    try:
+        work(config, run)
     except (RiskError, OSError) as exc:
-        run.decision, run.error = "error", str(exc)
+        run.decision, run.error = "error", escape_text(str(exc))
         raise
+    except Exception as exc:
+        run.decision, run.error = "error", f"{type(exc).__name__}: {first_line(exc)}"
+        TRACE.error("unexpected error in run", exc_info=True)
+        raise RunError(f"unexpected error: {run.error} (traceback in the log file)") from None
     finally:
-        if not dry_run:
-            record_run(config["output_folder_path"], run, time.perf_counter() - start)
-    log.info(
-        "%s%s: %s%s",
-        "dry run: " if dry_run else "",
-        run.decision,
-        run.reason,
-        f" (now {run.new_version})" if run.new_version else "",
-    )
+        run.ended_at, run.seconds = now_iso(), round(time.perf_counter() - start, 3)
+        if not dry and (record_idle or not store.is_idle(run)):
+            store.record_run(config["output_folder_path"], run)
+    if run.batch_id is not None or record_idle or dry:
+        log.info(
+            "%s%s: %s%s",
+            "dry run: " if dry else "",
+            run.decision,
+            run.reason,
+            f" (now {run.new_version})" if run.new_version else "",
+        )
     return run
 
 
@@ -521,13 +587,16 @@ def main() -> int:
     args = parser.parse_args()
     config = load_config(args.config)
     if args.history is not None:
-        print(format_history(read_history(config["output_folder_path"], args.history)))
+        print(format_history(store.read_history(config["output_folder_path"], args.history)))
         return 0
     if not args.dry_run:
         setup_file_logging(config)
-    lock = RunLock(config["output_folder_path"])
-    if not lock.acquire():
+    lock = WriterLock(config["output_folder_path"], "fullprocess.py")
+    if not lock.acquire(0):
+        log.info("another run holds the lock (%s); exiting", lock.previous)
         return 0
+    if lock.previous:
+        log.warning("took over a stale lock left by a run that did not finish (%s)", lock.previous)
     try:
         run = process(config, args.dry_run)
     finally:

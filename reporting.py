@@ -36,9 +36,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+import dataset
 import diagnostics
-import fullprocess
-import ingestion
+import store
 from common import (
     FEATURES,
     FINALDATA,
@@ -208,7 +208,7 @@ def served_risk_table(
 def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The risk table of the deployed model over the ingested clients, and the manifest."""
     model, manifest = load_deployed(config["prod_deployment_path"])
-    data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
+    data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
     return served_risk_table(model, manifest, data, config["risk"]), manifest
 
 
@@ -314,14 +314,14 @@ def report_facts(config: dict[str, Any]) -> dict[str, Any]:
     model, manifest = load_deployed(config["prod_deployment_path"])
     folder = Path(manifest["folder"])
     test_path = test_data_file(config["test_data_path"])
-    data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
+    data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
     record = read_json(folder / INGESTION_RECORD, {}) or {}
     return {
         "date": now_iso(),
         "manifest": manifest,
         "model_meta": read_json(folder / MODEL_META, {}) or {},
         "test_data": test_path.name,
-        "scores": score_model(model, ingestion.load_dataset(test_path)),
+        "scores": score_model(model, dataset.load_dataset(test_path)),
         "summary": diagnostics.dataframe_summary(data),
         "missing": diagnostics.missing_data(data),
         "timings": diagnostics.recorded_timings(config),
@@ -329,7 +329,7 @@ def report_facts(config: dict[str, Any]) -> dict[str, Any]:
         "last_ingestion": (record.get("runs") or [{}])[-1],
         "ingested_files": record.get("files", []),
         "versions": version_history(config["prod_deployment_path"]),
-        "runs": fullprocess.read_history(config["output_folder_path"], 50),
+        "runs": store.read_history(config["output_folder_path"], 50),
         "risk": served_risk_table(model, manifest, data, config["risk"]),
     }
 
@@ -394,7 +394,7 @@ def model_section(facts: dict[str, Any], styles) -> list:
 
 
 def data_section(facts: dict[str, Any], styles) -> list:
-    """Summary statistics, missing data, timings and the last ingestion."""
+    """Summary statistics, missing data, timings and the last dataset."""
     summary = [["feature", "mean", "median", "std"]] + [
         [f, number(d["mean"], 2), number(d["median"], 2), number(d["std"], 2)]
         for f, d in facts["summary"].items()

@@ -42,8 +42,9 @@ from common import (
     sha256_file,
     write_atomic,
     write_json,
+    writer_lock,
 )
-from ingestion import load_dataset
+from dataset import load_dataset
 
 log = logging.getLogger("scoring")
 
@@ -167,7 +168,9 @@ def run_scoring(config: dict[str, Any]) -> dict[str, Any]:
 def main() -> int:
     """Score the configured trained model on the configured test data."""
     args = cli_parser(__doc__.splitlines()[0]).parse_args()
-    run_scoring(load_config(args.config))
+    config = load_config(args.config)
+    with writer_lock(config, "scoring.py"):
+        run_scoring(config)
     return 0
 
 

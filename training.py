@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import store
 from common import (
     FEATURES,
     FINALDATA,
@@ -39,8 +40,9 @@ from common import (
     sha256_file,
     write_atomic,
     write_json,
+    writer_lock,
 )
-from ingestion import load_dataset
+from dataset import load_dataset
 
 log = logging.getLogger("training")
 
@@ -144,6 +146,7 @@ def save_model(model, metadata: dict[str, Any], folder: Path) -> Path:
 def run_training(config: dict[str, Any]) -> dict[str, Any]:
     """Train on finaldata.csv and save; returns the metadata. Used by fullprocess.py too."""
     data_path = config["output_folder_path"] / FINALDATA
+    store.refresh_exports(config["output_folder_path"])  # a deleted or edited export is rebuilt
     if not data_path.exists():
         raise ModelError(f"{data_path}: no training data; run ingestion.py first")
     data = load_dataset(data_path)
@@ -167,7 +170,9 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
 def main() -> int:
     """Train the model on the configured ingested data."""
     args = cli_parser(__doc__.splitlines()[0]).parse_args()
-    run_training(load_config(args.config))
+    config = load_config(args.config)
+    with writer_lock(config, "training.py"):
+        run_training(config)
     return 0
 
 

@@ -49,6 +49,8 @@ def workspace(tmp_path: Path) -> Path:
         "prod_deployment_path": "production_deployment",
         # tests never reach the internet: a closed local port stands for the index
         "diagnostics": {"package_index_url": "http://127.0.0.1:9/pypi", "index_timeout_seconds": 1},
+        # tests write their files moments before ingesting them
+        "ingestion": {"settle_seconds": 0},
     }
     (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return tmp_path
@@ -79,6 +81,8 @@ def configure(folder: Path, **settings) -> dict:
         "index_timeout_seconds": 1,
     }
     given["api"] = {"base_url": f"http://127.0.0.1:{free_port()}"}
+    # tests write their files moments before ingesting them
+    given["ingestion"] = {"settle_seconds": 0, **given.get("ingestion", {})}
     path.write_text(json.dumps(given), encoding="utf-8")
     return load_config(path)
 

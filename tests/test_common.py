@@ -18,9 +18,9 @@ from common import (
     PATH_KEYS,
     ConfigError,
     ModelError,
-    find_new_files,
     load_config,
     load_model_verified,
+    scan_input,
     sha256_file,
     write_atomic,
 )
@@ -225,6 +225,13 @@ def test_sha256_file_matches_hashlib(tmp_path):
 
 
 # --- find_new_files --------------------------------------------------------------------
+
+
+def find_new_files(folder: Path, record: dict) -> list[Path]:
+    """The new files of folder against a record's hashes and stamps (scan_input)."""
+    entries = record["files"]
+    stamps = {(e.get("path"), e.get("size"), e.get("mtime_ns")) for e in entries}
+    return [path for path, _ in scan_input(folder, {e["sha256"] for e in entries}, stamps).new]
 
 
 @pytest.fixture

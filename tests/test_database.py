@@ -22,15 +22,15 @@ from conftest import HEADER, ROOT, configure, free_port, run_script, small_rows,
 
 import fullprocess
 import ingestion
+import store
 from common import (
     FINALDATA,
     INGESTION_RECORD,
     database_has_new_rows,
     database_key,
-    database_watermark,
-    load_ingestion_record,
     redact_url,
     resolve_database_url,
+    watermark_key,
 )
 from generate_data import DB_TABLE, load_sqlite
 
@@ -72,7 +72,7 @@ def final_rows(config: dict) -> pd.DataFrame:
 
 def db_section(config: dict) -> dict | None:
     """The "database" section of the saved ingestion record (None if absent)."""
-    return load_ingestion_record(config["output_folder_path"]).get("database")
+    return store.load_record(config["output_folder_path"]).get("database")
 
 
 def ids(rows: list[tuple]) -> set[str]:
@@ -234,7 +234,8 @@ def test_bad_rows_are_dropped_counted_and_not_reread(workspace, caplog):
     assert any("dropped 4 bad row" in m for m in warnings_of(caplog))
     assert db_section(config)["watermark"] == 14
     settings = config["input_database"]
-    assert not database_has_new_rows(settings, db_section(config)["watermark"])
+    mark, boundary = store.read_watermark(config["output_folder_path"], watermark_key(settings))
+    assert mark == 14 and not database_has_new_rows(settings, mark, len(boundary))
 
 
 def test_new_file_is_ingested_while_the_database_has_nothing_new(source):
@@ -278,8 +279,9 @@ def test_table_missing_a_column_is_one_warning(workspace, caplog, columns, missi
     assert len(problems) == 1 and missing in problems[0]
     assert result.database is None and missing in result.database_error
     assert len(final_rows(config)) == 40
-    record = load_ingestion_record(config["output_folder_path"])
-    assert database_watermark(record, config["input_database"]) is None
+    settings = config["input_database"]
+    assert store.read_watermark(config["output_folder_path"], watermark_key(settings))[0] is None
+    record = store.load_record(config["output_folder_path"])
     assert [e["name"] for e in record["files"]] == ["dataset1.csv", "dataset2.csv"]
 
 
@@ -360,17 +362,18 @@ def test_new_data_lists_files_and_warns_when_database_unreachable(workspace, cap
 
 
 def test_crash_between_finaldata_and_record_loses_and_doubles_nothing(source):
-    """finaldata.csv written but no record (a crash): the next run doubles and loses nothing."""
+    """finaldata.csv written but nothing committed (a crash): the next run doubles and loses
+    nothing, because finaldata.csv is rebuilt from the store."""
     result = ingestion.ingest_configured(source)
     output = source["output_folder_path"]
     output.mkdir(parents=True, exist_ok=True)
     (output / FINALDATA).write_text(  # save_ingestion's first step, then the "crash"
-        result.finaldata.to_csv(index=False, lineterminator="\n"), encoding="utf-8"
+        result.new_rows.to_csv(index=False, lineterminator="\n"), encoding="utf-8"
     )
     assert not (output / INGESTION_RECORD).exists()
     ingestion.run_ingestion(source)
     data = final_rows(source)
-    assert len(data) == len(result.finaldata) == 70
+    assert len(data) == len(result.new_rows) == 70
     assert not data.duplicated().any()
     assert ids(small_rows(30, 200)) <= set(data["corporation"])
     assert db_section(source)["watermark"] == 30
@@ -415,12 +418,12 @@ def test_timestamp_watermark(workspace):
     first = ingestion.run_ingestion(config).database.entry
     assert (first["rows_read"], first["watermark_to"]) == (10, "2026-01-02T10:00:09")
     settings = config["input_database"]
-    record = load_ingestion_record(config["output_folder_path"])
-    assert not database_has_new_rows(settings, database_watermark(record, settings))
+    mark, boundary = store.read_watermark(config["output_folder_path"], watermark_key(settings))
+    assert not database_has_new_rows(settings, mark, len(boundary))
     later = [(f"2026-01-03T08:00:0{i}", *r) for i, r in enumerate(small_rows(5, 230))]
     with closing(sqlite3.connect(db)) as conn, conn:
         conn.executemany(f"INSERT INTO {DB_TABLE} VALUES (?, ?, ?, ?, ?, ?)", later)
-    assert database_has_new_rows(settings, database_watermark(record, settings))
+    assert database_has_new_rows(settings, mark, len(boundary))
     second = ingestion.run_ingestion(config).database.entry
     assert second["rows_read"] == 5 and second["watermark_from"] == "2026-01-02T10:00:09"
     assert second["watermark_to"] == "2026-01-03T08:00:04"
@@ -432,13 +435,14 @@ def test_database_has_new_rows(source):
     settings = source["input_database"]
 
     def watermark():
-        return database_watermark(load_ingestion_record(source["output_folder_path"]), settings)
+        mark, boundary = store.read_watermark(source["output_folder_path"], watermark_key(settings))
+        return mark, len(boundary)
 
-    assert database_has_new_rows(settings, watermark()) is True
+    assert database_has_new_rows(settings, *watermark()) is True
     ingestion.run_ingestion(source)
-    assert database_has_new_rows(settings, watermark()) is False
+    assert database_has_new_rows(settings, *watermark()) is False
     load_rows(source["config_file"].parent / "clients.db", small_rows(1, 230))
-    assert database_has_new_rows(settings, watermark()) is True
+    assert database_has_new_rows(settings, *watermark()) is True
 
 
 def test_database_has_new_rows_stays_light(source):
@@ -479,7 +483,7 @@ def test_fullprocess_cycle_reads_the_database(shipped):
     fourth = fullprocess.process(config)
     assert fourth.new_files == ["database:client_activity"] and fourth.new_rows == 300
     assert fourth.model_drift is not None
-    rows = fullprocess.read_history(config["output_folder_path"])
+    rows = store.read_history(config["output_folder_path"])
     assert len(rows) == 4 and rows[0]["decision"] == fourth.decision != "error"
     assert db_section(config)["watermark"] == 4300
 
@@ -604,11 +608,13 @@ def test_postgres_has_new_rows(pg_source):
     settings = pg_source["input_database"]
 
     def watermark():
-        record = load_ingestion_record(pg_source["output_folder_path"])
-        return database_watermark(record, settings)
+        mark, boundary = store.read_watermark(
+            pg_source["output_folder_path"], watermark_key(settings)
+        )
+        return mark, len(boundary)
 
-    assert database_has_new_rows(settings, watermark()) is True
+    assert database_has_new_rows(settings, *watermark()) is True
     ingestion.run_ingestion(pg_source)
-    assert database_has_new_rows(settings, watermark()) is False
+    assert database_has_new_rows(settings, *watermark()) is False
     pg_insert(settings["url"], small_rows(1, 230))
-    assert database_has_new_rows(settings, watermark()) is True
+    assert database_has_new_rows(settings, *watermark()) is True

@@ -6,6 +6,7 @@ import json
 
 from conftest import run_script
 
+import dataset
 import deployment
 import ingestion
 import scoring
@@ -34,7 +35,7 @@ def test_pipeline_on_shipped_practice_data(shipped):
     assert version == manifest["version"] == "v0001"
     assert manifest["f1"] == scores["f1"]
     on_source = scoring.score_model(
-        model, ingestion.load_dataset(shipped / "sourcedata" / "dataset3.csv")
+        model, dataset.load_dataset(shipped / "sourcedata" / "dataset3.csv")
     )
     assert on_source["f1"] < scores["f1"] - 0.1  # the shipped source data has drifted
 

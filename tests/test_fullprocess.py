@@ -22,6 +22,7 @@ import deployment
 import diagnostics
 import fullprocess
 import scoring
+import store
 import training
 from app import create_app
 from common import (
@@ -31,6 +32,7 @@ from common import (
     INGESTION_RECORD,
     MODEL_FILE,
     ModelError,
+    WriterLock,
     load_config,
 )
 
@@ -56,7 +58,7 @@ def versions(config: dict) -> list[str]:
 
 def history_count(config: dict) -> int:
     """Rows in runs.db (0 before the first recorded run)."""
-    path = config["output_folder_path"] / fullprocess.HISTORY_DB
+    path = config["output_folder_path"] / store.STORE_FILE
     if not path.exists():
         return 0
     db = sqlite3.connect(path)
@@ -273,7 +275,7 @@ def test_run_without_new_data_is_a_noop(story):
 
 def test_history_records_every_run(story):
     """runs.db has one row per run, the no-op included; --history prints them as a table."""
-    rows = fullprocess.read_history(story.source["output_folder_path"])
+    rows = store.read_history(story.source["output_folder_path"])
     assert [r["decision"] for r in rows] == ["none", "deployed", "deployed"]
     assert [r["new_version"] for r in rows] == [None, "v0002", "v0001"]
     assert history_count(story.source) == 3
@@ -376,7 +378,7 @@ def test_broken_deployment_is_reported_not_replaced(offline):
     assert len(errors) == 1 and "refusing" in errors[0]
     assert "Traceback" not in done.stderr
     assert versions(offline) == ["v0001"]
-    last = fullprocess.read_history(offline["output_folder_path"], 1)[0]
+    last = store.read_history(offline["output_folder_path"], 1)[0]
     assert last["decision"] == "error" and "refusing" in last["error"]
 
 
@@ -393,7 +395,7 @@ def test_log_goes_to_the_rotating_file(offline):
 
 def test_run_exits_while_another_holds_the_lock(offline):
     """A held lock makes a run exit 0 without ingesting; once released, a run ingests."""
-    lock = fullprocess.RunLock(offline["output_folder_path"])
+    lock = WriterLock(offline["output_folder_path"], "test")
     assert lock.acquire()
     try:
         done = cli(offline)
@@ -431,8 +433,8 @@ def test_killed_runs_stale_lock_is_taken_over(offline):
         f"""
         import time
         from pathlib import Path
-        import fullprocess
-        assert fullprocess.RunLock(Path({str(output)!r})).acquire()
+        from common import WriterLock
+        assert WriterLock(Path({str(output)!r}), 'holder').acquire()
         print("locked", flush=True)
         time.sleep(120)
         """
@@ -446,8 +448,8 @@ def test_killed_runs_stale_lock_is_taken_over(offline):
         holder.kill()
         holder.wait()
         holder.stdout.close()
-    lock_file = output / fullprocess.LOCK_FILE
-    assert lock_file.read_text().startswith(f"pid {holder.pid} ")
+    lock_file = output / WriterLock.FILE
+    assert lock_file.read_text().startswith(f"holder pid {holder.pid} ")
     done = cli(offline)
     assert done.returncode == 0, done.stderr
     assert "took over a stale lock" in done.stderr
@@ -471,7 +473,7 @@ def test_nothing_new_imports_no_heavy_module(offline):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0 []"
-    assert fullprocess.read_history(offline["output_folder_path"], 1)[0]["reason"] == "no new data"
+    assert store.read_history(offline["output_folder_path"], 1)[0]["reason"] == "no new data"
 
 
 # ---- bugs ----------------------------------------------------------------------------------
@@ -538,6 +540,6 @@ def test_failure_after_deploying_keeps_the_decision(practice):
     (plot / "keep").write_text("x")
     done = cli(forced)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    last = fullprocess.read_history(forced["output_folder_path"], 1)[0]
+    last = store.read_history(forced["output_folder_path"], 1)[0]
     assert last["decision"] == "deployed" and last["new_version"] == "v0002"
     assert "after deploying v0002" in last["error"]

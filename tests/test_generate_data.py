@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 import generate_data
 import training
 from common import COLUMNS, FEATURES, ID_COLUMN, TARGET, load_config
-from ingestion import load_dataset
+from dataset import load_dataset
 
 SHIPPED = [
     "practicedata/dataset1.csv",

@@ -83,7 +83,7 @@ def test_happy_path_writes_data_list_and_record(config):
 def test_ingest_alone_writes_nothing(config):
     """ingest() computes the result and leaves the output folder untouched."""
     result = ingestion.ingest(config["input_folder_path"], config["output_folder_path"])
-    assert len(result.finaldata) == 40
+    assert len(result.new_rows) == 40
     assert not config["output_folder_path"].exists()
 
 
@@ -245,7 +245,7 @@ def test_bad_rows_are_dropped_and_counted(config, caplog):
 def test_file_with_too_many_bad_rows_is_rejected_whole(workspace):
     """A file whose bad-row share exceeds ingestion.max_bad_row_share is rejected whole."""
     settings = json.loads((workspace / "config.json").read_text())
-    settings["ingestion"] = {"max_bad_row_share": 0.2}
+    settings["ingestion"] = {"max_bad_row_share": 0.2, "settle_seconds": 0}
     (workspace / "config.json").write_text(json.dumps(settings))
     config = load_config(workspace / "config.json")
     rows = small_rows(20, 40) + BAD_ROWS + BAD_ROWS[:1]  # 6 of 26 bad: 23% > 20%
@@ -298,7 +298,7 @@ def test_no_temp_files_left_in_output_folder(config):
     ingestion.run_ingestion(config)
     write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(5, 40))
     ingestion.run_ingestion(config)
-    assert sorted(os.listdir(config["output_folder_path"])) == sorted(OUTPUTS)
+    assert sorted(os.listdir(config["output_folder_path"])) == sorted([*OUTPUTS, "store.db"])
 
 
 # --- command line ------------------------------------------------------------------------
@@ -367,7 +367,11 @@ def test_unchanged_files_are_not_hashed_again(config):
     the same edit with a new mtime is new data."""
     import os
 
-    from common import find_new_files, load_ingestion_record
+    import store
+    from common import scan_input
+
+    def find_new_files(folder, known):
+        return [path for path, _ in scan_input(folder, *known).new]
 
     ingestion.run_ingestion(config)
     path = config["input_folder_path"] / "dataset1.csv"
@@ -375,7 +379,7 @@ def test_unchanged_files_are_not_hashed_again(config):
     text = path.read_text()
     path.write_text(text.replace("c000", "z000"))  # same size, other content
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    record = load_ingestion_record(config["output_folder_path"])
+    record = store.known_files(config["output_folder_path"])
     assert find_new_files(config["input_folder_path"], record) == []  # not even read
     os.utime(path)  # now it looks changed: hashed, and its content is new
     assert find_new_files(config["input_folder_path"], record) == [path]

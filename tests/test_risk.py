@@ -13,9 +13,9 @@ from pypdf import PdfReader
 from sklearn.linear_model import LogisticRegression
 
 import app as api
-import fullprocess
-import ingestion
+import dataset
 import reporting
+import store
 import training
 from common import COLUMNS, DEFAULTS, FEATURES, ID_COLUMN
 from deployment import load_deployed
@@ -392,7 +392,7 @@ def dashboard(deployed, workspace):
     rows = small_rows(15, 100)
     flipped = [(*r[:4], 1 - r[4]) if i in (1, 3, 4) else r for i, r in enumerate(rows)]
     write_csv(workspace / "testdata" / "testdata.csv", flipped)
-    run = fullprocess.Run(
+    run = store.Run(
         new_files=["dataset9.csv"],
         new_rows=55,
         deployed_version="v0001",
@@ -403,7 +403,8 @@ def dashboard(deployed, workspace):
         decision="no drift",
         reason="batch F1 interval reaches the deployed F1",
     )
-    fullprocess.record_run(deployed["output_folder_path"], run, 0.5)
+    run.seconds = 0.5
+    store.record_run(deployed["output_folder_path"], run)
     return deployed
 
 
@@ -425,7 +426,7 @@ def test_dashboard_shows_the_model_and_its_scores(dashboard):
     html = page(api.create_app(dashboard).test_client())
     model, _ = load_deployed(dashboard["prod_deployment_path"])
     test_file = dashboard["test_data_path"] / "testdata.csv"
-    scores = score_model(model, ingestion.load_dataset(test_file))
+    scores = score_model(model, dataset.load_dataset(test_file))
     assert 0 < scores["f1"] < 1  # the flipped labels make the F1 informative
     assert "v0001" in html
     assert f"<b>{scores['f1']:.3f}</b><span>F1</span>" in html

@@ -92,7 +92,7 @@ def test_failed_training_keeps_previous_model(config):
     ingestion.run_ingestion(config)
     training.run_training(config)
     before = (config["output_model_path"] / MODEL_FILE).read_bytes()
-    write_csv(config["output_folder_path"] / "finaldata.csv", small_rows(3))
+    config["training"]["min_rows"] = 1_000  # this retrain cannot succeed
     with pytest.raises(ModelError):
         training.run_training(config)
     assert (config["output_model_path"] / MODEL_FILE).read_bytes() == before
