@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint data clean cron cronline
+.PHONY: run test test-slow lint data clean cron cronline
 
 # The virtual environment, rebuilt when the requirements change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -25,6 +25,10 @@ run: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(PY) -m pytest
+
+## test-slow: the long tests (kill trials, fuzzing); .ci/run runs them after `make test`
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow || [ $$? -eq 5 ]  # 5: no slow test collected
 
 ## lint: ruff
 lint: $(STAMP)

@@ -436,7 +436,7 @@ def dashboard_context(app: Flask) -> dict[str, Any]:
     n = config["risk"]["top_reasons"]
     versions = reporting.version_history(config["prod_deployment_path"])
     runs = store.read_history(config["output_folder_path"], 50)
-    drift_run = next((r for r in runs if isinstance(r.get("data_drift_psi"), dict)), None)
+    drift_run = store.last_judged_run(config["output_folder_path"])  # however long ago
     total = sum(scores["confusion_matrix"].values())
     return {
         "manifest": manifest,

@@ -5,6 +5,8 @@ number_of_employees, exited):
     practicedata/dataset1.csv, practicedata/dataset2.csv   the "old" regime
     sourcedata/dataset3.csv,   sourcedata/dataset4.csv     the "new" regime (drifted)
     testdata/testdata.csv                                   half old, half new
+    practicedata/dataset_current.csv                        this month's activity of
+                                        1,000 current clients, `exited` empty (unknown yet)
 
 Run:  python generate_data.py                      # rewrite the shipped files
       python generate_data.py --rows 1000000 --out /tmp/big   # one large file, new regime
@@ -38,6 +40,10 @@ SHIPPED = [
 ]
 # Exact copies of dataset1 rows inside dataset2: ingestion must drop them.
 DUPLICATES_IN_DATASET2 = 40
+# Current clients: newer observations of practice clients who have not exited, whose
+# outcome is not known yet (an empty `exited`). Named to sort after dataset1/2, so that
+# with equal modification times (a fresh clone) they arrive last.
+CURRENT_FILE = ("practicedata", "dataset_current.csv", 1000)
 
 # Each regime: means of log features and the logistic link from standardized log
 # features to exiting. The source regime shifts the features (bigger, busier clients)
@@ -122,7 +128,26 @@ def shipped_files(seed: int = SEED) -> dict[str, str]:
             file_ids = file_ids[:-k] + dataset1[0][:k]
             rows = np.concatenate([rows[:-k], dataset1[1][:k]])
         out[f"{folder}/{name}"] = to_csv(file_ids, rows)
+    folder, name, n = CURRENT_FILE
+    out[f"{folder}/{name}"] = current_clients(out, n, np.random.default_rng(seed + 2))
     return out
+
+
+def current_clients(files: dict[str, str], n: int, rng: np.random.Generator) -> str:
+    """CSV text of n practice clients still with the company, re-observed: fresh activity
+    drawn from the practice regime, `exited` empty (a separate generator, so the other
+    files stay as they were)."""
+    rows = [r for rel in ("practicedata/dataset1.csv", "practicedata/dataset2.csv")
+            for r in list(csv.reader(io.StringIO(files[rel])))[1:] if r[-1] == "0"]  # fmt: skip
+    ids = sorted({r[0] for r in rows})
+    chosen = [ids[i] for i in sorted(rng.choice(len(ids), size=n, replace=False))]
+    features = client_rows(n, "practice", rng)[:, :3]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for cid, row in zip(chosen, features.tolist(), strict=True):
+        writer.writerow([cid, *row, ""])
+    return buf.getvalue()
 
 
 def large_file(n: int, seed: int = SEED) -> str:

@@ -698,6 +698,7 @@ def last_judged_run(folder: Path) -> dict[str, Any] | None:
     with closing(open_store(folder)) as db:
         row = db.execute(
             "SELECT * FROM runs WHERE verdict IS NOT NULL OR model_drift IS NOT NULL "
+            "OR data_drift_psi IS NOT NULL "
             "ORDER BY id DESC LIMIT 1"
         ).fetchone()
     return decode_run(dict(row)) if row else None

@@ -35,10 +35,13 @@ def combined(data: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
     return pd.concat([data[n] for n in names], ignore_index=True)
 
 
+CURRENT = "practicedata/dataset_current.csv"
+
+
 def test_shipped_files_are_reproduced_byte_for_byte():
     """shipped_files() regenerates exactly the committed data files."""
     files = generate_data.shipped_files()
-    assert sorted(files) == sorted(SHIPPED)
+    assert sorted(files) == sorted([*SHIPPED, CURRENT])
     for rel, text in files.items():
         assert (ROOT / rel).read_bytes() == text.encode("utf-8"), rel
 
@@ -115,3 +118,13 @@ def test_large_file_has_schema_and_is_deterministic(tmp_path):
     data = load_dataset(path)
     assert len(data) == 1000 and list(data.columns) == COLUMNS
     assert data[ID_COLUMN].is_unique
+
+
+def test_current_clients_are_unlabelled_practice_clients_who_stayed(shipped_data):
+    """dataset_current.csv: 1,000 practice clients with exited = 0, re-observed, exited empty."""
+    current = pd.read_csv(ROOT / CURRENT, dtype=str, keep_default_na=False)
+    assert list(current.columns) == COLUMNS and len(current) == 1000
+    assert (current[TARGET] == "").all() and current[ID_COLUMN].is_unique
+    practice = combined(shipped_data, PRACTICE)
+    stayed = set(practice.loc[practice[TARGET] == 0, ID_COLUMN])
+    assert set(current[ID_COLUMN]) <= stayed
