@@ -22,8 +22,10 @@ def test_pipeline_on_shipped_practice_data(shipped):
     """The four stages in order on the shipped data produce a verified deployment."""
     config = load_config(shipped / "config.json")
     result = ingestion.run_ingestion(config)
-    assert [f.entry["name"] for f in result.ingested] == ["dataset1.csv", "dataset2.csv"]
-    assert result.metrics["rows_read"] == 5000
+    names = ["dataset1.csv", "dataset2.csv", "dataset_current.csv"]
+    assert sorted(f.entry["name"] for f in result.ingested) == names
+    assert result.metrics["rows_read"] == 6000
+    assert result.metrics["rows_unlabelled"] == 1000  # current clients, exited unknown
     assert result.metrics["rows_total"] == 4960  # the 40 shipped duplicates are dropped
     meta = training.run_training(config)
     assert meta["rows"] == 4960
@@ -51,5 +53,5 @@ def test_scripts_from_another_directory(shipped, tmp_path_factory):
     prod = shipped / "production_deployment"
     assert float((prod / "latestscore.txt").read_text()) > F1_RANGE[0]
     record = json.loads((shipped / "ingesteddata" / "ingestion_record.json").read_text())
-    assert [e["status"] for e in record["files"]] == ["ingested", "ingested"]
+    assert [e["status"] for e in record["files"]] == ["ingested"] * 3
     assert list(elsewhere.iterdir()) == []

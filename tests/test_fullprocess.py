@@ -239,7 +239,7 @@ def story(tmp_path_factory) -> SimpleNamespace:
 def test_first_run_ingests_and_deploys_v0001(story):
     """With no deployment, the practice data is ingested and deployed as v0001, with reports."""
     run = story.runs[0]
-    assert run.new_files == ["dataset1.csv", "dataset2.csv"]
+    assert sorted(run.new_files) == ["dataset1.csv", "dataset2.csv", "dataset_current.csv"]
     assert run.decision == "deployed" and run.new_version == "v0001"
     assert "first deployment" in run.reason
     models = story.practice["output_model_path"]
@@ -423,7 +423,8 @@ def test_two_runs_at_once_deploy_once(shipped):
     assert [code for _, code in results] == [0, 0], [err for (_, err), _ in results]
     assert versions(config) == ["v0001"]
     record = json.loads((config["output_folder_path"] / INGESTION_RECORD).read_text())
-    assert sorted(e["name"] for e in record["files"]) == ["dataset1.csv", "dataset2.csv"]
+    names = ["dataset1.csv", "dataset2.csv", "dataset_current.csv"]
+    assert sorted(e["name"] for e in record["files"]) == names
 
 
 def test_killed_runs_stale_lock_is_taken_over(offline):
