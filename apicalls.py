@@ -13,8 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from common import (
     FEATURES,
     RiskError,
@@ -23,10 +21,12 @@ from common import (
     now_iso,
     read_json,
     run_cli,
+    test_data_file,
     write_atomic,
     write_json,
 )
-from scoring import test_data_file
+
+import requests
 
 log = logging.getLogger("apicalls")
 

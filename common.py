@@ -1,7 +1,9 @@
 """Shared helpers for the pipeline scripts: config, errors, atomic writes, hashes, logging.
 
 Standard library only, so that the cron tick of fullprocess.py can decide "nothing new"
-without importing pandas or scikit-learn.
+without importing pandas or scikit-learn, and so that a Python without the project's
+packages gets one line naming the right command instead of a traceback (check_environment,
+called at the end of this module: every script imports common before it needs a package).
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import importlib.util
 import json
 import logging
 import os
 import pickle
+import shlex
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -41,6 +46,10 @@ MODEL_META = "trainedmodel.json"
 SCORE_FILE = "latestscore.txt"
 SCORES_JSON = "scores.json"
 TEST_FILE = "testdata.csv"
+
+# Import names of the pinned runtime packages; their absence means the wrong Python.
+REQUIRED_MODULES = ("numpy", "pandas", "sklearn", "flask", "requests", "matplotlib", "reportlab")
+VENV_PYTHON = PROJECT_DIR / ".venv" / "bin" / "python"
 
 # Every setting with its default. The five path keys are the original project's.
 DEFAULTS: dict[str, Any] = {
@@ -100,6 +109,20 @@ DEFAULTS: dict[str, Any] = {
         "high": 0.5,  # exit probability at or above: high risk band
         "medium": 0.25,  # at or above (and below high): medium
         "top_reasons": 3,  # features listed as reasons per client
+    },
+    "notify": {
+        # off by default; a webhook (Slack-compatible JSON) and/or e-mail (smtplib)
+        "webhook_url": "",  # empty: no webhook
+        "email_to": "",  # comma-separated recipients; empty: no e-mail
+        "email_from": "risk-assessment@localhost",
+        "smtp_host": "localhost",
+        "smtp_port": 25,
+        "smtp_user": "",  # login only when set (password from $RISK_SMTP_PASSWORD)
+        "smtp_starttls": False,
+        "timeout_seconds": 10.0,  # per notification; a failure is logged, never fatal
+        "failed_ticks": 3,  # notify after this many consecutive failed runs (0: never)
+        "stale_days": 7.0,  # notify when no new data arrived for this many days (0: never)
+        "dashboard_url": "",  # the dashboard's address in each message; default api.base_url
     },
     "api": {
         "host": "127.0.0.1",  # `python app.py` serves here (development only)
@@ -183,6 +206,7 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     risk = config["risk"]
     if not 0 <= risk["medium"] <= risk["high"] <= 1:
         raise ConfigError(f"{file.name}: risk needs 0 <= medium <= high <= 1")
+    check_ranges(config, file.name)
     for (section, key), allowed in CHOICES.items():
         if config[section][key] not in allowed:
             raise ConfigError(
@@ -196,6 +220,27 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     )
     config["config_file"] = file
     return config
+
+
+# (section, key): (lowest, highest) allowed value; None: unbounded on that side.
+RANGES = {
+    ("notify", "smtp_port"): (1, 65535),
+    ("notify", "timeout_seconds"): (0.1, 300),
+    ("notify", "failed_ticks"): (0, None),
+    ("notify", "stale_days"): (0, None),
+}
+
+
+def check_ranges(config: dict[str, Any], name: str) -> None:
+    """ConfigError naming the first setting outside its RANGES bounds."""
+    for (section, key), (low, high) in RANGES.items():
+        value = config[section][key]
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+            raise ConfigError(f"{name}: {section}.{key} must be in {bounds}, not {value!r}")
+    url = config["notify"]["webhook_url"]
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}: notify.webhook_url must start with http:// or https://")
 
 
 def resolve_database_url(url: str, base: Path) -> str:
@@ -357,6 +402,14 @@ def file_stamp(path: Path) -> dict[str, int]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def test_data_file(test_data_path: Path) -> Path:
+    """The test CSV: test_data_path itself if it is a file, else testdata.csv inside it."""
+    return test_data_path if test_data_path.is_file() else test_data_path / TEST_FILE
+
+
+test_data_file.__test__ = False  # not a pytest test, whatever imports it
+
+
 def find_csv_files(folder: str | os.PathLike) -> list[Path]:
     """Every *.csv file directly in folder, sorted by name; DataError if no such folder."""
     folder = Path(folder)
@@ -433,6 +486,11 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+# Level of the stderr handler: --quiet (the cron line) raises it to WARNING, so INFO goes
+# only to fullprocess's rotating log and the cron log file stays small.
+_stderr_level = logging.NOTSET
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Log one line per event to stderr: time, script, level, message."""
     logging.basicConfig(
@@ -441,14 +499,34 @@ def setup_logging(level: int = logging.INFO) -> None:
         stream=sys.stderr,
         force=True,
     )
+    logging.getLogger().handlers[0].setLevel(_stderr_level)
+
+
+class QuietAction(argparse.Action):
+    """--quiet: from now on only warnings and errors reach stderr."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        global _stderr_level
+        _stderr_level = logging.WARNING
+        for handler in logging.getLogger().handlers:
+            if getattr(handler, "stream", None) is sys.stderr:
+                handler.setLevel(_stderr_level)
+        setattr(namespace, self.dest, True)
 
 
 def cli_parser(description: str) -> argparse.ArgumentParser:
-    """An argument parser with the shared --config option."""
+    """An argument parser with the shared --config and --quiet options."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--config",
         help=f"path to config.json (default: ${CONFIG_ENV} or {DEFAULT_CONFIG.name} here)",
+    )
+    parser.add_argument(
+        "--quiet",
+        nargs=0,
+        action=QuietAction,
+        default=False,
+        help="only warnings and errors on stderr (INFO still goes to a log file); for cron",
     )
     return parser
 
@@ -469,3 +547,87 @@ def run_cli(main: Callable[[], int | None], name: str) -> None:
         log.error("interrupted")
         sys.exit(130)
     sys.exit(code or 0)
+
+
+# ---- the cron line ------------------------------------------------------------------------
+
+CRON_TEMPLATE = PROJECT_DIR / "cronjob.txt"
+CRON_PLACEHOLDER = "/opt/dynamic-risk-assessment"
+CRON_TAG = "# dynamic-risk-assessment checkout "
+
+
+def sh_quote(text: str) -> str:
+    """text in single quotes for /bin/sh, always quoted (a ' becomes '\\'')."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def cron_line(project: Path = PROJECT_DIR, template: Path = CRON_TEMPLATE) -> str:
+    """The crontab line of cronjob.txt for a checkout: paths quoted, % escaped, tagged.
+
+    The trailing tag (a shell comment holding the checkout path) tells this checkout's
+    line from another's, so installing replaces only this one.
+    """
+    lines = [ln for ln in template.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    line = [ln for ln in lines if not ln.lstrip().startswith("#")][0]
+    line = line.replace(CRON_PLACEHOLDER, sh_quote(str(project)))
+    return (line + " " + CRON_TAG + str(project)).replace("%", "\\%")
+
+
+def cron_command(line: str) -> str:
+    """What cron hands to /bin/sh for a line: the command after the 5 time fields, with
+    cron's escaping undone (\\% is %; an unescaped % would end the command)."""
+    command = line.split(None, 5)[5]
+    return command.replace("\\%", "%")
+
+
+def crontab_with(existing: str, line: str, project: Path = PROJECT_DIR) -> str:
+    """A crontab's text with this checkout's tagged line replaced by (or added as) line."""
+    kept = crontab_without(existing, project)
+    return (kept + "\n" if kept else "") + line + "\n"
+
+
+def crontab_without(existing: str, project: Path = PROJECT_DIR) -> str:
+    """A crontab's text without this checkout's tagged line (other lines kept as they are)."""
+    tag = (CRON_TAG + str(project)).replace("%", "\\%")
+    return "\n".join(ln for ln in existing.splitlines() if not ln.endswith(tag))
+
+
+def read_crontab(crontab: str = "crontab") -> str:
+    """The user's crontab ('' when there is none yet)."""
+    done = subprocess.run([*shlex.split(crontab), "-l"], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else ""
+
+
+def write_crontab(text: str, crontab: str = "crontab") -> None:
+    """Replace the user's crontab with text; RiskError with crontab's message on failure."""
+    done = subprocess.run([*shlex.split(crontab), "-"], input=text, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RiskError(f"crontab: {done.stderr.strip() or 'failed'}")
+
+
+def run_like_cron(line: str, home: str) -> subprocess.CompletedProcess:
+    """Run a cron line's command once as cron would: empty environment, /bin/sh."""
+    return subprocess.run(
+        ["env", "-i", f"HOME={home}", "/bin/sh", "-c", cron_command(line)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+
+
+def check_environment(modules=REQUIRED_MODULES) -> None:
+    """Exit with one line naming the command to use when this Python lacks the packages.
+
+    find_spec looks a module up without importing it: a fraction of a millisecond each.
+    """
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "this script"
+    sys.exit(
+        f"{script}: {sys.executable} lacks {', '.join(missing)}; run `make run` once, then use "
+        f"{VENV_PYTHON} {script} (or `. .venv/bin/activate` first, then `python {script}`)"
+    )
+
+
+check_environment()  # the one thing importing common does: a wrong Python exits here

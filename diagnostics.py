@@ -22,12 +22,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import requests
-
-import ingestion
-import training
 from common import (
     FEATURES,
     FINALDATA,
@@ -44,6 +38,13 @@ from common import (
     run_cli,
     write_json,
 )
+
+import numpy as np
+import pandas as pd
+import requests
+
+import ingestion
+import training
 from deployment import load_deployed
 from scoring import exit_probabilities, test_data_file
 

@@ -19,10 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import sqlalchemy
-
 from common import (
     COLUMNS,
     FEATURES,
@@ -48,6 +44,10 @@ from common import (
     write_atomic,
     write_json,
 )
+
+import numpy as np
+import pandas as pd
+import sqlalchemy
 
 log = logging.getLogger("ingestion")
 
