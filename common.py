@@ -16,9 +16,7 @@ import json
 import logging
 import os
 import pickle
-import shlex
 import sqlite3
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -547,72 +545,6 @@ def run_cli(main: Callable[[], int | None], name: str) -> None:
         log.error("interrupted")
         sys.exit(130)
     sys.exit(code or 0)
-
-
-# ---- the cron line ------------------------------------------------------------------------
-
-CRON_TEMPLATE = PROJECT_DIR / "cronjob.txt"
-CRON_PLACEHOLDER = "/opt/dynamic-risk-assessment"
-CRON_TAG = "# dynamic-risk-assessment checkout "
-
-
-def sh_quote(text: str) -> str:
-    """text in single quotes for /bin/sh, always quoted (a ' becomes '\\'')."""
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def cron_line(project: Path = PROJECT_DIR, template: Path = CRON_TEMPLATE) -> str:
-    """The crontab line of cronjob.txt for a checkout: paths quoted, % escaped, tagged.
-
-    The trailing tag (a shell comment holding the checkout path) tells this checkout's
-    line from another's, so installing replaces only this one.
-    """
-    lines = [ln for ln in template.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    line = [ln for ln in lines if not ln.lstrip().startswith("#")][0]
-    line = line.replace(CRON_PLACEHOLDER, sh_quote(str(project)))
-    return (line + " " + CRON_TAG + str(project)).replace("%", "\\%")
-
-
-def cron_command(line: str) -> str:
-    """What cron hands to /bin/sh for a line: the command after the 5 time fields, with
-    cron's escaping undone (\\% is %; an unescaped % would end the command)."""
-    command = line.split(None, 5)[5]
-    return command.replace("\\%", "%")
-
-
-def crontab_with(existing: str, line: str, project: Path = PROJECT_DIR) -> str:
-    """A crontab's text with this checkout's tagged line replaced by (or added as) line."""
-    kept = crontab_without(existing, project)
-    return (kept + "\n" if kept else "") + line + "\n"
-
-
-def crontab_without(existing: str, project: Path = PROJECT_DIR) -> str:
-    """A crontab's text without this checkout's tagged line (other lines kept as they are)."""
-    tag = (CRON_TAG + str(project)).replace("%", "\\%")
-    return "\n".join(ln for ln in existing.splitlines() if not ln.endswith(tag))
-
-
-def read_crontab(crontab: str = "crontab") -> str:
-    """The user's crontab ('' when there is none yet)."""
-    done = subprocess.run([*shlex.split(crontab), "-l"], capture_output=True, text=True)
-    return done.stdout if done.returncode == 0 else ""
-
-
-def write_crontab(text: str, crontab: str = "crontab") -> None:
-    """Replace the user's crontab with text; RiskError with crontab's message on failure."""
-    done = subprocess.run([*shlex.split(crontab), "-"], input=text, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RiskError(f"crontab: {done.stderr.strip() or 'failed'}")
-
-
-def run_like_cron(line: str, home: str) -> subprocess.CompletedProcess:
-    """Run a cron line's command once as cron would: empty environment, /bin/sh."""
-    return subprocess.run(
-        ["env", "-i", f"HOME={home}", "/bin/sh", "-c", cron_command(line)],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
 
 
 def check_environment(modules=REQUIRED_MODULES) -> None:

@@ -60,13 +60,29 @@ def config(workspace: Path) -> dict:
     return load_config(workspace / "config.json")
 
 
+# The shipped config.json's settings, written here: the suite never reads the checkout's
+# own config.json, which the user may have edited (say, to the source data).
+SHIPPED_CONFIG = {
+    "input_folder_path": "practicedata",
+    "output_folder_path": "ingesteddata",
+    "test_data_path": "testdata",
+    "output_model_path": "practicemodels",
+    "prod_deployment_path": "production_deployment",
+}
+
+
+def copy_shipped(folder: Path) -> Path:
+    """The shipped data and the shipped config into folder; returns folder."""
+    for name in ("practicedata", "sourcedata", "testdata"):
+        shutil.copytree(ROOT / name, folder / name)
+    (folder / "config.json").write_text(json.dumps(SHIPPED_CONFIG, indent=2), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture
 def shipped(tmp_path: Path) -> Path:
-    """A copy of the shipped data and config.json in a temporary project folder."""
-    for folder in ("practicedata", "sourcedata", "testdata"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    shutil.copy(ROOT / "config.json", tmp_path / "config.json")
-    return tmp_path
+    """A copy of the shipped data, with the shipped config, in a temporary project folder."""
+    return copy_shipped(tmp_path)
 
 
 def configure(folder: Path, **settings) -> dict:

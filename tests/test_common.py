@@ -337,3 +337,18 @@ def test_inconsistent_settings_are_refused(tmp_path, section, value, words):
     path = write_config(tmp_path, {section: value})
     with pytest.raises(ConfigError, match=words):
         load_config(path)
+
+
+def test_fixture_config_is_the_committed_config_json():
+    """The `shipped` fixture writes the config.json the repository ships (read from git,
+    never from the checkout's file, which the user may have edited)."""
+    import subprocess
+
+    from conftest import ROOT, SHIPPED_CONFIG
+
+    done = subprocess.run(
+        ["git", "show", "HEAD:config.json"], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"not a git checkout: {done.stderr.strip()}")
+    assert json.loads(done.stdout) == SHIPPED_CONFIG
