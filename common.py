@@ -44,6 +44,8 @@ MODEL_META = "trainedmodel.json"
 SCORE_FILE = "latestscore.txt"
 SCORES_JSON = "scores.json"
 TEST_FILE = "testdata.csv"
+# The live version's manifest, inside prod_deployment_path (see deployment.py).
+LIVE_MANIFEST = Path("current") / "manifest.json"
 
 # Import names of the pinned runtime packages; their absence means the wrong Python.
 REQUIRED_MODULES = ("numpy", "pandas", "sklearn", "flask", "requests", "matplotlib", "reportlab")

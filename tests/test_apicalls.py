@@ -148,4 +148,40 @@ def test_fullprocess_warns_when_the_api_serves_another_deployment(
         server.shutdown()
         thread.join()
     assert run.new_version == "v0001"
-    assert "another deployment?" in caplog.text
+    assert "another deployment?" in caplog.text and "answers not saved" in caplog.text
+    assert not (other / "models" / "apireturns.json").exists()
+
+
+def test_apicalls_saves_nothing_from_a_server_of_another_deployment(server, tmp_path):
+    """A server serving another model: one line naming both, exit 1, nothing written."""
+    import conftest
+
+    other = tmp_path / "other"
+    conftest.write_csv(other / "practicedata" / "d.csv", conftest.small_rows(30, 500))
+    conftest.write_csv(other / "testdata" / "testdata.csv", conftest.small_rows(15, 100))
+    (other / "config.json").write_text(json.dumps(conftest.SHIPPED_CONFIG))
+    from common import load_config
+
+    conftest.deploy_workspace(load_config(other / "config.json"))
+    done = run_script("apicalls.py", "--config", str(other / "config.json"), "--url", server)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another deployment?" in lines[0], done.stderr
+    assert "serves model v0001" in lines[0] and str(other / "production_deployment") in lines[0]
+    assert not list((other / "practicemodels").glob("apireturns.*"))
+
+
+def test_apicalls_imports_no_script_and_no_heavy_package():
+    """apicalls.py --help loads neither pandas, scikit-learn nor reportlab, nor a script."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(ROOT / "apicalls.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = {ln.rsplit("|", 1)[-1].strip() for ln in done.stderr.splitlines() if "|" in ln}
+    assert "requests" in loaded and "common" in loaded
+    heavy = {m for m in loaded if m.split(".")[0] in {"pandas", "sklearn", "reportlab", "numpy"}}
+    scripts = {"scoring", "ingestion", "training", "deployment", "diagnostics", "reporting", "app"}
+    assert heavy == set() and not loaded & scripts
