@@ -226,7 +226,7 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
 RANGES = {
     ("notify", "smtp_port"): (1, 65535),
     ("notify", "timeout_seconds"): (0.1, 300),
-    ("notify", "failed_ticks"): (0, None),
+    ("notify", "failed_ticks"): (0, 1000),
     ("notify", "stale_days"): (0, None),
 }
 

@@ -48,6 +48,8 @@ from common import (
     write_json,
 )
 
+import notify
+
 log = logging.getLogger("fullprocess")
 
 HISTORY_DB = "runs.db"
@@ -485,6 +487,10 @@ def process(config: dict[str, Any], dry_run: bool = False) -> Run:
     finally:
         if not dry_run:
             record_run(config["output_folder_path"], run, time.perf_counter() - start)
+            # -- notifications (notify.py; off by default; a failure to send never fails the run)
+            if notify.enabled(settings := config["notify"]):
+                history = read_history(config["output_folder_path"], settings["failed_ticks"] + 2)
+                notify.notify_run(config, asdict(run), history)
     log.info(
         "%s%s: %s%s",
         "dry run: " if dry_run else "",
