@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,53 @@ def deployed(config: dict) -> dict:
     """The workspace with a model deployed as v0001."""
     deploy_workspace(config)
     return config
+
+
+@contextmanager
+def production_server(config_file: Path, via_make: bool = False):
+    """gunicorn serving wsgi:app for config_file on a free port of 127.0.0.1 (through
+    `make serve` when via_make); yields the base URL, stops the server on exit."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import requests
+
+    port = free_port()
+    command = (
+        ["make", "-s", "serve", f"PORT={port}", "WORKERS=1"]
+        if via_make
+        else [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    )
+    env = {**os.environ, "RISK_CONFIG": str(config_file), "NO_PROXY": "127.0.0.1"}
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # make and its gunicorn: one group, stopped together
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening or still booting
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {proc.stderr.read()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        proc.stderr.close()
 
 
 def free_port() -> int:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
-import requests
-from conftest import ROOT, free_port, run_script
+from conftest import ROOT, free_port, production_server, run_script
 
 import apicalls
 from common import RiskError
@@ -20,42 +17,8 @@ from common import RiskError
 @pytest.fixture
 def server(deployed, workspace):
     """gunicorn serving wsgi:app for the workspace on a free port; yields the base URL."""
-    port = free_port()
-    env = {**os.environ, "RISK_CONFIG": str(workspace / "config.json")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening or still booting
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {proc.stderr.read()}")
-            time.sleep(0.2)
+    with production_server(workspace / "config.json") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stderr.close()
 
 
 def test_apicalls_against_the_production_server(server, deployed, workspace):
