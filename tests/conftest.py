@@ -137,9 +137,12 @@ def deployed(config: dict) -> dict:
 
 
 @contextmanager
-def production_server(config_file: Path, via_make: bool = False):
-    """gunicorn serving wsgi:app for config_file on a free port of 127.0.0.1 (through
-    `make serve` when via_make); yields the base URL, stops the server on exit."""
+def production_server(
+    config_file: Path | None, via_make: bool = False, project: Path = ROOT, port: int = 0
+):
+    """gunicorn serving wsgi:app of project for config_file (None: the project's own) on
+    127.0.0.1 (a free port unless given), through `make serve` when via_make; yields the
+    base URL, stops the server on exit."""
     import os
     import signal
     import subprocess
@@ -147,16 +150,19 @@ def production_server(config_file: Path, via_make: bool = False):
 
     import requests
 
-    port = free_port()
+    port = port or free_port()
     command = (
         ["make", "-s", "serve", f"PORT={port}", "WORKERS=1"]
         if via_make
         else [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
     )
-    env = {**os.environ, "RISK_CONFIG": str(config_file), "NO_PROXY": "127.0.0.1"}
+    env = {**os.environ, "NO_PROXY": "127.0.0.1"}
+    env.pop("RISK_CONFIG", None)
+    if config_file:
+        env["RISK_CONFIG"] = str(config_file)
     proc = subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=project,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
