@@ -50,7 +50,7 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -rs -m slow
 
-## lint: ruff
+## lint: check the code with ruff (style, imports, likely bugs)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
