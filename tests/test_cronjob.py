@@ -29,8 +29,7 @@ def fake_checkout(folder: Path) -> Path:
     python.parent.mkdir(parents=True)
     python.write_text('#!/bin/sh\nprintf "%s\\n" "$PWD" "$@" > "$HOME/ran.txt"\necho warned >&2\n')
     python.chmod(python.stat().st_mode | stat.S_IEXEC)
-    (folder / "logs").mkdir()
-    return folder
+    return folder  # no logs/ yet: the line creates it
 
 
 def fake_crontab(tmp_path: Path) -> tuple[str, Path]:
@@ -60,10 +59,10 @@ def test_cronline_uses_this_checkouts_venv_script_and_log():
     """The installed line runs this checkout's venv Python on fullprocess.py, quietly."""
     line = cron_line()
     words = shlex.split(cron.cron_command(line), comments=True)
-    assert words[:3] == ["cd", str(ROOT), "&&"]
-    assert Path(words[3]) == ROOT / ".venv" / "bin" / "python"
-    assert Path(words[4]) == ROOT / "fullprocess.py" and Path(words[4]).is_file()
-    assert words[5] == "--quiet" and words[6] == ">>" and words[7] == str(ROOT / "logs/cron.log")
+    assert words[:7] == ["cd", str(ROOT), "&&", "mkdir", "-p", "logs", "&&"]
+    assert Path(words[7]) == ROOT / ".venv" / "bin" / "python"
+    assert Path(words[8]) == ROOT / "fullprocess.py" and Path(words[8]).is_file()
+    assert words[9] == "--quiet" and words[10] == ">>" and words[11] == str(ROOT / "logs/cron.log")
     assert line.endswith(f"# dynamic-risk-assessment checkout {ROOT}")
 
 
