@@ -1,10 +1,24 @@
-# Two commands do everything on a fresh clone: `make run` and `make test`.
+# Two commands do everything on a fresh clone: `make run` and `make test`. `make help` lists all.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+CRONTAB ?= crontab
+# What `make clean` removes from the model folders: reports and caches, all rebuilt on demand.
+REBUILDABLE := confusionmatrix.png summary_report.pdf risk_scores.csv apireturns.txt \
+	apireturns.json dependencies.json
+# What a shipped checkout does not have: the user's data, models, deployments, history, logs.
+GENERATED := ingesteddata practicemodels models production_deployment logs
 
-.PHONY: run test test-slow lint data clean cron cronline
+.PHONY: help install run serve test test-slow lint data cronline cron uncron clean reset
+
+## help: list every target with its purpose
+help:
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) \
+		| awk -F'\t' '{ printf "  make %-10s %s\n", $$1, $$2 }'
 
 # The virtual environment, rebuilt when the requirements change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -13,24 +27,30 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-## run: the main job on the shipped data (config.json): fullprocess.py ingests new data,
-## checks drift, trains, scores, deploys and reports; a second run finds nothing new
+## install: create .venv and install the pinned packages (run and test do it too)
+install: $(STAMP)
+
+## run: the main job on the shipped data (fullprocess.py); a second run finds nothing new
 run: $(STAMP)
 	$(PY) fullprocess.py
 	@echo "Outputs: ingesteddata/ (finaldata.csv, ingestion_record.json, runs.db, fullprocess.log)"
 	@echo "         practicemodels/ (trainedmodel.pkl, scores.json, summary_report.pdf, risk_scores.csv)"
 	@echo "         production_deployment/ (current -> versions/vNNNN)"
-	@echo "Serve the API and dashboard: $(PY) app.py  (http://127.0.0.1:8000/)"
+	@echo "Serve the API and dashboard: make serve  (http://$(HOST):$(PORT)/)"
 
-## test: the whole test suite
+## serve: the production server (gunicorn, wsgi.py) on HOST:PORT (127.0.0.1:8000)
+serve: $(STAMP)
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
+
+## test: the test suite without the slow tests; skipped tests say why
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -rs -m "not slow"
 
-## test-slow: the long tests (kill trials, fuzzing); .ci/run runs them after `make test`
+## test-slow: the slow tests (a fresh clone running the README's commands, ...)
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow || [ $$? -eq 5 ]  # 5: no slow test collected
+	$(PY) -m pytest -rs -m slow
 
-## lint: ruff
+## lint: check the code with ruff (style, imports, likely bugs)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -38,17 +58,27 @@ lint: $(STAMP)
 data: $(STAMP)
 	$(PY) generate_data.py
 
-## cronline: print the cron line of cronjob.txt with this checkout's paths
-cronline:
-	@grep -v '^#' cronjob.txt | sed 's#/opt/dynamic-risk-assessment#$(CURDIR)#g'
+## cronline: print the cron line with this checkout's paths
+cronline: $(STAMP)
+	@$(PY) cron.py line
 
-## cron: install that line in the user's crontab (replacing an older fullprocess line)
+## cron: install (or replace) this checkout's cron line, then run it once as cron would
 cron: $(STAMP)
-	@command -v crontab >/dev/null || { echo "crontab not found: install cron first"; exit 1; }
-	mkdir -p logs
-	( crontab -l 2>/dev/null | grep -v 'fullprocess.py' ; $(MAKE) -s cronline ) | crontab -
-	@echo "installed:"; crontab -l | grep fullprocess.py
+	@command -v $(firstword $(CRONTAB)) >/dev/null || { echo "crontab not found: install cron first"; exit 1; }
+	@$(PY) cron.py install --crontab '$(CRONTAB)'
 
-## clean: remove generated artifacts (keeps the virtual environment)
+## uncron: remove this checkout's cron line (other lines stay)
+uncron: $(STAMP)
+	@command -v $(firstword $(CRONTAB)) >/dev/null || { echo "crontab not found: nothing to remove"; exit 0; }
+	@$(PY) cron.py remove --crontab '$(CRONTAB)'
+
+## clean: remove what is rebuilt on demand (caches, reports); keeps data, models, history
 clean:
-	rm -rf ingesteddata practicemodels models production_deployment .pytest_cache
+	rm -rf .pytest_cache .ruff_cache __pycache__ */__pycache__
+	rm -f $(foreach d,practicemodels models,$(addprefix $(d)/,$(REBUILDABLE)))
+
+## reset: back to the shipped state: also deletes data, models, deployments, history, logs
+reset: clean
+	@if [ -x $(PY) ] && command -v $(firstword $(CRONTAB)) >/dev/null; then \
+		$(PY) cron.py remove --crontab '$(CRONTAB)'; fi
+	rm -rf $(GENERATED)

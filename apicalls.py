@@ -4,6 +4,11 @@ Reads   the server at api.base_url (default http://127.0.0.1:8000), or --url
 Writes  output_model_path/apireturns.txt    readable: one section per endpoint
         output_model_path/apireturns.json   every answer with its status code
 Run     python apicalls.py [--config config.json] [--url URL]
+
+Before saving anything it asks the server's /version and compares the model's sha256 with
+this deployment's live manifest: answers from a server serving another deployment (another
+checkout, an old process on the same port) are not saved. Imports no other script, so it
+starts without pandas, scikit-learn or reportlab.
 """
 
 from __future__ import annotations
@@ -13,20 +18,21 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from common import (
     FEATURES,
+    LIVE_MANIFEST,
     RiskError,
     cli_parser,
     load_config,
     now_iso,
     read_json,
     run_cli,
+    test_data_file,
     write_atomic,
     write_json,
 )
-from scoring import test_data_file
+
+import requests
 
 log = logging.getLogger("apicalls")
 
@@ -48,6 +54,37 @@ def api_requests(test_file: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", "/summarystats", {}),
         ("GET", "/diagnostics", {}),
     ]
+
+
+class OtherServerError(RiskError):
+    """The server at the URL does not serve this deployment's model."""
+
+
+def check_served_model(base_url: str, prod: Path) -> dict[str, Any]:
+    """OtherServerError unless the server's /version names the live model of prod.
+
+    Returns the /version answer. Neither a model here nor there (a fresh workspace) passes:
+    the calls then record the server's 503s.
+    """
+    live = read_json(prod / LIVE_MANIFEST, {}) or {}
+    (answer,) = call_api(base_url, [("GET", "/version", {})])
+    served = answer["body"] if answer["status"] == 200 and isinstance(answer["body"], dict) else {}
+    if served.get("model_sha256") == live.get("model_sha256"):
+        return served
+    what = (
+        f"model {served.get('model_version')} ({str(served.get('model_sha256'))[:12]}...)"
+        if served
+        else f"no model of ours (/version answered {answer['status']})"
+    )
+    ours = (
+        f"{(prod / LIVE_MANIFEST).parent.resolve().name} ({live.get('model_sha256', '?')[:12]}...)"
+        if live
+        else "none (nothing deployed here)"
+    )
+    raise OtherServerError(
+        f"{base_url} serves {what}, not this deployment's model {ours} from {prod}: "
+        f"another deployment? answers not saved"
+    )
 
 
 def call_api(base_url: str, calls: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -103,6 +140,7 @@ def relative_test_file(config: dict[str, Any]) -> str:
 def run_apicalls(config: dict[str, Any], base_url: str | None = None) -> Path:
     """Call every endpoint and save the answers; returns the text file's path."""
     base_url = base_url or config["api"]["base_url"]
+    check_served_model(base_url, config["prod_deployment_path"])
     answers = call_api(base_url, api_requests(relative_test_file(config)))
     folder = config["output_model_path"]
     write_json(folder / "apireturns.json", {"base_url": base_url, "answers": answers})
@@ -112,15 +150,6 @@ def run_apicalls(config: dict[str, Any], base_url: str | None = None) -> Path:
     if failed:
         raise RiskError(f"{base_url}: {len(failed)} call(s) failed: {', '.join(failed)}")
     return path
-
-
-def served_model(config: dict[str, Any]) -> dict[str, Any]:
-    """The /version answer saved by the last run (model_version, model_sha256), or {}."""
-    saved = read_json(config["output_model_path"] / "apireturns.json", {}) or {}
-    for answer in saved.get("answers", []):
-        if answer["path"] == "/version" and isinstance(answer["body"], dict):
-            return answer["body"]
-    return {}
 
 
 def main() -> int:

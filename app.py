@@ -13,14 +13,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
-
-import dataset
-import diagnostics
-import reporting
-import store
 from common import (
     FEATURES,
     FINALDATA,
@@ -35,6 +27,15 @@ from common import (
     read_json,
     run_cli,
 )
+
+import pandas as pd
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+import dataset
+import diagnostics
+import reporting
+import store
 from deployment import CURRENT, load_deployed
 from scoring import score_model, test_data_file
 

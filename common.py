@@ -1,7 +1,9 @@
 """Shared helpers for the pipeline scripts: config, errors, atomic writes, hashes, logging.
 
 Standard library only, so that the cron tick of fullprocess.py can decide "nothing new"
-without importing pandas or scikit-learn.
+without importing pandas or scikit-learn, and so that a Python without the project's
+packages gets one line naming the right command instead of a traceback (check_environment,
+called at the end of this module: every script imports common before it needs a package).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import copy
 import fcntl
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -45,6 +48,12 @@ MODEL_META = "trainedmodel.json"
 SCORE_FILE = "latestscore.txt"
 SCORES_JSON = "scores.json"
 TEST_FILE = "testdata.csv"
+# The live version's manifest, inside prod_deployment_path (see deployment.py).
+LIVE_MANIFEST = Path("current") / "manifest.json"
+
+# Import names of the pinned runtime packages; their absence means the wrong Python.
+REQUIRED_MODULES = ("numpy", "pandas", "sklearn", "flask", "requests", "matplotlib", "reportlab")
+VENV_PYTHON = PROJECT_DIR / ".venv" / "bin" / "python"
 
 # Every setting with its default. The five path keys are the original project's.
 DEFAULTS: dict[str, Any] = {
@@ -119,6 +128,20 @@ DEFAULTS: dict[str, Any] = {
         "medium": 0.25,  # at or above (and below high): medium
         "top_reasons": 3,  # features listed as reasons per client
     },
+    "notify": {
+        # off by default; a webhook (Slack-compatible JSON) and/or e-mail (smtplib)
+        "webhook_url": "",  # empty: no webhook
+        "email_to": "",  # comma-separated recipients; empty: no e-mail
+        "email_from": "risk-assessment@localhost",
+        "smtp_host": "localhost",
+        "smtp_port": 25,
+        "smtp_user": "",  # login only when set (password from $RISK_SMTP_PASSWORD)
+        "smtp_starttls": False,
+        "timeout_seconds": 10.0,  # per notification; a failure is logged, never fatal
+        "failed_ticks": 3,  # notify after this many consecutive failed runs (0: never)
+        "stale_days": 7.0,  # notify when no new data arrived for this many days (0: never)
+        "dashboard_url": "",  # the dashboard's address in each message; default api.base_url
+    },
     "api": {
         "host": "127.0.0.1",  # `python app.py` serves here (development only)
         "port": 8000,
@@ -152,6 +175,10 @@ RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("risk", "top_reasons"): (0, 3, True),
     ("api", "port"): (1, 65_535, True),
     ("api", "max_request_bytes"): (1_000, 1_000_000_000, True),
+    ("notify", "smtp_port"): (1, 65_535, True),
+    ("notify", "timeout_seconds"): (0.1, 300.0, True),
+    ("notify", "failed_ticks"): (0, 1_000, True),
+    ("notify", "stale_days"): (0.0, 36_500.0, True),
 }
 
 
@@ -259,6 +286,9 @@ def check_ranges(config: dict[str, Any], where: str) -> None:
                 f"{where}: {section}.{key} = {value!r} is outside the allowed range "
                 f"{bracket}{low}, {high}]"
             )
+    url = config["notify"]["webhook_url"]
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: notify.webhook_url must start with http:// or https://")
 
 
 def resolve_database_url(url: str, base: Path) -> str:
@@ -434,6 +464,14 @@ def file_stamp(path: Path) -> dict[str, int]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def test_data_file(test_data_path: Path) -> Path:
+    """The test CSV: test_data_path itself if it is a file, else testdata.csv inside it."""
+    return test_data_path if test_data_path.is_file() else test_data_path / TEST_FILE
+
+
+test_data_file.__test__ = False  # not a pytest test, whatever imports it
+
+
 def find_csv_files(folder: str | os.PathLike) -> list[Path]:
     """Every CSV file directly in folder (suffix in any case: .csv, .CSV), in order of
     arrival: modification time, then name. DataError if there is no such folder."""
@@ -546,6 +584,9 @@ class SafeFormatter(logging.Formatter):
 
 MAX_LOG_MESSAGE = 2_000
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+# Level of the stderr handler: --quiet (the cron line) raises it to WARNING, so INFO goes
+# only to fullprocess's rotating log and the cron log file stays small.
+_stderr_level = logging.NOTSET
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -553,6 +594,19 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SafeFormatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    handler.setLevel(_stderr_level)
+
+
+class QuietAction(argparse.Action):
+    """--quiet: from now on only warnings and errors reach stderr."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        global _stderr_level
+        _stderr_level = logging.WARNING
+        for handler in logging.getLogger().handlers:
+            if getattr(handler, "stream", None) is sys.stderr:
+                handler.setLevel(_stderr_level)
+        setattr(namespace, self.dest, True)
 
 
 class WriterLock:
@@ -628,11 +682,18 @@ def writer_lock(config: dict[str, Any], who: str):
 
 
 def cli_parser(description: str) -> argparse.ArgumentParser:
-    """An argument parser with the shared --config option."""
+    """An argument parser with the shared --config and --quiet options."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--config",
         help=f"path to config.json (default: ${CONFIG_ENV} or {DEFAULT_CONFIG.name} here)",
+    )
+    parser.add_argument(
+        "--quiet",
+        nargs=0,
+        action=QuietAction,
+        default=False,
+        help="only warnings and errors on stderr (INFO still goes to a log file); for cron",
     )
     return parser
 
@@ -653,3 +714,21 @@ def run_cli(main: Callable[[], int | None], name: str) -> None:
         log.error("interrupted")
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def check_environment(modules=REQUIRED_MODULES) -> None:
+    """Exit with one line naming the command to use when this Python lacks the packages.
+
+    find_spec looks a module up without importing it: a fraction of a millisecond each.
+    """
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "this script"
+    sys.exit(
+        f"{script}: {sys.executable} lacks {', '.join(missing)}; run `make run` once, then use "
+        f"{VENV_PYTHON} {script} (or `. .venv/bin/activate` first, then `python {script}`)"
+    )
+
+
+check_environment()  # the one thing importing common does: a wrong Python exits here

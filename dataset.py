@@ -17,10 +17,10 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
+from common import COLUMNS, FEATURES, ID_COLUMN, TARGET, DataError
+
 import numpy as np
 import pandas as pd
-
-from common import COLUMNS, FEATURES, ID_COLUMN, TARGET, DataError
 
 MAX_INT = 2**53  # the largest count accepted (documented in the README)
 MAX_ID_CHARS = 200  # a longer id is a wrong export, not a client

@@ -6,7 +6,7 @@ Writes  prod_deployment_path/versions/vNNNN/   those files plus manifest.json (s
         prod_deployment_path/current           symlink to the live version, swapped atomically
         prod_deployment_path/trainedmodel.pkl, latestscore.txt, ingestedfiles.txt
                                                symlinks through current/, for the original tools
-Run     python deployment.py [--config config.json] [--list | --rollback]
+Run     python deployment.py [--config config.json] [--list | --rollback | --to vNNNN]
 
 A reader resolves `current` once and reads every file from that version folder, so it sees
 the old set or the new set, never a mix. Loading verifies the model's sha256 first.
@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import store
 from common import (
     INGESTED_FILES,
     INGESTION_RECORD,
@@ -41,6 +40,8 @@ from common import (
     write_json,
     writer_lock,
 )
+
+import store
 
 log = logging.getLogger("deployment")
 
@@ -156,18 +157,20 @@ def activate(prod: Path, version: str) -> None:
 def deploy(config: dict[str, Any]) -> str:
     """Publish the scored model as a new version and make it live; returns the version.
 
-    Deploying the model that is already live changes nothing.
+    Deploying the model that is already live changes nothing; deploying the model of a
+    kept version (same sha256) makes that version live again instead of copying it.
     """
     prod = config["prod_deployment_path"]
     sources = deployment_sources(config)
     scores = check_sources(sources)
     live = current_version(prod)
-    if (
-        live
-        and read_json(prod / CURRENT / MANIFEST, {}).get("model_sha256") == scores["model_sha256"]
-    ):
+    same = version_of_model(prod, scores["model_sha256"])
+    if same and same == live:
         log.info("model %s... is already deployed as %s", scores["model_sha256"][:12], live)
         return live
+    if same:
+        log.info("model %s... is kept as %s: reusing it", scores["model_sha256"][:12], same)
+        return switch_to(prod, same)
     manifest = {
         "deployed_at": now_iso(),
         "f1": scores["f1"],
@@ -207,22 +210,41 @@ def prune(config: dict[str, Any]) -> list[str]:
     return gone
 
 
-def rollback(prod: Path) -> str:
-    """Make the version before the live one live again; returns its name.
+def version_of_model(prod: Path, model_sha256: str) -> str | None:
+    """The kept version holding this model (the live one first, else the newest), or None."""
+    live = current_version(prod)
+    candidates = ([live] if live else []) + list_versions(prod)[::-1]
+    for name in candidates:
+        manifest = read_json(prod / VERSIONS / name / MANIFEST, {}) or {}
+        if manifest.get("model_sha256") == model_sha256:
+            return name
+    return None
+
+
+def switch_to(prod: Path, target: str) -> str:
+    """Make a kept version live (forward or back), after verifying its model; returns it.
 
     The API follows without a restart: it reloads whenever `current` changes.
     """
+    versions, live = list_versions(prod), current_version(prod)
+    if target not in versions:
+        kept = ", ".join(versions) or "none"
+        raise ModelError(f"{prod / VERSIONS / target}: no such version (kept: {kept})")
+    load_deployed_version(prod / VERSIONS / target)  # never switch onto a broken model
+    activate(prod, target)
+    log.info("switched from %s to %s", live, target)
+    return target
+
+
+def rollback(prod: Path) -> str:
+    """Make the version before the live one live again; returns its name."""
     versions, live = list_versions(prod), current_version(prod)
     if live is None or live not in versions:
         raise ModelError(f"{prod}: no deployed model to roll back")
     index = versions.index(live)
     if index == 0:
         raise ModelError(f"{prod}: {live} is the oldest version; nothing to roll back to")
-    target = versions[index - 1]
-    load_deployed_version(prod / VERSIONS / target)  # never roll back onto a broken model
-    activate(prod, target)
-    log.info("rolled back from %s to %s", live, target)
-    return target
+    return switch_to(prod, versions[index - 1])
 
 
 def load_deployed_version(folder: Path) -> tuple[Any, dict[str, Any]]:
@@ -264,6 +286,7 @@ def main() -> int:
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--list", action="store_true", help="list deployed versions and exit")
     action.add_argument("--rollback", action="store_true", help="make the previous version live")
+    action.add_argument("--to", metavar="vNNNN", help="make this kept version live (see --list)")
     args = parser.parse_args()
     config = load_config(args.config)
     if args.list:
@@ -272,6 +295,9 @@ def main() -> int:
     with writer_lock(config, "deployment.py"):
         if args.rollback:
             rollback(config["prod_deployment_path"])
+            return 0
+        if args.to:
+            switch_to(config["prod_deployment_path"], args.to)
             return 0
         store.refresh_exports(config["output_folder_path"])
         deploy(config)

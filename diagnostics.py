@@ -15,21 +15,13 @@ import platform
 import re
 import shutil
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import requests
-
-import dataset
-import ingestion
-import store
-import training
 from common import (
     FEATURES,
     FINALDATA,
@@ -45,6 +37,17 @@ from common import (
     run_cli,
     write_json,
 )
+
+import numpy as np
+import pandas as pd
+import requests
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+import dataset
+import ingestion
+import store
+import training
 from deployment import load_deployed
 from scoring import exit_probabilities, test_data_file
 
@@ -238,13 +241,46 @@ def runs_on_this_python(requires_python: str | None) -> bool:
     if not requires_python:
         return True
     try:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet  # via matplotlib
-    except ImportError:
-        return True
-    try:
         return SpecifierSet(requires_python).contains(platform.python_version())
     except InvalidSpecifier:
         return True
+
+
+def is_upgrade(installed: str, latest: str) -> bool:
+    """Whether latest is a newer release than installed (PEP 440 order; a lower or equal
+    latest is not). Versions PEP 440 cannot read are compared as text: different is newer."""
+    try:
+        return Version(latest) > Version(installed)
+    except InvalidVersion:
+        return latest != installed
+
+
+def look_up_all(names: list[str], index_url: str, timeout: float) -> list[tuple[Any, ...]]:
+    """latest_version of every name, in parallel, within one deadline (timeout + 1 s).
+
+    Daemon threads: a look-up still running at the deadline (a server trickling bytes,
+    each read within requests' timeout) is reported as unanswered and never keeps the
+    process alive after it is done.
+    """
+    results: list[tuple[Any, ...] | None] = [None] * len(names)
+
+    def work(i: int, name: str) -> None:
+        try:
+            results[i] = latest_version(name, index_url, timeout)
+        except Exception as exc:  # e.g. the connection broken mid-body: a reason, not a crash
+            results[i] = (None, f"index look-up failed ({type(exc).__name__})", None)
+
+    threads = [
+        threading.Thread(target=work, args=(i, n), daemon=True, name=f"index-{n}")
+        for i, n in enumerate(names)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout + 1
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = (None, f"index did not answer within {timeout:g} s", None)
+    return [late if r is None else r for r in list(results)]
 
 
 def outdated_packages_list(
@@ -252,17 +288,11 @@ def outdated_packages_list(
 ) -> list[dict[str, Any]]:
     """Per pinned requirement: pinned, installed and latest version (or why unknown).
 
-    Index look-ups run in parallel with one overall deadline (timeout + 1 s): requests'
-    own timeout bounds each socket read, not a server that trickles bytes, so a look-up
-    still running at the deadline is reported as unanswered and left behind.
+    Index look-ups run in parallel with one overall deadline (look_up_all). `outdated`
+    is true only when an upgrade is possible: a newer release that runs on this Python.
     """
     pins = pinned_requirements(requirements)
-    pool = ThreadPoolExecutor(max_workers=max(1, len(pins)))
-    futures = [pool.submit(latest_version, name, index_url, timeout) for name, _ in pins]
-    wait(futures, timeout=timeout + 1)
-    pool.shutdown(wait=False, cancel_futures=True)
-    late = (None, f"index did not answer within {timeout:g} s", None)
-    latest = [f.result() if f.done() else late for f in futures]
+    latest = look_up_all([name for name, _ in pins], index_url, timeout)
     rows = []
     for (name, pinned), (newest, why, needs) in zip(pins, latest, strict=True):
         installed = installed_version(name)
@@ -278,7 +308,7 @@ def outdated_packages_list(
                 # outdated means an upgrade is possible: not if the latest needs another Python
                 "outdated": None
                 if newest is None or installed is None
-                else installed != newest and usable,
+                else is_upgrade(installed, newest) and usable,
             }
         )
     return rows

@@ -24,10 +24,10 @@ import logging
 import logging.handlers
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import store
 from common import (
     FEATURES,
     MODEL_FILE,
@@ -53,6 +53,9 @@ from common import (
     watermark_key,
     write_json,
 )
+
+import notify
+import store
 from store import Run
 
 log = logging.getLogger("fullprocess")
@@ -203,9 +206,9 @@ def ingest_step(config: dict[str, Any], run: Run) -> dict[str, Any] | None:
 
 def batch_frame(config: dict[str, Any], batch_id: int):
     """A batch's new observations as a frame (exited <NA> when unlabelled)."""
-    import pandas as pd
-
     from common import COLUMNS
+
+    import pandas as pd
 
     rows = store.batch_rows(config["output_folder_path"], batch_id)
     frame = pd.DataFrame([r[1:] for r in rows], columns=COLUMNS)
@@ -388,29 +391,28 @@ def report_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict
         run.error = escape_text(f"after {done}: {exc}")
         log.error("%s", run.error)
     if batch.get("new_version") and not run.error:
-        call_api(config, batch["new_version"])
+        call_api(config)
     return store.advance_batch(config["output_folder_path"], batch["id"], "done")
 
 
-def call_api(config: dict[str, Any], version: str) -> None:
-    """Save the API's answers when a server at api.base_url serves this deployment."""
+def call_api(config: dict[str, Any]) -> None:
+    """Save the API's answers when a server at api.base_url serves this deployment
+    (apicalls checks that before saving anything)."""
     import apicalls
-    from deployment import CURRENT, MANIFEST
 
     try:
         apicalls.run_apicalls(config)
+    except apicalls.OtherServerError as exc:
+        log.warning("%s", exc)
     except RiskError as exc:
         log.info("apicalls skipped or failed: %s", exc)
-        return
-    served = apicalls.served_model(config)
-    live = read_json(config["prod_deployment_path"] / CURRENT / MANIFEST, {}) or {}
-    if served.get("model_sha256") != live.get("model_sha256"):
-        log.warning(
-            "the API at %s serves model %s, not the new %s: another deployment?",
-            config["api"]["base_url"],
-            served.get("model_version"),
-            version,
-        )
+
+
+def tell(config: dict[str, Any], run: Run) -> None:
+    """Notifications (notify.py; off by default; a failure to send never fails the run)."""
+    if notify.enabled(settings := config["notify"]):
+        history = store.read_history(config["output_folder_path"], settings["failed_ticks"] + 2)
+        notify.notify_run(config, asdict(run), history)
 
 
 def next_step(batch: dict[str, Any]):
@@ -559,6 +561,7 @@ def one_run(config: dict[str, Any], work, dry: bool = False, record_idle: bool =
         run.ended_at, run.seconds = now_iso(), round(time.perf_counter() - start, 3)
         if not dry and (record_idle or not store.is_idle(run)):
             store.record_run(config["output_folder_path"], run)
+            tell(config, run)
     if run.batch_id is not None or record_idle or dry:
         log.info(
             "%s%s: %s%s",

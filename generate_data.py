@@ -25,9 +25,9 @@ import string
 from contextlib import closing
 from pathlib import Path
 
-import numpy as np
-
 from common import COLUMNS, PROJECT_DIR, write_atomic
+
+import numpy as np
 
 SEED = 20261122
 # (folder, file, rows, regime). About 10,000 clients in all, the company's size.

@@ -26,10 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import sqlalchemy
-
-import store
 from common import (
     COLUMNS,
     TARGET,
@@ -47,6 +43,11 @@ from common import (
     watermark_key,
     writer_lock,
 )
+
+import pandas as pd
+import sqlalchemy
+
+import store
 from dataset import clean_rows, describe, parse_csv
 
 log = logging.getLogger("ingestion")

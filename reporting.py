@@ -18,6 +18,21 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from common import (
+    FEATURES,
+    FINALDATA,
+    ID_COLUMN,
+    INGESTION_RECORD,
+    MODEL_META,
+    SCORES_JSON,
+    cli_parser,
+    load_config,
+    now_iso,
+    read_json,
+    run_cli,
+    write_atomic,
+)
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -39,20 +54,6 @@ from reportlab.platypus import (
 import dataset
 import diagnostics
 import store
-from common import (
-    FEATURES,
-    FINALDATA,
-    ID_COLUMN,
-    INGESTION_RECORD,
-    MODEL_META,
-    SCORES_JSON,
-    cli_parser,
-    load_config,
-    now_iso,
-    read_json,
-    run_cli,
-    write_atomic,
-)
 from deployment import MANIFEST, VERSIONS, list_versions, load_deployed
 from scoring import exit_probabilities, score_model, test_data_file
 from training import feature_profile

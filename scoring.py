@@ -13,6 +13,27 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from common import (
+    FEATURES,
+    MODEL_FILE,
+    MODEL_META,
+    SCORE_FILE,
+    SCORES_JSON,
+    TARGET,
+    ModelError,
+    cli_parser,
+    load_config,
+    load_model_verified,
+    now_iso,
+    read_json,
+    run_cli,
+    sha256_file,
+    test_data_file,
+    write_atomic,
+    write_json,
+    writer_lock,
+)
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import (
@@ -24,34 +45,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from common import (
-    FEATURES,
-    MODEL_FILE,
-    MODEL_META,
-    SCORE_FILE,
-    SCORES_JSON,
-    TARGET,
-    TEST_FILE,
-    ModelError,
-    cli_parser,
-    load_config,
-    load_model_verified,
-    now_iso,
-    read_json,
-    run_cli,
-    sha256_file,
-    write_atomic,
-    write_json,
-    writer_lock,
-)
 from dataset import load_dataset
 
 log = logging.getLogger("scoring")
-
-
-def test_data_file(test_data_path: Path) -> Path:
-    """The test CSV: test_data_path itself if it is a file, else testdata.csv inside it."""
-    return test_data_path if test_data_path.is_file() else test_data_path / TEST_FILE
 
 
 def load_trained_model(model_folder: Path):

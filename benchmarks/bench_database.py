@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import ingestion  # noqa: E402
 from common import DEFAULTS  # noqa: E402
+
+import ingestion  # noqa: E402
 
 
 def peak_mb() -> float:

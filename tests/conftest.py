@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -62,13 +63,29 @@ def config(workspace: Path) -> dict:
     return load_config(workspace / "config.json")
 
 
+# The shipped config.json's settings, written here: the suite never reads the checkout's
+# own config.json, which the user may have edited (say, to the source data).
+SHIPPED_CONFIG = {
+    "input_folder_path": "practicedata",
+    "output_folder_path": "ingesteddata",
+    "test_data_path": "testdata",
+    "output_model_path": "practicemodels",
+    "prod_deployment_path": "production_deployment",
+}
+
+
+def copy_shipped(folder: Path) -> Path:
+    """The shipped data and the shipped config into folder; returns folder."""
+    for name in ("practicedata", "sourcedata", "testdata"):
+        shutil.copytree(ROOT / name, folder / name)
+    (folder / "config.json").write_text(json.dumps(SHIPPED_CONFIG, indent=2), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture
 def shipped(tmp_path: Path) -> Path:
-    """A copy of the shipped data and config.json in a temporary project folder."""
-    for folder in ("practicedata", "sourcedata", "testdata"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    shutil.copy(ROOT / "config.json", tmp_path / "config.json")
-    return tmp_path
+    """A copy of the shipped data, with the shipped config, in a temporary project folder."""
+    return copy_shipped(tmp_path)
 
 
 def configure(folder: Path, **settings) -> dict:
@@ -121,6 +138,59 @@ def deployed(config: dict) -> dict:
     """The workspace with a model deployed as v0001."""
     deploy_workspace(config)
     return config
+
+
+@contextmanager
+def production_server(
+    config_file: Path | None, via_make: bool = False, project: Path = ROOT, port: int = 0
+):
+    """gunicorn serving wsgi:app of project for config_file (None: the project's own) on
+    127.0.0.1 (a free port unless given), through `make serve` when via_make; yields the
+    base URL, stops the server on exit."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import requests
+
+    port = port or free_port()
+    command = (
+        ["make", "-s", "serve", f"PORT={port}", "WORKERS=1"]
+        if via_make
+        else [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    )
+    env = {**os.environ, "NO_PROXY": "127.0.0.1"}
+    env.pop("RISK_CONFIG", None)
+    if config_file:
+        env["RISK_CONFIG"] = str(config_file)
+    proc = subprocess.Popen(
+        command,
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # make and its gunicorn: one group, stopped together
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening or still booting
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {proc.stderr.read()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        proc.stderr.close()
 
 
 def free_port() -> int:

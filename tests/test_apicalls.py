@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
-import requests
-from conftest import ROOT, free_port, run_script
+from conftest import ROOT, free_port, production_server, run_script
 
 import apicalls
 from common import RiskError
@@ -20,42 +17,8 @@ from common import RiskError
 @pytest.fixture
 def server(deployed, workspace):
     """gunicorn serving wsgi:app for the workspace on a free port; yields the base URL."""
-    port = free_port()
-    env = {**os.environ, "RISK_CONFIG": str(workspace / "config.json")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening or still booting
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {proc.stderr.read()}")
-            time.sleep(0.2)
+    with production_server(workspace / "config.json") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stderr.close()
 
 
 def test_apicalls_against_the_production_server(server, deployed, workspace):
@@ -148,4 +111,41 @@ def test_fullprocess_warns_when_the_api_serves_another_deployment(
         server.shutdown()
         thread.join()
     assert run.new_version == "v0001"
-    assert "another deployment?" in caplog.text
+    assert "another deployment?" in caplog.text and "answers not saved" in caplog.text
+    assert not (other / "models" / "apireturns.json").exists()
+
+
+def test_apicalls_saves_nothing_from_a_server_of_another_deployment(server, tmp_path):
+    """A server serving another model: one line naming both, exit 1, nothing written."""
+    import conftest
+
+    other = tmp_path / "other"
+    conftest.write_csv(other / "practicedata" / "d.csv", conftest.small_rows(30, 500))
+    conftest.write_csv(other / "testdata" / "testdata.csv", conftest.small_rows(15, 100))
+    settings = {**conftest.SHIPPED_CONFIG, "ingestion": {"settle_seconds": 0}}
+    (other / "config.json").write_text(json.dumps(settings))
+    from common import load_config
+
+    conftest.deploy_workspace(load_config(other / "config.json"))
+    done = run_script("apicalls.py", "--config", str(other / "config.json"), "--url", server)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another deployment?" in lines[0], done.stderr
+    assert "serves model v0001" in lines[0] and str(other / "production_deployment") in lines[0]
+    assert not list((other / "practicemodels").glob("apireturns.*"))
+
+
+def test_apicalls_imports_no_script_and_no_heavy_package():
+    """apicalls.py --help loads neither pandas, scikit-learn nor reportlab, nor a script."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(ROOT / "apicalls.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = {ln.rsplit("|", 1)[-1].strip() for ln in done.stderr.splitlines() if "|" in ln}
+    assert "requests" in loaded and "common" in loaded
+    heavy = {m for m in loaded if m.split(".")[0] in {"pandas", "sklearn", "reportlab", "numpy"}}
+    scripts = {"scoring", "ingestion", "training", "deployment", "diagnostics", "reporting", "app"}
+    assert heavy == set() and not loaded & scripts

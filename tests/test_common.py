@@ -344,3 +344,61 @@ def test_inconsistent_settings_are_refused(tmp_path, section, value, words):
     path = write_config(tmp_path, {section: value})
     with pytest.raises(ConfigError, match=words):
         load_config(path)
+
+
+def test_fixture_config_is_the_committed_config_json():
+    """The `shipped` fixture writes the config.json the repository ships (read from git,
+    never from the checkout's file, which the user may have edited)."""
+    import subprocess
+
+    from conftest import ROOT, SHIPPED_CONFIG
+
+    done = subprocess.run(
+        ["git", "show", "HEAD:config.json"], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"not a git checkout: {done.stderr.strip()}")
+    assert json.loads(done.stdout) == SHIPPED_CONFIG
+
+
+SCRIPTS = [
+    "app.py", "apicalls.py", "deployment.py", "diagnostics.py", "fullprocess.py",
+    "generate_data.py", "ingestion.py", "notify.py", "reporting.py", "scoring.py",
+    "training.py", "wsgi.py",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_python_without_the_packages_gets_one_line(script, tmp_path):
+    """Run by a bare interpreter (no site-packages: no pandas), a script prints one line
+    naming .venv/bin/python, no traceback, exit 1, and records no run."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    bare = getattr(sys, "_base_executable", None) or sys.executable
+    done = subprocess.run(
+        [bare, "-S", "-E", str(ROOT / script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"{script}: ") and "lacks" in lines[0] and "pandas" in lines[0]
+    assert str(ROOT / ".venv" / "bin" / "python") in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_environment_check_passes_here_and_costs_little():
+    """In .venv nothing is missing, and the check takes milliseconds (no import)."""
+    import time
+
+    from common import check_environment
+
+    start = time.perf_counter()
+    check_environment()
+    assert time.perf_counter() - start < 0.5

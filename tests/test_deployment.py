@@ -170,7 +170,7 @@ def test_readers_never_see_a_mix_of_versions(scored):
         stop.set()
         reader.join()
     assert errors == []
-    assert len(deployment.list_versions(prod)) == 12  # the first flip redeploys v0001: no-op
+    assert deployment.list_versions(prod) == ["v0001", "v0002"]  # later flips reuse them
 
 
 def test_cli_list_shows_versions_and_live_marker(scored, workspace):
@@ -180,3 +180,49 @@ def test_cli_list_shows_versions_and_live_marker(scored, workspace):
     assert done.returncode == 0
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("v0001")][0]
     assert line.rstrip().endswith("*")
+
+
+def test_redeploying_a_kept_model_reuses_its_version(scored):
+    """The model of v0001 deployed again (after v0002) makes v0001 live; no v0003."""
+    prod = scored["prod_deployment_path"]
+    deployment.deploy(scored)
+    first = scored["output_model_path"].parent / "first"
+    first.mkdir()
+    for name in ("trainedmodel.pkl", "trainedmodel.json", "latestscore.txt", "scores.json"):
+        (first / name).write_bytes((scored["output_model_path"] / name).read_bytes())
+    retrain_on_more_data(scored)
+    assert deployment.deploy(scored) == "v0002"
+    assert deployment.deploy({**scored, "output_model_path": first}) == "v0001"
+    assert deployment.list_versions(prod) == ["v0001", "v0002"]
+    assert deployment.current_version(prod) == "v0001"
+
+
+def test_cli_to_rolls_forward_and_back(scored, workspace):
+    """--to v0002 after a rollback rolls forward; --rollback goes back; names are checked."""
+    prod = scored["prod_deployment_path"]
+    deployment.deploy(scored)
+    retrain_on_more_data(scored)
+    deployment.deploy(scored)
+    cfg = ["--config", str(workspace / "config.json")]
+    assert run_script("deployment.py", *cfg, "--rollback").returncode == 0
+    assert deployment.current_version(prod) == "v0001"
+    done = run_script("deployment.py", *cfg, "--to", "v0002")
+    assert done.returncode == 0, done.stderr
+    assert deployment.current_version(prod) == "v0002"
+    assert deployment.load_deployed(prod)[1]["version"] == "v0002"
+    done = run_script("deployment.py", *cfg, "--to", "v0009")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "v0009: no such version (kept: v0001, v0002)" in done.stderr
+    assert deployment.current_version(prod) == "v0002"
+
+
+def test_to_refuses_a_broken_version(scored):
+    """Switching to a version whose model fails verification leaves the live one live."""
+    prod = scored["prod_deployment_path"]
+    deployment.deploy(scored)
+    retrain_on_more_data(scored)
+    deployment.deploy(scored)
+    (prod / "versions" / "v0001" / MODEL_FILE).write_bytes(b"broken")
+    with pytest.raises(ModelError, match="refusing to load"):
+        deployment.switch_to(prod, "v0001")
+    assert deployment.current_version(prod) == "v0002"

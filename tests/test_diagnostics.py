@@ -452,3 +452,59 @@ def test_cli_without_deployed_model_fails_in_one_line(config, workspace, fake_in
     errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "run deployment.py" in errors[0]
     assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("installed", "latest", "upgrade"),
+    [
+        ("0.13.2", "0.2", False),  # a lower latest (seaborn's 0.2) is not an upgrade
+        ("1.9.1", "1.10.0", True),  # compared as versions, not text
+        ("2.0.0", "2.0", False),  # equal in PEP 440
+        ("3.1.1", "3.2.0rc1", True),
+        ("weird", "weirder", True),  # unreadable: different counts as newer
+    ],
+)
+def test_is_upgrade_compares_pep440_versions(installed, latest, upgrade):
+    """Versions are ordered by packaging.version."""
+    assert diagnostics.is_upgrade(installed, latest) is upgrade
+
+
+def test_lower_latest_is_not_outdated(fake_index, requirements):
+    """An index whose latest is lower than the installed version: not outdated."""
+    index = fake_index({"pandas": "0.2"})
+    rows = diagnostics.outdated_packages_list(index.url, 2, requirements)
+    assert rows[0]["latest"] == "0.2" and rows[0]["outdated"] is False
+
+
+def test_packaging_is_pinned():
+    """diagnostics imports packaging: requirements.txt pins it."""
+    assert "packaging" in dict(diagnostics.pinned_requirements())
+
+
+def test_trickling_index_does_not_keep_the_process_alive(fake_index, requirements):
+    """After the deadline, the process exits at once, though the index is still sending."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    index = fake_index({"pandas": "9.9.9"}, trickle=0.3)  # the body takes about 10 s
+    code = (
+        "import sys, diagnostics; print('start', flush=True); "
+        f"diagnostics.outdated_packages_list({index.url!r}, 0.5, __import__('pathlib')"
+        f".Path({str(requirements)!r})); print('done', flush=True)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, **NO_PROXY},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "start"
+    start = time.monotonic()
+    proc.wait(timeout=20)
+    assert proc.stdout.read().strip() == "done"
+    proc.stdout.close()
+    assert time.monotonic() - start < 3.5, "the process outlived the look-up's deadline"

@@ -15,7 +15,15 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, configure, deploy_workspace, run_script, small_rows, write_csv
+from conftest import (
+    ROOT,
+    configure,
+    copy_shipped,
+    deploy_workspace,
+    run_script,
+    small_rows,
+    write_csv,
+)
 from sklearn.metrics import f1_score
 
 import deployment
@@ -217,10 +225,7 @@ def story(tmp_path_factory) -> SimpleNamespace:
     Module-scoped (a copy of what the `shipped` fixture builds) so the runs are made once;
     the tests below only read it, and the rollback test works on a copy.
     """
-    folder = tmp_path_factory.mktemp("story")
-    for name in ("practicedata", "sourcedata", "testdata"):
-        shutil.copytree(ROOT / name, folder / name)
-    shutil.copy(ROOT / "config.json", folder / "config.json")
+    folder = copy_shipped(tmp_path_factory.mktemp("story"))
     practice = configure(folder)
     first = fullprocess.process(practice)
     source = configure(folder, input_folder_path="sourcedata", output_model_path="models")

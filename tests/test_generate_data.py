@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 
 import generate_data
 import training
-from common import COLUMNS, FEATURES, ID_COLUMN, TARGET, load_config
+from common import COLUMNS, DEFAULTS, FEATURES, ID_COLUMN, TARGET
 from dataset import load_dataset
 
 SHIPPED = [
@@ -100,7 +100,7 @@ def test_practice_model_degrades_on_source_data(shipped_data):
     train, held_out = train_test_split(
         practice, test_size=0.3, random_state=0, stratify=practice[TARGET]
     )
-    model = training.build_model(load_config()["training"])
+    model = training.build_model(DEFAULTS["training"])
     model.fit(train[FEATURES], train[TARGET])
     f1_practice = f1_score(held_out[TARGET], model.predict(held_out[FEATURES]))
     f1_source = f1_score(source[TARGET], model.predict(source[FEATURES]))

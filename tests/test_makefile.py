@@ -1,0 +1,62 @@
+"""The Makefile: help lists every target; test, test-slow, serve run what they say;
+clean keeps the user's state; reset returns to the shipped state."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+from conftest import ROOT
+
+
+def make(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    """Run make quietly; returns the finished process."""
+    return subprocess.run(["make", "-s", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_help_lists_every_target_with_its_purpose():
+    """Every .PHONY target has a one-line purpose in `make help`."""
+    phony = re.search(r"^\.PHONY:(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+    listed = dict(
+        re.match(r"\s+make (\S+)\s+(.+)", ln).groups() for ln in make("help").stdout.splitlines()
+    )
+    assert set(listed) == set(phony)
+    assert all(len(purpose) > 10 for purpose in listed.values())
+
+
+def test_test_targets_and_serve():
+    """make test: -rs and not slow; make test-slow: the slow ones; serve: gunicorn wsgi:app."""
+    assert '-m pytest -rs -m "not slow"' in make("-n", "test").stdout
+    assert "-m pytest -rs -m slow" in make("-n", "test-slow").stdout
+    serve = make("-n", "serve", "PORT=8123").stdout
+    assert ".venv/bin/gunicorn --bind 127.0.0.1:8123" in serve and "wsgi:app" in serve
+
+
+def test_ci_runs_both_test_targets():
+    """.ci/run calls make test and make test-slow."""
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "make test" in lines and "make test-slow" in lines
+
+
+def test_clean_keeps_state_and_reset_removes_it(tmp_path):
+    """clean: caches and reports go; data, models, deployments, history stay. reset: all go."""
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    keep = [
+        "ingesteddata/finaldata.csv",
+        "ingesteddata/runs.db",
+        "practicemodels/trainedmodel.pkl",
+        "production_deployment/versions/v0001/manifest.json",
+        "practicedata/dataset1.csv",
+        "config.json",
+    ]
+    rebuilt = ["practicemodels/summary_report.pdf", "models/risk_scores.csv", ".pytest_cache/x"]
+    for name in keep + rebuilt + ["logs/cron.log"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert make("clean", cwd=tmp_path).returncode == 0
+    assert all((tmp_path / n).exists() for n in keep + ["logs/cron.log"])
+    assert not any((tmp_path / n).exists() for n in rebuilt)
+    assert make("reset", "CRONTAB=true", cwd=tmp_path).returncode == 0
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["Makefile", "config.json", "practicedata/dataset1.csv"]

@@ -1,0 +1,55 @@
+"""The README's commands as written: every curl example against the production server."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import ROOT, configure, deploy_workspace, production_server
+
+README = ROOT / "README.md"
+
+
+def readme_commands(prefix: str) -> list[str]:
+    """Every command starting with prefix in the README's ```sh blocks, continuations joined."""
+    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    commands = []
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            command = re.sub(r"\s+#\s.*$", "", line).strip()  # drop a trailing comment
+            if command.startswith(prefix):
+                commands.append(re.sub(r"\s+", " ", command))
+    return commands
+
+
+def test_readme_has_the_curl_examples():
+    """The extraction finds every endpoint's example (so the test below cannot go empty)."""
+    commands = readme_commands("curl ")
+    paths = {re.search(r"localhost:8000(/[a-z]*)", c).group(1) for c in commands}
+    assert {"/prediction", "/invocations", "/scoring", "/summarystats", "/diagnostics"} <= paths
+    assert {"/risk", "/health"} <= paths and len(commands) >= 10
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_every_curl_example_answers_on_the_production_server(shipped):
+    """Each curl example, run as written (port aside) from the project folder of a deployed
+    copy of the shipped data, against `make serve`: 200 and JSON."""
+    config = configure(shipped)
+    deploy_workspace(config)
+    with production_server(config["config_file"], via_make=True) as url:
+        for command in readme_commands("curl "):
+            here = command.replace("localhost:8000", url.removeprefix("http://"))
+            done = subprocess.run(
+                here + " -w '\\n%{http_code}'",
+                shell=True,
+                cwd=shipped,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            body, _, status = done.stdout.rpartition("\n")
+            assert done.returncode == 0 and status == "200", (command, done.stdout[-300:])
+            assert json.loads(body) is not None, command
