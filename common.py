@@ -75,9 +75,10 @@ DEFAULTS: dict[str, Any] = {
         # a file with a larger share of bad rows is rejected whole: it is more likely
         # a wrong export than a few bad records
         "max_bad_row_share": 0.5,
-        # a file modified within this many seconds may still be being written: it is
-        # left for the next tick (a cut-off last line can be a valid, wrong row)
-        "settle_seconds": 10.0,
+        # a file modified within this many seconds may still be being written: ingestion
+        # waits until it is this old and looks again; if it changed, it is left for the
+        # next tick (a cut-off last line can be a valid, wrong row)
+        "settle_seconds": 5.0,
     },
     "lock": {
         # a hand run of a script waits this long for a running job to finish, then says
@@ -499,19 +500,26 @@ def scan_input(
     A file is known by its content: one whose sha256 was handled before (ingested or
     rejected, under any name) is skipped, and so is a second copy within the folder.
     A file at a handled path with the handled size and modification time is not hashed
-    again, so the cron tick reads no file that has not changed. A file modified less than
-    settle_seconds ago may still be being written and waits for the next tick.
+    again, so the cron tick reads no file that has not changed.
+
+    A file modified less than settle_seconds ago may still be being written: the scan
+    waits until it is settle_seconds old (at most settle_seconds, once for all such
+    files) and looks again; a file that changed meanwhile is left for the next tick.
     """
-    scan, seen, now = Scan(), set(known_sha), time.time_ns()
+    scan, seen = Scan(), set(known_sha)
+    fresh = []
     for path in find_csv_files(input_folder):
         try:
             stamp = file_stamp(path)
-            if (str(path), stamp["size"], stamp["mtime_ns"]) in known_stamps:
-                scan.skipped.append(path)
-                continue
-            if now - stamp["mtime_ns"] < settle_seconds * 1e9:
-                scan.settling.append(path)
-                continue
+        except OSError as exc:
+            scan.unreadable.append((path, exc.strerror or type(exc).__name__))
+            continue
+        if (str(path), stamp["size"], stamp["mtime_ns"]) in known_stamps:
+            scan.skipped.append(path)
+        else:
+            fresh.append((path, stamp))
+    for path in settled(fresh, settle_seconds, scan):
+        try:
             digest = sha256_file(path)
         except OSError as exc:
             scan.unreadable.append((path, exc.strerror or type(exc).__name__))
@@ -522,6 +530,31 @@ def scan_input(
         seen.add(digest)
         scan.new.append((path, digest))
     return scan
+
+
+def settled(fresh: list[tuple[Path, dict]], settle_seconds: float, scan: Scan) -> list[Path]:
+    """The fresh files, in order, that were not modified within settle_seconds; waits
+    once for the youngest to come of age, and puts the ones that changed in scan.settling."""
+    now = time.time_ns()
+    young = [
+        now - stamp["mtime_ns"]
+        for _, stamp in fresh
+        if now - stamp["mtime_ns"] < settle_seconds * 1e9
+    ]
+    if young:
+        time.sleep(max(0.0, settle_seconds - min(young) / 1e9))
+    out = []
+    for path, stamp in fresh:
+        try:
+            again = file_stamp(path)
+        except OSError as exc:
+            scan.unreadable.append((path, exc.strerror or type(exc).__name__))
+            continue
+        if again != stamp or time.time_ns() - again["mtime_ns"] < settle_seconds * 1e9:
+            scan.settling.append(path)
+        else:
+            out.append(path)
+    return out
 
 
 def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) -> Any:

@@ -383,3 +383,36 @@ def test_unchanged_files_are_not_hashed_again(config):
     assert find_new_files(config["input_folder_path"], record) == []  # not even read
     os.utime(path)  # now it looks changed: hashed, and its content is new
     assert find_new_files(config["input_folder_path"], record) == [path]
+
+
+def test_file_still_being_written_is_left_for_the_next_run(config, caplog):
+    """A file that changes while ingestion waits for it to settle is left for the next
+    run (one log line); a fresh file that stays still is ingested after the wait."""
+    import threading
+    import time
+
+    config["ingestion"]["settle_seconds"] = 1.0
+    growing = config["input_folder_path"] / "growing.csv"
+    write_csv(growing, small_rows(10, 300))
+    still = write_csv(config["input_folder_path"] / "still.csv", small_rows(10, 400))
+
+    def append_soon() -> None:
+        time.sleep(0.3)
+        with open(growing, "a", encoding="utf-8") as fh:
+            fh.write("c999,1,")  # half a row: the writer is not done yet
+
+    writer = threading.Thread(target=append_soon)
+    writer.start()
+    with caplog.at_level(logging.INFO, logger="ingestion"):
+        result = ingestion.run_ingestion(config)
+    writer.join()
+    assert growing in result.settling and still not in result.settling
+    names = {f.entry["name"] for f in result.ingested}
+    assert "still.csv" in names and "growing.csv" not in names
+    assert any("growing.csv" in m and "next run" in m for m in caplog.messages)
+    with open(growing, "a", encoding="utf-8") as fh:
+        fh.write("5,20,0\n")  # the writer finishes
+    os.utime(growing, (time.time() - 5, time.time() - 5))
+    again = ingestion.run_ingestion(config)
+    assert [f.entry["name"] for f in again.ingested] == ["growing.csv"]
+    assert again.ingested[0].entry["rows_kept"] == 11
