@@ -24,7 +24,6 @@ import csv
 import io
 import json
 import sqlite3
-import typing
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, fields
@@ -88,9 +87,8 @@ class Run:
 
 
 RUN_FIELDS = [f.name for f in fields(Run)]
-TEXT_FIELDS = {
-    f.name for f in fields(Run) if typing.get_type_hints(Run)[f.name] in (str, str | None)
-}
+# annotations are strings here (from __future__ import annotations)
+TEXT_FIELDS = {f.name for f in fields(Run) if f.type in ("str", "str | None")}
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)""",
