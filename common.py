@@ -64,11 +64,16 @@ DEFAULTS: dict[str, Any] = {
         "max_bad_row_share": 0.5,
     },
     "training": {
-        "solver": "liblinear",  # the original project's logistic regression
+        # lbfgs on standardized features: C = 1 barely penalizes thousands of rows, so the
+        # probabilities stay calibrated (liblinear also penalizes the intercept)
+        "solver": "lbfgs",
         "C": 1.0,
-        "max_iter": 100,
-        "random_state": 0,
-        "scale_features": False,  # StandardScaler in front; measured: no clear gain (README)
+        "max_iter": 1000,
+        "random_state": 0,  # also seeds the cross-validation folds
+        "scale_features": True,  # StandardScaler in front (makes C mean the same per feature)
+        "transform": "auto",  # raw counts, log1p of them, or auto: lower CV log-loss (README)
+        "tune_threshold": True,  # cut-off that maximizes out-of-fold F1, stored in the model
+        "cv_folds": 5,  # folds for the transform choice and the cut-off
         "min_rows": 10,  # fewer rows than this is not a model worth deploying
     },
     "diagnostics": {
@@ -109,7 +114,22 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
-CHOICES = {("model_drift", "rule"): ("raw", "parametric", "nonparametric")}
+CHOICES = {
+    ("model_drift", "rule"): ("raw", "parametric", "nonparametric"),
+    ("training", "transform"): ("auto", "raw", "log"),
+    ("training", "solver"): ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"),
+}
+# Inclusive (low, high) of numeric settings, checked at load.
+RANGES = {
+    ("ingestion", "max_bad_row_share"): (0.0, 1.0),
+    ("training", "C"): (1e-6, 1e6),
+    ("training", "max_iter"): (1, 1_000_000),
+    ("training", "cv_folds"): (2, 20),
+    ("training", "min_rows"): (2, 1e12),
+    ("model_drift", "confidence"): (0.5, 0.9999),
+    ("model_drift", "min_batch_rows"): (0, 1e12),
+    ("data_drift", "max_drifted_share"): (0.0, 1.0),
+}
 
 
 class RiskError(Exception):
@@ -189,6 +209,7 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
                 f"{file.name}: {section}.{key} must be one of "
                 f"{', '.join(allowed)}, not {config[section][key]!r}"
             )
+    check_ranges(config, file.name)
     for key in PATH_KEYS:
         config[key] = (file.parent / Path(config[key]).expanduser()).resolve()
     config["input_database"]["url"] = resolve_database_url(
@@ -196,6 +217,16 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     )
     config["config_file"] = file
     return config
+
+
+def check_ranges(config: dict[str, Any], where: str) -> None:
+    """ConfigError naming the key and its range when a RANGES setting is outside it."""
+    for (section, key), (low, high) in RANGES.items():
+        value = config[section][key]
+        if not low <= value <= high:
+            raise ConfigError(
+                f"{where}: {section}.{key} must be between {low:g} and {high:g}, not {value!r}"
+            )
 
 
 def resolve_database_url(url: str, base: Path) -> str:
