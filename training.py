@@ -94,6 +94,18 @@ def out_of_fold(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w, folds: int, s
     return proba
 
 
+SELECTION_ROWS = 200_000  # the transform and cut-off are chosen on at most this many rows
+
+
+def selection_rows(n: int, seed: int) -> np.ndarray:
+    """Rows used to choose the transform and cut-off: all, or a random SELECTION_ROWS of
+    them (two numbers are well estimated from 200,000 rows; a million would take ten
+    times longer to cross-validate for nothing). The final fit always uses every row."""
+    if n <= SELECTION_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False))
+
+
 def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None):
     """Choose the transform by cross-validated log-loss and the cut-off by F1 on the
     chosen pipeline's out-of-fold probabilities; fit on all rows.
@@ -104,15 +116,19 @@ def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     seed, folds = int(params["random_state"]), int(params["cv_folds"])
     choices = TRANSFORMS if params["transform"] == "auto" else (params["transform"],)
-    oof = {t: out_of_fold(build_model(params, t), X, y, w, folds, seed) for t in choices}
+    rows = selection_rows(len(y), seed)
+    Xs, ys, ws = X.iloc[rows], y[rows], None if w is None else w[rows]
+    oof = {t: out_of_fold(build_model(params, t), Xs, ys, ws, folds, seed) for t in choices}
     losses = {
-        t: float(np.average(row_logloss(y, p), weights=w)) for t, p in oof.items() if p is not None
+        t: float(np.average(row_logloss(ys, p), weights=ws))
+        for t, p in oof.items()
+        if p is not None
     }
     # too few exits to cross-validate: log1p, which suits heavy-tailed counts
     transform = min(losses, key=losses.get) if losses else choices[-1]
     threshold, f1_tuned = 0.5, None
     if params["tune_threshold"] and oof[transform] is not None:
-        threshold, f1_tuned = best_threshold(y, oof[transform])
+        threshold, f1_tuned = best_threshold(ys, oof[transform])
         threshold = round(threshold, 6)  # the model's and the metadata's cut-off, equal
     pipe = build_model(params, transform).fit(X, y, model__sample_weight=w)
     model = FixedThresholdClassifier(pipe, threshold=threshold)
@@ -121,7 +137,10 @@ def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None)
         "transform": transform,
         "threshold": float(threshold),
         "cv_logloss": {t: round(v, 6) for t, v in losses.items()},
-        "cv_f1_at_0.5": None if oof[transform] is None else round(f1_at(y, oof[transform], 0.5), 6),
+        "cv_rows": len(rows),
+        "cv_f1_at_0.5": None
+        if oof[transform] is None
+        else round(f1_at(ys, oof[transform], 0.5), 6),
         "cv_f1_tuned": None if f1_tuned is None else round(f1_tuned, 6),
     }
     return model, selection

@@ -168,3 +168,16 @@ def test_failed_training_keeps_previous_model(config):
     with pytest.raises(ModelError):
         training.run_training(config)
     assert (config["output_model_path"] / MODEL_FILE).read_bytes() == before
+
+
+def test_large_data_choose_on_a_sample_and_fit_on_every_row(monkeypatch):
+    """Above SELECTION_ROWS the choice is cross-validated on a sample; the fit uses all rows."""
+    monkeypatch.setattr(training, "SELECTION_ROWS", 500)
+    data = known_world(2000, 8, True)
+    model, _, selection = training.fit_with_selection(data, DEFAULTS["training"])
+    assert selection["cv_rows"] == 500
+    full = training.build_model(DEFAULTS["training"], selection["transform"])
+    full.fit(data[FEATURES], data["exited"])
+    np.testing.assert_allclose(
+        model.estimator_.named_steps["model"].coef_, full.named_steps["model"].coef_
+    )
