@@ -498,3 +498,17 @@ def test_dashboard_bad_band_is_400(client):
     answer = client.get("/?band=bad")
     assert answer.status_code == 400
     assert "band" in answer.get_json()["error"]
+
+
+def test_log_model_without_scaler_is_standardized_on_the_clients():
+    """log1p without a StandardScaler: contribution = coef * (log1p(x) - clients' mean)."""
+    data = pd.DataFrame(small_rows(40), columns=COLUMNS)
+    params = {**DEFAULTS["training"], "transform": "log", "scale_features": False}
+    model, _ = training.train_model(data, params)
+    table = reporting.risk_table(model, data, PROFILE, SETTINGS).set_index(ID_COLUMN)
+    clients = reporting.latest_per_client(data).set_index(ID_COLUMN)
+    logs = np.log1p(clients[FEATURES].to_numpy(dtype=float))
+    coef = model.estimator_.named_steps["model"].coef_[0]
+    expected = (logs - logs.mean(axis=0)) * coef
+    got = table[[f"contribution_{f}" for f in FEATURES]].loc[clients.index].to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
