@@ -94,12 +94,12 @@ def out_of_fold(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w, folds: int, s
     return proba
 
 
-SELECTION_ROWS = 200_000  # the transform and cut-off are chosen on at most this many rows
+SELECTION_ROWS = 100_000  # the transform and cut-off are chosen on at most this many rows
 
 
 def selection_rows(n: int, seed: int) -> np.ndarray:
     """Rows used to choose the transform and cut-off: all, or a random SELECTION_ROWS of
-    them (two numbers are well estimated from 200,000 rows; a million would take ten
+    them (two numbers are well estimated from 100,000 rows; a million would take ten
     times longer to cross-validate for nothing). The final fit always uses every row."""
     if n <= SELECTION_ROWS:
         return np.arange(n)
