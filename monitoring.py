@@ -148,6 +148,8 @@ def cross_fitted_probabilities(
     class predicts that fold's exit rate."""
     y = np.asarray(y).astype(int)
     n = len(y)
+    if n < 2:  # nothing to train on without the row itself: no opinion
+        return np.full(n, 0.5)
     folds = max(2, min(folds, n))
     rng = np.random.default_rng(seed)
     fold_of = np.empty(n, dtype=int)
@@ -290,6 +292,8 @@ def cbpe_estimate(p, threshold: float, draws: int = 500, seed: int = 0) -> Estim
     from labels simulated as Bernoulli(p). It sees shifts in the inputs only: a change in
     how the features relate to exiting (concept drift) leaves p, and so this, unchanged."""
     p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return Estimate(0, float(threshold), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     pred = p >= threshold
     tp, fp, fn = p[pred].sum(), (1 - p[pred]).sum(), p[~pred].sum()
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else 0.0

@@ -250,9 +250,10 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
     if warning:
         log.warning("model did not converge: %s", warning)
     log.info(
-        "transform %s (CV log-loss %s), cut-off %.3f (CV F1 %s at it, %s at 0.5)",
+        "transform %s (CV log-loss %s on %d rows), cut-off %.3f (CV F1 %s, at 0.5 %s)",
         selection["transform"],
-        selection["cv_logloss"],
+        ", ".join(f"{t} {v:.4f}" for t, v in selection["cv_logloss"].items()) or "n/a",
+        selection["cv_rows"],
         selection["threshold"],
         selection["cv_f1_tuned"],
         selection["cv_f1_at_0.5"],

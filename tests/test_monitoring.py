@@ -225,6 +225,15 @@ def test_roc_auc_matches_scikit_learn():
     assert np.isnan(m.roc_auc([1, 1], [0.2, 0.3]))
 
 
+def test_empty_and_single_row_inputs_give_answers_not_errors():
+    """No rows, or one: no verdict, no exception (the caller may judge nothing)."""
+    assert m.cross_fitted_probabilities(np.zeros((1, 2)), [1], fit_lr).tolist() == [0.5]
+    assert not m.paired_logloss_test([], [], []).verdict
+    assert not m.calibration_test([], []).verdict
+    assert m.cbpe_estimate([], 0.5).n == 0
+    assert m.binned_chi_square([1.0], [0.5, 0.5], []).p_value == 1.0
+
+
 def test_verdict_text_and_dict_name_the_numbers():
     v = m.Verdict("log-loss deployed - refit", 500, 0.03, 0.01, 0.05, 0.002, True)
     assert "n 500" in v.text() and "[0.01, 0.05]" in v.text() and v.as_dict()["verdict"]
