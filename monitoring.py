@@ -374,18 +374,20 @@ def paired_gate(
     )
 
 
-def best_threshold(y, p) -> tuple[float, float]:
-    """(cut-off, F1) maximising F1 of predicting 1 when p >= cut-off; the cut-off is the
-    midpoint between the last score taken and the next one."""
-    y, p = np.asarray(y), np.asarray(p, dtype=float)
-    if len(y) == 0 or y.sum() == 0:
+def best_threshold(y, p, sample_weight=None) -> tuple[float, float]:
+    """(cut-off, F1) maximising F1 (row-weighted if sample_weight) of predicting 1 when
+    p >= cut-off; the cut-off is the midpoint between the last score taken and the next."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    y, p, w = y[w > 0], p[w > 0], w[w > 0]  # a row weighted 0 is not there
+    if len(y) == 0 or np.sum(w * y) == 0:
         return 0.5, 0.0
     order = np.argsort(-p, kind="stable")
-    ps, ys = p[order], y[order]
+    ps, ys, ws = p[order], y[order], w[order]
     last = np.r_[ps[1:] != ps[:-1], True]  # last row of each group of equal scores
-    tp = np.cumsum(ys)[last]
-    k = np.arange(1, len(ys) + 1)[last]
-    f1 = 2 * tp / (k + ys.sum())
+    tp = np.cumsum(ws * ys)[last]
+    taken = np.cumsum(ws)[last]
+    f1 = 2 * tp / (taken + np.sum(ws * ys))
     best = int(np.argmax(f1))
     cut = ps[last][best]
     below = ps[last][best + 1] if best + 1 < last.sum() else cut

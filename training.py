@@ -128,7 +128,7 @@ def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None)
     transform = min(losses, key=losses.get) if losses else choices[-1]
     threshold, f1_tuned = 0.5, None
     if params["tune_threshold"] and oof[transform] is not None:
-        threshold, f1_tuned = best_threshold(ys, oof[transform])
+        threshold, f1_tuned = best_threshold(ys, oof[transform], ws)
         threshold = round(threshold, 6)  # the model's and the metadata's cut-off, equal
     pipe = build_model(params, transform).fit(X, y, model__sample_weight=w)
     model = FixedThresholdClassifier(pipe, threshold=threshold)

@@ -219,6 +219,15 @@ def test_best_threshold_is_the_best_f1_of_all_cut_offs():
     assert f1 >= max(f1_score(y, p >= t) for t in np.unique(p)) - 1e-12
 
 
+def test_best_threshold_with_weights_ignores_zero_weight_rows():
+    """Rows weighted 0 do not count; weight 2 counts a row twice."""
+    _, _, y, p = generate(400, 19)
+    w = np.r_[np.zeros(200), np.ones(200)]
+    assert m.best_threshold(y, p, w) == pytest.approx(m.best_threshold(y[200:], p[200:]))
+    doubled = m.best_threshold(np.r_[y, y[:100]], np.r_[p, p[:100]])
+    assert m.best_threshold(y, p, np.r_[np.full(100, 2.0), np.ones(300)]) == pytest.approx(doubled)
+
+
 def test_roc_auc_matches_scikit_learn():
     _, _, y, p = generate(500, 18)
     assert m.roc_auc(y, p) == pytest.approx(roc_auc_score(y, p))
