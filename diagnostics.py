@@ -49,6 +49,7 @@ import ingestion
 import store
 import training
 from deployment import load_deployed
+from monitoring import psi  # noqa: F401  (diagnostics.psi stays importable)
 from scoring import exit_probabilities, test_data_file
 
 log = logging.getLogger("diagnostics")
@@ -116,13 +117,6 @@ def missing_data(data: pd.DataFrame) -> dict[str, float]:
 
 
 PSI_BANDS = (0.1, 0.25)  # below: no shift; between: moderate; above: significant
-
-
-def psi(expected: list[float], actual: list[float], floor: float = 1e-4) -> float:
-    """Population stability index between two sets of bin shares (empty bins floored)."""
-    e = np.clip(np.asarray(expected, dtype=float), floor, None)
-    a = np.clip(np.asarray(actual, dtype=float), floor, None)
-    return float(np.sum((a - e) * np.log(a / e)))
 
 
 def psi_band(value: float) -> str:

@@ -110,20 +110,39 @@ def latest_per_client(data: pd.DataFrame) -> pd.DataFrame:
     return data.drop_duplicates(subset=ID_COLUMN, keep="last").reset_index(drop=True)
 
 
-def standardized_coefficients(model, profile: dict[str, Any]):
-    """(coefficients on standardized features, feature means, feature stds).
+def model_parts(model):
+    """(transform, scaler, logistic regression) of a served model; None for a step it
+    does not have. Unwraps the cut-off wrapper (estimator_) and the pipeline's steps."""
+    pipe = getattr(model, "estimator_", model)
+    steps = getattr(pipe, "named_steps", None)
+    if not steps:
+        return None, None, pipe
+    used = {name: step for name, step in steps.items() if step not in (None, "passthrough")}
+    scaler = used.get("scale", used.get("standardscaler"))
+    return used.get("transform"), scaler, used.get("model", used.get("logisticregression"))
 
-    For a model with a StandardScaler in front, the scaler's own statistics; otherwise
-    the training profile's, with the raw coefficients rescaled (w * std), so that
-    coef * z gives the same logit contribution as w * (x - mean).
+
+def standardized_inputs(model, profile: dict[str, Any], features: pd.DataFrame):
+    """(coefficients on standardized model inputs, standardized inputs z).
+
+    With a StandardScaler, the scaler's own statistics (after the log transform, if
+    any); without one, the training profile's, with the raw coefficients rescaled
+    (w * std), so that coef * z gives the same logit contribution as w * (x - mean).
+    A transform without a scaler is standardized on the clients themselves.
     """
-    steps = getattr(model, "named_steps", None)
-    if steps and "standardscaler" in steps:
-        scaler, lr = steps["standardscaler"], steps["logisticregression"]
-        return lr.coef_[0], scaler.mean_, scaler.scale_
-    means = np.array([profile[f]["mean"] for f in FEATURES])
-    stds = np.array([profile[f]["std"] or 1.0 for f in FEATURES])
-    return model.coef_[0] * stds, means, stds
+    transform, scaler, lr = model_parts(model)
+    values = features.to_numpy(dtype=float)
+    if transform is not None:
+        values = np.asarray(transform.transform(features), dtype=float)
+    if scaler is not None:
+        return lr.coef_[0], (values - scaler.mean_) / scaler.scale_
+    if transform is not None:
+        means, stds = values.mean(axis=0), values.std(axis=0)
+    else:
+        means = np.array([profile[f]["mean"] for f in FEATURES])
+        stds = np.array([profile[f]["std"] for f in FEATURES])
+    stds = np.where(stds > 0, stds, 1.0)
+    return lr.coef_[0] * stds, (values - means) / stds
 
 
 def risk_table(
@@ -136,8 +155,7 @@ def risk_table(
     """
     clients = latest_per_client(data)
     proba = exit_probabilities(model, clients)
-    coef, means, stds = standardized_coefficients(model, profile)
-    z = (clients[FEATURES].to_numpy(dtype=float) - means) / stds
+    coef, z = standardized_inputs(model, profile, clients[FEATURES])
     contrib = z * coef
     table = pd.DataFrame({ID_COLUMN: clients[ID_COLUMN], "exit_probability": proba})
     for j, f in enumerate(FEATURES):

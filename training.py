@@ -37,26 +37,39 @@ from common import (
 import numpy as np
 import pandas as pd
 import sklearn
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import store
 from dataset import load_dataset
+from monitoring import best_threshold, f1_at, row_logloss
 
 log = logging.getLogger("training")
 
 
-def build_model(params: dict[str, Any]) -> LogisticRegression | Pipeline:
-    """The original project's logistic regression, optionally behind a StandardScaler."""
+TRANSFORMS = ("raw", "log")  # the counts as they are, or log1p of them (heavy tails)
+
+
+def build_model(params: dict[str, Any], transform: str = "raw") -> Pipeline:
+    """The logistic regression behind an optional log1p transform and StandardScaler."""
     model = LogisticRegression(
         solver=params["solver"],
         C=params["C"],
         max_iter=int(params["max_iter"]),
         random_state=int(params["random_state"]),
     )
-    return make_pipeline(StandardScaler(), model) if params["scale_features"] else model
+    log1p = FunctionTransformer(np.log1p, feature_names_out="one-to-one")
+    return Pipeline(
+        [
+            ("transform", log1p if transform == "log" else "passthrough"),
+            ("scale", StandardScaler() if params["scale_features"] else "passthrough"),
+            ("model", model),
+        ]
+    )
 
 
 def check_training_data(data: pd.DataFrame, min_rows: int, source: str) -> None:
@@ -70,17 +83,94 @@ def check_training_data(data: pd.DataFrame, min_rows: int, source: str) -> None:
         raise ModelError(f"{source}: every row has {TARGET}={classes[0]}; need both classes")
 
 
-def train_model(data: pd.DataFrame, params: dict[str, Any], source: str = "training data"):
-    """Fit the model on data's FEATURES and TARGET; returns (model, convergence warning)."""
+def out_of_fold(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w, folds: int, seed: int):
+    """Out-of-fold P(exit) of pipe (stratified folds), or None when a class is too rare."""
+    k = min(folds, int(np.bincount(y, minlength=2).min()))
+    if k < 2:
+        return None
+    proba = np.empty(len(y))
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y):
+        fitted = clone(pipe).fit(
+            X.iloc[train], y[train], model__sample_weight=None if w is None else w[train]
+        )
+        proba[test] = fitted.predict_proba(X.iloc[test])[:, 1]
+    return proba
+
+
+SELECTION_ROWS = 100_000  # the transform and cut-off are chosen on at most this many rows
+
+
+def selection_rows(n: int, seed: int) -> np.ndarray:
+    """Rows used to choose the transform and cut-off: all, or a random SELECTION_ROWS of
+    them (two numbers are well estimated from 100,000 rows; a million would take ten
+    times longer to cross-validate for nothing). The final fit always uses every row."""
+    if n <= SELECTION_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False))
+
+
+def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None):
+    """Choose the transform by cross-validated log-loss and the cut-off by F1 on the
+    chosen pipeline's out-of-fold probabilities; fit on all rows.
+
+    Returns (FixedThresholdClassifier, selection record for the metadata).
+    """
+    X, y = data[FEATURES], data[TARGET].to_numpy().astype(int)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    seed, folds = int(params["random_state"]), int(params["cv_folds"])
+    choices = TRANSFORMS if params["transform"] == "auto" else (params["transform"],)
+    rows = selection_rows(len(y), seed)
+    Xs, ys, ws = X.iloc[rows], y[rows], None if w is None else w[rows]
+    oof = {t: out_of_fold(build_model(params, t), Xs, ys, ws, folds, seed) for t in choices}
+    losses = {
+        t: float(np.average(row_logloss(ys, p), weights=ws))
+        for t, p in oof.items()
+        if p is not None
+    }
+    # too few exits to cross-validate: log1p, which suits heavy-tailed counts
+    transform = min(losses, key=losses.get) if losses else choices[-1]
+    threshold, f1_tuned = 0.5, None
+    if params["tune_threshold"] and oof[transform] is not None:
+        threshold, f1_tuned = best_threshold(ys, oof[transform], ws)
+        threshold = round(threshold, 6)  # the model's and the metadata's cut-off, equal
+    pipe = build_model(params, transform).fit(X, y, model__sample_weight=w)
+    model = FixedThresholdClassifier(pipe, threshold=threshold)
+    model.estimator_ = pipe  # fitted here: FixedThresholdClassifier.fit cannot pass weights
+    selection = {
+        "transform": transform,
+        "threshold": float(threshold),
+        "cv_logloss": {t: round(v, 6) for t, v in losses.items()},
+        "cv_rows": len(rows),
+        "cv_f1_at_0.5": None
+        if oof[transform] is None
+        else round(f1_at(ys, oof[transform], 0.5), 6),
+        "cv_f1_tuned": None if f1_tuned is None else round(f1_tuned, 6),
+    }
+    return model, selection
+
+
+def fit_with_selection(
+    data: pd.DataFrame, params: dict[str, Any], source: str = "training data", sample_weight=None
+):
+    """select_model with checks and convergence warnings: (model, warning, selection)."""
     check_training_data(data, int(params["min_rows"]), source)
-    model = build_model(params)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(data[FEATURES], data[TARGET])
+        model, selection = select_model(data, params, sample_weight)
     notes = [
         str(w.message).splitlines()[0] for w in caught if issubclass(w.category, ConvergenceWarning)
     ]
-    return model, (notes[0] if notes else None)
+    return model, (notes[0] if notes else None), selection
+
+
+def train_model(
+    data: pd.DataFrame, params: dict[str, Any], source: str = "training data", sample_weight=None
+):
+    """Fit the model on data's FEATURES and TARGET (rows weighted by sample_weight, e.g.
+    by recency); returns (model, convergence warning). The model predicts with its
+    stored, F1-tuned cut-off."""
+    model, warning, _ = fit_with_selection(data, params, source, sample_weight)
+    return model, warning
 
 
 PROFILE_BINS = 10  # deciles: the reference distribution for data-drift checks (PSI)
@@ -118,9 +208,14 @@ def library_versions() -> dict[str, str]:
 
 
 def model_metadata(
-    data: pd.DataFrame, data_path: Path, params: dict[str, Any], seconds: float, warning: str | None
+    data: pd.DataFrame,
+    data_path: Path,
+    params: dict[str, Any],
+    seconds: float,
+    warning: str | None,
+    selection: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Provenance of a trained model."""
+    """Provenance of a trained model, with how its transform and cut-off were chosen."""
     return {
         "trained_at": now_iso(),
         "training_data": str(data_path),
@@ -131,6 +226,8 @@ def model_metadata(
         "target": TARGET,
         "hyperparameters": dict(params),
         "convergence_warning": warning,
+        "selection": selection or {},
+        "threshold": (selection or {}).get("threshold", 0.5),
         "seconds": round(seconds, 4),
         "versions": library_versions(),
         "profile": feature_profile(data),
@@ -152,11 +249,20 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
         raise ModelError(f"{data_path}: no training data; run ingestion.py first")
     data = load_dataset(data_path)
     start = time.perf_counter()
-    model, warning = train_model(data, config["training"], str(data_path))
+    model, warning, selection = fit_with_selection(data, config["training"], str(data_path))
     seconds = time.perf_counter() - start
     if warning:
         log.warning("model did not converge: %s", warning)
-    metadata = model_metadata(data, data_path, config["training"], seconds, warning)
+    log.info(
+        "transform %s (CV log-loss %s on %d rows), cut-off %.3f (CV F1 %s, at 0.5 %s)",
+        selection["transform"],
+        ", ".join(f"{t} {v:.4f}" for t, v in selection["cv_logloss"].items()) or "n/a",
+        selection["cv_rows"],
+        selection["threshold"],
+        selection["cv_f1_tuned"],
+        selection["cv_f1_at_0.5"],
+    )
+    metadata = model_metadata(data, data_path, config["training"], seconds, warning, selection)
     path = save_model(model, metadata, config["output_model_path"])
     log.info(
         "trained on %d rows (exit rate %.3f) in %.3f s; wrote %s",

@@ -116,6 +116,24 @@ def test_wrong_type_is_rejected_by_name(tmp_path, settings, key):
         load_config(write_config(tmp_path, settings))
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"training": {"C": 0}}, r"training\.C must be between 1e-06 and 1e\+06, not 0"),
+        ({"training": {"C": -1.0}}, r"training\.C must be between"),
+        ({"training": {"max_iter": 0}}, r"training\.max_iter must be between 1 and"),
+        ({"training": {"cv_folds": 1}}, r"training\.cv_folds must be between 2 and 20"),
+        ({"ingestion": {"max_bad_row_share": 1.5}}, r"max_bad_row_share must be between 0 and 1"),
+        ({"model_drift": {"confidence": 1.0}}, r"model_drift\.confidence must be between"),
+        ({"training": {"transform": "sqrt"}}, r"training\.transform must be one of auto, raw, log"),
+    ],
+)
+def test_out_of_range_setting_names_key_and_range(tmp_path, settings, message):
+    """A number outside its range, or a choice not offered, is refused by name."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_config(tmp_path, settings))
+
+
 def test_malformed_json_names_the_file(tmp_path):
     """A config that is not valid JSON raises ConfigError naming the file."""
     path = tmp_path / "broken.json"

@@ -127,12 +127,12 @@ def test_contribution_is_coefficient_times_distance_from_mean(known):
     assert (known["contribution_number_of_employees"] == 0).all()
 
 
-def test_standardized_coefficients_of_a_raw_model():
+def test_standardized_inputs_of_a_raw_model():
     """A raw model's coefficients are rescaled by the profile's stds, with its means."""
-    coef, means, stds = reporting.standardized_coefficients(hand_model([-1.0, 0.5, 2.0]), PROFILE)
+    values = pd.DataFrame([[3.0, 110.0, 0.0]], columns=FEATURES)
+    coef, z = reporting.standardized_inputs(hand_model([-1.0, 0.5, 2.0]), PROFILE, values)
     np.testing.assert_allclose(coef, [-2.0, 5.0, 10.0])
-    np.testing.assert_allclose(means, [1.0, 100.0, 10.0])
-    np.testing.assert_allclose(stds, [2.0, 10.0, 5.0])
+    np.testing.assert_allclose(z, [[1.0, 1.0, -2.0]])
 
 
 def test_reasons_are_positive_contributions_only(known):
@@ -192,15 +192,15 @@ def test_csv_and_api_agree_on_reasons_near_zero():
 
 
 def test_scaler_pipeline_uses_the_scalers_statistics():
-    """With a StandardScaler in front, contribution = lr.coef_ * scaler-standardized value."""
+    """With log1p and a StandardScaler in front, contribution = lr.coef_ * standardized
+    log value (the served model's own inputs)."""
     rows = small_rows(40)
     data = pd.DataFrame(rows, columns=COLUMNS)
-    model = training.build_model({**DEFAULTS["training"], "scale_features": True})
-    model.fit(data[FEATURES], data["exited"])
-    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
-    expected = pd.DataFrame(
-        lr.coef_[0] * scaler.transform(data[FEATURES]), columns=FEATURES, index=data[ID_COLUMN]
-    )
+    model, _ = training.train_model(data, {**DEFAULTS["training"], "transform": "log"})
+    pipe = model.estimator_  # the stored cut-off's wrapper around the pipeline
+    log1p, scaler, lr = (pipe.named_steps[k] for k in ("transform", "scale", "model"))
+    z = scaler.transform(log1p.transform(data[FEATURES]))
+    expected = pd.DataFrame(lr.coef_[0] * z, columns=FEATURES, index=data[ID_COLUMN])
     bogus = hand_profile([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])  # ignored: the scaler knows better
     table = reporting.risk_table(model, data, bogus, SETTINGS).set_index(ID_COLUMN)
     got = table[[f"contribution_{f}" for f in FEATURES]].loc[expected.index]
@@ -312,7 +312,7 @@ def test_risk_clients_carry_reasons_and_contributions(client):
         values = [r["contribution"] for r in c["reasons"]]
         assert all(v > 0 for v in values) and values == sorted(values, reverse=True)
         assert len(values) <= 3
-        positive = {f for f, v in c["contributions"].items() if v > 0}
+        positive = {f for f, v in c["contributions"].items() if v >= reporting.MIN_REASON}
         assert {r["feature"] for r in c["reasons"]} == positive
         for r in c["reasons"]:
             assert r["contribution"] == c["contributions"][r["feature"]]
@@ -499,3 +499,17 @@ def test_dashboard_bad_band_is_400(client):
     answer = client.get("/?band=bad")
     assert answer.status_code == 400
     assert "band" in answer.get_json()["error"]
+
+
+def test_log_model_without_scaler_is_standardized_on_the_clients():
+    """log1p without a StandardScaler: contribution = coef * (log1p(x) - clients' mean)."""
+    data = pd.DataFrame(small_rows(40), columns=COLUMNS)
+    params = {**DEFAULTS["training"], "transform": "log", "scale_features": False}
+    model, _ = training.train_model(data, params)
+    table = reporting.risk_table(model, data, PROFILE, SETTINGS).set_index(ID_COLUMN)
+    clients = reporting.latest_per_client(data).set_index(ID_COLUMN)
+    logs = np.log1p(clients[FEATURES].to_numpy(dtype=float))
+    coef = model.estimator_.named_steps["model"].coef_[0]
+    expected = (logs - logs.mean(axis=0)) * coef
+    got = table[[f"contribution_{f}" for f in FEATURES]].loc[clients.index].to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)

@@ -139,3 +139,25 @@ def test_cli_reports_missing_model_in_one_line(workspace):
     assert [ln for ln in done.stderr.splitlines() if " ERROR " in ln][0].endswith(
         "no trained model; run training.py"
     )
+
+
+def test_stored_cut_off_decides_in_scoring_and_predictions(config):
+    """score_model and the API's model_predictions classify at the model's own cut-off."""
+    import numpy as np
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    import diagnostics
+
+    ingestion.run_ingestion(config)
+    data = ingestion.load_dataset(config["output_folder_path"] / "finaldata.csv")
+    model, _ = training.train_model(data, config["training"])
+    proba = scoring.exit_probabilities(model, data)
+    cut = float(np.quantile(proba, 0.8))  # far from 0.5: many rows change class
+    moved = FixedThresholdClassifier(model.estimator_, threshold=cut)
+    moved.estimator_ = model.estimator_
+    expected = (proba >= cut).astype(int)
+    assert (expected != (proba >= 0.5)).any()
+    cm = scoring.score_model(moved, data)["confusion_matrix"]
+    assert cm["tp"] + cm["fp"] == expected.sum()
+    preds = diagnostics.model_predictions(data, moved)
+    assert preds["prediction"].tolist() == expected.tolist()

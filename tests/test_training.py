@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import pickle
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_script, small_rows, write_csv
 
 import ingestion
 import training
-from common import FEATURES, MODEL_FILE, MODEL_META, ModelError, sha256_file
+from common import DEFAULTS, FEATURES, MODEL_FILE, MODEL_META, ModelError, sha256_file
 
 
 def features(*rows: list[int]) -> pd.DataFrame:
@@ -32,8 +33,10 @@ def test_trains_and_saves_model_with_metadata(config):
     assert saved["training_data_sha256"] == sha256_file(data)
     assert saved["rows"] == meta["rows"] == 40
     assert saved["features"] == FEATURES
-    assert saved["hyperparameters"]["solver"] == "liblinear"
+    assert saved["hyperparameters"]["solver"] == "lbfgs"
     assert saved["hyperparameters"]["C"] == 1.0
+    assert saved["threshold"] == saved["selection"]["threshold"] == model.threshold
+    assert saved["selection"]["transform"] in ("raw", "log")
     assert {"python", "scikit-learn", "numpy", "pandas"} <= set(saved["versions"])
 
 
@@ -46,12 +49,81 @@ def test_model_learns_the_signal(config):
     assert low > high
 
 
-def test_scaler_is_a_config_choice(config):
-    """training.scale_features puts a StandardScaler in front of the regression."""
-    plain = training.build_model(config["training"])
-    scaled = training.build_model({**config["training"], "scale_features": True})
-    assert type(plain).__name__ == "LogisticRegression"
-    assert [name for name, _ in scaled.steps] == ["standardscaler", "logisticregression"]
+def test_pipeline_steps_follow_the_config(config):
+    """transform and scale_features choose the pipeline's steps (passthrough when off)."""
+    plain = training.build_model({**config["training"], "scale_features": False}, "raw")
+    logged = training.build_model(config["training"], "log")
+    assert [name for name, _ in plain.steps] == ["transform", "scale", "model"]
+    assert plain.named_steps["transform"] == plain.named_steps["scale"] == "passthrough"
+    assert type(logged.named_steps["transform"]).__name__ == "FunctionTransformer"
+    assert type(logged.named_steps["scale"]).__name__ == "StandardScaler"
+
+
+def known_world(n: int, seed: int, log_linear: bool) -> pd.DataFrame:
+    """Clients whose true logit is linear in log1p(counts) (heavy tails) or in the counts."""
+    rng = np.random.default_rng(seed)
+    if log_linear:
+        counts = np.round(np.exp(rng.normal([4.0, 6.5, 3.0], [1.2, 1.1, 1.0], (n, 3))))
+        z = (np.log1p(counts) - [4.0, 6.5, 3.0]) / [1.2, 1.1, 1.0]
+    else:
+        counts = np.round(rng.uniform(0, 200, (n, 3)))
+        z = (counts - 100) / 58
+    p = 1 / (1 + np.exp(-(-1.0 + z @ np.array([-2.0, 0.7, -0.8]))))
+    data = pd.DataFrame(counts.astype(int), columns=FEATURES)
+    data["exited"] = (rng.random(n) < p).astype(int)
+    return data
+
+
+@pytest.mark.parametrize("log_linear, expected", [(True, "log"), (False, "raw")])
+def test_transform_is_chosen_by_cross_validated_log_loss(log_linear, expected):
+    """Heavy-tailed counts with a log-linear truth choose log1p; a linear truth, raw."""
+    data = known_world(3000, 1, log_linear)
+    _, _, selection = training.fit_with_selection(data, DEFAULTS["training"])
+    assert selection["transform"] == expected
+    losses = selection["cv_logloss"]
+    assert losses[expected] == min(losses.values())
+
+
+def test_cut_off_is_tuned_stored_and_used_by_predict():
+    """The out-of-fold F1-optimal cut-off is the model's threshold, and predict uses it."""
+    data = known_world(3000, 2, True)
+    model, _, selection = training.fit_with_selection(data, DEFAULTS["training"])
+    assert model.threshold == selection["threshold"] != 0.5
+    assert selection["cv_f1_tuned"] >= selection["cv_f1_at_0.5"]
+    proba = model.predict_proba(data[FEATURES])[:, 1]
+    assert (model.predict(data[FEATURES]) == (proba >= model.threshold)).all()
+    fixed, _, sel = training.fit_with_selection(
+        data, {**DEFAULTS["training"], "tune_threshold": False, "transform": "raw"}
+    )
+    assert (
+        fixed.threshold == 0.5 and sel["transform"] == "raw" and list(sel["cv_logloss"]) == ["raw"]
+    )
+
+
+def test_probabilities_are_calibrated_on_new_rows():
+    """On fresh rows of the same world, observed and predicted exits agree, per decile too."""
+    model, _ = training.train_model(known_world(5000, 3, True), DEFAULTS["training"])
+    fresh = known_world(20000, 4, True)
+    p = model.predict_proba(fresh[FEATURES])[:, 1]
+    assert abs(fresh["exited"].mean() - p.mean()) < 0.02  # 5,000 training rows: not exact
+    deciles = np.array_split(np.argsort(p), 10)
+    gaps = [abs(fresh["exited"].to_numpy()[i].mean() - p[i].mean()) for i in deciles]
+    assert max(gaps) < 0.04
+
+
+def test_sample_weight_zero_rows_do_not_count():
+    """Rows weighted 0 change nothing: the fit equals one on the other rows alone."""
+    old, new = known_world(2000, 5, True), known_world(2000, 6, False)
+    params = {**DEFAULTS["training"], "C": 1e6, "transform": "log", "tune_threshold": False}
+    both = pd.concat([old, new], ignore_index=True)
+    weights = np.r_[np.zeros(len(old)), np.ones(len(new))]
+    weighted, _ = training.train_model(both, params, sample_weight=weights)
+    alone, _ = training.train_model(new, params)
+    unweighted, _ = training.train_model(both, params)
+    probe = known_world(500, 7, False)[FEATURES]
+    p_w, p_a = (m.predict_proba(probe)[:, 1] for m in (weighted, alone))
+    np.testing.assert_allclose(p_w, p_a, atol=1e-3)
+    assert np.abs(unweighted.predict_proba(probe)[:, 1] - p_a).max() > 0.05
 
 
 def test_single_class_is_a_clear_error(config):
@@ -96,3 +168,16 @@ def test_failed_training_keeps_previous_model(config):
     with pytest.raises(ModelError):
         training.run_training(config)
     assert (config["output_model_path"] / MODEL_FILE).read_bytes() == before
+
+
+def test_large_data_choose_on_a_sample_and_fit_on_every_row(monkeypatch):
+    """Above SELECTION_ROWS the choice is cross-validated on a sample; the fit uses all rows."""
+    monkeypatch.setattr(training, "SELECTION_ROWS", 500)
+    data = known_world(2000, 8, True)
+    model, _, selection = training.fit_with_selection(data, DEFAULTS["training"])
+    assert selection["cv_rows"] == 500
+    full = training.build_model(DEFAULTS["training"], selection["transform"])
+    full.fit(data[FEATURES], data["exited"])
+    np.testing.assert_allclose(
+        model.estimator_.named_steps["model"].coef_, full.named_steps["model"].coef_
+    )

@@ -1,0 +1,49 @@
+"""benchmarks/: the simulation's generator is what it claims; the harness runs end to end."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, run_script
+
+import ingestion
+from common import COLUMNS
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import simulate  # noqa: E402
+
+
+def test_simulated_rows_pass_ingestion_and_follow_their_true_probability(tmp_path):
+    """Valid, deterministic rows; the exit rate matches the mean true probability."""
+    frame, p = simulate.sample("base", 20000, seed=3)
+    again, _ = simulate.sample("base", 20000, seed=3)
+    assert frame.equals(again) and list(frame.columns) == COLUMNS
+    path = tmp_path / "batch.csv"
+    frame.to_csv(path, index=False)
+    assert len(ingestion.load_dataset(path)) == 20000
+    assert abs(frame["exited"].mean() - p.mean()) < 0.01
+    assert (frame[simulate.FEATURES] >= 0).all().all()
+
+
+def test_regimes_change_what_they_say():
+    """Covariate shift moves the counts only; concept drift changes P(exit | counts)."""
+    base, p_base = simulate.sample("base", 5000, seed=4)
+    moved, _ = simulate.sample("covariate", 5000, seed=4)
+    counts = base[simulate.FEATURES].to_numpy()
+    assert moved["lastyear_activity"].median() > 1.5 * base["lastyear_activity"].median()
+    same = simulate.true_probability(simulate.REGIMES["covariate"], counts)
+    np.testing.assert_allclose(same, p_base)
+    other = simulate.true_probability(simulate.REGIMES["concept"], counts)
+    assert abs(np.corrcoef(other, p_base)[0, 1]) < 0.1  # the old ranking says nothing
+
+
+@pytest.mark.slow
+def test_monitoring_benchmark_runs_through_fullprocess():
+    """--quick prints the table for the chosen cells, from real fullprocess runs."""
+    done = run_script("benchmarks/bench_monitoring.py", "--quick", "--cells", "base", "concept")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:5] == ["regime", "rows", "n", "retrain", "deployed"]
+    assert [line.split()[0] for line in lines[2:4]] == ["base", "concept"]
