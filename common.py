@@ -110,16 +110,28 @@ DEFAULTS: dict[str, Any] = {
         "cache_hours": 24.0,  # the dependency table is refreshed at most daily
     },
     "model_drift": {
-        # raw: drift when the new F1 is below the deployed F1 (the original rule);
-        # parametric / nonparametric: below mean - 2 std / Q1 - 1.5 IQR of past scores
-        "rule": "raw",
-        "require_significance": True,  # ... and the whole bootstrap interval is below it
-        "confidence": 0.95,  # of the bootstrap interval of the new F1
-        "min_batch_rows": 50,  # smaller batches are too noisy to call drift on
+        # refit: drift when a model refit on the batch (cross-fitted) predicts it better
+        # than the deployed one (paired per-row log-loss, one-sided at alpha), or when the
+        # observed exit rate is off the predicted one (calibration_alpha). The original
+        # rules compare F1: raw (below the deployed F1), parametric / nonparametric
+        # (below mean - 2 std / Q1 - 1.5 IQR of past deployed F1s)
+        "rule": "refit",
+        "alpha": 0.05,  # level of the refit test (measured: benchmarks/bench_detection.py)
+        "calibration_alpha": 0.01,  # level of the exit-rate test
+        "require_significance": True,  # F1 rules: the whole bootstrap interval below
+        "confidence": 0.95,  # of the bootstrap interval of the batch's F1
+        "min_batch_rows": 50,  # fewer labelled rows: too few to judge
     },
     "data_drift": {
         "max_drifted_share": 0.5,  # dataset drift: more than this share of features
         "triggers_retraining": False,  # data drift alone does not retrain (README)
+    },
+    "gate": {
+        # a retrained model goes live when it beats the deployed one on rows of the new
+        # batch it never saw: a share of each batch is held out from every candidate
+        "holdout_share": 0.3,
+        "alpha": 0.05,  # one-sided level of the paired holdout comparison (log-loss)
+        "min_holdout_rows": 20,  # fewer (or one class only): the test data decides
     },
     "deployment": {
         "force": False,  # deploy a retrained model even if it scores worse
@@ -157,7 +169,7 @@ DEFAULTS: dict[str, Any] = {
 }
 PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
 CHOICES = {
-    ("model_drift", "rule"): ("raw", "parametric", "nonparametric"),
+    ("model_drift", "rule"): ("refit", "raw", "parametric", "nonparametric"),
     ("training", "transform"): ("auto", "raw", "log"),
     ("training", "solver"): ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"),
 }
@@ -178,6 +190,11 @@ RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("diagnostics", "cache_hours"): (0.0, 8_760.0, True),
     ("model_drift", "confidence"): (0.5, 1.0, False),
     ("model_drift", "min_batch_rows"): (0, 1_000_000_000, True),
+    ("model_drift", "alpha"): (0.0, 0.5, False),
+    ("model_drift", "calibration_alpha"): (0.0, 0.5, False),
+    ("gate", "holdout_share"): (0.05, 0.9, True),
+    ("gate", "alpha"): (0.0, 0.5, False),
+    ("gate", "min_holdout_rows"): (2, 1_000_000, True),
     ("data_drift", "max_drifted_share"): (0.0, 1.0, True),
     ("logging", "max_bytes"): (10_000, 10_000_000_000, True),
     ("logging", "backups"): (0, 1_000, True),

@@ -190,3 +190,14 @@ def feature_frame(data: pd.DataFrame, source: str) -> pd.DataFrame:
     if reasons:
         raise DataError(f"{source}: {sum(reasons.values())} bad row(s): {describe(reasons)}")
     return clean[FEATURES]
+
+
+def observations_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Store rows (seq, *COLUMNS) as a frame: seq, typed columns, exited Int64 (<NA> when
+    unlabelled)."""
+    frame = pd.DataFrame(rows, columns=["seq", *COLUMNS])
+    frame[ID_COLUMN] = frame[ID_COLUMN].astype(str)
+    for col in FEATURES:
+        frame[col] = frame[col].astype("int64")
+    frame[TARGET] = frame[TARGET].astype("Int64")
+    return frame

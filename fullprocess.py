@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    FEATURES,
     MODEL_FILE,
     MODEL_META,
     SCORE_FILE,
@@ -65,62 +64,6 @@ TRACE.propagate = False
 
 class RunError(RiskError):
     """An unexpected failure inside a run: recorded as an error, traceback in the log."""
-
-
-# ---- decisions: pure functions ------------------------------------------------------------
-
-
-def model_drift_decision(
-    batch_rows: int,
-    batch_f1: float,
-    interval: tuple[float, float],
-    threshold: float,
-    settings: dict[str, Any],
-    positives: int | None = None,
-) -> tuple[bool | None, str]:
-    """(drift?, why). None when the batch cannot say: too small, or without any exit."""
-    if batch_rows < settings["min_batch_rows"]:
-        return None, (
-            f"batch of {batch_rows} rows is below model_drift.min_batch_rows "
-            f"({settings['min_batch_rows']}): too noisy to call drift"
-        )
-    if positives == 0:
-        return None, "batch has no exits: F1 is undefined, drift not judged"
-    low, high = interval
-    if settings["require_significance"]:
-        drift = high < threshold
-        how = f"interval [{low:.4f}, {high:.4f}] {'below' if drift else 'reaches'}"
-    else:
-        drift = batch_f1 < threshold
-        how = f"F1 {batch_f1:.4f} {'below' if drift else 'not below'}"
-    return drift, f"batch {how} threshold {threshold:.4f} ({settings['rule']} rule)"
-
-
-def retrain_decision(
-    model_drift: bool | None,
-    data_drift: bool | None,
-    has_deployment: bool,
-    data_drift_retrains: bool,
-) -> tuple[bool, str]:
-    """(retrain?, why) from the drift verdicts."""
-    if not has_deployment:
-        return True, "no deployed model yet"
-    if model_drift:
-        return True, "model drift"
-    if data_drift and data_drift_retrains:
-        return True, "data drift (data_drift.triggers_retraining)"
-    return False, "no model drift" + (" (data drift reported only)" if data_drift else "")
-
-
-def gate_decision(new_f1: float, deployed_f1_now: float | None, force: bool) -> tuple[bool, str]:
-    """(deploy?, why): the new model must be no worse on the same evaluation data."""
-    if deployed_f1_now is None:
-        return True, "first deployment"
-    if new_f1 >= deployed_f1_now:
-        return True, f"new F1 {new_f1:.4f} >= deployed {deployed_f1_now:.4f} on the test data"
-    if force:
-        return True, f"forced (deployment.force) despite F1 {new_f1:.4f} < {deployed_f1_now:.4f}"
-    return False, f"new F1 {new_f1:.4f} < deployed {deployed_f1_now:.4f} on the test data"
 
 
 # ---- history and logging -------------------------------------------------------------------
@@ -233,75 +176,93 @@ def load_live(config: dict[str, Any]):
 
 
 def judge(config: dict[str, Any], frame, model, manifest) -> dict[str, Any]:
-    """The drift verdict of a batch against the live model, as run fields plus the
-    retrain decision. Pure apart from reading the model's profile."""
-    import diagnostics
+    """The verdict on a batch against the live model: run fields, retrain or not, why.
+
+    Labelled rows are judged for model drift (model_drift.rule), every row for data drift
+    against the model's training profile, unlabelled rows get a label-free estimate.
+    """
     import scoring
     from deployment import deployed_f1s
+    from monitoring import retrain_decision
 
-    verdict: dict[str, Any] = {}
-    reasons = []
     labelled = frame[frame[TARGET].notna()].astype({TARGET: "int64"})
-    if model is not None and not labelled.empty:
-        settings = config["model_drift"]
-        scores = scoring.score_model(model, labelled)
-        pred = model.predict(labelled[FEATURES])
-        interval = scoring.f1_interval(labelled[TARGET], pred, settings["confidence"])
-        rule = settings["rule"]
-        threshold = scoring.drift_threshold(
-            manifest["f1"], deployed_f1s(config["prod_deployment_path"]), rule
-        )
-        drift, why = model_drift_decision(
-            len(labelled), scores["f1"], interval, threshold, settings, scores["positives"]
-        )
-        verdict.update(
-            batch_f1=scores["f1"],
-            batch_f1_low=interval[0],
-            batch_f1_high=interval[1],
-            drift_rule=rule,
-            drift_threshold=threshold,
-            model_drift=drift,
-        )
-        reasons.append(why)
-        log.info(
-            "model drift: %s; batch F1 %.4f [%.4f, %.4f] on %d labelled rows vs deployed %.4f: %s",
-            drift,
-            scores["f1"],
-            *interval,
-            len(labelled),
-            manifest["f1"],
-            why,
-        )
-    elif model is not None:
-        reasons.append("no labelled rows: model drift not judged")
-    profile = (
-        (read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}).get("profile")
-        if manifest
-        else None
-    )
-    if profile:
-        drift = diagnostics.data_drift(profile, frame, config["data_drift"]["max_drifted_share"])
-        big_enough = len(frame) >= config["model_drift"]["min_batch_rows"]
-        verdict.update(
-            data_drift=drift["drift"] if big_enough else None,
-            data_drift_share=drift["drifted_share"],
-            data_drift_psi={c: f["psi"] for c, f in drift["features"].items()},
-        )
-        log.info(
-            "data drift: %s; PSI %s",
-            verdict["data_drift"] if big_enough else "not judged (batch too small)",
-            ", ".join(f"{c} {f['psi']:.3f} ({f['band']})" for c, f in drift["features"].items()),
-        )
+    unlabelled = frame[frame[TARGET].isna()]
+    fields: dict[str, Any] = {"verdict": {}}
+    reasons = []
+    if model is not None:
+        past = deployed_f1s(config["prod_deployment_path"])
+        label = scoring.label_verdict(labelled, model, config, manifest["f1"], past)
+        fields.update(label["fields"], model_drift=label["drift"])
+        fields["verdict"].update(label["verdict"])
+        reasons.append(f"{len(labelled)} labelled rows: {label['reason']}")
+        estimate = scoring.unlabelled_estimate(unlabelled, model)
+        if estimate:
+            fields.update(estimated_f1=estimate["f1"])
+            fields["verdict"]["estimate"] = estimate
+            reasons.append(
+                f"{estimate['n']} unlabelled rows: label-free F1 estimate {estimate['f1']:.3f} "
+                f"[{estimate['f1_low']:.3f}, {estimate['f1_high']:.3f}]"
+            )
+        data = data_verdict(config, frame, manifest)
+        if data:
+            fields.update(data["fields"])
+            fields["verdict"]["data"] = data["verdict"]
+            reasons.append(data["reason"])
     retrain, why = retrain_decision(
-        verdict.get("model_drift"),
-        verdict.get("data_drift"),
+        fields.get("model_drift"),
+        fields.get("data_drift"),
         model is not None,
         config["data_drift"]["triggers_retraining"],
     )
-    if model is not None and labelled.empty:
-        retrain, why = False, "nothing labelled to learn from"
-    reasons.append(why)
-    return {"fields": verdict, "retrain": retrain, "reason": "; ".join(reasons)}
+    if model is not None and labelled[TARGET].nunique() < 2:
+        retrain, why = False, "nothing labelled with both outcomes to learn from"
+    reasons.append(f"{'retrain' if retrain else 'no retraining'}: {why}")
+    log.info("verdict: %s", "; ".join(reasons))
+    return {"fields": fields, "retrain": retrain, "reason": "; ".join(reasons)}
+
+
+def data_verdict(config: dict[str, Any], frame, manifest) -> dict[str, Any] | None:
+    """Each feature of the batch against the model's training bins: chi-square (Holm) for
+    the verdict, PSI beside it; a verdict needs model_drift.min_batch_rows rows."""
+    import monitoring
+
+    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
+    profile = meta.get("profile")
+    if not profile or frame.empty:
+        return None
+    drift = monitoring.data_drift_verdict(profile, frame, 0.05, meta.get("rows"))
+    judged = len(frame) >= max(config["model_drift"]["min_batch_rows"], 1)
+    shares = {
+        f: (
+            monitoring.bin_counts(profile[f]["edges"], frame[f], len(profile[f]["shares"]))
+            / len(frame)
+        ).tolist()
+        for f in profile
+    }
+    fields = {
+        "data_drift": drift.verdict if judged else None,
+        "data_drift_share": sum(f.drift for f in drift.features) / len(drift.features),
+        "data_drift_psi": {f.feature: f.psi for f in drift.features},
+        "data_drift_shares": shares,
+    }
+    texts = [
+        f"{f.feature} PSI {f.psi:.3f}, chi-square p {f.p_adjusted:.3g}" for f in drift.features
+    ]
+    verdict = {
+        f.feature: {
+            "psi": f.psi,
+            "p_adjusted": f.p_adjusted,
+            "drift": f.drift,
+            "cohens_w": f.chi_square.effect,
+        }
+        for f in drift.features
+    }
+    state = ("drift" if drift.verdict else "none") if judged else "not judged (batch too small)"
+    return {
+        "fields": fields,
+        "verdict": verdict,
+        "reason": f"data drift on {len(frame)} rows: {state} ({'; '.join(texts)})",
+    }
 
 
 def judge_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
@@ -329,33 +290,17 @@ def keep_refused(config: dict[str, Any], reason: str) -> Path:
 
 
 def gate_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
-    """Retrain, rescore and gate against the live model (step gated, with the decision)."""
-    import scoring
-    import training
-    from dataset import load_dataset
+    """Retrain candidates and gate the best against the live model (step gated)."""
+    import deployment
 
-    training.run_training(config)
-    new_scores = scoring.run_scoring(config)
     model, _ = load_live(config)
-    deployed_now = None
-    if model is not None:
-        test = load_dataset(scoring.test_data_file(config["test_data_path"]))
-        deployed_now = scoring.score_model(model, test)["f1"]
-    ok, why = gate_decision(new_scores["f1"], deployed_now, config["deployment"]["force"])
-    if not ok:
-        folder = keep_refused(config, why)
-        log.warning("refused the retrained model: %s; kept in %s", why, folder)
-    return store.advance_batch(
-        config["output_folder_path"],
-        batch["id"],
-        "gated",
-        gate={
-            "deploy": ok,
-            "reason": why,
-            "new_f1": new_scores["f1"],
-            "model_sha256": new_scores["model_sha256"],
-        },
-    )
+    gate = deployment.gate(config, batch["id"], model)
+    if not gate["deploy"]:
+        folder = keep_refused(config, gate["reason"])
+        log.warning("refused the retrained model: %s; kept in %s", gate["reason"], folder)
+    else:
+        log.info("gate: %s", gate["reason"])
+    return store.advance_batch(config["output_folder_path"], batch["id"], "gated", gate=gate)
 
 
 def deploy_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:

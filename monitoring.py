@@ -392,3 +392,58 @@ def best_threshold(y, p, sample_weight=None) -> tuple[float, float]:
     cut = ps[last][best]
     below = ps[last][best + 1] if best + 1 < last.sum() else cut
     return float((cut + below) / 2 if below < cut else cut), float(f1[best])
+
+
+# ---- decisions --------------------------------------------------------------------------
+
+
+def model_drift_decision(
+    batch_rows: int,
+    batch_f1: float,
+    interval: tuple[float, float],
+    threshold: float,
+    settings: dict[str, Any],
+    positives: int | None = None,
+) -> tuple[bool | None, str]:
+    """The original F1 rules: (drift?, why); None when the batch cannot say (too small,
+    or without any exit: F1 undefined)."""
+    if batch_rows < settings["min_batch_rows"]:
+        return None, (
+            f"batch of {batch_rows} rows is below model_drift.min_batch_rows "
+            f"({settings['min_batch_rows']}): too noisy to call drift"
+        )
+    if positives == 0:
+        return None, "batch has no exits: F1 is undefined, drift not judged"
+    low, high = interval
+    if settings["require_significance"]:
+        drift = high < threshold
+        how = f"interval [{low:.4f}, {high:.4f}] {'below' if drift else 'reaches'}"
+    else:
+        drift = batch_f1 < threshold
+        how = f"F1 {batch_f1:.4f} {'below' if drift else 'not below'}"
+    return drift, f"batch {how} threshold {threshold:.4f} ({settings['rule']} rule)"
+
+
+def retrain_decision(
+    model_drift: bool | None, data_drift: bool | None, has_deployment: bool, data_retrains: bool
+) -> tuple[bool, str]:
+    """(retrain?, why) from the verdicts. Data drift alone retrains only when configured."""
+    if not has_deployment:
+        return True, "no deployed model yet"
+    if model_drift:
+        return True, "model drift"
+    if data_drift and data_retrains:
+        return True, "data drift (data_drift.triggers_retraining)"
+    return False, "no model drift" + (" (data drift reported only)" if data_drift else "")
+
+
+def gate_decision(new_f1: float, deployed_f1_now: float | None, force: bool) -> tuple[bool, str]:
+    """The fallback gate on the test data (when the batch has no usable holdout): the new
+    model must be no worse on the same evaluation data."""
+    if deployed_f1_now is None:
+        return True, "first deployment"
+    if new_f1 >= deployed_f1_now:
+        return True, f"new F1 {new_f1:.4f} >= deployed {deployed_f1_now:.4f} on the test data"
+    if force:
+        return True, f"forced (deployment.force) despite F1 {new_f1:.4f} < {deployed_f1_now:.4f}"
+    return False, f"new F1 {new_f1:.4f} < deployed {deployed_f1_now:.4f} on the test data"

@@ -172,3 +172,104 @@ def main() -> int:
 
 if __name__ == "__main__":
     run_cli(main, "scoring")
+
+
+# ---- judging a new batch against the deployed model ---------------------------------------
+
+
+def cut_off(model) -> float:
+    """The model's stored decision cut-off (0.5 for a model without one)."""
+    return float(getattr(model, "threshold", 0.5))
+
+
+def refit_verdict(labelled: pd.DataFrame, model, settings: dict, params: dict) -> dict[str, Any]:
+    """The default rule: would a model refit on the batch (cross-fitted, so it never scores
+    a row it was trained on) predict it better than the deployed one, per row, in
+    log-loss? Beside it, observed vs predicted exit rate (calibration, prior shift)."""
+    import monitoring
+    import training
+
+    y, X = labelled[TARGET].to_numpy(), labelled[FEATURES]
+    p_deployed = model.predict_proba(X)[:, 1]
+    calibration = monitoring.calibration_test(y, p_deployed, settings["calibration_alpha"])
+    out = {"calibration": calibration.as_dict()}
+    reasons = [calibration.text()]
+    drift = calibration.verdict
+
+    def fit(X_train, y_train):
+        return training.build_model(params, "log").fit(X_train, y_train)
+
+    p_refit = monitoring.cross_fitted_probabilities(X, y, fit, folds=5, seed=0)
+    refit = monitoring.paired_logloss_test(y, p_deployed, p_refit, settings["alpha"])
+    out["refit"] = refit.as_dict()
+    reasons.insert(0, refit.text())
+    drift = drift or refit.verdict
+    return {"drift": bool(drift), "verdict": out, "reason": "; ".join(reasons)}
+
+
+def f1_rule_verdict(labelled, model, settings, deployed_f1: float, past: list[float]) -> dict:
+    """The original project's rules: the batch's F1 against the deployed F1 (raw) or the
+    spread of past deployed F1s (parametric, nonparametric), with a bootstrap interval."""
+    import monitoring
+
+    scores = score_model(model, labelled)
+    pred = model.predict(labelled[FEATURES])
+    interval = f1_interval(labelled[TARGET], pred, settings["confidence"])
+    threshold = drift_threshold(deployed_f1, past, settings["rule"])
+    drift, why = monitoring.model_drift_decision(
+        len(labelled), scores["f1"], interval, threshold, settings, scores["positives"]
+    )
+    return {"drift": drift, "verdict": {"drift_threshold": threshold}, "reason": why}
+
+
+def label_verdict(labelled, model, config: dict, deployed_f1: float, past: list[float]) -> dict:
+    """Model drift on the labelled rows by the configured rule; None when too few rows or
+    no exit at all (F1 undefined), with the F1 on the batch reported in every case."""
+    settings = config["model_drift"]
+    n = len(labelled)
+    if n < max(settings["min_batch_rows"], 1):
+        why = (
+            f"{n} labelled rows, below model_drift.min_batch_rows "
+            f"({settings['min_batch_rows']}): too few to judge"
+        )
+        return {"drift": None, "verdict": {}, "reason": why, "fields": {}}
+    pred = model.predict(labelled[FEATURES])
+    low, high = f1_interval(labelled[TARGET], pred, settings["confidence"])
+    f1 = float(score_model(model, labelled)["f1"])
+    fields = {
+        "batch_f1": f1,
+        "batch_f1_low": low,
+        "batch_f1_high": high,
+        "drift_rule": settings["rule"],
+    }
+    classes = labelled[TARGET].nunique()
+    if classes < 2:  # a selected sample (say, only stayers) says nothing of the relationship
+        why = (
+            "batch has no exits"
+            if f1 == 0 and not labelled[TARGET].any()
+            else "batch has only exits"
+        )
+        out = {"drift": None, "verdict": {}, "reason": f"{why}: not judged"}
+    elif settings["rule"] == "refit":
+        out = refit_verdict(labelled, model, settings, config["training"])
+    else:
+        out = f1_rule_verdict(labelled, model, settings, deployed_f1, past)
+        fields["drift_threshold"] = out["verdict"]["drift_threshold"]
+    return {**out, "fields": fields}
+
+
+def unlabelled_estimate(unlabelled: pd.DataFrame, model) -> dict[str, Any] | None:
+    """The label-free F1 estimate (CBPE) of the deployed model on unlabelled rows."""
+    import monitoring
+
+    if unlabelled.empty:
+        return None
+    p = model.predict_proba(unlabelled[FEATURES])[:, 1]
+    est = monitoring.cbpe_estimate(p, cut_off(model))
+    return {
+        "n": est.n,
+        "f1": est.f1,
+        "f1_low": est.f1_low,
+        "f1_high": est.f1_high,
+        "expected_exit_rate": est.expected_exit_rate,
+    }

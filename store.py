@@ -78,6 +78,8 @@ class Run:
     data_drift: bool | None = None
     data_drift_share: float | None = None
     data_drift_psi: dict[str, float] | None = None
+    data_drift_shares: dict[str, list[float]] | None = None  # the batch's bin shares
+    estimated_f1: float | None = None  # label-free estimate on the unlabelled rows
     verdict: dict[str, Any] | None = None  # every test's numbers (monitoring)
     decision: str = "none"
     reason: str = ""

@@ -9,6 +9,7 @@ Run     python training.py [--config config.json]
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 import platform
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from common import (
+    COLUMNS,
     FEATURES,
     FINALDATA,
     MODEL_FILE,
@@ -45,7 +47,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import store
-from dataset import load_dataset
+from dataset import load_dataset, observations_frame
 from monitoring import best_threshold, f1_at, row_logloss
 
 log = logging.getLogger("training")
@@ -209,7 +211,8 @@ def library_versions() -> dict[str, str]:
 
 def model_metadata(
     data: pd.DataFrame,
-    data_path: Path,
+    source: str,
+    data_sha256: str,
     params: dict[str, Any],
     seconds: float,
     warning: str | None,
@@ -218,8 +221,8 @@ def model_metadata(
     """Provenance of a trained model, with how its transform and cut-off were chosen."""
     return {
         "trained_at": now_iso(),
-        "training_data": str(data_path),
-        "training_data_sha256": sha256_file(data_path),
+        "training_data": source,
+        "training_data_sha256": data_sha256,
         "rows": len(data),
         "exit_rate": round(float(data[TARGET].mean()), 6),
         "features": FEATURES,
@@ -262,7 +265,15 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
         selection["cv_f1_tuned"],
         selection["cv_f1_at_0.5"],
     )
-    metadata = model_metadata(data, data_path, config["training"], seconds, warning, selection)
+    metadata = model_metadata(
+        data,
+        str(data_path),
+        sha256_file(data_path),
+        config["training"],
+        seconds,
+        warning,
+        selection,
+    )
     path = save_model(model, metadata, config["output_model_path"])
     log.info(
         "trained on %d rows (exit rate %.3f) in %.3f s; wrote %s",
@@ -271,6 +282,77 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
         seconds,
         path,
     )
+    return metadata
+
+
+def fit_candidates(
+    windows: dict[str, tuple[pd.DataFrame, Any]], params: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """A candidate model per training window (name -> (rows, row weights or None)).
+
+    A window too small or with one class only is skipped with one log line. Returns
+    name -> {model, warning, selection, data, seconds}.
+    """
+    out = {}
+    for name, (data, weights) in windows.items():
+        start = time.perf_counter()
+        try:
+            model, warning, selection = fit_with_selection(data, params, f"{name} window", weights)
+        except ModelError as exc:
+            log.info("candidate %s skipped: %s", name, exc)
+            continue
+        out[name] = {
+            "model": model,
+            "warning": warning,
+            "selection": selection,
+            "data": data,
+            "seconds": time.perf_counter() - start,
+        }
+    return out
+
+
+def training_windows(
+    config: dict[str, Any], batch_id: int, holdout_share: float
+) -> tuple[dict[str, tuple[pd.DataFrame, Any]], pd.DataFrame]:
+    """The candidates' training windows after a batch, and the batch's holdout.
+
+    A random share of the batch's labelled rows (seeded by the batch) is held out: no
+    candidate trains on it, and the gate compares on it. Windows: `recent` (the rest of
+    the batch), `all` (every labelled row before it, plus recent) and `weighted` (all, the
+    recent rows weighted to count as much as the rest).
+    """
+    frame = observations_frame(store.training_rows(config["output_folder_path"]))
+    batch = sorted(r[0] for r in store.batch_rows(config["output_folder_path"], batch_id))
+    draws = np.random.default_rng(batch_id).random(len(batch))  # the same on a rerun
+    held_seqs = [seq for seq, draw in zip(batch, draws, strict=True) if draw < holdout_share]
+    in_batch = frame["seq"].isin(batch).to_numpy()
+    held = frame["seq"].isin(held_seqs).to_numpy()
+    frame = frame.astype({TARGET: "int64"})
+    recent, history = frame[in_batch & ~held], frame[~in_batch]
+    both = pd.concat([history, recent], ignore_index=True)
+    weights = np.r_[
+        np.ones(len(history)), np.full(len(recent), max(len(history), 1) / max(len(recent), 1))
+    ]
+    windows = {"recent": (recent, None), "all": (both, None), "weighted": (both, weights)}
+    return windows, frame[held]
+
+
+def save_candidate(config: dict[str, Any], name: str, candidate: dict[str, Any]) -> dict[str, Any]:
+    """Save a candidate as the trained model, its window recorded as its training data."""
+    data = candidate["data"]
+    digest = hashlib.sha256(data[COLUMNS].to_csv(index=False).encode()).hexdigest()
+    source = f"store.db: {name} window ({len(data)} rows)"
+    metadata = model_metadata(
+        data,
+        source,
+        digest,
+        config["training"],
+        candidate["seconds"],
+        candidate["warning"],
+        candidate["selection"],
+    )
+    metadata["window"] = name
+    save_model(candidate["model"], metadata, config["output_model_path"])
     return metadata
 
 

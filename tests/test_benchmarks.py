@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, run_script
 
-import ingestion
+import dataset
 from common import COLUMNS
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -22,7 +22,7 @@ def test_simulated_rows_pass_ingestion_and_follow_their_true_probability(tmp_pat
     assert frame.equals(again) and list(frame.columns) == COLUMNS
     path = tmp_path / "batch.csv"
     frame.to_csv(path, index=False)
-    assert len(ingestion.load_dataset(path)) == 20000
+    assert len(dataset.load_dataset(path)) == 20000
     assert abs(frame["exited"].mean() - p.mean()) < 0.01
     assert (frame[simulate.FEATURES] >= 0).all().all()
 

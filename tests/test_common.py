@@ -119,12 +119,13 @@ def test_wrong_type_is_rejected_by_name(tmp_path, settings, key):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"training": {"C": 0}}, r"training\.C must be between 1e-06 and 1e\+06, not 0"),
-        ({"training": {"C": -1.0}}, r"training\.C must be between"),
-        ({"training": {"max_iter": 0}}, r"training\.max_iter must be between 1 and"),
-        ({"training": {"cv_folds": 1}}, r"training\.cv_folds must be between 2 and 20"),
-        ({"ingestion": {"max_bad_row_share": 1.5}}, r"max_bad_row_share must be between 0 and 1"),
-        ({"model_drift": {"confidence": 1.0}}, r"model_drift\.confidence must be between"),
+        ({"training": {"C": 0}}, r"training\.C = 0 is outside the allowed range \(0\.0, "),
+        ({"training": {"C": -1.0}}, r"training\.C = -1\.0 is outside the allowed range"),
+        ({"training": {"max_iter": 0}}, r"max_iter = 0 is outside the allowed range \[1,"),
+        ({"training": {"cv_folds": 1}}, r"cv_folds = 1 is outside the allowed range \[2, 20\]"),
+        ({"ingestion": {"max_bad_row_share": 1.5}}, r"max_bad_row_share = 1\.5 is outside"),
+        ({"model_drift": {"confidence": 95}}, r"model_drift\.confidence = 95 is outside"),
+        ({"model_drift": {"min_batch_rows": -5}}, r"model_drift\.min_batch_rows = -5 is outside"),
         ({"training": {"transform": "sqrt"}}, r"training\.transform must be one of auto, raw, log"),
     ],
 )

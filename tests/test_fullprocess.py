@@ -29,6 +29,7 @@ from sklearn.metrics import f1_score
 import deployment
 import diagnostics
 import fullprocess
+import monitoring
 import scoring
 import store
 import training
@@ -44,7 +45,7 @@ from common import (
     load_config,
 )
 
-DRIFT = DEFAULTS["model_drift"]  # raw rule, significance required, min_batch_rows 50
+DRIFT = {**DEFAULTS["model_drift"], "rule": "raw"}  # significance required, 50 rows
 HEAVY = ("pandas", "sklearn", "matplotlib")
 
 
@@ -100,7 +101,7 @@ def offline(workspace: Path) -> dict:
 
 def test_batch_below_min_rows_is_not_judged():
     """A batch smaller than min_batch_rows gives no drift verdict, and says why."""
-    drift, why = fullprocess.model_drift_decision(49, 0.0, (0.0, 0.1), 0.5, DRIFT)
+    drift, why = monitoring.model_drift_decision(49, 0.0, (0.0, 0.1), 0.5, DRIFT)
     assert drift is None and "min_batch_rows" in why
 
 
@@ -109,7 +110,7 @@ def test_batch_below_min_rows_is_not_judged():
 )
 def test_significant_drift_needs_the_whole_interval_below(interval, expected):
     """With require_significance, drift only when the interval lies entirely below."""
-    drift, why = fullprocess.model_drift_decision(100, 0.3, interval, 0.5, DRIFT)
+    drift, why = monitoring.model_drift_decision(100, 0.3, interval, 0.5, DRIFT)
     assert drift is expected and "raw rule" in why
 
 
@@ -117,7 +118,7 @@ def test_significant_drift_needs_the_whole_interval_below(interval, expected):
 def test_raw_drift_without_significance_compares_the_f1(f1, expected):
     """Without require_significance, drift when the batch F1 is below the threshold."""
     settings = {**DRIFT, "require_significance": False}
-    drift, _ = fullprocess.model_drift_decision(100, f1, (0.0, 1.0), 0.5, settings)
+    drift, _ = monitoring.model_drift_decision(100, f1, (0.0, 1.0), 0.5, settings)
     assert drift is expected
 
 
@@ -134,7 +135,7 @@ def test_raw_drift_without_significance_compares_the_f1(f1, expected):
 )
 def test_retrain_decision(model_drift, data_drift, deployed, data_retrains, expected):
     """Retrain without a deployment or on model drift; data drift only when configured."""
-    retrain, why = fullprocess.retrain_decision(model_drift, data_drift, deployed, data_retrains)
+    retrain, why = monitoring.retrain_decision(model_drift, data_drift, deployed, data_retrains)
     assert retrain is expected and why
 
 
@@ -149,7 +150,7 @@ def test_retrain_decision(model_drift, data_drift, deployed, data_retrains, expe
 )
 def test_gate_decision(new, deployed, force, expected):
     """The gate deploys a model no worse than the deployed one, or when forced."""
-    ok, why = fullprocess.gate_decision(new, deployed, force)
+    ok, why = monitoring.gate_decision(new, deployed, force)
     assert ok is expected
     if deployed is None:
         assert why == "first deployment"
@@ -253,12 +254,15 @@ def test_first_run_ingests_and_deploys_v0001(story):
 
 
 def test_source_data_drifts_and_redeploys_v0002(story):
-    """The source data shows model drift; the retrained model is no worse and becomes v0002."""
+    """The source data shows model drift (a refit predicts it better, with a p-value); the
+    candidate beats the deployed model on the batch's holdout and becomes v0002."""
     run = story.runs[1]
     assert run.new_files == ["dataset3.csv", "dataset4.csv"]
     assert run.deployed_version == "v0001"
     assert run.model_drift is True and run.batch_f1 < run.deployed_f1
-    assert run.batch_f1_high < run.drift_threshold
+    refit = run.verdict["refit"]
+    assert refit["verdict"] and refit["effect"] > 0 and refit["low"] > 0 and refit["p_value"] < 0.05
+    assert "log-loss deployed - refit" in run.reason and "holdout log-loss" in run.reason
     assert run.decision == "deployed" and run.new_version == "v0002"
     prod = story.source["prod_deployment_path"]
     v1 = json.loads((prod / "versions" / "v0001" / "manifest.json").read_text())
@@ -325,17 +329,20 @@ def test_batch_without_drift_does_not_retrain(practice):
 
 
 @pytest.mark.parametrize("force", [False, True])
-def test_gate_refuses_a_worse_model_unless_forced(shipped, force):
-    """Inverted labels drift; the retrained model is worse: refused and kept aside, or forced.
-
-    At the fixed 0.5 cut-off: a tuned cut-off rescues the muddled model on F1 by calling
-    almost everyone an exit, which scores well on the test data's many exits."""
-    config = configure(shipped, deployment={"force": force}, training={"tune_threshold": False})
+def test_gate_refuses_a_candidate_no_better_on_the_holdout_unless_forced(shipped, force):
+    """A covariate shift (the biggest practice clients, same relationship) retrains when
+    data drift is set to retrain; no candidate beats the deployed model on the batch's
+    held-out rows: refused and kept aside, or deployed when forced."""
+    config = configure(
+        shipped, deployment={"force": force}, data_drift={"triggers_retraining": True}
+    )
     fullprocess.process(config)
-    practice_batch(config, "inverted.csv", 2000, invert=True)
+    path = practice_batch(config, "big.csv", 2500)
+    data = pd.read_csv(path)
+    data.nlargest(800, "number_of_employees").to_csv(path, index=False)
     run = fullprocess.process(config)
-    assert run.model_drift is True
-    assert run.new_f1 < run.deployed_f1  # same test data as the deployed model's score
+    assert run.data_drift is True and run.model_drift is False
+    assert "holdout log-loss" in run.reason and "not shown better" in run.reason
     refused = sorted((config["output_model_path"] / "refused").glob("*/refused.json"))
     if force:
         assert run.decision == "deployed" and versions(config) == ["v0001", "v0002"]
@@ -343,8 +350,25 @@ def test_gate_refuses_a_worse_model_unless_forced(shipped, force):
     else:
         assert run.decision == "refused" and versions(config) == ["v0001"]
         assert len(refused) == 1
-        assert "deployed" in json.loads(refused[0].read_text())["reason"]
+        assert "holdout" in json.loads(refused[0].read_text())["reason"]
         assert (refused[0].parent / MODEL_FILE).is_file()
+
+
+def test_gate_deploys_a_new_regime_the_old_test_data_would_refuse(shipped):
+    """Inverted labels (a new regime): the refit test calls drift, the candidate trained on
+    the recent rows wins on the batch's holdout and goes live, although its F1 on the old
+    test data is far below the deployed model's (the old gate would have refused it)."""
+    config = configure(shipped)
+    fullprocess.process(config)
+    practice_batch(config, "inverted.csv", 2000, invert=True)
+    run = fullprocess.process(config)
+    assert run.model_drift is True and run.verdict["refit"]["p_value"] < 0.001
+    assert run.new_f1 < run.deployed_f1  # the old test data prefers the old world
+    assert run.decision == "deployed" and versions(config) == ["v0001", "v0002"]
+    assert "candidate 'recent'" in run.reason
+    model, _ = deployment.load_deployed(config["prod_deployment_path"])
+    inverted = pd.read_csv(config["input_folder_path"] / "inverted.csv")
+    assert f1_score(inverted["exited"], model.predict(inverted[FEATURES])) > 0.6
 
 
 def test_tiny_batch_is_too_small_to_call_drift(practice):

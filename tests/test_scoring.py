@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from conftest import run_script, small_rows, write_csv
 
+import dataset
 import ingestion
 import scoring
 import training
@@ -149,7 +150,7 @@ def test_stored_cut_off_decides_in_scoring_and_predictions(config):
     import diagnostics
 
     ingestion.run_ingestion(config)
-    data = ingestion.load_dataset(config["output_folder_path"] / "finaldata.csv")
+    data = dataset.load_dataset(config["output_folder_path"] / "finaldata.csv")
     model, _ = training.train_model(data, config["training"])
     proba = scoring.exit_probabilities(model, data)
     cut = float(np.quantile(proba, 0.8))  # far from 0.5: many rows change class
