@@ -58,6 +58,7 @@ CONFIG = {
     # never the network: a closed local port stands for the package index and the API
     "diagnostics": {"package_index_url": "http://127.0.0.1:9/pypi", "index_timeout_seconds": 0.5},
     "api": {"base_url": "http://127.0.0.1:9"},
+    "ingestion": {"settle_seconds": 0},  # batches are written moments before each run
 }
 
 
