@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 import diagnostics
 import fullprocess
 import ingestion
-import reporting
+import risk as risklist
 from common import (
     FEATURES,
     FINALDATA,
@@ -229,7 +229,7 @@ def risk_for(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     model, manifest = ext["models"].get()
 
     def compute(data: pd.DataFrame) -> pd.DataFrame:
-        return reporting.served_risk_table(model, manifest, data, ext["config"]["risk"])
+        return risklist.served_risk_table(model, manifest, data, ext["config"]["risk"])
 
     return ext["finaldata"].get("risk", compute, manifest["model_sha256"]), manifest
 
@@ -333,7 +333,7 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
             page=page,
             top=top,
             band=band,
-            clients=[reporting.client_record(r, n) for r in chunk.to_dict(orient="records")],
+            clients=[risklist.client_record(r, n) for r in chunk.to_dict(orient="records")],
         )
 
     @app.get("/risk/<corporation>")
@@ -345,7 +345,7 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
         row = match.iloc[0].to_dict()
         return jsonify(
             model_version=manifest["version"],
-            **reporting.client_record(row, config["risk"]["top_reasons"]),
+            **risklist.client_record(row, config["risk"]["top_reasons"]),
         )
 
     @app.get("/")
@@ -423,6 +423,8 @@ def heat(count: int, total: int) -> str:
 
 def dashboard_context(app: Flask) -> dict[str, Any]:
     """Everything the dashboard template shows."""
+    import reporting  # matplotlib and reportlab: only the dashboard needs them
+
     ext = app.extensions["risk"]
     config = ext["config"]
     _, manifest = ext["models"].get()
@@ -455,7 +457,7 @@ def dashboard_context(app: Flask) -> dict[str, Any]:
         "band": band,
         "risk_total": len(matches),
         "risk_rows": [
-            reporting.client_record(r, n)
+            risklist.client_record(r, n)
             for r in matches.head(DASHBOARD_ROWS).to_dict(orient="records")
         ],
         "drift_run": drift_run,

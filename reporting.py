@@ -40,7 +40,6 @@ import diagnostics
 import fullprocess
 import ingestion
 from common import (
-    FEATURES,
     FINALDATA,
     ID_COLUMN,
     INGESTION_RECORD,
@@ -54,14 +53,13 @@ from common import (
     write_atomic,
 )
 from deployment import MANIFEST, VERSIONS, list_versions, load_deployed
-from scoring import exit_probabilities, score_model, test_data_file
-from training import feature_profile
+from risk import served_risk_table
+from scoring import score_model, test_data_file
 
 log = logging.getLogger("reporting")
 
 CONFUSION_PNG = "confusionmatrix.png"
 RISK_CSV = "risk_scores.csv"
-MIN_REASON = 0.005  # smaller contributions round to +0.00: not a reason worth showing
 REPORT_PDF = "summary_report.pdf"
 METRICS = {
     "f1": "F1",
@@ -102,107 +100,6 @@ def figure_png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
-
-
-def latest_per_client(data: pd.DataFrame) -> pd.DataFrame:
-    """The last row of each corporation (ingestion appends, so the last is the newest)."""
-    return data.drop_duplicates(subset=ID_COLUMN, keep="last").reset_index(drop=True)
-
-
-def standardized_coefficients(model, profile: dict[str, Any]):
-    """(coefficients on standardized features, feature means, feature stds).
-
-    For a model with a StandardScaler in front, the scaler's own statistics; otherwise
-    the training profile's, with the raw coefficients rescaled (w * std), so that
-    coef * z gives the same logit contribution as w * (x - mean).
-    """
-    steps = getattr(model, "named_steps", None)
-    if steps and "standardscaler" in steps:
-        scaler, lr = steps["standardscaler"], steps["logisticregression"]
-        return lr.coef_[0], scaler.mean_, scaler.scale_
-    means = np.array([profile[f]["mean"] for f in FEATURES])
-    stds = np.array([profile[f]["std"] or 1.0 for f in FEATURES])
-    return model.coef_[0] * stds, means, stds
-
-
-def risk_table(
-    model, data: pd.DataFrame, profile: dict[str, Any], settings: dict[str, Any]
-) -> pd.DataFrame:
-    """Every client ranked by exit probability, with risk band and top reasons.
-
-    A reason is a feature pushing this client's risk up: its signed contribution to the
-    logit is coefficient * standardized value; the largest positive ones are listed.
-    """
-    clients = latest_per_client(data)
-    proba = exit_probabilities(model, clients)
-    coef, means, stds = standardized_coefficients(model, profile)
-    z = (clients[FEATURES].to_numpy(dtype=float) - means) / stds
-    contrib = z * coef
-    table = pd.DataFrame({ID_COLUMN: clients[ID_COLUMN], "exit_probability": proba})
-    for j, f in enumerate(FEATURES):
-        table[f"contribution_{f}"] = contrib[:, j].round(4)
-    table["risk_band"] = np.where(
-        proba >= settings["high"], "high", np.where(proba >= settings["medium"], "medium", "low")
-    )
-    table["top_reasons"] = reasons_texts(contrib, settings["top_reasons"])
-    table = table.sort_values(["exit_probability", ID_COLUMN], ascending=[False, True])
-    table["rank"] = np.arange(1, len(table) + 1)
-    first = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
-    return table[first + [c for c in table.columns if c not in first]].reset_index(drop=True)
-
-
-def reasons_texts(contributions: np.ndarray, top: int) -> np.ndarray:
-    """Per row: 'lastmonth_activity (+1.23); number_of_employees (+0.40)', the positive
-    contributions (at least MIN_REASON), largest first, at most `top`.
-
-    Vectorized over rows: a million clients take about a second.
-    """
-    n = len(contributions)
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
-    values = contributions[np.arange(n)[:, None], order]
-    names = np.array(FEATURES, dtype=object)[order]
-    text = np.full(n, "", dtype=object)
-    for k in range(order.shape[1]):  # sorted: the reasons are a prefix of each row
-        keep = values[:, k] >= MIN_REASON
-        piece = names[:, k] + " (" + pd.Series(values[:, k]).map("{:+.2f}".format).to_numpy() + ")"
-        text = np.where(keep, np.where(text == "", piece, text + "; " + piece), text)
-    return text
-
-
-def reasons_text(contributions: np.ndarray, top: int) -> str:
-    """reasons_texts() of a single client."""
-    return str(reasons_texts(np.asarray(contributions, dtype=float)[None, :], top)[0])
-
-
-def client_record(row: dict[str, Any], top: int) -> dict[str, Any]:
-    """One client of the risk table as JSON: reasons as (feature, contribution) pairs."""
-    contributions = {f: row[f"contribution_{f}"] for f in FEATURES}
-    reasons = sorted(
-        ((f, c) for f, c in contributions.items() if c >= MIN_REASON), key=lambda p: -p[1]
-    )
-    return {
-        ID_COLUMN: row[ID_COLUMN],
-        "exit_probability": float(row["exit_probability"]),
-        "rank": int(row["rank"]),
-        "risk_band": row["risk_band"],
-        "reasons": [{"feature": f, "contribution": float(c)} for f, c in reasons[:top]],
-        "contributions": {f: float(c) for f, c in contributions.items()},
-    }
-
-
-def served_risk_table(
-    model, manifest: dict[str, Any], data: pd.DataFrame, settings: dict[str, Any]
-) -> pd.DataFrame:
-    """risk_table() of a deployed model, standardized with its saved training profile."""
-    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-    profile = meta.get("profile")
-    if not profile:  # a model trained before profiles were saved: use today's data
-        log.warning(
-            "model %s has no training profile; standardizing with finaldata.csv",
-            manifest["version"],
-        )
-        profile = feature_profile(data)
-    return risk_table(model, data, profile, settings)
 
 
 def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
