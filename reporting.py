@@ -53,13 +53,14 @@ from common import (
     write_atomic,
 )
 from deployment import MANIFEST, VERSIONS, list_versions, load_deployed
-from risk import served_risk_table
+from risk import people_csv, served_risk_table
 from scoring import score_model, test_data_file
 
 log = logging.getLogger("reporting")
 
 CONFUSION_PNG = "confusionmatrix.png"
 RISK_CSV = "risk_scores.csv"
+RISK_PREVIOUS = "risk_scores.previous.csv"  # the list before the last change: what changed
 REPORT_PDF = "summary_report.pdf"
 METRICS = {
     "f1": "F1",
@@ -110,10 +111,20 @@ def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str,
 
 
 def save_risk(config: dict[str, Any], table: pd.DataFrame, version: str) -> Path:
-    """Write risk_scores.csv atomically and log the band counts."""
-    path = write_atomic(
-        config["output_model_path"] / RISK_CSV, table.to_csv(index=False, lineterminator="\n")
-    )
+    """Write risk_scores.csv atomically (spreadsheet-safe) and log the band counts.
+
+    When the list changes, the one it replaces is kept as risk_scores.previous.csv, so
+    the dashboard and the report can say who is new in the high band, moved up or down.
+    """
+    folder = config["output_model_path"]
+    text = people_csv(table)
+    try:
+        before = (folder / RISK_CSV).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        before = None
+    if before is not None and before != text:
+        write_atomic(folder / RISK_PREVIOUS, before)
+    path = write_atomic(folder / RISK_CSV, text)
     counts = table["risk_band"].value_counts()
     log.info(
         "ranked %d clients with model %s: %d high, %d medium, %d low; wrote %s",

@@ -605,3 +605,75 @@ def test_risk_endpoint_loads_no_pdf_or_plotting_library(deployed):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- spreadsheet safety and the previous list -------------------------------------------------
+
+FORMULA_IDS = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "'=x", "\tTAB", "\rCR"]
+
+
+@pytest.mark.parametrize("value", FORMULA_IDS)
+def test_formula_like_cells_are_neutralised_and_reversible(value):
+    """=, +, -, @, tab, CR at the start get a leading quote; unescape gives the value back."""
+    safe = risk.spreadsheet_safe(value)
+    assert safe == "'" + value
+    assert risk.unescape_cell(safe) == value
+
+
+@pytest.mark.parametrize("value", ["abcd", "a=b", "'quoted", "", "x-1"])
+def test_ordinary_cells_are_unchanged(value):
+    """Ids that no spreadsheet would run are written as they are."""
+    assert risk.spreadsheet_safe(value) == value == risk.unescape_cell(value)
+
+
+def test_people_csv_quotes_text_not_numbers():
+    """Text cells are neutralised; negative numbers stay numbers."""
+    table = pd.DataFrame({ID_COLUMN: ["=1+2", "ok"], "contribution_x": [-1.5, 2.0]})
+    text = risk.people_csv(table)
+    assert text.splitlines() == [f"{ID_COLUMN},contribution_x", "'=1+2,-1.5", "ok,2.0"]
+
+
+FORMULA_ROWS = [("=HYPERLINK(1)", 5, 100, 11, 0), ("@cmd", 6, 110, 12, 0), ("+1", 7, 120, 10, 0)]
+
+
+@pytest.fixture
+def formula_ids(config):
+    """A deployed workspace whose current clients include formula-like ids."""
+    write_csv(config["input_folder_path"] / "dataset3.csv", RISKY + FORMULA_ROWS)
+    deploy_workspace(config)
+    return config
+
+
+def test_risk_csv_neutralises_formula_ids(formula_ids):
+    """risk_scores.csv: formula-like ids start with a quote; finaldata.csv keeps them exactly."""
+    path = reporting.run_risk(formula_ids)
+    text = path.read_text(encoding="utf-8")
+    for corp, *_ in FORMULA_ROWS:
+        assert f"\n'{corp}," in text
+        assert f"\n{corp}," not in text
+    finaldata = (formula_ids["output_folder_path"] / "finaldata.csv").read_text()
+    assert "\n=HYPERLINK(1)," in finaldata
+    back = risk.read_people_csv(path)
+    assert {c for c, *_ in FORMULA_ROWS} <= set(back[ID_COLUMN])
+
+
+def test_json_keeps_formula_ids_exactly(formula_ids):
+    """/risk answers the ids as written (JSON is not a spreadsheet)."""
+    client = api.create_app(formula_ids).test_client()
+    ids = {c[ID_COLUMN] for c in client.get("/risk?top=1000").get_json()["clients"]}
+    assert {c for c, *_ in FORMULA_ROWS} <= ids
+
+
+def test_previous_list_is_kept_when_the_list_changes(deployed):
+    """Writing a changed list keeps the old one as risk_scores.previous.csv; an unchanged
+    list leaves the previous one alone."""
+    folder = deployed["output_model_path"]
+    first = reporting.run_risk(deployed).read_text()
+    assert not (folder / "risk_scores.previous.csv").exists()
+    reporting.run_risk(deployed)
+    assert not (folder / "risk_scores.previous.csv").exists()  # nothing changed
+    write_csv(deployed["input_folder_path"] / "dataset4.csv", small_rows(6, 300))
+    ingestion.run_ingestion(deployed)
+    second = reporting.run_risk(deployed).read_text()
+    assert second != first
+    assert (folder / "risk_scores.previous.csv").read_text() == first
