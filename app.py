@@ -14,34 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+import dashboard
 import diagnostics
-import fullprocess
 import ingestion
-import risk as risklist
 from common import (
     FEATURES,
     FINALDATA,
     ID_COLUMN,
-    MODEL_META,
     DataError,
     ModelError,
     RiskError,
     cli_parser,
     load_config,
-    now_iso,
-    read_json,
     run_cli,
 )
 from deployment import CURRENT, load_deployed
 from scoring import score_model, test_data_file
 
 log = logging.getLogger("app")
-
-BANDS = ("high", "medium", "low")
-DASHBOARD_ROWS = 25  # clients listed on the dashboard; search and /risk reach the rest
 
 
 class ApiError(Exception):
@@ -224,16 +217,6 @@ class DatasetCache:
             return self.derived[(name, extra)]
 
 
-def risk_for(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(risk table, manifest) of the model being served, memoized per model and data."""
-    model, manifest = ext["models"].get()
-
-    def compute(data: pd.DataFrame) -> pd.DataFrame:
-        return risklist.served_risk_table(model, manifest, data, ext["config"]["risk"])
-
-    return ext["finaldata"].get("risk", compute, manifest["model_sha256"]), manifest
-
-
 def scores_for(ext: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metrics on the test data, manifest) of the model being served, memoized."""
     model, manifest = ext["models"].get()
@@ -241,38 +224,6 @@ def scores_for(ext: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         "scores", lambda d: score_model(model, d), manifest["model_sha256"]
     )
     return scores, manifest
-
-
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within [low, high]; ApiError 400 naming it otherwise."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"query parameter {name}: {raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, f"query parameter {name}: must be between {low} and {high}")
-    return value
-
-
-def band_arg() -> str | None:
-    """The band query parameter: high, medium, low or absent; ApiError 400 otherwise."""
-    band = request.args.get("band") or None
-    if band not in (None, *BANDS):
-        raise ApiError(400, f"query parameter band: must be one of {', '.join(BANDS)}")
-    return band
-
-
-def filter_risk(table: pd.DataFrame, band: str | None, query: str = "") -> pd.DataFrame:
-    """Rows of the risk table in a band and/or whose id contains query."""
-    if band:
-        table = table[table["risk_band"] == band]
-    if query:
-        ids = table[ID_COLUMN].str.lower()
-        table = table[ids.str.contains(query.strip().lower(), regex=False)]
-    return table
 
 
 def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> None:
@@ -319,38 +270,6 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
             execution_time=diagnostics.recorded_timings(config),
             dependencies=deps or {"packages": [], "note": "not checked yet: run diagnostics.py"},
         )
-
-    @app.get("/risk")
-    def risk():
-        table, manifest = risk_for(app.extensions["risk"])
-        top, page, band = int_arg("top", 50, 1, 1000), int_arg("page", 1, 1, 10**6), band_arg()
-        rows = filter_risk(table, band)
-        chunk = rows.iloc[(page - 1) * top : page * top]
-        n = config["risk"]["top_reasons"]
-        return jsonify(
-            model_version=manifest["version"],
-            total=len(rows),
-            page=page,
-            top=top,
-            band=band,
-            clients=[risklist.client_record(r, n) for r in chunk.to_dict(orient="records")],
-        )
-
-    @app.get("/risk/<corporation>")
-    def risk_client(corporation: str):
-        table, manifest = risk_for(app.extensions["risk"])
-        match = table[table[ID_COLUMN] == corporation]
-        if match.empty:
-            raise ApiError(404, f"corporation {corporation!r}: not a known client")
-        row = match.iloc[0].to_dict()
-        return jsonify(
-            model_version=manifest["version"],
-            **risklist.client_record(row, config["risk"]["top_reasons"]),
-        )
-
-    @app.get("/")
-    def dashboard():
-        return render_template("dashboard.html", **dashboard_context(app))
 
     @app.get("/ping")
     def ping():
@@ -406,66 +325,6 @@ def register_errors(app: Flask) -> None:
         return jsonify(error="internal error; see the server log"), 500
 
 
-METRIC_LABELS = [
-    ("f1", "F1"),
-    ("precision", "precision"),
-    ("recall", "recall"),
-    ("roc_auc", "ROC AUC"),
-    ("accuracy", "accuracy"),
-]
-
-
-def heat(count: int, total: int) -> str:
-    """A blue background for a confusion-matrix cell, darker for larger counts."""
-    share = count / total if total else 0
-    return f"rgba(31, 95, 168, {0.08 + 0.6 * share:.2f})"
-
-
-def dashboard_context(app: Flask) -> dict[str, Any]:
-    """Everything the dashboard template shows."""
-    import reporting  # matplotlib and reportlab: only the dashboard needs them
-
-    ext = app.extensions["risk"]
-    config = ext["config"]
-    _, manifest = ext["models"].get()
-    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-    meta["training_data_name"] = Path(meta.get("training_data", "?")).name
-    test_path = test_data_file(config["test_data_path"])
-    scores, _ = scores_for(ext)
-    table, _ = risk_for(ext)
-    q, band = request.args.get("q", "")[:40], band_arg()
-    matches = filter_risk(table, band, q)
-    n = config["risk"]["top_reasons"]
-    versions = reporting.version_history(config["prod_deployment_path"])
-    runs = fullprocess.read_history(config["output_folder_path"], 50)
-    drift_run = next((r for r in runs if isinstance(r.get("data_drift_psi"), dict)), None)
-    total = sum(scores["confusion_matrix"].values())
-    return {
-        "manifest": manifest,
-        "meta": meta,
-        "now": now_iso(),
-        "test_data": test_path.name,
-        "scores": scores,
-        "metric_labels": METRIC_LABELS,
-        "fmt": lambda x: "n/a" if x is None else f"{x:.3f}",
-        "heat": lambda c: heat(c, total),
-        "versions": versions,
-        "history_svg": reporting.figure_svg(reporting.history_figure(versions, runs, (11, 3.6)))
-        if versions
-        else "",
-        "q": q,
-        "band": band,
-        "risk_total": len(matches),
-        "risk_rows": [
-            risklist.client_record(r, n)
-            for r in matches.head(DASHBOARD_ROWS).to_dict(orient="records")
-        ],
-        "drift_run": drift_run,
-        "psi_band": diagnostics.psi_band,
-        "runs": runs[:10],
-    }
-
-
 def strip_paths(message: str) -> str:
     """A message with server folders shortened to file names (no layout leaks)."""
     words = [
@@ -492,6 +351,7 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
         "testdata": DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
     }
     register_routes(app, config, models)
+    dashboard.register(app)  # the client managers' pages and /risk
     register_errors(app)
     return app
 

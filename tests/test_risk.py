@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import math
-import re
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, deploy_workspace, run_script, small_rows, write_csv
+from conftest import deploy_workspace, run_script, small_rows, write_csv
 from pypdf import PdfReader
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-import app as api
-import fullprocess
 import ingestion
 import reporting
 import risk
 from common import COLUMNS, FEATURES, ID_COLUMN, TARGET, ModelError
-from deployment import load_deployed
-from scoring import score_model
 
 SETTINGS = {"high": 0.5, "medium": 0.25, "top_reasons": 3}
 FIRST_COLUMNS = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
@@ -357,256 +350,6 @@ def test_run_reporting_writes_risk_csv_and_pdf_sections(reportable):
     assert table[ID_COLUMN][0] in text
 
 
-# --- GET /risk and /risk/<corporation> --------------------------------------------------------
-
-
-@pytest.fixture
-def expected(deployed) -> pd.DataFrame:
-    """The deployed model's risk table, computed directly."""
-    return reporting.deployed_risk_table(deployed)[0]
-
-
-def test_risk_defaults_to_the_first_page_of_50(client, expected):
-    """GET /risk lists every current client (32 < 50), sorted by rank."""
-    body = client.get("/risk").get_json()
-    assert body["model_version"] == "v0001"
-    assert (body["total"], body["page"], body["top"], body["band"]) == (len(CURRENT), 1, 50, None)
-    ranks = [c["rank"] for c in body["clients"]]
-    assert ranks == list(range(1, len(CURRENT) + 1))
-    assert [c[ID_COLUMN] for c in body["clients"]] == expected[ID_COLUMN].tolist()
-
-
-def test_risk_pages(client):
-    """?top=2&page=2 returns ranks 3 and 4; a page past the end is empty."""
-    body = client.get("/risk?top=2&page=2").get_json()
-    assert [c["rank"] for c in body["clients"]] == [3, 4]
-    assert body["total"] == len(CURRENT)
-    assert client.get("/risk?top=50&page=2").get_json()["clients"] == []
-
-
-def test_risk_band_filter(client, expected):
-    """?band=high returns only high-risk clients, all of them."""
-    body = client.get("/risk?band=high").get_json()
-    highs = expected[expected["risk_band"] == "high"]
-    assert body["band"] == "high" and body["total"] == len(highs) > 0
-    assert {c["risk_band"] for c in body["clients"]} == {"high"}
-    assert [c[ID_COLUMN] for c in body["clients"]] == highs[ID_COLUMN].tolist()
-
-
-def test_risk_clients_carry_reasons_and_contributions(client):
-    """Each client has probability, rank, band, positive descending reasons, contributions."""
-    for c in client.get("/risk").get_json()["clients"]:
-        assert set(c) >= {ID_COLUMN, "exit_probability", "rank", "risk_band", "reasons"}
-        assert set(c["contributions"]) == set(FEATURES)
-        values = [r["contribution"] for r in c["reasons"]]
-        assert all(v > 0 for v in values) and values == sorted(values, reverse=True)
-        assert len(values) <= 3
-        positive = {f for f, v in c["contributions"].items() if v > 0}
-        assert {r["feature"] for r in c["reasons"]} == positive
-        for r in c["reasons"]:
-            assert r["contribution"] == c["contributions"][r["feature"]]
-
-
-def test_risk_of_one_client(client):
-    """GET /risk/<id> answers that client, as listed in /risk, with the model version."""
-    first = client.get("/risk?top=1").get_json()["clients"][0]
-    answer = client.get(f"/risk/{first[ID_COLUMN]}")
-    assert answer.status_code == 200
-    body = answer.get_json()
-    assert body.pop("model_version") == "v0001"
-    assert body == first
-
-
-def test_risk_of_an_unknown_client_is_404(client):
-    """An unknown id is a 404 JSON error naming it."""
-    answer = client.get("/risk/nosuchclient")
-    assert answer.status_code == 404
-    assert "nosuchclient" in answer.get_json()["error"]
-
-
-@pytest.mark.parametrize(
-    "query, name",
-    [
-        ("top=0", "top"),
-        ("top=abc", "top"),
-        ("top=100000", "top"),
-        ("top=1.5", "top"),
-        ("page=0", "page"),
-        ("page=-1", "page"),
-        ("band=extreme", "band"),
-    ],
-)
-def test_bad_risk_query_is_400(client, query, name):
-    """A bad top, page or band is a 400 JSON error naming the parameter."""
-    answer = client.get(f"/risk?{query}")
-    assert answer.status_code == 400
-    assert name in answer.get_json()["error"]
-
-
-def test_risk_follows_a_new_deployment(app, client, deployed):
-    """After deploying v0002 under the same app, /risk serves v0002 over the new clients."""
-    assert client.get("/risk").get_json()["model_version"] == "v0001"
-    write_csv(deployed["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
-    assert deploy_workspace(deployed) == "v0002"
-    body = client.get("/risk?top=1000").get_json()
-    assert body["model_version"] == "v0002" and body["total"] == len(CURRENT) + 20
-    assert "c229" in {c[ID_COLUMN] for c in body["clients"]}
-    assert client.get("/risk/c229").get_json()["model_version"] == "v0002"
-
-
-@pytest.mark.parametrize("route", ["/risk", "/risk/c001"])
-def test_risk_without_a_model_is_503(config, route):
-    """Before any deployment /risk answers 503 JSON with an error."""
-    answer = api.create_app(config).test_client().get(route)
-    assert answer.status_code == 503
-    assert answer.get_json()["error"]
-
-
-def test_dashboard_without_a_model_is_503(config):
-    """Before any deployment / answers 503, without a traceback."""
-    answer = api.create_app(config).test_client().get("/")
-    assert answer.status_code == 503
-    assert "Traceback" not in answer.get_data(as_text=True)
-
-
-# --- the dashboard ----------------------------------------------------------------------------
-
-
-PSI = {"lastmonth_activity": 0.0123, "lastyear_activity": 0.1789, "number_of_employees": 0.3456}
-
-
-@pytest.fixture
-def dashboard(deployed, workspace):
-    """The deployed workspace with one recorded run and test data the model gets partly wrong."""
-    rows = small_rows(15, 100)
-    flipped = [(*r[:4], 1 - r[4]) if i in (1, 3, 4) else r for i, r in enumerate(rows)]
-    write_csv(workspace / "testdata" / "testdata.csv", flipped)
-    run = fullprocess.Run(
-        new_files=["dataset9.csv"],
-        new_rows=55,
-        deployed_version="v0001",
-        batch_f1=0.6,
-        batch_f1_low=0.5,
-        batch_f1_high=0.7,
-        data_drift_psi=PSI,
-        decision="no drift",
-        reason="batch F1 interval reaches the deployed F1",
-    )
-    fullprocess.record_run(deployed["output_folder_path"], run, 0.5)
-    return deployed
-
-
-def page(client, url: str = "/") -> str:
-    """The HTML of a dashboard page, asserting a 200 text/html answer."""
-    answer = client.get(url)
-    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
-    assert answer.mimetype == "text/html"
-    return answer.get_data(as_text=True)
-
-
-def listed_ids(html: str) -> list[str]:
-    """Client ids shown in the dashboard's risk table."""
-    return re.findall(r"<td><code>([^<]+)</code></td>", html)
-
-
-def test_dashboard_shows_the_model_and_its_scores(dashboard):
-    """The page names the version, the live F1 (%.3f) and the confusion matrix counts."""
-    html = page(api.create_app(dashboard).test_client())
-    model, _ = load_deployed(dashboard["prod_deployment_path"])
-    test_file = dashboard["test_data_path"] / "testdata.csv"
-    scores = score_model(model, ingestion.load_dataset(test_file))
-    assert 0 < scores["f1"] < 1  # the flipped labels make the F1 informative
-    assert "v0001" in html
-    assert f"<b>{scores['f1']:.3f}</b><span>F1</span>" in html
-    cm = scores["confusion_matrix"]
-    cells = re.findall(r'<td style="background: [^"]*">(\d+)</td>', html)
-    assert cells == [str(cm[k]) for k in ("tn", "fp", "fn", "tp")]
-
-
-def test_dashboard_shows_risk_history_runs_and_drift(dashboard):
-    """The page has the top client, the score-history SVG, the run table and the PSI table."""
-    html = page(api.create_app(dashboard).test_client())
-    top = reporting.deployed_risk_table(dashboard)[0][ID_COLUMN][0]
-    assert listed_ids(html)[0] == top
-    history = html[html.index("Score history") :]
-    assert "<svg" in history[:2000]
-    assert "dataset9.csv" in html and "batch F1 interval reaches the deployed F1" in html
-    for feature, value in PSI.items():
-        assert re.search(rf"<td>{feature}</td><td class=\"num\">{value:.3f}</td>", html)
-    assert "significant" in html and "moderate" in html
-
-
-def test_dashboard_references_nothing_external(dashboard):
-    """No script, no external stylesheet, image or link: the page works reportable."""
-    html = page(api.create_app(dashboard).test_client())
-    assert not re.search(r"<script", html, re.I)
-    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
-    assert not re.search(r"<link[^>]*stylesheet", html, re.I)
-    assert not re.search(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", html, re.I)
-
-
-def test_dashboard_search_lists_only_matching_clients(client):
-    """/?q=<part of an id> lists only the clients whose id contains it."""
-    html = page(client, "/?q=c01")
-    assert sorted(listed_ids(html)) == [c for c in CURRENT if c.startswith("c01")]
-    assert "7 client(s) match" in html
-
-
-def test_dashboard_search_without_match(client):
-    """A search matching no client says so."""
-    assert "No client matches." in page(client, "/?q=zzzz")
-
-
-@pytest.fixture
-def mixed_case(config, workspace):
-    """A deployed workspace whose clients include an id with capital letters."""
-    write_csv(workspace / "practicedata" / "dataset3.csv", [("AbCd", 7, 150, 11, 0)])
-    deploy_workspace(config)
-    return config
-
-
-def test_dashboard_search_finds_an_id_with_capitals(mixed_case):
-    """Searching a client's exact id finds it, whatever its case."""
-    client = api.create_app(mixed_case).test_client()
-    assert client.get("/risk/AbCd").status_code == 200  # a known client
-    html = page(client, "/?q=AbCd")
-    assert listed_ids(html) == ["AbCd"]
-
-
-def test_dashboard_band_filter(client, expected):
-    """/?band=low shows only low-risk clients (the first 25 of them)."""
-    html = page(client, "/?band=low")
-    lows = expected[expected["risk_band"] == "low"][ID_COLUMN].tolist()
-    assert set(re.findall(r'class="band (\w+)"', html)) == {"low"}
-    assert listed_ids(html) == lows[: api.DASHBOARD_ROWS]
-    assert f"{len(lows)} client(s) match" in html
-
-
-def test_dashboard_bad_band_is_400(client):
-    """/?band=bad is a 400 naming the parameter."""
-    answer = client.get("/?band=bad")
-    assert answer.status_code == 400
-    assert "band" in answer.get_json()["error"]
-
-
-def test_risk_endpoint_loads_no_pdf_or_plotting_library(deployed):
-    """Serving /risk imports neither reportlab nor matplotlib (a light API process)."""
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from app import create_app; "
-        "c = create_app(sys.argv[2]).test_client(); "
-        "assert c.get('/risk').status_code == 200; assert c.get('/risk/r01').status_code == 200; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('reportlab', 'matplotlib')))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(ROOT), str(deployed["config_file"])],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
-
-
 # --- spreadsheet safety and the previous list -------------------------------------------------
 
 FORMULA_IDS = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "'=x", "\tTAB", "\rCR"]
@@ -655,13 +398,6 @@ def test_risk_csv_neutralises_formula_ids(formula_ids):
     assert "\n=HYPERLINK(1)," in finaldata
     back = risk.read_people_csv(path)
     assert {c for c, *_ in FORMULA_ROWS} <= set(back[ID_COLUMN])
-
-
-def test_json_keeps_formula_ids_exactly(formula_ids):
-    """/risk answers the ids as written (JSON is not a spreadsheet)."""
-    client = api.create_app(formula_ids).test_client()
-    ids = {c[ID_COLUMN] for c in client.get("/risk?top=1000").get_json()["clients"]}
-    assert {c for c, *_ in FORMULA_ROWS} <= ids
 
 
 def test_previous_list_is_kept_when_the_list_changes(deployed):
