@@ -223,15 +223,16 @@ def csv_download(rows: pd.DataFrame, query: dict[str, Any]) -> Response:
 # ---- model health ----------------------------------------------------------------------------
 
 
-def test_scores(ext: dict[str, Any], model, sha: str) -> dict[str, Any]:
-    """Metrics of a model on the test data, with the bootstrap interval of its F1."""
+def scores_with_interval(model, data: pd.DataFrame) -> dict[str, Any]:
+    """Metrics of a model on labelled data, with the 95% bootstrap interval of its F1."""
+    scores = scoring.score_model(model, data)
+    low, high = scoring.f1_interval(data[TARGET], model.predict(data[FEATURES]))
+    return {**scores, "f1_low": low, "f1_high": high}
 
-    def compute(data: pd.DataFrame) -> dict[str, Any]:
-        scores = scoring.score_model(model, data)
-        low, high = scoring.f1_interval(data[TARGET], model.predict(data[FEATURES]))
-        return {**scores, "f1_low": low, "f1_high": high}
 
-    return ext["testdata"].get("scores+interval", compute, sha)
+def scores_on_test_data(ext: dict[str, Any], model, sha: str) -> dict[str, Any]:
+    """scores_with_interval() on the test data, cached per model and file version."""
+    return ext["testdata"].get("scores+interval", lambda d: scores_with_interval(model, d), sha)
 
 
 def previous_scores(ext: dict[str, Any], versions: list[dict], live: str) -> dict | None:
@@ -244,7 +245,7 @@ def previous_scores(ext: dict[str, Any], versions: list[dict], live: str) -> dic
         model, _ = load_deployed_version(before["folder"])
     except Exception:  # a damaged old version: show the rest
         return None
-    return {"version": before["version"], **test_scores(ext, model, before["model_sha256"])}
+    return {"version": before["version"], **scores_on_test_data(ext, model, before["model_sha256"])}
 
 
 def distributions(meta: dict[str, Any], run: dict | None, current: pd.DataFrame) -> dict:
@@ -295,7 +296,7 @@ def health(ext: dict[str, Any]) -> dict[str, Any]:
         current = risk.current_clients(observations(ext))
         return {
             "meta": meta,
-            "scores": test_scores(ext, model, manifest["model_sha256"]),
+            "scores": scores_on_test_data(ext, model, manifest["model_sha256"]),
             "previous": previous_scores(ext, versions, manifest["version"]),
             "versions": versions,
             "judged": judged,
@@ -413,11 +414,6 @@ def when(iso: str | None) -> str:
     return iso[:16].replace("T", " ") + (" UTC" if iso.endswith(("+00:00", "Z")) else "")
 
 
-def percent(p: float) -> str:
-    """A probability for people: '87%', '>99%', '<1%'."""
-    return ">99%" if p > 0.995 else "<1%" if p < 0.005 else f"{p:.0%}"
-
-
 def link(path: str = "/", **changes: Any) -> str:
     """This request's URL query with some values changed (empty values dropped), on path."""
     args = {**request.args.to_dict(), **changes}
@@ -444,7 +440,7 @@ def register(app: Flask) -> None:
     ext["memo"] = Memo()
     config = ext["config"]
     app.add_template_filter(when)
-    app.add_template_filter(percent)
+    app.add_template_filter(risk.percent, "percent")
     app.add_template_global(link)
     app.add_template_global(risk.CHANGES, "change_names")
 

@@ -405,7 +405,7 @@ def after_deployment(config: dict[str, Any], run: Run) -> None:
 
     try:
         diagnostics.dependencies_for(config)
-        reporting.run_reporting(config)
+        reporting.run_reporting(config, asdict(run))  # the report says why it deployed
     except (RiskError, OSError) as exc:
         run.error = f"after deploying {run.new_version}: {exc}"
         log.error("%s", run.error)

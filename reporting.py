@@ -22,29 +22,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.lib.units import cm
-from reportlab.platypus import (
-    Image,
-    KeepTogether,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
 
+import dashboard
 import diagnostics
-import fullprocess
 import ingestion
 from common import (
     FINALDATA,
-    ID_COLUMN,
     INGESTION_RECORD,
     MODEL_META,
-    SCORES_JSON,
     cli_parser,
     load_config,
     now_iso,
@@ -52,9 +37,10 @@ from common import (
     run_cli,
     write_atomic,
 )
-from deployment import MANIFEST, VERSIONS, list_versions, load_deployed
+from deployment import load_deployed, load_deployed_version
+from report_pdf import METRICS, build_report
 from risk import people_csv, served_risk_table
-from scoring import score_model, test_data_file
+from scoring import test_data_file
 
 log = logging.getLogger("reporting")
 
@@ -62,15 +48,6 @@ CONFUSION_PNG = "confusionmatrix.png"
 RISK_CSV = "risk_scores.csv"
 RISK_PREVIOUS = "risk_scores.previous.csv"  # the list before the last change: what changed
 REPORT_PDF = "summary_report.pdf"
-METRICS = {
-    "f1": "F1",
-    "precision": "precision",
-    "recall": "recall",
-    "roc_auc": "ROC AUC",
-    "accuracy": "accuracy",
-    "rows": "test rows",
-    "positives": "actual exits",
-}
 
 
 def confusion_figure(matrix: dict[str, int], title: str) -> Figure:
@@ -144,23 +121,6 @@ def run_risk(config: dict[str, Any]) -> Path:
     return save_risk(config, table, manifest["version"])
 
 
-def version_history(prod: Path) -> list[dict[str, Any]]:
-    """Per deployed version, oldest first: version, time and its test-data metrics."""
-    rows = []
-    for name in list_versions(prod):
-        folder = prod / VERSIONS / name
-        manifest = read_json(folder / MANIFEST, {}) or {}
-        scores = read_json(folder / SCORES_JSON, {}) or {}
-        rows.append(
-            {
-                "version": name,
-                "deployed_at": manifest.get("deployed_at"),
-                **{k: scores.get(k) for k in ("f1", "precision", "recall", "roc_auc")},
-            }
-        )
-    return rows
-
-
 def history_figure(
     versions: list[dict[str, Any]], runs: list[dict[str, Any]], size: tuple = (7.5, 3.2)
 ) -> Figure:
@@ -209,219 +169,67 @@ def history_figure(
     return fig
 
 
-def figure_svg(fig: Figure) -> str:
-    """A matplotlib figure as inline SVG text (text drawn as paths: no fonts needed)."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
+def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = None) -> dict:
+    """Everything the report shows, computed from the deployed model and the records.
 
-
-def report_facts(config: dict[str, Any]) -> dict[str, Any]:
-    """Everything the report shows, computed from the deployed model and the records."""
+    current_run: the run of fullprocess that is deploying now (recorded only after the
+    report is written), so the report can say why this model was deployed.
+    """
     model, manifest = load_deployed(config["prod_deployment_path"])
     folder = Path(manifest["folder"])
     test_path = test_data_file(config["test_data_path"])
+    test = ingestion.load_dataset(test_path)
     data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
     record = read_json(folder / INGESTION_RECORD, {}) or {}
+    runs = dashboard.run_history(config, 50)
+    if current_run and not any(r.get("started_at") == current_run.get("started_at") for r in runs):
+        runs = [{"id": "this run", **current_run}, *runs]
+    versions = dashboard.version_history(config["prod_deployment_path"])
+    table, changes = dashboard.with_changes(
+        served_risk_table(model, manifest, data, config["risk"]), config
+    )
+    min_rows = config["model_drift"]["min_batch_rows"]
     return {
         "date": now_iso(),
         "manifest": manifest,
+        "model": model,
         "model_meta": read_json(folder / MODEL_META, {}) or {},
         "test_data": test_path.name,
-        "scores": score_model(model, ingestion.load_dataset(test_path)),
+        "scores": dashboard.scores_with_interval(model, test),
+        "previous": previous_version_scores(versions, manifest["version"], test),
         "summary": diagnostics.dataframe_summary(data),
         "missing": diagnostics.missing_data(data),
         "timings": diagnostics.recorded_timings(config),
         "dependencies": diagnostics.dependencies_for(config),
         "last_ingestion": (record.get("runs") or [{}])[-1],
         "ingested_files": record.get("files", []),
-        "versions": version_history(config["prod_deployment_path"]),
-        "runs": fullprocess.read_history(config["output_folder_path"], 50),
-        "risk": served_risk_table(model, manifest, data, config["risk"]),
+        "versions": versions,
+        "runs": runs,
+        "judged": [r for r in runs if dashboard.judgeable(r, min_rows)],
+        "risk": table,
+        "list": changes,
     }
 
 
-def number(x: Any, digits: int = 4) -> str:
-    """A table cell for a number (or n/a)."""
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x)
+def previous_version_scores(versions: list[dict], live: str, test: pd.DataFrame) -> dict | None:
+    """The version before the live one, scored with an interval on the same test data."""
+    names = [v["version"] for v in versions]
+    if live not in names or names.index(live) == 0:
+        return None
+    before = versions[names.index(live) - 1]
+    model, _ = load_deployed_version(before["folder"])
+    return {"version": before["version"], **dashboard.scores_with_interval(model, test)}
 
 
-def table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
-    """A report table: bold header row, light grid, zebra rows."""
-    wrap = getSampleStyleSheet()["BodyText"].clone("cell", fontSize=9, leading=11)
-    cells = [[Paragraph(str(c), wrap) if len(str(c)) > 40 else str(c) for c in row] for row in rows]
-    t = Table(cells, colWidths=widths, hAlign="LEFT")
-    t.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-                ("FONTSIZE", (0, 0), (-1, -1), 9),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f5f7fa")]),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b0b8c4")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
-    return t
-
-
-def section(title: str, styles, *content) -> KeepTogether:
-    """A heading and its content, kept on one page."""
-    return KeepTogether([Paragraph(title, styles["Heading2"]), *content, Spacer(1, 6)])
-
-
-def model_section(facts: dict[str, Any], styles) -> list:
-    """Model version, training data and every scoring metric."""
-    m, meta, s = facts["manifest"], facts["model_meta"], facts["scores"]
-    about = [
-        ["model version", m["version"]],
-        ["deployed at", m["deployed_at"]],
-        ["model sha256", m["model_sha256"][:16] + "..."],
-        ["trained at", meta.get("trained_at", "n/a")],
-        [
-            "training data",
-            f"{Path(meta.get('training_data', '?')).name}, "
-            f"{meta.get('rows', '?')} rows, exit rate {number(meta.get('exit_rate'))}",
-        ],
-        [
-            "hyperparameters",
-            ", ".join(f"{k}={v}" for k, v in meta.get("hyperparameters", {}).items()),
-        ],
-    ]
-    metrics = [["metric", "value"]] + [[label, number(s[k])] for k, label in METRICS.items()]
-    return [
-        section("Model", styles, table(about, [4 * cm, 13 * cm])),
-        section(f"Scores on {facts['test_data']}", styles, table(metrics, [4 * cm, 4 * cm])),
-    ]
-
-
-def data_section(facts: dict[str, Any], styles) -> list:
-    """Summary statistics, missing data, timings and the last ingestion."""
-    summary = [["feature", "mean", "median", "std"]] + [
-        [f, number(d["mean"], 2), number(d["median"], 2), number(d["std"], 2)]
-        for f, d in facts["summary"].items()
-    ]
-    missing = [["column", "missing share"]] + [[c, f"{v:.1%}"] for c, v in facts["missing"].items()]
-    t = facts["timings"]
-    timings = [
-        ["step", "seconds", "when"],
-        ["ingestion", number(t["ingestion_seconds"]), t["ingestion_time"] or "n/a"],
-        ["training", number(t["training_seconds"]), t["training_time"] or "n/a"],
-    ]
-    last = facts["last_ingestion"]
-    files = [["file", "status", "rows read", "kept", "rejected", "new"]] + [
-        [e["name"], e["status"], e["rows_read"], e["rows_kept"], e["rows_rejected"], e["rows_new"]]
-        for e in facts["ingested_files"]
-        if e["name"] in last.get("files_ingested", []) + last.get("files_rejected", [])
-    ]
-    return [
-        section(
-            "Training data (finaldata.csv)", styles, table(summary), Spacer(1, 6), table(missing)
-        ),
-        section("Timings of the last runs", styles, table(timings)),
-        section(
-            f"Last ingestion ({last.get('time', 'n/a')}, "
-            f"{last.get('rows_total', 'n/a')} rows in total)",
-            styles,
-            table(files),
-        ),
-    ]
-
-
-def latest_cell(package: dict[str, Any]) -> str:
-    """The 'latest' cell of the dependency table: version, Python it needs, or why unknown."""
-    if not package["latest"]:
-        return f"unknown ({package['latest_unknown_reason']})"
-    needs = package.get("latest_requires_python")
-    if needs and package.get("outdated") is False and package["latest"] != package["installed"]:
-        return f"{package['latest']} (needs Python {needs})"
-    return package["latest"]
-
-
-def dependency_section(facts: dict[str, Any], styles) -> list:
-    """The pinned / installed / latest table of the dependencies."""
-    deps = facts["dependencies"]
-    rows = [["package", "pinned", "installed", "latest"]] + [
-        [
-            p["package"],
-            p["pinned"],
-            p["installed"] or "missing",
-            latest_cell(p),
-        ]
-        for p in deps["packages"]
-    ]
-    return [section(f"Dependencies (checked {deps['checked_at']})", styles, table(rows))]
-
-
-def risk_section(facts: dict[str, Any], styles) -> list:
-    """The 20 clients most likely to exit, with their reasons."""
-    rows = [["rank", "client", "exit prob.", "band", "top reasons"]] + [
-        [r["rank"], r[ID_COLUMN], f"{r['exit_probability']:.3f}", r["risk_band"], r["top_reasons"]]
-        for r in facts["risk"].head(20).to_dict(orient="records")
-    ]
-    return [
-        section(
-            "Top 20 clients by exit risk",
-            styles,
-            table(rows, [1.2 * cm, 1.6 * cm, 1.9 * cm, 1.6 * cm, 10.7 * cm]),
-        )
-    ]
-
-
-def history_section(history_png: bytes, styles) -> list:
-    """The score-history plot."""
-    return [
-        section(
-            "Score history", styles, Image(io.BytesIO(history_png), width=17 * cm, height=7.25 * cm)
-        )
-    ]
-
-
-def build_report(
-    facts: dict[str, Any], confusion_png: bytes, history_png: bytes | None = None
-) -> bytes:
-    """The PDF report as bytes."""
-    styles = getSampleStyleSheet()
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        title="Attrition risk model report",
-        leftMargin=2 * cm,
-        rightMargin=2 * cm,
-        topMargin=1.8 * cm,
-        bottomMargin=1.8 * cm,
-    )
-    story = [
-        Paragraph("Attrition risk model: summary report", styles["Title"]),
-        Paragraph(f"Generated {facts['date']}", styles["Normal"]),
-        *model_section(facts, styles),
-        section(
-            "Confusion matrix",
-            styles,
-            Image(io.BytesIO(confusion_png), width=10 * cm, height=8.4 * cm, hAlign="LEFT"),
-        ),
-        *(history_section(history_png, styles) if history_png else []),
-        *risk_section(facts, styles),
-        *data_section(facts, styles),
-        *dependency_section(facts, styles),
-    ]
-    doc.build(story)
-    return buf.getvalue()
-
-
-def run_reporting(config: dict[str, Any]) -> dict[str, Path]:
-    """Write the confusion matrix PNG and the PDF report; used by fullprocess.py too."""
-    facts = report_facts(config)
+def run_reporting(
+    config: dict[str, Any], current_run: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """Write the confusion matrix, the PDF report and the risk list; fullprocess calls it
+    after a deployment with the run in progress (so the report can say why)."""
+    facts = report_facts(config, current_run)
     title = f"Model {facts['manifest']['version']} on {facts['test_data']}"
     png = figure_png(confusion_figure(facts["scores"]["confusion_matrix"], title))
-    history = figure_png(history_figure(facts["versions"], facts["runs"]))
+    history = figure_png(history_figure(facts["versions"], facts["judged"]))
     folder = config["output_model_path"]
     paths = {
         "confusion_matrix": write_atomic(folder / CONFUSION_PNG, png),

@@ -144,6 +144,11 @@ def reasons_texts(contrib: np.ndarray, above: np.ndarray, top: int) -> np.ndarra
     return text
 
 
+def percent(p: float) -> str:
+    """A probability for people: '87%', '>99%', '<1%'."""
+    return ">99%" if p > 0.995 else "<1%" if p < 0.005 else f"{p:.0%}"
+
+
 # ---- the table -------------------------------------------------------------------------------
 
 

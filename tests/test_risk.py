@@ -345,8 +345,8 @@ def test_run_reporting_writes_risk_csv_and_pdf_sections(reportable):
     table = read_risk_csv(paths["risk"])
     assert paths["risk"].name == "risk_scores.csv" and len(table) == len(CURRENT)
     text = "\n".join(page.extract_text() for page in PdfReader(paths["report"]).pages)
-    assert "Top 20 clients by exit risk" in text
-    assert "Score history" in text
+    assert "Top 10 clients to call" in text and "Top 50 clients by exit risk" in text
+    assert "Scores by version" in text
     assert table[ID_COLUMN][0] in text
 
 
