@@ -430,7 +430,7 @@ def test_client_page_shows_history_scores_and_plain_reasons(changed):
     client = api.create_app(changed).test_client()
     html = page(client, "/client/r00")
     history = html[html.index("Observations") :]
-    assert history.count('<tr><td class="num">') == 2
+    assert history.count('data-label="observation"') == 2
     assert history.count("%") >= 2
     record = client.get("/risk/r00").get_json()
     for reason in record["reasons"]:
