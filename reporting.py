@@ -23,9 +23,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-import dashboard
 import diagnostics
 import ingestion
+import model_health
 from common import (
     FINALDATA,
     INGESTION_RECORD,
@@ -39,14 +39,12 @@ from common import (
 )
 from deployment import load_deployed, load_deployed_version
 from report_pdf import METRICS, build_report
-from risk import people_csv, served_risk_table
+from risk import RISK_CSV, RISK_PREVIOUS, people_csv, served_risk_table, with_changes
 from scoring import test_data_file
 
 log = logging.getLogger("reporting")
 
 CONFUSION_PNG = "confusionmatrix.png"
-RISK_CSV = "risk_scores.csv"
-RISK_PREVIOUS = "risk_scores.previous.csv"  # the list before the last change: what changed
 REPORT_PDF = "summary_report.pdf"
 
 
@@ -181,12 +179,12 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     test = ingestion.load_dataset(test_path)
     data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
     record = read_json(folder / INGESTION_RECORD, {}) or {}
-    runs = dashboard.run_history(config, 50)
+    runs = model_health.run_history(config, 50)
     if current_run and not any(r.get("started_at") == current_run.get("started_at") for r in runs):
         runs = [{"id": "this run", **current_run}, *runs]
-    versions = dashboard.version_history(config["prod_deployment_path"])
-    table, changes = dashboard.with_changes(
-        served_risk_table(model, manifest, data, config["risk"]), config
+    versions = model_health.version_history(config["prod_deployment_path"])
+    table, changes = with_changes(
+        served_risk_table(model, manifest, data, config["risk"]), config["output_model_path"]
     )
     min_rows = config["model_drift"]["min_batch_rows"]
     return {
@@ -195,7 +193,7 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
         "model": model,
         "model_meta": read_json(folder / MODEL_META, {}) or {},
         "test_data": test_path.name,
-        "scores": dashboard.scores_with_interval(model, test),
+        "scores": model_health.scores_with_interval(model, test),
         "previous": previous_version_scores(versions, manifest["version"], test),
         "summary": diagnostics.dataframe_summary(data),
         "missing": diagnostics.missing_data(data),
@@ -205,7 +203,7 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
         "ingested_files": record.get("files", []),
         "versions": versions,
         "runs": runs,
-        "judged": [r for r in runs if dashboard.judgeable(r, min_rows)],
+        "judged": [r for r in runs if model_health.judgeable(r, min_rows)],
         "risk": table,
         "list": changes,
     }
@@ -213,12 +211,11 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
 
 def previous_version_scores(versions: list[dict], live: str, test: pd.DataFrame) -> dict | None:
     """The version before the live one, scored with an interval on the same test data."""
-    names = [v["version"] for v in versions]
-    if live not in names or names.index(live) == 0:
+    before = model_health.previous_version(versions, live)
+    if before is None:
         return None
-    before = versions[names.index(live) - 1]
     model, _ = load_deployed_version(before["folder"])
-    return {"version": before["version"], **dashboard.scores_with_interval(model, test)}
+    return {"version": before["version"], **model_health.scores_with_interval(model, test)}
 
 
 def run_reporting(

@@ -13,6 +13,7 @@ scientists (contribution_<feature>); people read a sentence per reason.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -183,8 +184,6 @@ def served_risk_table(
     model, manifest: dict[str, Any], data: pd.DataFrame, settings: dict[str, Any]
 ) -> pd.DataFrame:
     """risk_table() of a deployed model, standardized with its saved training profile."""
-    from pathlib import Path
-
     meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
     profile = meta.get("profile") or profile_of(data)  # older models saved no profile
     return risk_table(model, data, profile, settings)
@@ -258,6 +257,33 @@ def same_bands(a: pd.DataFrame, b: pd.DataFrame | None) -> bool:
     return a[key].sort_values(ID_COLUMN).values.tolist() == (
         b[key].sort_values(ID_COLUMN).values.tolist()
     )
+
+
+RISK_CSV = "risk_scores.csv"  # the list as written for people, in output_model_path
+RISK_PREVIOUS = "risk_scores.previous.csv"  # the list it replaced: what changed
+CHANGE_ORDER = {"new_high": 0, "up": 1, "new": 2, "down": 3, "": 4}  # "changes first"
+
+
+def saved_lists(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(risk_scores.csv, risk_scores.previous.csv) of output_model_path, or None each."""
+    return read_people_csv(folder / RISK_CSV), read_people_csv(folder / RISK_PREVIOUS)
+
+
+def with_changes(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict]:
+    """The table with change and change_order columns, and the counts shown on top."""
+    saved, previous = saved_lists(folder)
+    baseline = saved if saved is not None and not same_bands(table, saved) else previous
+    listed = table.copy()
+    listed["change"] = list_changes(listed, baseline)
+    listed["change_order"] = listed["change"].map(CHANGE_ORDER)
+    bands = listed["risk_band"].value_counts()
+    facts = {
+        "total": len(listed),
+        "bands": {b: int(bands.get(b, 0)) for b in BANDS},
+        "changes": change_counts(listed["change"], listed, baseline),
+        "has_baseline": baseline is not None,
+    }
+    return listed, facts
 
 
 # ---- CSV files for people --------------------------------------------------------------------

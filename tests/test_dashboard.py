@@ -17,6 +17,7 @@ import app as api
 import dashboard as dash
 import fullprocess
 import ingestion
+import model_health
 import reporting
 import risk
 from common import FEATURES, ID_COLUMN
@@ -492,6 +493,6 @@ def test_history_chart_is_readable_on_a_phone():
     runs = [
         {"batch_f1": 0.5, "batch_f1_low": 0.4, "batch_f1_high": 0.6, "deployed_version": "v0003"}
     ]
-    svg = dash.history_svg(versions, runs)
+    svg = model_health.history_svg(versions, runs)
     assert svg.startswith('<svg viewBox="0 0 360 ') and 'font-size="12"' in svg
     assert svg.count("<rect") == 1 and "v0012" in svg

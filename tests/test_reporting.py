@@ -6,9 +6,9 @@ import pytest
 from conftest import configure, run_script, small_rows, write_csv
 from pypdf import PdfReader
 
-import dashboard
 import fullprocess
 import ingestion
+import model_health
 import report_pdf
 import reporting
 import risk
@@ -127,7 +127,7 @@ def test_summary_page_states_the_figures(reportable):
     first = page_texts(paths["report"])[0]
     model, manifest = load_deployed(reportable["prod_deployment_path"])
     test = ingestion.load_dataset(reportable["test_data_path"] / "testdata.csv")
-    s = dashboard.scores_with_interval(model, test)
+    s = model_health.scores_with_interval(model, test)
     first = " ".join(first.split())
     assert "Attrition risk: executive summary" in first
     assert "Model v0001 serves the risk list" in first and "deployed by hand" in first
@@ -181,7 +181,7 @@ def test_a_redeployment_says_why_with_both_versions(deployed, workspace):
     assert "It replaced v0001 after model drift" in flat
     test = ingestion.load_dataset(config["test_data_path"] / "testdata.csv")
     old, _ = load_deployed_version(config["prod_deployment_path"] / "versions" / "v0001")
-    s = dashboard.scores_with_interval(old, test)
+    s = model_health.scores_with_interval(old, test)
     assert f"v0001 previous {s['f1']:.3f} {s['f1_low']:.2f} to {s['f1_high']:.2f}" in flat
     assert f"{run.batch_f1:.2f}" in flat
     health = " ".join(pages[1].split())
