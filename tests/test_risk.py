@@ -413,3 +413,10 @@ def test_previous_list_is_kept_when_the_list_changes(deployed):
     second = reporting.run_risk(deployed).read_text()
     assert second != first
     assert (folder / "risk_scores.previous.csv").read_text() == first
+
+
+def test_a_list_with_no_current_client_is_empty_not_an_error():
+    """When every client has exited the list is empty, with its columns."""
+    data = KNOWN.assign(**{TARGET: 1})
+    table = risk.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
+    assert table.empty and table.columns[:5].tolist() == FIRST_COLUMNS
