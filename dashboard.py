@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 from flask import Flask, Response, render_template, request, send_file
 from werkzeug.exceptions import BadRequest, NotFound
@@ -32,10 +33,10 @@ from deployment import load_deployed_version
 
 PAGE_ROWS = 25  # clients per dashboard page
 SORTS = {
-    "rank": ("highest risk first", ["rank"], [True]),
-    "-rank": ("lowest risk first", ["rank"], [False]),
-    "client": ("client id", [ID_COLUMN], [True]),
-    "change": ("changes first", ["change_order", "rank"], [True, True]),
+    "rank": "highest risk first",
+    "-rank": "lowest risk first",
+    "client": "client id",
+    "change": "changes first",
 }
 REPORT_FILES = {"report.pdf": "summary_report.pdf", "confusionmatrix.png": "confusionmatrix.png"}
 
@@ -82,9 +83,10 @@ def observations(ext: dict[str, Any]) -> pd.DataFrame:
 
 
 def client_observations(ext: dict[str, Any], corporation: str) -> pd.DataFrame:
-    """The observations of one client, in arrival order."""
+    """The observations of one client, in arrival order (an index built once per file)."""
     data = observations(ext)
-    return data[data[ID_COLUMN] == corporation]
+    index = ext["finaldata"].get("by_client", lambda d: d.groupby(ID_COLUMN, sort=False).indices)
+    return data.iloc[index.get(corporation, [])]
 
 
 def runs_stamp(config: dict[str, Any]) -> tuple:
@@ -95,8 +97,9 @@ def runs_stamp(config: dict[str, Any]) -> tuple:
 # ---- the risk list ---------------------------------------------------------------------------
 
 
-def risk_list(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
-    """(the served list with a change column, manifest, facts: band and change counts).
+def risk_list(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict, dict, dict]:
+    """(the served list with a change column, manifest, facts: band and change counts,
+    views: what filtering and sorting need), computed once per model, data and saved lists.
 
     The baseline is the last written list if it differs from the served one (the list was
     not refreshed yet), else the list before it.
@@ -110,8 +113,29 @@ def risk_list(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any], dict[s
 
     table = ext["finaldata"].get("risk", compute, manifest["model_sha256"])
     key = (id(table), stamp(folder / risk.RISK_CSV, folder / risk.RISK_PREVIOUS))
-    listed, facts = ext["memo"].get("risk_list", key, lambda: risk.with_changes(table, folder))
-    return listed, manifest, facts
+    listed, facts, views = ext["memo"].get("risk_list", key, lambda: prepared(table, folder))
+    return listed, manifest, facts, views
+
+
+def prepared(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict, dict]:
+    """The list with its changes and counts, and arrays for fast filters: lowercased ids,
+    bands, changes, each client's position, and the row order of every sort."""
+    listed, facts = risk.with_changes(table, folder)
+    ids = listed[ID_COLUMN].to_numpy(dtype=object)
+    rank = np.arange(len(listed))
+    views = {
+        "ids": listed[ID_COLUMN].str.lower().to_numpy(dtype=object),
+        "band": listed["risk_band"].to_numpy(dtype=object),
+        "change": listed["change"].to_numpy(dtype=object),
+        "position": {c: i for i, c in enumerate(ids)},
+        "orders": {
+            "rank": rank,
+            "-rank": rank[::-1],
+            "client": np.argsort(ids, kind="stable"),
+            "change": np.lexsort((rank, listed["change_order"].to_numpy())),
+        },
+    }
+    return listed, facts, views
 
 
 def list_query() -> dict[str, Any]:
@@ -129,18 +153,19 @@ def list_query() -> dict[str, Any]:
     return {"q": q, "band": band, "change": change, "sort": sort}
 
 
-def filtered(table: pd.DataFrame, query: dict[str, Any]) -> pd.DataFrame:
-    """The rows matching band, change and q (part of the id, any case), sorted."""
+def filtered(views: dict[str, Any], query: dict[str, Any]) -> np.ndarray:
+    """Positions in the list of the rows matching band, change and q (part of the id,
+    any case), in the requested order."""
+    keep = np.ones(len(views["ids"]), dtype=bool)
     if query["band"]:
-        table = table[table["risk_band"] == query["band"]]
+        keep &= views["band"] == query["band"]
     if query["change"]:
-        table = table[table["change"] == query["change"]]
+        keep &= views["change"] == query["change"]
     if query["q"]:
-        table = table[table[ID_COLUMN].str.lower().str.contains(query["q"].lower(), regex=False)]
-    if query["sort"] == "rank":
-        return table  # the list is kept in rank order
-    _, columns, ascending = SORTS[query["sort"]]
-    return table.sort_values(columns, ascending=ascending, kind="stable")
+        q = query["q"].lower()
+        keep &= np.fromiter((q in c for c in views["ids"]), dtype=bool, count=len(keep))
+    order = views["orders"][query["sort"]]
+    return order[keep[order]]
 
 
 def int_param(name: str, default: int, low: int, high: int) -> int:
@@ -247,11 +272,11 @@ def link(path: str = "/", **changes: Any) -> str:
     return f"{path}?{urlencode(args)}" if args else path
 
 
-def page_rows(rows: pd.DataFrame, per_page: int) -> tuple[pd.DataFrame, int, int]:
-    """(the rows of the requested page, that page, the number of pages)."""
-    pages = max(1, -(-len(rows) // per_page))
+def page_rows(positions: np.ndarray, per_page: int) -> tuple[np.ndarray, int, int]:
+    """(the positions of the requested page, that page, the number of pages)."""
+    pages = max(1, -(-len(positions) // per_page))
     page = min(int_param("page", 1, 1, 10**6), pages)
-    return rows.iloc[(page - 1) * per_page : page * per_page], page, pages
+    return positions[(page - 1) * per_page : page * per_page], page, pages
 
 
 def records(rows: pd.DataFrame, ext: dict[str, Any]) -> list[dict[str, Any]]:
@@ -272,9 +297,9 @@ def register(app: Flask) -> None:
 
     @app.get("/")
     def dashboard_page():
-        listed, manifest, facts = risk_list(ext)
+        listed, manifest, facts, views = risk_list(ext)
         query = list_query()
-        rows = filtered(listed, query)
+        rows = filtered(views, query)
         chunk, page, pages = page_rows(rows, PAGE_ROWS)
         return render_template(
             "dashboard.html",
@@ -282,7 +307,7 @@ def register(app: Flask) -> None:
             facts=facts,
             query=query,
             sorts=SORTS,
-            rows=records(chunk, ext),
+            rows=records(listed.iloc[chunk], ext),
             matched=len(rows),
             first=(page - 1) * PAGE_ROWS + 1,
             page=page,
@@ -297,13 +322,13 @@ def register(app: Flask) -> None:
 
     @app.get("/risk")
     def risk_endpoint():
-        listed, manifest, _ = risk_list(ext)
+        listed, manifest, _, views = risk_list(ext)
         query = list_query()
-        rows = filtered(listed, query)
+        rows = filtered(views, query)
         if request.args.get("format") == "csv":
-            return csv_download(rows, query)
+            return csv_download(listed.iloc[rows], query)
         top, page = int_param("top", 50, 1, 1000), int_param("page", 1, 1, 10**6)
-        chunk = rows.iloc[(page - 1) * top : page * top]
+        chunk = listed.iloc[rows[(page - 1) * top : page * top]]
         return {
             "model_version": manifest["version"],
             "total": len(rows),
@@ -315,26 +340,26 @@ def register(app: Flask) -> None:
 
     @app.get("/risk/<corporation>")
     def risk_client(corporation: str):
-        listed, manifest, _ = risk_list(ext)
-        match = listed[listed[ID_COLUMN] == corporation]
-        if match.empty:
+        listed, manifest, _, views = risk_list(ext)
+        position = views["position"].get(corporation)
+        if position is None:
             raise NotFound(f"corporation {corporation!r}: not a current client")
-        return {"model_version": manifest["version"], **records(match, ext)[0]}
+        return {"model_version": manifest["version"], **records(listed.iloc[[position]], ext)[0]}
 
     @app.get("/client/<corporation>")
     def client_page(corporation: str):
-        listed, manifest, facts = risk_list(ext)
+        listed, manifest, facts, views = risk_list(ext)
         history = client_observations(ext, corporation)
         if history.empty:
             raise NotFound(f"corporation {corporation!r}: not a known client")
         model, _ = ext["models"].get()
         history = history.assign(score=model.predict_proba(history[FEATURES].astype(float))[:, 1])
-        match = listed[listed[ID_COLUMN] == corporation]
+        position = views["position"].get(corporation)
         return render_template(
             "client.html",
             manifest=manifest,
             corporation=corporation,
-            client=records(match, ext)[0] if not match.empty else None,
+            client=None if position is None else records(listed.iloc[[position]], ext)[0],
             total=facts["total"],
             history=history.to_dict(orient="records"),
             features=FEATURES,
