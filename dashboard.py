@@ -220,12 +220,19 @@ def health(ext: dict[str, Any]) -> dict[str, Any]:
     """F1 with interval against the previous version, last judged batch, drift, history."""
     config = ext["config"]
     model, manifest = ext["models"].get()
-    versions = model_health.version_history(config["prod_deployment_path"])
-    runs = model_health.run_history(config, 50)
-    key = (manifest["model_sha256"], runs_stamp(config), tuple(v["version"] for v in versions))
+    prod = config["prod_deployment_path"]
+    key = (  # a run, a deployment or new data: stat() calls only, no reading
+        manifest["model_sha256"],
+        runs_stamp(config),
+        stamp(prod / "versions"),
+        ext["testdata"].version(),
+        ext["finaldata"].version(),
+    )
     min_rows = config["model_drift"]["min_batch_rows"]
 
     def compute() -> dict[str, Any]:
+        versions = model_health.version_history(prod)
+        runs = model_health.run_history(config, 50)
         meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
         judged_runs = [r for r in runs if model_health.judgeable(r, min_rows)]
         judged = judged_runs[0] if judged_runs else None
