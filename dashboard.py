@@ -119,14 +119,14 @@ def risk_list(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict, dict, dict]:
 
 def prepared(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict, dict]:
     """The list with its changes and counts, and arrays for fast filters: lowercased ids,
-    bands, changes, each client's position, and the row order of every sort."""
+    a mask per band and change, each client's position, and the row order of every sort."""
     listed, facts = risk.with_changes(table, folder)
     ids = listed[ID_COLUMN].to_numpy(dtype=object)
     rank = np.arange(len(listed))
     views = {
         "ids": listed[ID_COLUMN].str.lower().to_numpy(dtype=object),
-        "band": listed["risk_band"].to_numpy(dtype=object),
-        "change": listed["change"].to_numpy(dtype=object),
+        "band": {b: (listed["risk_band"] == b).to_numpy() for b in risk.BANDS},
+        "change": {c: (listed["change"] == c).to_numpy() for c in risk.CHANGES},
         "position": {c: i for i, c in enumerate(ids)},
         "orders": {
             "rank": rank,
@@ -158,9 +158,9 @@ def filtered(views: dict[str, Any], query: dict[str, Any]) -> np.ndarray:
     any case), in the requested order."""
     keep = np.ones(len(views["ids"]), dtype=bool)
     if query["band"]:
-        keep &= views["band"] == query["band"]
+        keep &= views["band"][query["band"]]
     if query["change"]:
-        keep &= views["change"] == query["change"]
+        keep &= views["change"][query["change"]]
     if query["q"]:
         q = query["q"].lower()
         keep &= np.fromiter((q in c for c in views["ids"]), dtype=bool, count=len(keep))
