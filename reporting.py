@@ -162,7 +162,7 @@ def history_figure(
     ax.set_ylim(0, 1)
     ax.set_ylabel("score")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left", ncols=3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # clear of the data
     fig.tight_layout()
     return fig
 

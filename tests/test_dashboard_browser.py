@@ -25,6 +25,7 @@ from werkzeug.serving import make_server
 import fullprocess
 import reporting
 from app import create_app
+from common import now_iso
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # The flags that keep Chromium off the network in a closed sandbox (see README).
@@ -213,7 +214,7 @@ def served(deployed):
     )
     fullprocess.record_run(deployed["output_folder_path"], run, 0.5)
     (deployed["output_model_path"] / "dependencies.json").write_text(
-        json.dumps({"checked_at": "2026-01-01T00:00:00+00:00", "packages": []})
+        json.dumps({"checked_at": now_iso(), "packages": []})  # fresh: no index asked
     )
     reporting.run_reporting(deployed)
     port = free_port()
