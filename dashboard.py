@@ -112,8 +112,11 @@ def risk_list(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict, dict, dict]:
         return risk.served_risk_table(model, manifest, data, config["risk"])
 
     table = ext["finaldata"].get("risk", compute, manifest["model_sha256"])
+    # the table (kept alive with the value, so its id is not reused) and the written lists
     key = (id(table), stamp(folder / risk.RISK_CSV, folder / risk.RISK_PREVIOUS))
-    listed, facts, views = ext["memo"].get("risk_list", key, lambda: prepared(table, folder))
+    listed, facts, views, _ = ext["memo"].get(
+        "risk_list", key, lambda: (*prepared(table, folder), table)
+    )
     return listed, manifest, facts, views
 
 
