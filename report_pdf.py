@@ -119,17 +119,18 @@ def drift_text(facts: dict[str, Any]) -> str:
     )
 
 
+def step_name(step) -> str:
+    """'StandardScaler', 'log1p' for a FunctionTransformer of np.log1p, 'none' if skipped."""
+    if step in (None, "passthrough"):
+        return "none"
+    func = getattr(step, "func", None)
+    return getattr(func, "__name__", None) or type(step).__name__
+
+
 def model_text(model) -> str:
     """The model's own steps and hyperparameters (nothing about the pipeline's settings)."""
     head, lr = risk.model_parts(model)
-    steps = (
-        []
-        if head is None
-        else [
-            f"{name}: {type(step).__name__ if step != 'passthrough' else 'none'}"
-            for name, step in head.steps
-        ]
-    )
+    steps = [] if head is None else [f"{name}: {step_name(step)}" for name, step in head.steps]
     params = lr.get_params(deep=False)
     own = ", ".join(
         f"{k}={params[k]}" for k in MODEL_PARAMS if params.get(k) not in (None, "deprecated")

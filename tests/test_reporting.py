@@ -186,3 +186,29 @@ def test_a_redeployment_says_why_with_both_versions(deployed, workspace):
     assert f"{run.batch_f1:.2f}" in flat
     health = " ".join(pages[1].split())
     assert "this run" in health and f"{run.batch_f1:.3f}" in health
+
+
+def test_model_text_names_the_steps_and_the_cut_off():
+    """A FixedThresholdClassifier around log1p -> scaler -> LR reads as its steps,
+    the classifier's own parameters and the cut-off."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import FixedThresholdClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from common import COLUMNS, FEATURES, TARGET
+
+    data = pd.DataFrame(small_rows(30), columns=COLUMNS)
+    pipe = Pipeline(
+        [
+            ("transform", FunctionTransformer(np.log1p)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegression(C=0.5, solver="liblinear")),
+        ]
+    )
+    model = FixedThresholdClassifier(pipe, threshold=0.35).fit(data[FEATURES], data[TARGET])
+    text = report_pdf.model_text(model)
+    assert text.startswith("transform: log1p; scale: StandardScaler; LogisticRegression(C=0.5")
+    assert text.endswith("; cut-off 0.35")
