@@ -305,6 +305,12 @@ def register(app: Flask) -> None:
     app.add_template_global(link)
     app.add_template_global(risk.CHANGES, "change_names")
 
+    @app.context_processor
+    def written_reports() -> dict[str, Any]:
+        """Which of the report files exist (the header links only to those)."""
+        folder = config["output_model_path"]
+        return {"reports": {k: (folder / v).is_file() for k, v in REPORT_FILES.items()}}
+
     @app.get("/")
     def dashboard_page():
         listed, manifest, facts, views = risk_list(ext)
@@ -325,9 +331,6 @@ def register(app: Flask) -> None:
             health=health(ext),
             psi_band=diagnostics.psi_band,
             bars=model_health.bars_svg,
-            reports={
-                k: (config["output_model_path"] / v).exists() for k, v in REPORT_FILES.items()
-            },
         )
 
     @app.get("/risk")

@@ -496,3 +496,13 @@ def test_history_chart_is_readable_on_a_phone():
     svg = model_health.history_svg(versions, runs)
     assert svg.startswith('<svg viewBox="0 0 360 ') and 'font-size="12"' in svg
     assert svg.count("<rect") == 1 and "v0012" in svg
+
+
+def test_header_links_only_to_written_files(reportable):
+    """Before reporting.py ran the header says there is no report; after, it links to it."""
+    client = api.create_app(reportable).test_client()
+    html = page(client)
+    assert 'href="/report.pdf"' not in html and "no report yet" in html
+    reporting.run_reporting(reportable)
+    html = page(client)
+    assert 'href="/report.pdf"' in html and 'href="/confusionmatrix.png"' in html
