@@ -17,32 +17,26 @@ from common import (
     FEATURES,
     FINALDATA,
     ID_COLUMN,
-    MODEL_META,
     DataError,
     ModelError,
     RiskError,
     cli_parser,
     load_config,
-    now_iso,
-    read_json,
     run_cli,
 )
 
 import pandas as pd
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+import dashboard
 import dataset
 import diagnostics
-import reporting
 import store
 from deployment import CURRENT, load_deployed
 from scoring import score_model, test_data_file
 
 log = logging.getLogger("app")
-
-BANDS = ("high", "medium", "low")
-DASHBOARD_ROWS = 25  # clients listed on the dashboard; search and /risk reach the rest
 
 
 class ApiError(Exception):
@@ -193,31 +187,35 @@ def invocation_input() -> pd.DataFrame:
 
 
 class DatasetCache:
-    """A schema-checked CSV, reread only when the file changes, with values derived from it.
+    """A data set, reloaded only when its files change, with values derived from it.
 
-    Requests read finaldata.csv and the test data many times between (rare) changes;
-    a 1,000,000-row finaldata.csv takes seconds to validate, a cache hit microseconds.
+    Requests read the observations and the test data many times between (rare) changes;
+    loading a million rows takes seconds, a cache hit microseconds.
     """
 
-    def __init__(self, path: Path, hint: str):
-        self.path, self.hint = path, hint
+    def __init__(self, path: Path, hint: str, load=None, also: tuple[Path, ...] = ()):
+        self.path, self.hint, self.also = path, hint, also
+        self.load = load or dataset.load_dataset
         self.lock = threading.Lock()
         self.key, self.data, self.derived = None, None, {}
 
     def version(self) -> tuple:
-        """What identifies the file's current content (mtime and size)."""
+        """What identifies the current content: mtime and size of each file."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
             raise ApiError(503, f"{self.path.name} not found; {self.hint}") from None
-        return (stat.st_mtime_ns, stat.st_size)
+        others = [
+            (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in self.also
+        ]
+        return (stat.st_mtime_ns, stat.st_size, *others)
 
     def get(self, name: str | None = None, compute=None, extra: Any = None):
         """The data, or compute(data) memoized under (name, extra) for this file version."""
         key = self.version()
         with self.lock:
             if key != self.key:
-                self.data, self.derived, self.key = dataset.load_dataset(self.path), {}, key
+                self.data, self.derived, self.key = self.load(self.path), {}, key
             if name is None:
                 return self.data
             if (name, extra) not in self.derived:
@@ -225,14 +223,14 @@ class DatasetCache:
             return self.derived[(name, extra)]
 
 
-def risk_for(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(risk table, manifest) of the model being served, memoized per model and data."""
-    model, manifest = ext["models"].get()
+def observations_cache(folder: Path) -> DatasetCache:
+    """Every stored observation (labelled or not) in order of arrival, from the store."""
+    db = store.store_path(folder)
 
-    def compute(data: pd.DataFrame) -> pd.DataFrame:
-        return reporting.served_risk_table(model, manifest, data, ext["config"]["risk"])
+    def load(_path: Path):
+        return dataset.observations_frame(store.all_observations(folder))
 
-    return ext["finaldata"].get("risk", compute, manifest["model_sha256"]), manifest
+    return DatasetCache(db, "run ingestion.py", load, also=(db.with_name(db.name + "-wal"),))
 
 
 def scores_for(ext: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -242,38 +240,6 @@ def scores_for(ext: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         "scores", lambda d: score_model(model, d), manifest["model_sha256"]
     )
     return scores, manifest
-
-
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within [low, high]; ApiError 400 naming it otherwise."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"query parameter {name}: {raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, f"query parameter {name}: must be between {low} and {high}")
-    return value
-
-
-def band_arg() -> str | None:
-    """The band query parameter: high, medium, low or absent; ApiError 400 otherwise."""
-    band = request.args.get("band") or None
-    if band not in (None, *BANDS):
-        raise ApiError(400, f"query parameter band: must be one of {', '.join(BANDS)}")
-    return band
-
-
-def filter_risk(table: pd.DataFrame, band: str | None, query: str = "") -> pd.DataFrame:
-    """Rows of the risk table in a band and/or whose id contains query."""
-    if band:
-        table = table[table["risk_band"] == band]
-    if query:
-        ids = table[ID_COLUMN].str.lower()
-        table = table[ids.str.contains(query.strip().lower(), regex=False)]
-    return table
 
 
 def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> None:
@@ -320,38 +286,6 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
             execution_time=diagnostics.recorded_timings(config),
             dependencies=deps or {"packages": [], "note": "not checked yet: run diagnostics.py"},
         )
-
-    @app.get("/risk")
-    def risk():
-        table, manifest = risk_for(app.extensions["risk"])
-        top, page, band = int_arg("top", 50, 1, 1000), int_arg("page", 1, 1, 10**6), band_arg()
-        rows = filter_risk(table, band)
-        chunk = rows.iloc[(page - 1) * top : page * top]
-        n = config["risk"]["top_reasons"]
-        return jsonify(
-            model_version=manifest["version"],
-            total=len(rows),
-            page=page,
-            top=top,
-            band=band,
-            clients=[reporting.client_record(r, n) for r in chunk.to_dict(orient="records")],
-        )
-
-    @app.get("/risk/<corporation>")
-    def risk_client(corporation: str):
-        table, manifest = risk_for(app.extensions["risk"])
-        match = table[table[ID_COLUMN] == corporation]
-        if match.empty:
-            raise ApiError(404, f"corporation {corporation!r}: not a known client")
-        row = match.iloc[0].to_dict()
-        return jsonify(
-            model_version=manifest["version"],
-            **reporting.client_record(row, config["risk"]["top_reasons"]),
-        )
-
-    @app.get("/")
-    def dashboard():
-        return render_template("dashboard.html", **dashboard_context(app))
 
     @app.get("/ping")
     def ping():
@@ -407,64 +341,6 @@ def register_errors(app: Flask) -> None:
         return jsonify(error="internal error; see the server log"), 500
 
 
-METRIC_LABELS = [
-    ("f1", "F1"),
-    ("precision", "precision"),
-    ("recall", "recall"),
-    ("roc_auc", "ROC AUC"),
-    ("accuracy", "accuracy"),
-]
-
-
-def heat(count: int, total: int) -> str:
-    """A blue background for a confusion-matrix cell, darker for larger counts."""
-    share = count / total if total else 0
-    return f"rgba(31, 95, 168, {0.08 + 0.6 * share:.2f})"
-
-
-def dashboard_context(app: Flask) -> dict[str, Any]:
-    """Everything the dashboard template shows."""
-    ext = app.extensions["risk"]
-    config = ext["config"]
-    _, manifest = ext["models"].get()
-    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-    meta["training_data_name"] = Path(meta.get("training_data", "?")).name
-    test_path = test_data_file(config["test_data_path"])
-    scores, _ = scores_for(ext)
-    table, _ = risk_for(ext)
-    q, band = request.args.get("q", "")[:40], band_arg()
-    matches = filter_risk(table, band, q)
-    n = config["risk"]["top_reasons"]
-    versions = reporting.version_history(config["prod_deployment_path"])
-    runs = store.read_history(config["output_folder_path"], 50)
-    drift_run = store.last_judged_run(config["output_folder_path"])  # however long ago
-    total = sum(scores["confusion_matrix"].values())
-    return {
-        "manifest": manifest,
-        "meta": meta,
-        "now": now_iso(),
-        "test_data": test_path.name,
-        "scores": scores,
-        "metric_labels": METRIC_LABELS,
-        "fmt": lambda x: "n/a" if x is None else f"{x:.3f}",
-        "heat": lambda c: heat(c, total),
-        "versions": versions,
-        "history_svg": reporting.figure_svg(reporting.history_figure(versions, runs, (11, 3.6)))
-        if versions
-        else "",
-        "q": q,
-        "band": band,
-        "risk_total": len(matches),
-        "risk_rows": [
-            reporting.client_record(r, n)
-            for r in matches.head(DASHBOARD_ROWS).to_dict(orient="records")
-        ],
-        "drift_run": drift_run,
-        "psi_band": diagnostics.psi_band,
-        "runs": runs[:10],
-    }
-
-
 def strip_paths(message: str) -> str:
     """A message with server folders shortened to file names (no layout leaks)."""
     words = [
@@ -487,10 +363,12 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
     app.extensions["risk"] = {
         "config": config,
         "models": models,
-        "finaldata": DatasetCache(config["output_folder_path"] / FINALDATA, "run dataset.py"),
+        "finaldata": DatasetCache(config["output_folder_path"] / FINALDATA, "run ingestion.py"),
+        "observations": observations_cache(config["output_folder_path"]),
         "testdata": DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
     }
     register_routes(app, config, models)
+    dashboard.register(app)  # the client managers' pages and /risk
     register_errors(app)
     return app
 

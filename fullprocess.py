@@ -330,7 +330,7 @@ def report_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict
 
     try:
         if load_live(config)[0] is not None:
-            reporting.run_reporting(config)
+            reporting.run_reporting(config, asdict(run))  # the report says why
     except (RiskError, OSError) as exc:
         done = f"deploying {batch['new_version']}" if batch.get("new_version") else "judging"
         run.error = escape_text(f"after {done}: {exc}")

@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    FEATURES,
     FINALDATA,
-    ID_COLUMN,
     INGESTION_RECORD,
     MODEL_META,
-    SCORES_JSON,
     cli_parser,
     load_config,
     now_iso,
@@ -37,42 +34,20 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.lib.units import cm
-from reportlab.platypus import (
-    Image,
-    KeepTogether,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
 
 import dataset
 import diagnostics
+import model_health
 import store
-from deployment import MANIFEST, VERSIONS, list_versions, load_deployed
-from scoring import exit_probabilities, score_model, test_data_file
-from training import feature_profile
+from deployment import load_deployed, load_deployed_version
+from report_pdf import METRICS, build_report
+from risk import RISK_CSV, RISK_PREVIOUS, people_csv, served_risk_table, with_changes
+from scoring import test_data_file
 
 log = logging.getLogger("reporting")
 
 CONFUSION_PNG = "confusionmatrix.png"
-RISK_CSV = "risk_scores.csv"
-MIN_REASON = 0.005  # smaller contributions round to +0.00: not a reason worth showing
 REPORT_PDF = "summary_report.pdf"
-METRICS = {
-    "f1": "F1",
-    "precision": "precision",
-    "recall": "recall",
-    "roc_auc": "ROC AUC",
-    "accuracy": "accuracy",
-    "rows": "test rows",
-    "positives": "actual exits",
-}
 
 
 def confusion_figure(matrix: dict[str, int], title: str) -> Figure:
@@ -105,137 +80,33 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def latest_per_client(data: pd.DataFrame) -> pd.DataFrame:
-    """The last row of each corporation (ingestion appends, so the last is the newest)."""
-    return data.drop_duplicates(subset=ID_COLUMN, keep="last").reset_index(drop=True)
-
-
-def model_parts(model):
-    """(transform, scaler, logistic regression) of a served model; None for a step it
-    does not have. Unwraps the cut-off wrapper (estimator_) and the pipeline's steps."""
-    pipe = getattr(model, "estimator_", model)
-    steps = getattr(pipe, "named_steps", None)
-    if not steps:
-        return None, None, pipe
-    used = {name: step for name, step in steps.items() if step not in (None, "passthrough")}
-    scaler = used.get("scale", used.get("standardscaler"))
-    return used.get("transform"), scaler, used.get("model", used.get("logisticregression"))
-
-
-def standardized_inputs(model, profile: dict[str, Any], features: pd.DataFrame):
-    """(coefficients on standardized model inputs, standardized inputs z).
-
-    With a StandardScaler, the scaler's own statistics (after the log transform, if
-    any); without one, the training profile's, with the raw coefficients rescaled
-    (w * std), so that coef * z gives the same logit contribution as w * (x - mean).
-    A transform without a scaler is standardized on the clients themselves.
-    """
-    transform, scaler, lr = model_parts(model)
-    values = features.to_numpy(dtype=float)
-    if transform is not None:
-        values = np.asarray(transform.transform(features), dtype=float)
-    if scaler is not None:
-        return lr.coef_[0], (values - scaler.mean_) / scaler.scale_
-    if transform is not None:
-        means, stds = values.mean(axis=0), values.std(axis=0)
-    else:
-        means = np.array([profile[f]["mean"] for f in FEATURES])
-        stds = np.array([profile[f]["std"] for f in FEATURES])
-    stds = np.where(stds > 0, stds, 1.0)
-    return lr.coef_[0] * stds, (values - means) / stds
-
-
-def risk_table(
-    model, data: pd.DataFrame, profile: dict[str, Any], settings: dict[str, Any]
-) -> pd.DataFrame:
-    """Every client ranked by exit probability, with risk band and top reasons.
-
-    A reason is a feature pushing this client's risk up: its signed contribution to the
-    logit is coefficient * standardized value; the largest positive ones are listed.
-    """
-    clients = latest_per_client(data)
-    proba = exit_probabilities(model, clients)
-    coef, z = standardized_inputs(model, profile, clients[FEATURES])
-    contrib = z * coef
-    table = pd.DataFrame({ID_COLUMN: clients[ID_COLUMN], "exit_probability": proba})
-    for j, f in enumerate(FEATURES):
-        table[f"contribution_{f}"] = contrib[:, j].round(4)
-    table["risk_band"] = np.where(
-        proba >= settings["high"], "high", np.where(proba >= settings["medium"], "medium", "low")
-    )
-    table["top_reasons"] = reasons_texts(contrib, settings["top_reasons"])
-    table = table.sort_values(["exit_probability", ID_COLUMN], ascending=[False, True])
-    table["rank"] = np.arange(1, len(table) + 1)
-    first = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
-    return table[first + [c for c in table.columns if c not in first]].reset_index(drop=True)
-
-
-def reasons_texts(contributions: np.ndarray, top: int) -> np.ndarray:
-    """Per row: 'lastmonth_activity (+1.23); number_of_employees (+0.40)', the positive
-    contributions (at least MIN_REASON), largest first, at most `top`.
-
-    Vectorized over rows: a million clients take about a second.
-    """
-    n = len(contributions)
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
-    values = contributions[np.arange(n)[:, None], order]
-    names = np.array(FEATURES, dtype=object)[order]
-    text = np.full(n, "", dtype=object)
-    for k in range(order.shape[1]):  # sorted: the reasons are a prefix of each row
-        keep = values[:, k] >= MIN_REASON
-        piece = names[:, k] + " (" + pd.Series(values[:, k]).map("{:+.2f}".format).to_numpy() + ")"
-        text = np.where(keep, np.where(text == "", piece, text + "; " + piece), text)
-    return text
-
-
-def reasons_text(contributions: np.ndarray, top: int) -> str:
-    """reasons_texts() of a single client."""
-    return str(reasons_texts(np.asarray(contributions, dtype=float)[None, :], top)[0])
-
-
-def client_record(row: dict[str, Any], top: int) -> dict[str, Any]:
-    """One client of the risk table as JSON: reasons as (feature, contribution) pairs."""
-    contributions = {f: row[f"contribution_{f}"] for f in FEATURES}
-    reasons = sorted(
-        ((f, c) for f, c in contributions.items() if c >= MIN_REASON), key=lambda p: -p[1]
-    )
-    return {
-        ID_COLUMN: row[ID_COLUMN],
-        "exit_probability": float(row["exit_probability"]),
-        "rank": int(row["rank"]),
-        "risk_band": row["risk_band"],
-        "reasons": [{"feature": f, "contribution": float(c)} for f, c in reasons[:top]],
-        "contributions": {f: float(c) for f, c in contributions.items()},
-    }
-
-
-def served_risk_table(
-    model, manifest: dict[str, Any], data: pd.DataFrame, settings: dict[str, Any]
-) -> pd.DataFrame:
-    """risk_table() of a deployed model, standardized with its saved training profile."""
-    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-    profile = meta.get("profile")
-    if not profile:  # a model trained before profiles were saved: use today's data
-        log.warning(
-            "model %s has no training profile; standardizing with finaldata.csv",
-            manifest["version"],
-        )
-        profile = feature_profile(data)
-    return risk_table(model, data, profile, settings)
-
-
 def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The risk table of the deployed model over the ingested clients, and the manifest."""
     model, manifest = load_deployed(config["prod_deployment_path"])
-    data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
-    return served_risk_table(model, manifest, data, config["risk"]), manifest
+    return served_risk_table(model, manifest, observations(config), config["risk"]), manifest
+
+
+def observations(config: dict[str, Any]) -> pd.DataFrame:
+    """Every stored observation, labelled or not, in order of arrival: the risk list ranks
+    the latest one of each client that has not exited."""
+    return dataset.observations_frame(store.all_observations(config["output_folder_path"]))
 
 
 def save_risk(config: dict[str, Any], table: pd.DataFrame, version: str) -> Path:
-    """Write risk_scores.csv atomically and log the band counts."""
-    path = write_atomic(
-        config["output_model_path"] / RISK_CSV, table.to_csv(index=False, lineterminator="\n")
-    )
+    """Write risk_scores.csv atomically (spreadsheet-safe) and log the band counts.
+
+    When the list changes, the one it replaces is kept as risk_scores.previous.csv, so
+    the dashboard and the report can say who is new in the high band, moved up or down.
+    """
+    folder = config["output_model_path"]
+    text = people_csv(table)
+    try:
+        before = (folder / RISK_CSV).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        before = None
+    if before is not None and before != text:
+        write_atomic(folder / RISK_PREVIOUS, before)
+    path = write_atomic(folder / RISK_CSV, text)
     counts = table["risk_band"].value_counts()
     log.info(
         "ranked %d clients with model %s: %d high, %d medium, %d low; wrote %s",
@@ -253,23 +124,6 @@ def run_risk(config: dict[str, Any]) -> Path:
     """Write risk_scores.csv for the deployed model (`reporting.py --risk`)."""
     table, manifest = deployed_risk_table(config)
     return save_risk(config, table, manifest["version"])
-
-
-def version_history(prod: Path) -> list[dict[str, Any]]:
-    """Per deployed version, oldest first: version, time and its test-data metrics."""
-    rows = []
-    for name in list_versions(prod):
-        folder = prod / VERSIONS / name
-        manifest = read_json(folder / MANIFEST, {}) or {}
-        scores = read_json(folder / SCORES_JSON, {}) or {}
-        rows.append(
-            {
-                "version": name,
-                "deployed_at": manifest.get("deployed_at"),
-                **{k: scores.get(k) for k in ("f1", "precision", "recall", "roc_auc")},
-            }
-        )
-    return rows
 
 
 def history_figure(
@@ -315,224 +169,72 @@ def history_figure(
     ax.set_ylim(0, 1)
     ax.set_ylabel("score")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left", ncols=3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # clear of the data
     fig.tight_layout()
     return fig
 
 
-def figure_svg(fig: Figure) -> str:
-    """A matplotlib figure as inline SVG text (text drawn as paths: no fonts needed)."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
+def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = None) -> dict:
+    """Everything the report shows, computed from the deployed model and the records.
 
-
-def report_facts(config: dict[str, Any]) -> dict[str, Any]:
-    """Everything the report shows, computed from the deployed model and the records."""
+    current_run: the run of fullprocess that is deploying now (recorded only after the
+    report is written), so the report can say why this model was deployed.
+    """
     model, manifest = load_deployed(config["prod_deployment_path"])
     folder = Path(manifest["folder"])
     test_path = test_data_file(config["test_data_path"])
+    test = dataset.load_dataset(test_path)
     data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
     record = read_json(folder / INGESTION_RECORD, {}) or {}
+    runs = model_health.run_history(config, 50)
+    if current_run and not any(r.get("started_at") == current_run.get("started_at") for r in runs):
+        runs = [{"id": "this run", **current_run}, *runs]
+    versions = model_health.version_history(config["prod_deployment_path"])
+    table, changes = with_changes(
+        served_risk_table(model, manifest, observations(config), config["risk"]),
+        config["output_model_path"],
+    )
+    min_rows = config["model_drift"]["min_batch_rows"]
     return {
         "date": now_iso(),
         "manifest": manifest,
+        "model": model,
         "model_meta": read_json(folder / MODEL_META, {}) or {},
         "test_data": test_path.name,
-        "scores": score_model(model, dataset.load_dataset(test_path)),
+        "scores": model_health.scores_with_interval(model, test),
+        "previous": previous_version_scores(versions, manifest["version"], test),
         "summary": diagnostics.dataframe_summary(data),
         "missing": diagnostics.missing_data(data),
         "timings": diagnostics.recorded_timings(config),
         "dependencies": diagnostics.dependencies_for(config),
         "last_ingestion": (record.get("runs") or [{}])[-1],
         "ingested_files": record.get("files", []),
-        "versions": version_history(config["prod_deployment_path"]),
-        "runs": store.read_history(config["output_folder_path"], 50),
-        "risk": served_risk_table(model, manifest, data, config["risk"]),
+        "versions": versions,
+        "runs": runs,
+        "judged": [r for r in runs if model_health.judgeable(r, min_rows)],
+        "risk": table,
+        "list": changes,
     }
 
 
-def number(x: Any, digits: int = 4) -> str:
-    """A table cell for a number (or n/a)."""
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x)
+def previous_version_scores(versions: list[dict], live: str, test: pd.DataFrame) -> dict | None:
+    """The version before the live one, scored with an interval on the same test data."""
+    before = model_health.previous_version(versions, live)
+    if before is None:
+        return None
+    model, _ = load_deployed_version(before["folder"])
+    return {"version": before["version"], **model_health.scores_with_interval(model, test)}
 
 
-def table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
-    """A report table: bold header row, light grid, zebra rows."""
-    wrap = getSampleStyleSheet()["BodyText"].clone("cell", fontSize=9, leading=11)
-    cells = [[Paragraph(str(c), wrap) if len(str(c)) > 40 else str(c) for c in row] for row in rows]
-    t = Table(cells, colWidths=widths, hAlign="LEFT")
-    t.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-                ("FONTSIZE", (0, 0), (-1, -1), 9),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f5f7fa")]),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b0b8c4")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
-    return t
-
-
-def section(title: str, styles, *content) -> KeepTogether:
-    """A heading and its content, kept on one page."""
-    return KeepTogether([Paragraph(title, styles["Heading2"]), *content, Spacer(1, 6)])
-
-
-def model_section(facts: dict[str, Any], styles) -> list:
-    """Model version, training data and every scoring metric."""
-    m, meta, s = facts["manifest"], facts["model_meta"], facts["scores"]
-    about = [
-        ["model version", m["version"]],
-        ["deployed at", m["deployed_at"]],
-        ["model sha256", m["model_sha256"][:16] + "..."],
-        ["trained at", meta.get("trained_at", "n/a")],
-        [
-            "training data",
-            f"{Path(meta.get('training_data', '?')).name}, "
-            f"{meta.get('rows', '?')} rows, exit rate {number(meta.get('exit_rate'))}",
-        ],
-        [
-            "hyperparameters",
-            ", ".join(f"{k}={v}" for k, v in meta.get("hyperparameters", {}).items()),
-        ],
-    ]
-    metrics = [["metric", "value"]] + [[label, number(s[k])] for k, label in METRICS.items()]
-    return [
-        section("Model", styles, table(about, [4 * cm, 13 * cm])),
-        section(f"Scores on {facts['test_data']}", styles, table(metrics, [4 * cm, 4 * cm])),
-    ]
-
-
-def data_section(facts: dict[str, Any], styles) -> list:
-    """Summary statistics, missing data, timings and the last dataset."""
-    summary = [["feature", "mean", "median", "std"]] + [
-        [f, number(d["mean"], 2), number(d["median"], 2), number(d["std"], 2)]
-        for f, d in facts["summary"].items()
-    ]
-    missing = [["column", "missing share"]] + [[c, f"{v:.1%}"] for c, v in facts["missing"].items()]
-    t = facts["timings"]
-    timings = [
-        ["step", "seconds", "when"],
-        ["ingestion", number(t["ingestion_seconds"]), t["ingestion_time"] or "n/a"],
-        ["training", number(t["training_seconds"]), t["training_time"] or "n/a"],
-    ]
-    last = facts["last_ingestion"]
-    files = [["file", "status", "rows read", "kept", "rejected", "new"]] + [
-        [e["name"], e["status"], e["rows_read"], e["rows_kept"], e["rows_rejected"], e["rows_new"]]
-        for e in facts["ingested_files"]
-        if e["name"] in last.get("files_ingested", []) + last.get("files_rejected", [])
-    ]
-    return [
-        section(
-            "Training data (finaldata.csv)", styles, table(summary), Spacer(1, 6), table(missing)
-        ),
-        section("Timings of the last runs", styles, table(timings)),
-        section(
-            f"Last ingestion ({last.get('time', 'n/a')}, "
-            f"{last.get('rows_total', 'n/a')} rows in total)",
-            styles,
-            table(files),
-        ),
-    ]
-
-
-def latest_cell(package: dict[str, Any]) -> str:
-    """The 'latest' cell of the dependency table: version, Python it needs, or why unknown."""
-    if not package["latest"]:
-        return f"unknown ({package['latest_unknown_reason']})"
-    needs = package.get("latest_requires_python")
-    if needs and package.get("outdated") is False and package["latest"] != package["installed"]:
-        return f"{package['latest']} (needs Python {needs})"
-    return package["latest"]
-
-
-def dependency_section(facts: dict[str, Any], styles) -> list:
-    """The pinned / installed / latest table of the dependencies."""
-    deps = facts["dependencies"]
-    rows = [["package", "pinned", "installed", "latest"]] + [
-        [
-            p["package"],
-            p["pinned"],
-            p["installed"] or "missing",
-            latest_cell(p),
-        ]
-        for p in deps["packages"]
-    ]
-    return [section(f"Dependencies (checked {deps['checked_at']})", styles, table(rows))]
-
-
-def risk_section(facts: dict[str, Any], styles) -> list:
-    """The 20 clients most likely to exit, with their reasons."""
-    rows = [["rank", "client", "exit prob.", "band", "top reasons"]] + [
-        [r["rank"], r[ID_COLUMN], f"{r['exit_probability']:.3f}", r["risk_band"], r["top_reasons"]]
-        for r in facts["risk"].head(20).to_dict(orient="records")
-    ]
-    return [
-        section(
-            "Top 20 clients by exit risk",
-            styles,
-            table(rows, [1.2 * cm, 1.6 * cm, 1.9 * cm, 1.6 * cm, 10.7 * cm]),
-        )
-    ]
-
-
-def history_section(history_png: bytes, styles) -> list:
-    """The score-history plot."""
-    return [
-        section(
-            "Score history", styles, Image(io.BytesIO(history_png), width=17 * cm, height=7.25 * cm)
-        )
-    ]
-
-
-def build_report(
-    facts: dict[str, Any], confusion_png: bytes, history_png: bytes | None = None
-) -> bytes:
-    """The PDF report as bytes."""
-    styles = getSampleStyleSheet()
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        title="Attrition risk model report",
-        leftMargin=2 * cm,
-        rightMargin=2 * cm,
-        topMargin=1.8 * cm,
-        bottomMargin=1.8 * cm,
-    )
-    story = [
-        Paragraph("Attrition risk model: summary report", styles["Title"]),
-        Paragraph(f"Generated {facts['date']}", styles["Normal"]),
-        *model_section(facts, styles),
-        section(
-            "Confusion matrix",
-            styles,
-            Image(io.BytesIO(confusion_png), width=10 * cm, height=8.4 * cm, hAlign="LEFT"),
-        ),
-        *(history_section(history_png, styles) if history_png else []),
-        *risk_section(facts, styles),
-        *data_section(facts, styles),
-        *dependency_section(facts, styles),
-    ]
-    doc.build(story)
-    return buf.getvalue()
-
-
-def run_reporting(config: dict[str, Any]) -> dict[str, Path]:
-    """Write the confusion matrix PNG and the PDF report; used by fullprocess.py too."""
-    facts = report_facts(config)
+def run_reporting(
+    config: dict[str, Any], current_run: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """Write the confusion matrix, the PDF report and the risk list; fullprocess calls it
+    after a deployment with the run in progress (so the report can say why)."""
+    facts = report_facts(config, current_run)
     title = f"Model {facts['manifest']['version']} on {facts['test_data']}"
     png = figure_png(confusion_figure(facts["scores"]["confusion_matrix"], title))
-    history = figure_png(history_figure(facts["versions"], facts["runs"]))
+    history = figure_png(history_figure(facts["versions"], facts["judged"]))
     folder = config["output_model_path"]
     paths = {
         "confusion_matrix": write_atomic(folder / CONFUSION_PNG, png),

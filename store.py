@@ -520,6 +520,16 @@ def latest_observations(folder: Path) -> list[tuple]:
         ]
 
 
+def all_observations(folder: Path) -> list[tuple]:
+    """(seq, *COLUMNS) of every observation, labelled or not, in order of arrival."""
+    if not store_path(folder).exists():
+        return []
+    with closing(open_store(folder)) as db:
+        return [
+            tuple(r) for r in db.execute(f"SELECT {_OBS_COLUMNS} FROM observations o ORDER BY seq")
+        ]
+
+
 def client_observations(folder: Path, corporation: str) -> list[tuple]:
     """(seq, *COLUMNS) of every observation of one client, in order of arrival."""
     if not store_path(folder).exists():

@@ -1,10 +1,10 @@
 """Benchmark: API latency with a large finaldata.csv, first call and cached calls.
 
-Run:  .venv/bin/python benchmarks/bench_api.py [--rows 1000000]
-Ingests --rows generated rows into a temporary workspace, trains, scores and deploys,
-then times each endpoint through the Flask test client (first call, then the median of
-5 more). The first call validates and caches the data; later calls reuse it until the
-file changes.
+Run:  .venv/bin/python benchmarks/bench_api.py [--rows 1000000] [--versions 1] [--runs 0]
+Ingests --rows generated rows into a temporary workspace, trains, scores and deploys
+(--versions times, with different C), records --runs judged runs, then times each
+endpoint through the Flask test client (first call, then the median of 5 more). The
+first call validates and caches the data; later calls reuse it until the file changes.
 """
 
 from __future__ import annotations
@@ -24,17 +24,30 @@ sys.path.insert(0, str(ROOT))
 from common import load_config, write_atomic  # noqa: E402
 
 import deployment  # noqa: E402
+import fullprocess  # noqa: E402
 import generate_data  # noqa: E402
 import ingestion  # noqa: E402
 import scoring  # noqa: E402
 import training  # noqa: E402
 from app import create_app  # noqa: E402
 
-ENDPOINTS = ["/diagnostics", "/summarystats", "/scoring", "/risk?top=50", "/risk/abcd", "/"]
+ENDPOINTS = [
+    "/diagnostics",
+    "/summarystats",
+    "/scoring",
+    "/risk?top=50",
+    "/risk/{top}",
+    "/",
+    "/?q=ab&sort=client",
+    "/?band=high&page=3",
+    "/client/{top}",
+    "/risk?format=csv&band=high",
+]
 
 
-def workspace(root: Path, rows: int) -> dict:
-    """A deployed workspace whose finaldata.csv holds about `rows` rows."""
+def workspace(root: Path, rows: int, versions: int = 1, runs: int = 0) -> dict:
+    """A deployed workspace whose finaldata.csv holds about `rows` rows, with `versions`
+    deployed versions and `runs` recorded judged runs."""
     write_atomic(root / "in" / "big.csv", generate_data.large_file(rows))
     shutil.copytree(ROOT / "testdata", root / "testdata")
     settings = {
@@ -47,9 +60,21 @@ def workspace(root: Path, rows: int) -> dict:
     (root / "config.json").write_text(json.dumps(settings))
     config = load_config(root / "config.json")
     ingestion.run_ingestion(config)
-    training.run_training(config)
-    scoring.run_scoring(config)
-    deployment.deploy(config)
+    for i in range(versions):
+        config["training"]["C"] = 1.0 / (i + 1)  # another model, so another version
+        training.run_training(config)
+        scoring.run_scoring(config)
+        deployment.deploy(config)
+    for i in range(runs):
+        run = fullprocess.Run(
+            new_rows=500,
+            deployed_version=f"v{versions:04d}",
+            batch_f1=0.5 + i % 7 / 100,
+            batch_f1_low=0.45,
+            batch_f1_high=0.6,
+            decision="no drift",
+        )
+        fullprocess.record_run(config["output_folder_path"], run, 1.0)
     return config
 
 
@@ -57,11 +82,17 @@ def main() -> None:
     """Time every endpoint on a large workspace."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--versions", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        config = workspace(Path(tmp), args.rows)
+        config = workspace(Path(tmp), args.rows, args.versions, args.runs)
         client = create_app(config).test_client()
+        top = None  # the first client, once /risk has been timed
         for url in ENDPOINTS:
+            if "{top}" in url:
+                top = top or client.get("/risk?top=1").get_json()["clients"][0]["corporation"]
+                url = url.format(top=top)
             start = time.perf_counter()
             status = client.get(url).status_code
             first = time.perf_counter() - start
@@ -71,7 +102,7 @@ def main() -> None:
                 client.get(url)
                 times.append(time.perf_counter() - start)
             print(
-                f"{url:16} {status}  first {first * 1000:8.0f} ms   "
+                f"{url:28} {status}  first {first * 1000:8.0f} ms   "
                 f"then {statistics.median(times) * 1000:7.1f} ms"
             )
 

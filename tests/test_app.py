@@ -354,7 +354,8 @@ def test_corrupt_new_deployment_keeps_the_last_good_model(client, deployed):
 def test_cached_data_follows_a_new_ingestion(client, deployed):
     """/summarystats and /risk reread finaldata.csv when ingestion has changed it."""
     before = client.get("/summarystats").get_json()["rows"]
+    listed = client.get("/risk").get_json()["total"]
     write_csv(deployed["input_folder_path"] / "dataset9.csv", small_rows(5, 900))
     ingestion.run_ingestion(deployed)
     assert client.get("/summarystats").get_json()["rows"] == before + 5
-    assert client.get("/risk").get_json()["total"] == before + 5
+    assert client.get("/risk").get_json()["total"] == listed + 3  # 2 of the 5 have exited

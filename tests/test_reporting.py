@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_script
+from conftest import configure, run_script, small_rows, write_csv
 from pypdf import PdfReader
 
+import fullprocess
+import ingestion
+import model_health
+import report_pdf
 import reporting
+import risk
 from common import SCORE_FILE, ModelError
+from deployment import load_deployed, load_deployed_version
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -46,9 +52,9 @@ def test_pdf_holds_the_expected_figures(reportable):
         "ROC AUC",
         "precision",
         "recall",
-        "Confusion matrix",
+        "confusion matrix",
         "lastmonth_activity",
-        "missing share",
+        "missing",
         "Timings",
         "dataset1.csv",
         "dataset2.csv",
@@ -103,4 +109,106 @@ def test_cli_writes_both_files(reportable, workspace):
 )
 def test_latest_cell_says_why_an_upgrade_is_not_possible(package, cell):
     """The report's 'latest' cell: the version, the Python it needs, or why unknown."""
-    assert reporting.latest_cell(package) == cell
+    assert report_pdf.latest_cell(package) == cell
+
+
+# --- the executive summary (page 1) and the layout ---------------------------------------------
+
+
+def page_texts(path) -> list[str]:
+    """The text of each page of a PDF."""
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def test_summary_page_states_the_figures(reportable):
+    """Page 1: the serving model, its F1 and interval, the band counts, the top 10 with their
+    plain reasons, and the drift line; the figures are those computed independently."""
+    paths = reporting.run_reporting(reportable)
+    first = page_texts(paths["report"])[0]
+    model, manifest = load_deployed(reportable["prod_deployment_path"])
+    test = ingestion.load_dataset(reportable["test_data_path"] / "testdata.csv")
+    s = model_health.scores_with_interval(model, test)
+    first = " ".join(first.split())
+    assert "Attrition risk: executive summary" in first
+    assert "Model v0001 serves the risk list" in first and "deployed by hand" in first
+    assert f"v0001 serving {s['f1']:.3f} {s['f1_low']:.2f} to {s['f1_high']:.2f}" in first
+    table = reporting.deployed_risk_table(reportable)[0]
+    bands = table["risk_band"].value_counts()
+    assert (
+        f"{len(table)} current clients: {bands.get('high', 0)} high, "
+        f"{bands.get('medium', 0)} medium, {bands.get('low', 0)} low risk." in first
+    )
+    flat = " ".join(first.split())
+    for r in table.head(10).to_dict(orient="records"):
+        assert f"{r['rank']} {r['corporation']} {risk.percent(r['exit_probability'])}" in flat
+        for reason in filter(None, r["top_reasons"].split("; ")):
+            assert reason in flat
+    assert "No batch of new clients has been judged for drift yet." in flat
+
+
+def test_every_page_is_numbered(reportable):
+    """Each page says 'Page n of N'."""
+    pages = page_texts(reporting.run_reporting(reportable)["report"])
+    assert len(pages) >= 3
+    for n, text in enumerate(pages, start=1):
+        assert f"Page {n} of {len(pages)}" in text
+
+
+def test_hyperparameters_are_the_models_own(reportable):
+    """The appendix lists the model's parameters, not the training settings around it."""
+    text = pdf_text(reporting.run_reporting(reportable)["report"])
+    assert "LogisticRegression(C=1.0" in text and "solver=liblinear" in text
+    for setting in ("min_rows", "scale_features"):
+        assert setting not in text
+
+
+def test_a_redeployment_says_why_with_both_versions(deployed, workspace):
+    """After fullprocess retrains and deploys v0002, page 1 says it replaced v0001 after
+    model drift, compares both F1s on the same test data, and the deploying run is in the
+    report's history of judged batches."""
+    config = configure(
+        workspace,
+        model_drift={"min_batch_rows": 0, "require_significance": False},
+        deployment={"force": True},
+    )
+    flipped = [(*r[:4], 1 - r[4]) for r in small_rows(30, 300)]
+    write_csv(workspace / "practicedata" / "dataset3.csv", flipped)
+    run = fullprocess.process(config)
+    assert run.decision == "deployed" and run.new_version == "v0002"
+    pages = page_texts(config["output_model_path"] / "summary_report.pdf")
+    flat = " ".join(pages[0].split())
+    assert "Model v0002 serves the risk list" in flat
+    assert "It replaced v0001 after model drift" in flat
+    test = ingestion.load_dataset(config["test_data_path"] / "testdata.csv")
+    old, _ = load_deployed_version(config["prod_deployment_path"] / "versions" / "v0001")
+    s = model_health.scores_with_interval(old, test)
+    assert f"v0001 previous {s['f1']:.3f} {s['f1_low']:.2f} to {s['f1_high']:.2f}" in flat
+    assert f"{run.batch_f1:.2f}" in flat
+    health = " ".join(pages[1].split())
+    assert "this run" in health and f"{run.batch_f1:.3f}" in health
+
+
+def test_model_text_names_the_steps_and_the_cut_off():
+    """A FixedThresholdClassifier around log1p -> scaler -> LR reads as its steps,
+    the classifier's own parameters and the cut-off."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import FixedThresholdClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from common import COLUMNS, FEATURES, TARGET
+
+    data = pd.DataFrame(small_rows(30), columns=COLUMNS)
+    pipe = Pipeline(
+        [
+            ("transform", FunctionTransformer(np.log1p)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegression(C=0.5, solver="liblinear")),
+        ]
+    )
+    model = FixedThresholdClassifier(pipe, threshold=0.35).fit(data[FEATURES], data[TARGET])
+    text = report_pdf.model_text(model)
+    assert text.startswith("transform: log1p; scale: StandardScaler; LogisticRegression(C=0.5")
+    assert text.endswith("; cut-off 0.35")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pandas as pd
@@ -11,19 +10,30 @@ import pytest
 from conftest import deploy_workspace, run_script, small_rows, write_csv
 from pypdf import PdfReader
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-import app as api
-import dataset
+import ingestion
 import reporting
-import store
-import training
-from common import COLUMNS, DEFAULTS, FEATURES, ID_COLUMN
-from deployment import load_deployed
-from scoring import score_model
+import risk
+from common import COLUMNS, FEATURES, ID_COLUMN, TARGET, ModelError
 
 SETTINGS = {"high": 0.5, "medium": 0.25, "top_reasons": 3}
 FIRST_COLUMNS = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
+# Current clients that look like leavers (low activity) but have not exited.
+RISKY = [(f"r{i:02d}", 4 + i, 90 + 3 * i, 11, 0) for i in range(6)]
+# The workspace's clients that have not exited (small_rows: every third row exits).
+CURRENT = [r[0] for r in small_rows(40) + RISKY if r[4] == 0]
 LN3 = math.log(3)  # -ln 3 is the log-odds of probability 0.25 (exactly, in float)
+
+
+@pytest.fixture
+def deployed(config):
+    """The workspace (plus the RISKY current clients) with a model deployed as v0001."""
+    write_csv(config["input_folder_path"] / "dataset3.csv", RISKY)
+    deploy_workspace(config)
+    return config
 
 
 # --- a hand-made model with a known answer ----------------------------------------------------
@@ -68,7 +78,7 @@ KNOWN = clients(
 @pytest.fixture
 def known():
     """The risk table of the hand-made model over the KNOWN clients."""
-    return reporting.risk_table(hand_model(ONLY_LASTMONTH), KNOWN, PROFILE, SETTINGS)
+    return risk.risk_table(hand_model(ONLY_LASTMONTH), KNOWN, PROFILE, SETTINGS)
 
 
 def test_rank_one_is_the_least_active_client(known):
@@ -107,7 +117,7 @@ def test_bands_follow_the_cut_offs_exactly(known):
 def test_bands_use_the_configured_cut_offs():
     """Other cut-offs move the bands: with high 0.3 and medium 0.1, p = 0.378 is high."""
     settings = {"high": 0.3, "medium": 0.1, "top_reasons": 3}
-    table = reporting.risk_table(hand_model(ONLY_LASTMONTH), KNOWN, PROFILE, settings)
+    table = risk.risk_table(hand_model(ONLY_LASTMONTH), KNOWN, PROFILE, settings)
     bands = dict(zip(table[ID_COLUMN], table["risk_band"], strict=True))
     assert bands == {
         "half": "high",
@@ -127,20 +137,22 @@ def test_contribution_is_coefficient_times_distance_from_mean(known):
     assert (known["contribution_number_of_employees"] == 0).all()
 
 
-def test_standardized_inputs_of_a_raw_model():
-    """A raw model's coefficients are rescaled by the profile's stds, with its means."""
-    values = pd.DataFrame([[3.0, 110.0, 0.0]], columns=FEATURES)
-    coef, z = reporting.standardized_inputs(hand_model([-1.0, 0.5, 2.0]), PROFILE, values)
-    np.testing.assert_allclose(coef, [-2.0, 5.0, 10.0])
-    np.testing.assert_allclose(z, [[1.0, 1.0, -2.0]])
+def test_raw_model_contribution_is_coefficient_times_standardized_value():
+    """A bare model: contribution = (coef * std) * z = coef * (x - mean), per feature."""
+    model = hand_model([-1.0, 0.5, 2.0])
+    X = pd.DataFrame([[3.0, 90.0, 20.0]], columns=FEATURES)
+    contrib, coef = risk.contributions(model, X, PROFILE)
+    z = (X.to_numpy()[0] - [1.0, 100.0, 10.0]) / [2.0, 10.0, 5.0]
+    np.testing.assert_allclose(contrib[0], np.array([-2.0, 5.0, 10.0]) * z)
+    np.testing.assert_allclose(coef, [-1.0, 0.5, 2.0])
 
 
-def test_reasons_are_positive_contributions_only(known):
-    """Below-mean activity is a reason; at or above the mean there is none."""
+def test_reasons_are_positive_contributions_in_plain_words(known):
+    """Below-mean activity (negative coefficient) is a reason; at or above the mean, none."""
     reasons = dict(zip(known[ID_COLUMN], known["top_reasons"], strict=True))
     assert reasons == {
-        "half": "lastmonth_activity (+1.00)",
-        "mid": "lastmonth_activity (+0.50)",
+        "half": "activity last month is far below average",
+        "mid": "activity last month is below average",
         "quarter": "",
         "mean": "",
         "low": "",
@@ -151,27 +163,41 @@ def test_reasons_are_largest_first_and_limited_to_top():
     """Several positive contributions are listed largest first, at most top_reasons."""
     model = hand_model([-1.0, 0.5, 2.0])
     data = clients([("multi", 0.0, 104.0, 9.0)])  # contributions +1.0, +2.0, -2.0
-    table = reporting.risk_table(model, data, PROFILE, SETTINGS)
-    assert table["top_reasons"][0] == "lastyear_activity (+2.00); lastmonth_activity (+1.00)"
-    one = reporting.risk_table(model, data, PROFILE, {**SETTINGS, "top_reasons": 1})
-    assert one["top_reasons"][0] == "lastyear_activity (+2.00)"
+    table = risk.risk_table(model, data, PROFILE, SETTINGS)
+    assert table["top_reasons"][0] == (
+        "activity last year is far above average; activity last month is far below average"
+    )
+    one = risk.risk_table(model, data, PROFILE, {**SETTINGS, "top_reasons": 1})
+    assert one["top_reasons"][0] == "activity last year is far above average"
 
 
-def test_reasons_text_orders_and_drops_non_positive():
-    """reasons_text lists positive contributions only, largest first."""
-    text = reporting.reasons_text(np.array([0.5, -1.0, 2.0]), 3)
-    assert text == "number_of_employees (+2.00); lastmonth_activity (+0.50)"
-    assert reporting.reasons_text(np.array([0.0, -1.0, -0.5]), 3) == ""
+def test_reason_degrees_follow_the_contribution():
+    """Contributions of 1+ read 'far', 0.3-1 plain, below 0.3 'slightly'; none below 0.005."""
+    contrib = np.array([[0.1, 0.004, 0.5], [2.0, 0.0, -1.0]])
+    above = np.array([[True, True, False], [False, True, True]])
+    texts = risk.reasons_texts(contrib, above, 3)
+    assert texts.tolist() == [
+        "number of employees is below average; activity last month is slightly above average",
+        "activity last month is far below average",
+    ]
 
 
 def test_client_record_reasons_match_the_table():
-    """client_record gives the positive contributions as {feature, contribution}, descending."""
+    """client_record gives the reasons with feature, signed contribution and plain text."""
     model = hand_model([-1.0, 0.5, 2.0])
-    table = reporting.risk_table(model, clients([("multi", 0.0, 104.0, 9.0)]), PROFILE, SETTINGS)
-    record = reporting.client_record(table.to_dict(orient="records")[0], 3)
+    table = risk.risk_table(model, clients([("multi", 0.0, 104.0, 9.0)]), PROFILE, SETTINGS)
+    record = risk.client_record(table.to_dict(orient="records")[0], 3)
     assert record["reasons"] == [
-        {"feature": "lastyear_activity", "contribution": 2.0},
-        {"feature": "lastmonth_activity", "contribution": 1.0},
+        {
+            "feature": "lastyear_activity",
+            "contribution": 2.0,
+            "text": "activity last year is far above average",
+        },
+        {
+            "feature": "lastmonth_activity",
+            "contribution": 1.0,
+            "text": "activity last month is far below average",
+        },
     ]
     assert record["contributions"] == {
         "lastmonth_activity": 1.0,
@@ -184,46 +210,101 @@ def test_client_record_reasons_match_the_table():
 def test_csv_and_api_agree_on_reasons_near_zero():
     """A contribution too small to show (+0.00004) is a reason in neither output."""
     data = clients([("edge", 1.0 - 0.00004, 100, 10)])
-    table = reporting.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
+    table = risk.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
     row = table.to_dict(orient="records")[0]
-    api_reasons = [r["feature"] for r in reporting.client_record(row, 3)["reasons"]]
-    csv_reasons = [part.split(" ")[0] for part in row["top_reasons"].split("; ") if part]
-    assert csv_reasons == api_reasons == []
+    assert risk.client_record(row, 3)["reasons"] == [] and row["top_reasons"] == ""
 
 
-def test_scaler_pipeline_uses_the_scalers_statistics():
-    """With log1p and a StandardScaler in front, contribution = lr.coef_ * standardized
-    log value (the served model's own inputs)."""
-    rows = small_rows(40)
-    data = pd.DataFrame(rows, columns=COLUMNS)
-    model, _ = training.train_model(data, {**DEFAULTS["training"], "transform": "log"})
-    pipe = model.estimator_  # the stored cut-off's wrapper around the pipeline
-    log1p, scaler, lr = (pipe.named_steps[k] for k in ("transform", "scale", "model"))
-    z = scaler.transform(log1p.transform(data[FEATURES]))
-    expected = pd.DataFrame(lr.coef_[0] * z, columns=FEATURES, index=data[ID_COLUMN])
-    bogus = hand_profile([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])  # ignored: the scaler knows better
-    table = reporting.risk_table(model, data, bogus, SETTINGS).set_index(ID_COLUMN)
-    got = table[[f"contribution_{f}" for f in FEATURES]].loc[expected.index]
-    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), atol=1e-4)
+def fitted(steps: list, wrap: bool = False):
+    """A model of the given pipeline steps fitted on small_rows (optionally a
+    FixedThresholdClassifier around it), and the data, all labelled 0 (current)."""
+    data = pd.DataFrame(small_rows(40), columns=COLUMNS)
+    model = Pipeline(steps) if steps else LogisticRegression(solver="liblinear")
+    if wrap:
+        model = FixedThresholdClassifier(model, threshold=0.4)
+    model.fit(data[FEATURES], data[TARGET])
+    return model, data.assign(**{TARGET: 0})
 
 
-def test_latest_per_client_keeps_the_last_row():
-    """A repeated corporation keeps only its last row's values."""
-    data = clients([("a", 0.0, 1, 1), ("b", 2.0, 2, 2), ("a", 5.0, 3, 3)])
-    latest = reporting.latest_per_client(data)
-    assert sorted(latest[ID_COLUMN]) == ["a", "b"]
-    a = latest[latest[ID_COLUMN] == "a"].iloc[0]
-    assert (a["lastmonth_activity"], a["lastyear_activity"]) == (5.0, 3)
+LR = ("model", LogisticRegression(solver="liblinear"))
+LOG = ("transform", FunctionTransformer(np.log1p, feature_names_out="one-to-one"))
+
+
+@pytest.mark.parametrize(
+    "steps, wrap",
+    [
+        ([("transform", "passthrough"), ("scale", StandardScaler()), LR], False),
+        ([LOG, ("scale", StandardScaler()), LR], False),
+        ([LOG, ("scale", StandardScaler()), LR], True),
+    ],
+    ids=["scaler", "log1p-scaler", "fixed-threshold-log1p-scaler"],
+)
+def test_scaled_pipelines_explain_in_their_own_space(steps, wrap):
+    """After a StandardScaler, contribution = lr.coef_ * the pipeline's transformed value
+    (the profile is ignored: the scaler knows better); the probability is the model's."""
+    model, data = fitted(steps, wrap)
+    pipe = model.estimator_ if wrap else model
+    lr = pipe[-1]
+    expected = lr.coef_[0] * pipe[:-1].transform(data[FEATURES])
+    bogus = hand_profile([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
+    table = risk.risk_table(model, data, bogus, SETTINGS).set_index(ID_COLUMN)
+    got = table[[f"contribution_{f}" for f in FEATURES]].loc[data[ID_COLUMN]]
+    np.testing.assert_allclose(got.to_numpy(), np.asarray(expected), atol=1e-4)
+    proba = model.predict_proba(data[FEATURES])[:, 1]
+    np.testing.assert_allclose(table.loc[data[ID_COLUMN], "exit_probability"], proba)
+
+
+def test_log_pipeline_without_scaler_is_relative_to_a_typical_client():
+    """log1p then the classifier: contribution = coef * (log1p(x) - log1p(profile mean))."""
+    model, data = fitted([LOG, ("scale", "passthrough"), LR], wrap=True)
+    profile = hand_profile([10.0, 200.0, 12.0], [1.0, 1.0, 1.0])
+    contrib, coef = risk.contributions(model, data[FEATURES], profile)
+    expected = (np.log1p(data[FEATURES].to_numpy()) - np.log1p([10.0, 200.0, 12.0])) * coef
+    np.testing.assert_allclose(contrib, expected)
+
+
+def test_a_model_without_a_linear_classifier_is_a_model_error():
+    """Something that is not (a wrapper of) a linear model cannot be explained: ModelError."""
+    with pytest.raises(ModelError, match="cannot find a linear model"):
+        risk.model_parts(object())
+
+
+def test_current_clients_are_the_latest_rows_not_exited():
+    """The latest row of each client counts; exited 1 leaves, 0 and empty (NaN) stay."""
+    data = pd.DataFrame(
+        [
+            ("a", 0.0, 1, 1, 0),
+            ("b", 2.0, 2, 2, 0),
+            ("a", 5.0, 3, 3, 0),
+            ("b", 2.0, 2, 2, 1),  # b exited: gone
+            ("c", 1.0, 1, 1, None),  # unlabelled: current
+            ("d", 1.0, 1, 1, 1),
+            ("d", 4.0, 4, 4, float("nan")),  # came back, unlabelled: current
+        ],
+        columns=COLUMNS,
+    )
+    current = risk.current_clients(data)
+    assert current[ID_COLUMN].tolist() == ["a", "c", "d"]
+    assert current.set_index(ID_COLUMN).loc["a", "lastmonth_activity"] == 5.0
+    assert current.set_index(ID_COLUMN).loc["d", "lastmonth_activity"] == 4.0
 
 
 def test_risk_table_scores_the_last_row_once_per_client():
-    """The risk table has one row per client, scored on the client's last row."""
+    """The risk table has one row per current client, scored on the client's last row."""
     data = clients([("a", 0.0, 100, 10), ("b", 2.0, 100, 10), ("a", 5.0, 100, 10)])
-    table = reporting.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
+    table = risk.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
     assert table[ID_COLUMN].tolist() == ["b", "a"]
     a = table.set_index(ID_COLUMN).loc["a"]
     assert a["exit_probability"] == pytest.approx(1 / (1 + math.exp(5.0)))
     assert a["contribution_lastmonth_activity"] == pytest.approx(-4.0)
+
+
+def test_risk_table_leaves_out_exited_clients():
+    """A client whose latest row says exited = 1 is not on the list; ranks stay 1..n."""
+    data = pd.concat([clients([("a", 0.0, 100, 10)]), KNOWN], ignore_index=True)
+    data.loc[0, TARGET] = 1
+    table = risk.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
+    assert "a" not in set(table[ID_COLUMN]) and table["rank"].tolist() == [1, 2, 3, 4, 5]
 
 
 # --- risk_scores.csv and the PDF --------------------------------------------------------------
@@ -240,8 +321,9 @@ def test_cli_risk_writes_the_ranked_csv_only(deployed, workspace):
     assert done.returncode == 0, done.stderr
     table = read_risk_csv(deployed["output_model_path"] / "risk_scores.csv")
     assert table.columns[:5].tolist() == FIRST_COLUMNS
-    assert len(table) == table[ID_COLUMN].nunique() == 40
-    assert table["rank"].tolist() == list(range(1, 41))
+    assert len(table) == table[ID_COLUMN].nunique() == len(CURRENT) == 32
+    assert sorted(table[ID_COLUMN]) == sorted(CURRENT)
+    assert table["rank"].tolist() == list(range(1, len(CURRENT) + 1))
     assert table["exit_probability"].is_monotonic_decreasing
     assert set(table["risk_band"]) <= {"high", "medium", "low"}
     assert not (deployed["output_model_path"] / "summary_report.pdf").exists()
@@ -261,255 +343,80 @@ def test_run_reporting_writes_risk_csv_and_pdf_sections(reportable):
     """run_reporting writes risk_scores.csv; the PDF has the risk table and score history."""
     paths = reporting.run_reporting(reportable)
     table = read_risk_csv(paths["risk"])
-    assert paths["risk"].name == "risk_scores.csv" and len(table) == 40
+    assert paths["risk"].name == "risk_scores.csv" and len(table) == len(CURRENT)
     text = "\n".join(page.extract_text() for page in PdfReader(paths["report"]).pages)
-    assert "Top 20 clients by exit risk" in text
-    assert "Score history" in text
+    assert "Top 10 clients to call" in text and "Top 50 clients by exit risk" in text
+    assert "Scores by version" in text
     assert table[ID_COLUMN][0] in text
 
 
-# --- GET /risk and /risk/<corporation> --------------------------------------------------------
+# --- spreadsheet safety and the previous list -------------------------------------------------
+
+FORMULA_IDS = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "'=x", "\tTAB", "\rCR"]
+
+
+@pytest.mark.parametrize("value", FORMULA_IDS)
+def test_formula_like_cells_are_neutralised_and_reversible(value):
+    """=, +, -, @, tab, CR at the start get a leading quote; unescape gives the value back."""
+    safe = risk.spreadsheet_safe(value)
+    assert safe == "'" + value
+    assert risk.unescape_cell(safe) == value
+
+
+@pytest.mark.parametrize("value", ["abcd", "a=b", "'quoted", "", "x-1"])
+def test_ordinary_cells_are_unchanged(value):
+    """Ids that no spreadsheet would run are written as they are."""
+    assert risk.spreadsheet_safe(value) == value == risk.unescape_cell(value)
+
+
+def test_people_csv_quotes_text_not_numbers():
+    """Text cells are neutralised; negative numbers stay numbers."""
+    table = pd.DataFrame({ID_COLUMN: ["=1+2", "ok"], "contribution_x": [-1.5, 2.0]})
+    text = risk.people_csv(table)
+    assert text.splitlines() == [f"{ID_COLUMN},contribution_x", "'=1+2,-1.5", "ok,2.0"]
+
+
+FORMULA_ROWS = [("=HYPERLINK(1)", 5, 100, 11, 0), ("@cmd", 6, 110, 12, 0), ("+1", 7, 120, 10, 0)]
 
 
 @pytest.fixture
-def expected(deployed) -> pd.DataFrame:
-    """The deployed model's risk table, computed directly."""
-    return reporting.deployed_risk_table(deployed)[0]
-
-
-def test_risk_defaults_to_the_first_page_of_50(client, expected):
-    """GET /risk lists every distinct client (40 < 50), sorted by rank."""
-    body = client.get("/risk").get_json()
-    assert body["model_version"] == "v0001"
-    assert (body["total"], body["page"], body["top"], body["band"]) == (40, 1, 50, None)
-    ranks = [c["rank"] for c in body["clients"]]
-    assert ranks == list(range(1, 41))
-    assert [c[ID_COLUMN] for c in body["clients"]] == expected[ID_COLUMN].tolist()
-
-
-def test_risk_pages(client):
-    """?top=2&page=2 returns ranks 3 and 4; a page past the end is empty."""
-    body = client.get("/risk?top=2&page=2").get_json()
-    assert [c["rank"] for c in body["clients"]] == [3, 4]
-    assert body["total"] == 40
-    assert client.get("/risk?top=50&page=2").get_json()["clients"] == []
-
-
-def test_risk_band_filter(client, expected):
-    """?band=high returns only high-risk clients, all of them."""
-    body = client.get("/risk?band=high").get_json()
-    highs = expected[expected["risk_band"] == "high"]
-    assert body["band"] == "high" and body["total"] == len(highs) > 0
-    assert {c["risk_band"] for c in body["clients"]} == {"high"}
-    assert [c[ID_COLUMN] for c in body["clients"]] == highs[ID_COLUMN].tolist()
-
-
-def test_risk_clients_carry_reasons_and_contributions(client):
-    """Each client has probability, rank, band, positive descending reasons, contributions."""
-    for c in client.get("/risk").get_json()["clients"]:
-        assert set(c) >= {ID_COLUMN, "exit_probability", "rank", "risk_band", "reasons"}
-        assert set(c["contributions"]) == set(FEATURES)
-        values = [r["contribution"] for r in c["reasons"]]
-        assert all(v > 0 for v in values) and values == sorted(values, reverse=True)
-        assert len(values) <= 3
-        positive = {f for f, v in c["contributions"].items() if v >= reporting.MIN_REASON}
-        assert {r["feature"] for r in c["reasons"]} == positive
-        for r in c["reasons"]:
-            assert r["contribution"] == c["contributions"][r["feature"]]
-
-
-def test_risk_of_one_client(client):
-    """GET /risk/<id> answers that client, as listed in /risk, with the model version."""
-    first = client.get("/risk?top=1").get_json()["clients"][0]
-    answer = client.get(f"/risk/{first[ID_COLUMN]}")
-    assert answer.status_code == 200
-    body = answer.get_json()
-    assert body.pop("model_version") == "v0001"
-    assert body == first
-
-
-def test_risk_of_an_unknown_client_is_404(client):
-    """An unknown id is a 404 JSON error naming it."""
-    answer = client.get("/risk/nosuchclient")
-    assert answer.status_code == 404
-    assert "nosuchclient" in answer.get_json()["error"]
-
-
-@pytest.mark.parametrize(
-    "query, name",
-    [
-        ("top=0", "top"),
-        ("top=abc", "top"),
-        ("top=100000", "top"),
-        ("top=1.5", "top"),
-        ("page=0", "page"),
-        ("page=-1", "page"),
-        ("band=extreme", "band"),
-    ],
-)
-def test_bad_risk_query_is_400(client, query, name):
-    """A bad top, page or band is a 400 JSON error naming the parameter."""
-    answer = client.get(f"/risk?{query}")
-    assert answer.status_code == 400
-    assert name in answer.get_json()["error"]
-
-
-def test_risk_follows_a_new_deployment(app, client, deployed):
-    """After deploying v0002 under the same app, /risk serves v0002 over the new clients."""
-    assert client.get("/risk").get_json()["model_version"] == "v0001"
-    write_csv(deployed["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
-    assert deploy_workspace(deployed) == "v0002"
-    body = client.get("/risk?top=1000").get_json()
-    assert body["model_version"] == "v0002" and body["total"] == 70
-    assert "c229" in {c[ID_COLUMN] for c in body["clients"]}
-    assert client.get("/risk/c229").get_json()["model_version"] == "v0002"
-
-
-@pytest.mark.parametrize("route", ["/risk", "/risk/c001"])
-def test_risk_without_a_model_is_503(config, route):
-    """Before any deployment /risk answers 503 JSON with an error."""
-    answer = api.create_app(config).test_client().get(route)
-    assert answer.status_code == 503
-    assert answer.get_json()["error"]
-
-
-def test_dashboard_without_a_model_is_503(config):
-    """Before any deployment / answers 503, without a traceback."""
-    answer = api.create_app(config).test_client().get("/")
-    assert answer.status_code == 503
-    assert "Traceback" not in answer.get_data(as_text=True)
-
-
-# --- the dashboard ----------------------------------------------------------------------------
-
-
-PSI = {"lastmonth_activity": 0.0123, "lastyear_activity": 0.1789, "number_of_employees": 0.3456}
-
-
-@pytest.fixture
-def dashboard(deployed, workspace):
-    """The deployed workspace with one recorded run and test data the model gets partly wrong."""
-    rows = small_rows(15, 100)
-    flipped = [(*r[:4], 1 - r[4]) if i in (1, 3, 4) else r for i, r in enumerate(rows)]
-    write_csv(workspace / "testdata" / "testdata.csv", flipped)
-    run = store.Run(
-        new_files=["dataset9.csv"],
-        new_rows=55,
-        deployed_version="v0001",
-        batch_f1=0.6,
-        batch_f1_low=0.5,
-        batch_f1_high=0.7,
-        data_drift_psi=PSI,
-        decision="no drift",
-        reason="batch F1 interval reaches the deployed F1",
-    )
-    run.seconds = 0.5
-    store.record_run(deployed["output_folder_path"], run)
-    return deployed
-
-
-def page(client, url: str = "/") -> str:
-    """The HTML of a dashboard page, asserting a 200 text/html answer."""
-    answer = client.get(url)
-    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
-    assert answer.mimetype == "text/html"
-    return answer.get_data(as_text=True)
-
-
-def listed_ids(html: str) -> list[str]:
-    """Client ids shown in the dashboard's risk table."""
-    return re.findall(r"<td><code>([^<]+)</code></td>", html)
-
-
-def test_dashboard_shows_the_model_and_its_scores(dashboard):
-    """The page names the version, the live F1 (%.3f) and the confusion matrix counts."""
-    html = page(api.create_app(dashboard).test_client())
-    model, _ = load_deployed(dashboard["prod_deployment_path"])
-    test_file = dashboard["test_data_path"] / "testdata.csv"
-    scores = score_model(model, dataset.load_dataset(test_file))
-    assert 0 < scores["f1"] < 1  # the flipped labels make the F1 informative
-    assert "v0001" in html
-    assert f"<b>{scores['f1']:.3f}</b><span>F1</span>" in html
-    cm = scores["confusion_matrix"]
-    cells = re.findall(r'<td style="background: [^"]*">(\d+)</td>', html)
-    assert cells == [str(cm[k]) for k in ("tn", "fp", "fn", "tp")]
-
-
-def test_dashboard_shows_risk_history_runs_and_drift(dashboard):
-    """The page has the top client, the score-history SVG, the run table and the PSI table."""
-    html = page(api.create_app(dashboard).test_client())
-    top = reporting.deployed_risk_table(dashboard)[0][ID_COLUMN][0]
-    assert listed_ids(html)[0] == top
-    history = html[html.index("Score history") :]
-    assert "<svg" in history[:2000]
-    assert "dataset9.csv" in html and "batch F1 interval reaches the deployed F1" in html
-    for feature, value in PSI.items():
-        assert re.search(rf"<td>{feature}</td><td class=\"num\">{value:.3f}</td>", html)
-    assert "significant" in html and "moderate" in html
-
-
-def test_dashboard_references_nothing_external(dashboard):
-    """No script, no external stylesheet, image or link: the page works reportable."""
-    html = page(api.create_app(dashboard).test_client())
-    assert not re.search(r"<script", html, re.I)
-    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
-    assert not re.search(r"<link[^>]*stylesheet", html, re.I)
-    assert not re.search(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", html, re.I)
-
-
-def test_dashboard_search_lists_only_matching_clients(client):
-    """/?q=<part of an id> lists only the clients whose id contains it."""
-    html = page(client, "/?q=c01")
-    assert sorted(listed_ids(html)) == [f"c01{i}" for i in range(10)]
-    assert "10 client(s) match" in html
-
-
-def test_dashboard_search_without_match(client):
-    """A search matching no client says so."""
-    assert "No client matches." in page(client, "/?q=zzzz")
-
-
-@pytest.fixture
-def mixed_case(config, workspace):
-    """A deployed workspace whose clients include an id with capital letters."""
-    write_csv(workspace / "practicedata" / "dataset3.csv", [("AbCd", 7, 150, 11, 1)])
+def formula_ids(config):
+    """A deployed workspace whose current clients include formula-like ids."""
+    write_csv(config["input_folder_path"] / "dataset3.csv", RISKY + FORMULA_ROWS)
     deploy_workspace(config)
     return config
 
 
-def test_dashboard_search_finds_an_id_with_capitals(mixed_case):
-    """Searching a client's exact id finds it, whatever its case."""
-    client = api.create_app(mixed_case).test_client()
-    assert client.get("/risk/AbCd").status_code == 200  # a known client
-    html = page(client, "/?q=AbCd")
-    assert listed_ids(html) == ["AbCd"]
+def test_risk_csv_neutralises_formula_ids(formula_ids):
+    """risk_scores.csv: formula-like ids start with a quote; finaldata.csv keeps them exactly."""
+    path = reporting.run_risk(formula_ids)
+    text = path.read_text(encoding="utf-8")
+    for corp, *_ in FORMULA_ROWS:
+        assert f"\n'{corp}," in text
+        assert f"\n{corp}," not in text
+    finaldata = (formula_ids["output_folder_path"] / "finaldata.csv").read_text()
+    assert "\n=HYPERLINK(1)," in finaldata
+    back = risk.read_people_csv(path)
+    assert {c for c, *_ in FORMULA_ROWS} <= set(back[ID_COLUMN])
 
 
-def test_dashboard_band_filter(client, expected):
-    """/?band=low shows only low-risk clients (the first 25 of them)."""
-    html = page(client, "/?band=low")
-    lows = expected[expected["risk_band"] == "low"][ID_COLUMN].tolist()
-    assert set(re.findall(r'class="band (\w+)"', html)) == {"low"}
-    assert listed_ids(html) == lows[: api.DASHBOARD_ROWS]
-    assert f"{len(lows)} client(s) match" in html
+def test_previous_list_is_kept_when_the_list_changes(deployed):
+    """Writing a changed list keeps the old one as risk_scores.previous.csv; an unchanged
+    list leaves the previous one alone."""
+    folder = deployed["output_model_path"]
+    first = reporting.run_risk(deployed).read_text()
+    assert not (folder / "risk_scores.previous.csv").exists()
+    reporting.run_risk(deployed)
+    assert not (folder / "risk_scores.previous.csv").exists()  # nothing changed
+    write_csv(deployed["input_folder_path"] / "dataset4.csv", small_rows(6, 300))
+    ingestion.run_ingestion(deployed)
+    second = reporting.run_risk(deployed).read_text()
+    assert second != first
+    assert (folder / "risk_scores.previous.csv").read_text() == first
 
 
-def test_dashboard_bad_band_is_400(client):
-    """/?band=bad is a 400 naming the parameter."""
-    answer = client.get("/?band=bad")
-    assert answer.status_code == 400
-    assert "band" in answer.get_json()["error"]
-
-
-def test_log_model_without_scaler_is_standardized_on_the_clients():
-    """log1p without a StandardScaler: contribution = coef * (log1p(x) - clients' mean)."""
-    data = pd.DataFrame(small_rows(40), columns=COLUMNS)
-    params = {**DEFAULTS["training"], "transform": "log", "scale_features": False}
-    model, _ = training.train_model(data, params)
-    table = reporting.risk_table(model, data, PROFILE, SETTINGS).set_index(ID_COLUMN)
-    clients = reporting.latest_per_client(data).set_index(ID_COLUMN)
-    logs = np.log1p(clients[FEATURES].to_numpy(dtype=float))
-    coef = model.estimator_.named_steps["model"].coef_[0]
-    expected = (logs - logs.mean(axis=0)) * coef
-    got = table[[f"contribution_{f}" for f in FEATURES]].loc[clients.index].to_numpy()
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+def test_a_list_with_no_current_client_is_empty_not_an_error():
+    """When every client has exited the list is empty, with its columns."""
+    data = KNOWN.assign(**{TARGET: 1})
+    table = risk.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
+    assert table.empty and table.columns[:5].tolist() == FIRST_COLUMNS
