@@ -385,6 +385,7 @@ def resume(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> None:
         batch = next_step(batch)(config, run, batch)
         run.step = batch["step"]
         fill_run(run, batch)
+    store.prune_history(config["output_folder_path"], config["retention"]["history_days"])
 
 
 def fill_run(run: Run, batch: dict[str, Any]) -> None:

@@ -44,8 +44,8 @@ def current_clients(data: pd.DataFrame) -> pd.DataFrame:
     """
     latest = data.drop_duplicates(subset=ID_COLUMN, keep="last")
     if TARGET in latest.columns:
-        exited = pd.to_numeric(latest[TARGET], errors="coerce")
-        latest = latest[exited.ne(1)]
+        exited = pd.to_numeric(latest[TARGET], errors="coerce").astype("Float64")
+        latest = latest[~exited.eq(1).fillna(False).astype(bool)]  # <NA>: unlabelled, current
     return latest.reset_index(drop=True)
 
 

@@ -576,3 +576,42 @@ def test_failure_after_deploying_keeps_the_decision(practice):
     last = store.read_history(forced["output_folder_path"], 1)[0]
     assert last["decision"] == "deployed" and last["new_version"] == "v0002"
     assert "after deploying v0002" in last["error"]
+
+
+# ---- current clients and unlabelled rows ---------------------------------------------------
+
+
+def test_unlabelled_clients_are_ranked_and_exited_clients_are_not(practice):
+    """The shipped run stores dataset_current.csv's 1,000 clients as unlabelled
+    observations; the risk list ranks them with their newest values, and no client whose
+    latest observation says exited = 1 is in it."""
+    import risk
+
+    observations = pd.read_csv(
+        practice["config_file"].parent / "practicedata" / "dataset_current.csv",
+        dtype={"corporation": str},
+    )
+    table = risk.read_people_csv(practice["output_model_path"] / risk.RISK_CSV)
+    listed = set(table["corporation"])
+    assert set(observations["corporation"]) <= listed
+    rows = store.all_observations(practice["output_folder_path"])
+    latest = {r[1]: r for r in rows}  # the last observation to arrive wins
+    exited = {c for c, r in latest.items() if r[-1] == 1}
+    assert exited and not (exited & listed)
+    assert len(listed) == sum(1 for r in latest.values() if r[-1] != 1)
+    # ranked with the newest values: the current file's, not the older labelled row's
+    one = observations.iloc[0]
+    assert latest[one["corporation"]][2] == one["lastmonth_activity"]
+
+
+def test_new_clients_of_a_batch_without_drift_reach_the_risk_list(practice):
+    """After a batch that retrains nothing, its new clients are in risk_scores.csv."""
+    import risk
+
+    path = practice_batch(practice, "calm.csv", 300)
+    run = fullprocess.process(practice)
+    assert run.decision == "no drift" and versions(practice) == ["v0001"]
+    table = risk.read_people_csv(practice["output_model_path"] / risk.RISK_CSV)
+    new = pd.read_csv(path)
+    stayers = set(new.loc[new["exited"] == 0, "corporation"])
+    assert stayers <= set(table["corporation"])

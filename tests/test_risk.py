@@ -420,3 +420,16 @@ def test_a_list_with_no_current_client_is_empty_not_an_error():
     data = KNOWN.assign(**{TARGET: 1})
     table = risk.risk_table(hand_model(ONLY_LASTMONTH), data, PROFILE, SETTINGS)
     assert table.empty and table.columns[:5].tolist() == FIRST_COLUMNS
+
+
+def test_current_clients_keeps_unlabelled_latest_rows():
+    """A nullable exited column (the store's): <NA> is current, 1 has left, 0 is current."""
+    data = pd.DataFrame(
+        {
+            ID_COLUMN: ["a", "b", "c", "a"],
+            **{f: [1, 2, 3, 4] for f in FEATURES},
+            TARGET: pd.array([1, 0, 1, None], dtype="Int64"),
+        }
+    )
+    current = risk.current_clients(data)
+    assert list(current[ID_COLUMN]) == ["b", "a"]  # a's latest row is unlabelled; c left
