@@ -8,11 +8,15 @@ Run     python app.py [--config config.json]          development server, 127.0.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import stat
 import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -36,20 +40,22 @@ from common import (
     run_cli,
 )
 from deployment import CURRENT, load_deployed
+from protocol import (
+    STATUS_CODES,
+    ApiError,
+    check_content_type,
+    csv_rows,
+    from_records,
+    invalid,
+    mlflow_rows,
+    parse_json,
+)
 from scoring import score_model, test_data_file
 
 log = logging.getLogger("app")
 
 BANDS = ("high", "medium", "low")
 DASHBOARD_ROWS = 25  # clients listed on the dashboard; search and /risk reach the rest
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status and a one-line message."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 class ModelHolder:
@@ -89,106 +95,133 @@ class ModelHolder:
             return self.model, self.manifest
 
 
-def safe_data_path(config: dict[str, Any], given: str) -> Path:
-    """The file `given` names, if it lies inside a configured data folder; else ApiError.
+MAX_PATH_CHARS = 1024  # longer filepath values are refused before touching the file system
+MAX_NAME_BYTES = 255  # per path component (NAME_MAX)
+MAX_FILE_BYTES = 200_000_000  # a data file larger than this is not read by a request
 
-    Relative paths are taken from the config file's folder. Absolute paths, '..',
-    and symlinks leading out of the data folders are refused.
-    """
+
+def data_folders(config: dict[str, Any]) -> list[Path]:
+    """The real paths of the folders whose CSV files requests may name."""
+    test = config["test_data_path"]
+    folders = [config["input_folder_path"], config["output_folder_path"]]
+    folders.append(test if test.is_dir() else test.parent)
+    return [folder.resolve() for folder in folders]
+
+
+def check_given_path(given: str) -> Path:
+    """The relative path a request names, checked as text; ApiError before any file access."""
     if not given or "\x00" in given:
         raise ApiError(400, "filepath: empty or invalid")
+    if len(given) > MAX_PATH_CHARS:
+        raise ApiError(400, f"filepath: longer than {MAX_PATH_CHARS} characters")
     rel = Path(given)
+    if any(len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in rel.parts):
+        raise ApiError(400, f"filepath: a name longer than {MAX_NAME_BYTES} bytes")
     if rel.is_absolute() or ".." in rel.parts:
         raise ApiError(403, f"filepath {given!r}: only paths inside the data folders are allowed")
     if rel.suffix.lower() != ".csv":
         raise ApiError(400, f"filepath {given!r}: only .csv files can be scored")
-    path = (config["config_file"].parent / rel).resolve()
-    folders = [
-        config["input_folder_path"],
-        config["output_folder_path"],
-        config["test_data_path"]
-        if config["test_data_path"].is_dir()
-        else config["test_data_path"].parent,
-    ]
-    if not any(path.is_relative_to(folder.resolve()) for folder in folders):
-        raise ApiError(403, f"filepath {given!r}: only paths inside the data folders are allowed")
-    if not path.is_file():
-        raise ApiError(404, f"filepath {given!r}: file not found")
-    return path
+    return rel
 
 
-def records_frame(records: Any) -> pd.DataFrame:
-    """A DataFrame from a JSON list of objects; ApiError 400 otherwise."""
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ApiError(400, "records: must be a list of objects")
-    if not records:
-        raise ApiError(400, "records: empty list")
-    return pd.DataFrame.from_records(records)
+def open_checked(path: Path, given: str, folders: list[Path]) -> int:
+    """A descriptor of path, opened first and then checked: a regular file with one link,
+    whose real path lies inside a data folder. The final name is never a symlink."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ApiError(404, f"filepath {given!r}: file not found") from None
+    except OSError as exc:  # ELOOP: a symlink; ENOTDIR, EACCES, ENAMETOOLONG
+        status = 403 if exc.errno in (errno.ELOOP, errno.EACCES) else 400
+        raise ApiError(status, f"filepath {given!r}: cannot open ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if not any(real.is_relative_to(folder) for folder in folders):
+            raise ApiError(403, f"filepath {given!r}: only paths inside the data folders allowed")
+        if not stat.S_ISREG(info.st_mode):
+            raise ApiError(400, f"filepath {given!r}: not a regular file")
+        if info.st_nlink != 1:
+            raise ApiError(403, f"filepath {given!r}: a file with other (hard) links is refused")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ApiError(413, f"filepath {given!r}: larger than {MAX_FILE_BYTES} bytes")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def csv_frame(body: bytes, source: str) -> pd.DataFrame:
-    """A DataFrame from a CSV request body (features required, corporation optional)."""
-    return ingestion.parse_csv(body, source, FEATURES, optional=(ID_COLUMN,))
+def read_data_file(config: dict[str, Any], given: str) -> bytes:
+    """The bytes of an allowed data file, read from the descriptor that was checked."""
+    rel = check_given_path(given)
+    fd = open_checked(config["config_file"].parent / rel, given, data_folders(config))
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
 
 
-def json_body() -> Any:
-    """The request's JSON body; ApiError 400 when it is not valid JSON."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "request body: not valid JSON")
-    return data
+def request_rows(max_rows: int) -> tuple:
+    """(ids, matrix) of an MLflow scoring request (JSON or CSV)."""
+    mime = check_content_type(request.content_type)
+    raw = request.get_data(cache=False)
+    if mime == "text/csv":
+        return csv_rows(raw, "CSV body", max_rows)
+    return mlflow_rows(parse_json(raw), max_rows)
 
 
-def prediction_input(config: dict[str, Any]) -> tuple[pd.DataFrame, str]:
-    """The rows to predict for this request, and a name for them in messages."""
+def prediction_rows(config: dict[str, Any]) -> tuple:
+    """(ids, matrix, source, paging) of a /prediction request: a file, records or CSV.
+
+    Files are paged (offset, limit in `paging`, the query or the body); request bodies
+    are capped at api.max_rows and have no paging (None).
+    """
+    max_rows = int(config["api"]["max_rows"])
     if request.method == "GET":
         given = request.args.get("filename") or request.args.get("filepath")
         if not given:
             raise ApiError(400, "query parameter filename is required")
-        return read_data_file(config, given), given
-    if request.mimetype == "text/csv":
-        return csv_frame(request.get_data(), "CSV body"), "CSV body"
-    body = json_body()
+        return csv_rows(read_data_file(config, given), given, 10**9) + (given, request.args)
+    mime = check_content_type(request.content_type)
+    raw = request.get_data(cache=False)
+    if mime == "text/csv":
+        return csv_rows(raw, "CSV body", max_rows) + ("CSV body", None)
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise ApiError(400, "request body: must be a JSON object")
     if "records" in body:
-        return records_frame(body["records"]), "records"
+        return from_records(body["records"], "records", max_rows) + ("records", None)
     if "filepath" in body:
         if not isinstance(body["filepath"], str):
-            raise ApiError(400, "filepath: must be a string")
-        return read_data_file(config, body["filepath"]), body["filepath"]
+            raise invalid("filepath: must be a string")
+        rows = csv_rows(read_data_file(config, body["filepath"]), body["filepath"], 10**9)
+        return rows + (body["filepath"], body)
     raise ApiError(400, "request body: give 'filepath' or 'records' (or send text/csv)")
 
 
-def read_data_file(config: dict[str, Any], given: str) -> pd.DataFrame:
-    """The features (and ids) of an allowed data file; messages use the name given."""
-    path = safe_data_path(config, given)
-    try:
-        return ingestion.read_raw_csv(path, FEATURES, optional=(ID_COLUMN,))
-    except DataError as exc:
-        raise DataError(str(exc).replace(str(path), given)) from None
-
-
-def invocation_input() -> pd.DataFrame:
-    """Rows from an MLflow scoring request: dataframe_split, dataframe_records or CSV."""
-    if request.mimetype == "text/csv":
-        return csv_frame(request.get_data(), "CSV body")
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body: must be a JSON object")
-    if "dataframe_records" in body:
-        return records_frame(body["dataframe_records"])
-    if "dataframe_split" in body:
-        split = body["dataframe_split"]
-        if not isinstance(split, dict) or not isinstance(split.get("data"), list):
-            raise ApiError(400, "dataframe_split: needs 'columns' and 'data' lists")
+def page_args(args: Any, max_rows: int) -> tuple[int, int]:
+    """(offset, limit) of a paged file prediction, from the query or the JSON body."""
+    values = []
+    for name, default, high in (("offset", 0, 10**9), ("limit", max_rows, max_rows)):
+        raw = args.get(name)
+        if raw is None or raw == "":
+            values.append(default)
+            continue
         try:
-            return pd.DataFrame(split["data"], columns=split.get("columns"))
-        except (ValueError, TypeError) as exc:
-            raise ApiError(400, f"dataframe_split: {exc}") from None
-    raise ApiError(
-        400, "request body: give dataframe_split or dataframe_records (or send text/csv)"
-    )
+            value = int(raw) if not isinstance(raw, bool | float) else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not (0 if name == "offset" else 1) <= value <= high:
+            low = 0 if name == "offset" else 1
+            raise invalid(f"{name}: must be an integer between {low} and {high}")
+        values.append(value)
+    return values[0], values[1]
+
+
+def predict(model, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(0/1 predictions, exit probabilities) of the rows of matrix (FEATURES order)."""
+    frame = pd.DataFrame(matrix, columns=FEATURES, copy=False)
+    proba = model.predict_proba(frame)[:, 1]
+    return model.predict(frame).astype(int), proba
 
 
 class DatasetCache:
@@ -281,19 +314,28 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
     @app.route("/prediction", methods=["GET", "POST"])
     def prediction():
         model, manifest = models.get()
-        data, source = prediction_input(config)
-        preds = diagnostics.model_predictions(data, model, source)
-        return jsonify(
-            model_version=manifest["version"],
-            rows=len(preds),
-            predictions=preds.to_dict(orient="records"),
-        )
+        ids, matrix, source, paging = prediction_rows(config)
+        total, offset = len(matrix), 0
+        if paging is not None:
+            offset, limit = page_args(paging, int(config["api"]["max_rows"]))
+            ids = ids[offset : offset + limit] if ids is not None else None
+            matrix = matrix[offset : offset + limit]
+        preds, proba = predict(model, matrix) if len(matrix) else ([], [])
+        pairs = zip(preds, proba, strict=True)
+        rows = [{"prediction": int(p), "probability": float(q)} for p, q in pairs]
+        if ids is not None:
+            rows = [{ID_COLUMN: i, **r} for i, r in zip(ids, rows, strict=True)]
+        answer = {"model_version": manifest["version"], "rows": len(rows), "predictions": rows}
+        if paging is not None:
+            end = offset + len(rows)
+            answer.update(total=total, offset=offset, next_offset=end if end < total else None)
+        return jsonify(answer)
 
     @app.post("/invocations")
     def invocations():
         model, _ = models.get()
-        preds = diagnostics.model_predictions(invocation_input(), model, "request")
-        return jsonify(predictions=preds["prediction"].tolist())
+        _, matrix = request_rows(int(config["api"]["max_rows"]))
+        return jsonify(predictions=predict(model, matrix)[0].tolist())
 
     @app.get("/scoring")
     def scoring_route():
@@ -302,6 +344,7 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
         return jsonify(model_version=manifest["version"], test_data=path.name, **scores)
 
     @app.get("/summarystats")
+    @app.get("/summary")  # the original project's write-ups use both spellings
     def summarystats():
         finaldata = app.extensions["risk"]["finaldata"]
         data = finaldata.get()
@@ -362,7 +405,8 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
         try:
             _, manifest = models.get()
         except ApiError as exc:
-            return jsonify(status="unavailable", error=str(exc)), 503
+            body = {"status": "unavailable", "error_code": exc.code, "message": str(exc)}
+            return jsonify(**body, error=str(exc)), 503
         return jsonify(
             status="ok",
             model_version=manifest["version"],
@@ -381,29 +425,36 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
         )
 
 
+def error_answer(status: int, message: str, code: str | None = None):
+    """MLflow's error shape {"error_code", "message"}, plus "error" (the same message)."""
+    code = code or STATUS_CODES.get(status, "BAD_REQUEST")
+    return jsonify(error_code=code, message=message, error=message), status
+
+
 def register_errors(app: Flask) -> None:
-    """Every error becomes JSON {"error": "..."} with the right status."""
+    """Every error becomes JSON with the right status and an MLflow error code."""
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return jsonify(error=str(exc)), exc.status
+        return error_answer(exc.status, str(exc), exc.code)
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError):
-        return jsonify(error=strip_paths(str(exc))), 400
+        return error_answer(400, strip_paths(str(exc)), "INVALID_PARAMETER_VALUE")
 
     @app.errorhandler(ModelError)
     def model_error(exc: ModelError):
-        return jsonify(error=strip_paths(str(exc))), 503
+        return error_answer(503, strip_paths(str(exc)))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return jsonify(error=f"{exc.name}: {exc.description}"), exc.code
+        code = "ENDPOINT_NOT_FOUND" if exc.code == 404 else None
+        return error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unexpected error on %s", request.path)
-        return jsonify(error="internal error; see the server log"), 500
+        return error_answer(500, "internal error; see the server log")
 
 
 METRIC_LABELS = [

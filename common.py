@@ -106,6 +106,7 @@ DEFAULTS: dict[str, Any] = {
         "port": 8000,
         "base_url": "http://127.0.0.1:8000",  # where apicalls.py finds the server
         "max_request_bytes": 10_000_000,  # larger request bodies get 413
+        "max_rows": 10_000,  # rows per request body (413 beyond); file predictions are paged
     },
 }
 PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]

@@ -204,6 +204,64 @@ def test_url_encoded_dotdot_is_refused(client, outside):
     assert "input_folder_path" not in answer.get_data(as_text=True)
 
 
+def test_hard_link_to_an_outside_file_is_refused(client, outside, workspace):
+    """A hard link inside testdata to a file outside: opened, then refused (link count 2)."""
+    os.link(outside, workspace / "testdata" / "hard.csv")
+    answer = client.post("/prediction", json={"filepath": "testdata/hard.csv"})
+    assert answer.status_code == 403 and "link" in answer.get_json()["message"]
+    assert SECRET not in answer.get_data(as_text=True)
+
+
+def test_symlink_swap_loop_never_leaks(client, outside, workspace):
+    """A file swapped with a symlink to the secret between requests never leaks it."""
+    import threading
+
+    swap, stop = workspace / "testdata" / "swap.csv", threading.Event()
+
+    def swapper():
+        while not stop.is_set():
+            write_csv(swap.with_name(".regular.tmp"), small_rows(3, 700))
+            os.replace(swap.with_name(".regular.tmp"), swap)
+            swap.with_name(".link.tmp").unlink(missing_ok=True)
+            os.symlink(outside, swap.with_name(".link.tmp"))
+            os.replace(swap.with_name(".link.tmp"), swap)
+
+    thread = threading.Thread(target=swapper, daemon=True)
+    thread.start()
+    statuses = set()
+    try:
+        for _ in range(300):
+            answer = client.post("/prediction", json={"filepath": "testdata/swap.csv"})
+            assert SECRET not in answer.get_data(as_text=True)
+            statuses.add(answer.status_code)
+    finally:
+        stop.set()
+        thread.join()
+    assert statuses <= {200, 403, 404}
+
+
+@pytest.mark.parametrize(
+    "given", ["testdata/" + "a" * 300 + ".csv", "testdata/" + "d/" * 3000 + "x.csv"]
+)
+def test_over_long_paths_are_400(client, given):
+    """A 300-character name or a 6,000-character path: 400 before any file access."""
+    for answer in (
+        client.post("/prediction", json={"filepath": given}),
+        client.get("/prediction", query_string={"filename": given}),
+    ):
+        assert answer.status_code == 400 and "longer than" in answer.get_json()["message"]
+
+
+def test_file_predictions_are_paged(client):
+    """offset and limit page a file's predictions; next_offset leads to the rest."""
+    first = client.get(f"/prediction?filename={TESTDATA}&limit=10").get_json()
+    assert first["rows"] == 10 and first["total"] == 15 and first["next_offset"] == 10
+    rest = client.post("/prediction", json={"filepath": TESTDATA, "offset": 10}).get_json()
+    assert rest["rows"] == 5 and rest["next_offset"] is None
+    assert rest["predictions"][0][ID_COLUMN] == "c110"
+    assert client.get(f"/prediction?filename={TESTDATA}&limit=0").status_code == 400
+
+
 # --- bad requests -----------------------------------------------------------------------------
 
 
@@ -248,9 +306,10 @@ def test_bad_prediction_request_is_400(client, kwargs, message):
 
 
 def test_bad_invocation_is_400(client):
-    """/invocations without a known input format gets 400 JSON."""
-    answer = client.post("/invocations", json={"inputs": [[1, 2, 3]]})
-    assert answer.status_code == 400 and "dataframe_split" in answer.get_json()["error"]
+    """/invocations without a known input format gets 400 in MLflow's error shape."""
+    answer = client.post("/invocations", json={"rows": [[1, 2, 3]]})
+    assert answer.status_code == 400 and "dataframe_split" in answer.get_json()["message"]
+    assert answer.get_json()["error_code"] == "BAD_REQUEST"
 
 
 def test_unknown_route_is_404_json(client):
