@@ -65,8 +65,8 @@ class ModelHolder:
     the failure is reported by /health.
     """
 
-    def __init__(self, prod: Path):
-        self.prod = prod
+    def __init__(self, prod: Path, key_file: Path):
+        self.prod, self.key_file = prod, key_file
         self.lock = threading.Lock()
         self.target: str | None = None  # the `current` link target last tried
         self.model = None
@@ -84,7 +84,7 @@ class ModelHolder:
             if target != self.target or self.model is None:
                 self.target = target
                 try:
-                    self.model, self.manifest = load_deployed(self.prod)
+                    self.model, self.manifest = load_deployed(self.prod, self.key_file)
                     self.error = None
                     log.info("serving model %s", self.manifest["version"])
                 except RiskError as exc:
@@ -533,7 +533,7 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
         MAX_CONTENT_LENGTH=int(config["api"]["max_request_bytes"]), JSON_SORT_KEYS=False
     )
     app.json.sort_keys = False
-    models = ModelHolder(config["prod_deployment_path"])
+    models = ModelHolder(config["prod_deployment_path"], config["deployment"]["signing_key_path"])
     app.extensions["risk"] = {
         "config": config,
         "models": models,

@@ -438,7 +438,9 @@ def run_pipeline(config: dict[str, Any], run: Run) -> None:
     batch = result.new_rows
     run.new_rows = len(batch)
     try:  # before anything is saved: a broken deployment must not consume the batch
-        model, manifest = load_deployed(config["prod_deployment_path"])
+        model, manifest = load_deployed(
+            config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+        )
     except ModelError:
         if current_version(config["prod_deployment_path"]):
             raise  # a deployment exists but is broken: say so, do not silently replace it

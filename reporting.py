@@ -207,7 +207,9 @@ def served_risk_table(
 
 def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The risk table of the deployed model over the ingested clients, and the manifest."""
-    model, manifest = load_deployed(config["prod_deployment_path"])
+    model, manifest = load_deployed(
+        config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+    )
     data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)
     return served_risk_table(model, manifest, data, config["risk"]), manifest
 
@@ -311,7 +313,9 @@ def figure_svg(fig: Figure) -> str:
 
 def report_facts(config: dict[str, Any]) -> dict[str, Any]:
     """Everything the report shows, computed from the deployed model and the records."""
-    model, manifest = load_deployed(config["prod_deployment_path"])
+    model, manifest = load_deployed(
+        config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+    )
     folder = Path(manifest["folder"])
     test_path = test_data_file(config["test_data_path"])
     data = ingestion.load_dataset(config["output_folder_path"] / FINALDATA)

@@ -11,7 +11,7 @@ from conftest import deploy_workspace, small_rows, write_csv
 
 import app as api
 import ingestion
-from common import FEATURES, ID_COLUMN, MODEL_FILE, SCORE_FILE
+from common import FEATURES, ID_COLUMN, MODEL_SKOPS, SCORE_FILE
 
 SECRET = "SECRET-MARKER-7f3a"
 TESTDATA = "testdata/testdata.csv"
@@ -379,7 +379,7 @@ def test_model_errors_do_not_reveal_server_paths(config, workspace):
 
 def test_tampered_model_is_refused(deployed):
     """A deployed pickle changed after deployment is refused: /health 503."""
-    path = deployed["prod_deployment_path"] / "versions" / "v0001" / MODEL_FILE
+    path = deployed["prod_deployment_path"] / "versions" / "v0001" / MODEL_SKOPS
     path.write_bytes(path.read_bytes()[:-8] + b"tampered")
     client = api.create_app(deployed).test_client()
     health = client.get("/health")
@@ -401,8 +401,8 @@ def test_corrupt_new_deployment_keeps_the_last_good_model(client, deployed):
     """A v0002 that fails verification: v0001 keeps serving, /health shows why."""
     assert client.get("/health").get_json()["model_version"] == "v0001"
     deploy_second_model(deployed)
-    path = deployed["prod_deployment_path"] / "versions" / "v0002" / MODEL_FILE
-    path.write_bytes(b"not a pickle")
+    path = deployed["prod_deployment_path"] / "versions" / "v0002" / MODEL_SKOPS
+    path.write_bytes(b"not a model")
     answer = client.post("/prediction", json={"filepath": TESTDATA})
     assert answer.status_code == 200 and answer.get_json()["model_version"] == "v0001"
     health = client.get("/health").get_json()
