@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint data clean cron cronline
+.PHONY: run test test-slow lint data clean cron cronline serve bench
 
 # The virtual environment, rebuilt when the requirements change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -22,9 +22,21 @@ run: $(STAMP)
 	@echo "         production_deployment/ (current -> versions/vNNNN)"
 	@echo "Serve the API and dashboard: $(PY) app.py  (http://127.0.0.1:8000/)"
 
-## test: the whole test suite
+## test: the test suite, without the slow tests
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+
+## test-slow: the slow tests (schemathesis fuzzing of the API, > 10 s each)
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
+
+## serve: the production server (gunicorn.conf.py) on 127.0.0.1:8000
+serve: $(STAMP)
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
+
+## bench: the model server's throughput under the production settings
+bench: $(STAMP)
+	$(PY) benchmarks/bench_server.py
 
 ## lint: ruff
 lint: $(STAMP)
