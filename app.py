@@ -13,12 +13,13 @@ import logging
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 import diagnostics
@@ -40,6 +41,7 @@ from common import (
     run_cli,
 )
 from deployment import CURRENT, load_deployed
+from metrics import Metrics
 from protocol import (
     STATUS_CODES,
     ApiError,
@@ -414,6 +416,15 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
             reload_error=models.error,
         )
 
+    @app.get("/metrics")
+    def metrics_route():
+        try:
+            models.get()  # so the served model shows even before the first prediction
+        except ApiError:
+            pass
+        body, content_type = app.extensions["risk"]["metrics"].exposition()
+        return Response(body, content_type=content_type)
+
     @app.get("/version")
     def version():
         _, manifest = models.get()
@@ -429,6 +440,21 @@ def error_answer(status: int, message: str, code: str | None = None):
     """MLflow's error shape {"error_code", "message"}, plus "error" (the same message)."""
     code = code or STATUS_CODES.get(status, "BAD_REQUEST")
     return jsonify(error_code=code, message=message, error=message), status
+
+
+def register_metrics(app: Flask, metrics: Metrics) -> None:
+    """Count every request and its time per endpoint (the route's rule, not the raw path)."""
+
+    @app.before_request
+    def start_clock():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def count(response: Response):
+        rule = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.observe(rule, request.method, response.status_code, elapsed)
+        return response
 
 
 def register_errors(app: Flask) -> None:
@@ -539,9 +565,11 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
         "models": models,
         "finaldata": DatasetCache(config["output_folder_path"] / FINALDATA, "run ingestion.py"),
         "testdata": DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
+        "metrics": Metrics(models, config["output_folder_path"]),
     }
     register_routes(app, config, models)
     register_errors(app)
+    register_metrics(app, app.extensions["risk"]["metrics"])
     return app
 
 

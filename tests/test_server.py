@@ -170,3 +170,21 @@ def test_one_access_log_line_per_request_with_its_time(server):
     time.sleep(0.3)
     lines = [ln for ln in server["log"].read_text().splitlines() if marker in ln]
     assert len(lines) == 1 and " 200 " in lines[0] and lines[0].endswith("ms")
+
+
+def test_metrics_count_the_requests_of_every_worker(server):
+    """Under gunicorn each worker counts into the shared folder; a scrape sums them all."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def pings() -> float:
+        text = requests.get(server["url"] + "/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name == "risk_http_requests_total" and s.labels["endpoint"] == "/ping":
+                    return s.value
+        return 0.0
+
+    before = pings()
+    for _ in range(40):  # a new connection each: both workers take some
+        requests.get(server["url"] + "/ping", timeout=10)
+    assert [pings() - before for _ in range(4)] == [40.0] * 4
