@@ -42,6 +42,7 @@ from common import (
 )
 from deployment import CURRENT, load_deployed
 from metrics import Metrics
+from openapi import openapi_spec
 from protocol import (
     STATUS_CODES,
     ApiError,
@@ -415,6 +416,12 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
             deployed_at=manifest["deployed_at"],
             reload_error=models.error,
         )
+
+    description = openapi_spec(int(config["api"]["max_rows"]))
+
+    @app.get("/openapi.json")
+    def openapi_json():
+        return jsonify(description)
 
     @app.get("/metrics")
     def metrics_route():
