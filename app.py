@@ -191,6 +191,14 @@ def prediction_rows(config: dict[str, Any]) -> tuple:
     body = parse_json(raw)
     if not isinstance(body, dict):
         raise ApiError(400, "request body: must be a JSON object")
+    unknown = sorted(set(body) - {"records", "filepath", "offset", "limit"})
+    if unknown or ("records" in body and len(body) > 1):
+        extra = ", ".join(unknown) or ", ".join(sorted(set(body) - {"records"}))
+        raise ApiError(
+            400,
+            f"request body: unexpected key(s) {extra[:200]}; give 'filepath' "
+            "(with offset, limit) or 'records'",
+        )
     if "records" in body:
         return from_records(body["records"], "records", max_rows) + ("records", None)
     if "filepath" in body:
@@ -284,10 +292,9 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"query parameter {name}: {raw!r} is not an integer") from None
+    if not (raw.isascii() and raw.isdigit()):  # int() would also take " 5", "+5", "٥"
+        raise ApiError(400, f"query parameter {name}: {raw[:40]!r} is not an integer")
+    value = int(raw[:12])
     if not low <= value <= high:
         raise ApiError(400, f"query parameter {name}: must be between {low} and {high}")
     return value
@@ -482,7 +489,11 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = "ENDPOINT_NOT_FOUND" if exc.code == 404 else None
-        return error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
+        response, status = error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
+        for name, value in exc.get_headers():  # e.g. Allow on a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from common import FEATURES, ID_COLUMN
-from protocol import MAX_ABS
+from protocol import FORMATS, MAX_ABS
 
 JSON = "application/json"
 
@@ -25,9 +25,34 @@ def obj(required: list[str], **properties: Any) -> dict[str, Any]:
     return {"type": "object", "required": required, "properties": properties}
 
 
+def closed(required: list[str], **properties: Any) -> dict[str, Any]:
+    """A request object that takes only these properties (an extra format key is a 400)."""
+    return {**obj(required, **properties), "additionalProperties": False}
+
+
 NUMBER = {"type": "number", "minimum": -MAX_ABS, "maximum": MAX_ABS}
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
-COLUMNS = {f: {"type": "array", "items": NUMBER, "minItems": 1} for f in FEATURES}
+# Query parameters of /risk and the dashboard: an empty value means the default.
+TOP = r"^([1-9][0-9]{0,2}|1000)?$"
+PAGE = r"^([1-9][0-9]{0,5}|1000000)?$"
+BAND = {"type": "string", "enum": ["high", "medium", "low", ""]}
+# A dict of columns must have columns of equal length: described with one row each.
+COLUMNS = {f: {"type": "array", "items": NUMBER, "minItems": 1, "maxItems": 1} for f in FEATURES}
+COLUMNS[ID_COLUMN] = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1}
+# File names the description promises to take (the server takes any name, but these never
+# hit a file-system limit): relative, plain characters, .csv
+FILE_NAME = {"type": "string", "pattern": r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,60}/){0,3}\w+\.csv$"}
+CSV_BODY = {
+    "type": "string",
+    "pattern": "^" + ",".join(FEATURES) + r"\n(-?[0-9]{1,9},-?[0-9]{1,9},-?[0-9]{1,9}\n){1,20}$",
+    "description": "a header row with the features (and optionally corporation), then rows",
+}
+
+
+def one_format(key: str, schema: dict, params: dict) -> dict[str, Any]:
+    """An MLflow request with this format key and none of the others (other keys ignored)."""
+    others = [{"required": [k]} for k in FORMATS if k != key]
+    return {**obj([key], **{key: schema, "params": params}), "not": {"anyOf": others}}
 
 
 def schemas(max_rows: int) -> dict[str, Any]:
@@ -38,24 +63,30 @@ def schemas(max_rows: int) -> dict[str, Any]:
     rows = {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows}
     tensor = {"oneOf": [records, rows, obj(FEATURES, **COLUMNS)]}
     split = obj(
-        ["columns", "data"],
+        ["data"],
         columns={
             "type": "array",
+            "nullable": True,
+            "description": "default: the features in their usual order",
             "items": {"type": "string", "enum": FEATURES},
             "minItems": 3,
             "maxItems": 3,
             "uniqueItems": True,
         },
         data=rows,
-        index={"type": "array"},
+        index={"type": "array", "nullable": True, "description": "ignored"},
     )
-    params = {"type": "object", "description": "accepted and ignored (the model takes none)"}
+    params = {
+        "type": "object",
+        "nullable": True,
+        "description": "accepted and ignored (the model takes none)",
+    }
     mlflow = {
         "oneOf": [
-            obj(["dataframe_split"], dataframe_split=split, params=params),
-            obj(["dataframe_records"], dataframe_records=records, params=params),
-            obj(["instances"], instances=tensor, params=params),
-            obj(["inputs"], inputs=tensor, params=params),
+            one_format("dataframe_split", split, params),
+            one_format("dataframe_records", records, params),
+            one_format("instances", tensor, params),
+            one_format("inputs", tensor, params),
         ],
         "description": "exactly one of dataframe_split, dataframe_records, instances, inputs",
     }
@@ -92,13 +123,13 @@ def schemas(max_rows: int) -> dict[str, Any]:
     return {
         "Record": record,
         "MlflowRequest": mlflow,
-        "FileRequest": obj(
+        "FileRequest": closed(
             ["filepath"],
-            filepath={"type": "string", "minLength": 1},
+            filepath=FILE_NAME,
             offset={"type": "integer", "minimum": 0},
             limit={"type": "integer", "minimum": 1, "maximum": max_rows},
         ),
-        "RecordsRequest": obj(["records"], records=records),
+        "RecordsRequest": closed(["records"], records=records),
         "Predictions": obj(
             ["model_version", "rows", "predictions"],
             model_version=text,
@@ -201,12 +232,7 @@ def body(*schemas_: str, csv: bool = True) -> dict[str, Any]:
     json_schema = ref(schemas_[0]) if len(schemas_) == 1 else {"oneOf": [ref(s) for s in schemas_]}
     content = {JSON: {"schema": json_schema}}
     if csv:
-        content["text/csv"] = {
-            "schema": {
-                "type": "string",
-                "description": "a header row with " + ", ".join(FEATURES) + f" (and {ID_COLUMN})",
-            }
-        }
+        content["text/csv"] = {"schema": CSV_BODY}
     return {"required": True, "content": content}
 
 
@@ -224,7 +250,7 @@ def paths(max_rows: int) -> dict[str, Any]:
     ]
     filename = query(
         "filename",
-        {"type": "string", "minLength": 1},
+        FILE_NAME,
         "CSV file relative to the config's folder, inside a data folder",
         True,
     )
@@ -267,9 +293,9 @@ def paths(max_rows: int) -> dict[str, Any]:
             400,
             503,
             parameters=[
-                query("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "per page"),
-                query("page", {"type": "integer", "minimum": 1, "maximum": 10**6}, "page"),
-                query("band", {"type": "string", "enum": ["high", "medium", "low"]}, "band"),
+                query("top", {"type": "string", "pattern": TOP}, "per page, 1-1000 (50)"),
+                query("page", {"type": "string", "pattern": PAGE}, "page, from 1 (1)"),
+                query("band", BAND, "band; empty: all"),
             ],
         ),
         "/risk/{corporation}": get(
@@ -302,7 +328,7 @@ def paths(max_rows: int) -> dict[str, Any]:
                 "summary": "the dashboard",
                 "parameters": [
                     query("q", {"type": "string"}, "client id search"),
-                    query("band", {"type": "string", "enum": ["high", "medium", "low"]}, "band"),
+                    query("band", BAND, "band; empty: all"),
                 ],
                 "responses": {"200": answer("HTML page", None, "text/html"), **errors(400, 503)},
             }

@@ -102,10 +102,12 @@ def parse_json(raw: bytes) -> Any:
         raise ApiError(400, f"request body: not valid JSON ({str(exc)[:120]})") from None
 
 
-def number(value: Any, field: str, row: int) -> float:
-    """A finite number within MAX_ABS from JSON or CSV text; 400 naming field and row."""
+def number(value: Any, field: str, row: int, text: bool = False) -> float:
+    """A finite number within MAX_ABS: a JSON number, or CSV text when text is set;
+    400 naming field and row otherwise."""
     where = f"column {field} row {row + 1}"
-    if isinstance(value, bool) or value is None or not isinstance(value, (int, float, str)):
+    allowed = (int, float, str) if text else (int, float)
+    if isinstance(value, bool) or not isinstance(value, allowed):
         raise invalid(f"{where}: {str(value)[:40]!r} is not a number")
     if isinstance(value, str):
         try:
@@ -119,13 +121,21 @@ def number(value: Any, field: str, row: int) -> float:
     return float(value)
 
 
-def column_values(values: list, field: str) -> np.ndarray:
+def column_values(values: list, field: str, text: bool = False) -> np.ndarray:
     """A column of numbers as float64; 400 naming the first bad cell."""
     if all(type(v) is float or (type(v) is int and -MAX_ABS <= v <= MAX_ABS) for v in values):
         out = np.fromiter(values, dtype=np.float64, count=len(values))  # the common case
         if np.isfinite(out).all() and (np.abs(out) <= MAX_ABS).all():
             return out
-    return np.array([number(v, field, i) for i, v in enumerate(values)], dtype=np.float64)
+    return np.array([number(v, field, i, text) for i, v in enumerate(values)], dtype=np.float64)
+
+
+def id_values(values: list) -> list[str]:
+    """Client ids: strings; 400 naming the first that is not."""
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise invalid(f"column {ID_COLUMN} row {i + 1}: {str(value)[:40]!r} is not a string")
+    return values
 
 
 def check_rows(n: int, field: str, max_rows: int) -> None:
@@ -136,18 +146,19 @@ def check_rows(n: int, field: str, max_rows: int) -> None:
         raise ApiError(413, f"{field}: {n} rows, at most {max_rows} per request (api.max_rows)")
 
 
-def from_columns(columns: dict[str, list], field: str, max_rows: int) -> tuple:
+def from_columns(columns: dict[str, list], field: str, max_rows: int, text: bool = False) -> tuple:
     """(ids, matrix) from {column: [values]}; every column the same length."""
     missing = [f for f in FEATURES if f not in columns]
     if missing:
         raise invalid(f"{field}: missing column(s) {', '.join(missing)}")
-    lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
+    used = [c for c in (*FEATURES, ID_COLUMN) if c in columns]  # other columns are ignored
+    lengths = {len(columns[c]) if isinstance(columns[c], list) else -1 for c in used}
     if -1 in lengths or len(lengths) != 1:
         raise invalid(f"{field}: every column must be a list of the same length")
     check_rows(lengths.pop(), field, max_rows)
-    matrix = np.column_stack([column_values(columns[f], f) for f in FEATURES])
+    matrix = np.column_stack([column_values(columns[f], f, text) for f in FEATURES])
     ids = columns.get(ID_COLUMN)
-    return ([str(i) for i in ids] if ids is not None else None), matrix
+    return (id_values(ids) if ids is not None else None), matrix
 
 
 def from_records(records: Any, field: str, max_rows: int) -> tuple:
@@ -161,10 +172,12 @@ def from_records(records: Any, field: str, max_rows: int) -> tuple:
             raise invalid(f"{field}: record {i + 1} misses column(s) {', '.join(missing)}")
     matrix = np.column_stack([column_values([r[f] for r in records], f) for f in FEATURES])
     has_ids = all(ID_COLUMN in r for r in records)
-    return ([str(r[ID_COLUMN]) for r in records] if has_ids else None), matrix
+    return (id_values([r[ID_COLUMN] for r in records]) if has_ids else None), matrix
 
 
-def from_rows(rows: list, columns: list | None, field: str, max_rows: int) -> tuple:
+def from_rows(
+    rows: list, columns: list | None, field: str, max_rows: int, text: bool = False
+) -> tuple:
     """(ids, matrix) from a list of rows, in the named columns (default: FEATURES)."""
     columns = list(FEATURES) if columns is None else columns
     if not all(isinstance(c, str) for c in columns):
@@ -176,7 +189,7 @@ def from_rows(rows: list, columns: list | None, field: str, max_rows: int) -> tu
         raise invalid(f"{field}: every row must be a list of {len(columns)} values")
     check_rows(len(rows), field, max_rows)
     table = dict(zip(columns, zip(*rows, strict=True), strict=True))
-    return from_columns({k: list(v) for k, v in table.items()}, field, max_rows)
+    return from_columns({k: list(v) for k, v in table.items()}, field, max_rows, text)
 
 
 def from_split(split: Any, max_rows: int) -> tuple:
@@ -187,6 +200,8 @@ def from_split(split: Any, max_rows: int) -> tuple:
     columns = split.get("columns")
     if columns is not None and not isinstance(columns, list):
         raise invalid(f"{field}: 'columns' must be a list")
+    if not isinstance(split.get("index", []), list | None):
+        raise invalid(f"{field}: 'index' must be a list")
     return from_rows(split["data"], columns, field, max_rows)
 
 
@@ -247,4 +262,4 @@ def csv_rows(raw: bytes, source: str, max_rows: int) -> tuple:
     if any(len(r) != len(header) for r in rows):
         bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
         raise invalid(f"{source}: row {bad + 1} has {len(rows[bad])} fields, header {len(header)}")
-    return from_rows(rows, header, source, max_rows)
+    return from_rows(rows, header, source, max_rows, text=True)

@@ -322,6 +322,7 @@ def test_wrong_method_is_405_json(client):
     """GET on a POST-only route answers 405 JSON."""
     answer = client.get("/invocations")
     assert answer.status_code == 405 and "error" in answer.get_json()
+    assert answer.headers["Allow"] == "POST" or "POST" in answer.headers["Allow"]
 
 
 @pytest.mark.parametrize("route", ["/prediction", "/invocations"])

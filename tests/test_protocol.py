@@ -114,6 +114,12 @@ BAD_BODIES = {
     "beyond-2**53": ({"inputs": [[1, 2, 2**53 + 2]]}, f"column {FEATURES[2]} row 1"),
     "huge-float": ({"inputs": [[1, 1e308, 3]]}, "2**53"),
     "params-not-object": ({"dataframe_records": RECORDS, "params": [1]}, "params"),
+    "numeric-string": ({"inputs": [[1, "5", 3]]}, f"column {FEATURES[1]} row 1"),
+    "id-not-a-string": ({"dataframe_records": [{**RECORDS[0], ID_COLUMN: 7}]}, ID_COLUMN),
+    "index-not-a-list": (
+        {"dataframe_split": {"columns": FEATURES, "data": ROWS, "index": {}}},
+        "index",
+    ),
 }
 
 
@@ -171,3 +177,17 @@ def test_summary_answers_as_summarystats(client):
 def test_unknown_route_has_the_mlflow_error_shape(client):
     """404 for an unknown route: ENDPOINT_NOT_FOUND."""
     assert_error(client.get("/nowhere"), 404, "ENDPOINT_NOT_FOUND")
+
+
+def test_prediction_body_with_unknown_keys_is_400(client):
+    """/prediction takes records, or filepath with offset and limit: nothing else."""
+    answer = client.post("/prediction", json={"records": RECORDS, "limit": 2})
+    assert_error(answer, 400, "BAD_REQUEST", "unexpected key(s) limit")
+    answer = client.post("/prediction", json={"filepath": "testdata/testdata.csv", "x": 1})
+    assert_error(answer, 400, "BAD_REQUEST", "unexpected key(s) x")
+
+
+@pytest.mark.parametrize("value", [" 5", "+5", "\u0665", "5.0", "-1"])
+def test_integer_query_parameters_are_plain_digits(client, value):
+    """top and page take ASCII digits only."""
+    assert_error(client.get("/risk", query_string={"top": value}), 400, "BAD_REQUEST", "top")
