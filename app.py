@@ -8,16 +8,12 @@ Run     python app.py [--config config.json]          development server, 127.0.
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import stat
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -27,20 +23,17 @@ import fullprocess
 import ingestion
 import reporting
 from common import (
-    FEATURES,
     FINALDATA,
     ID_COLUMN,
     MODEL_META,
     DataError,
     ModelError,
-    RiskError,
     cli_parser,
     load_config,
     now_iso,
     read_json,
     run_cli,
 )
-from deployment import CURRENT, load_deployed
 from metrics import Metrics
 from openapi import openapi_spec
 from protocol import (
@@ -54,113 +47,12 @@ from protocol import (
     parse_json,
 )
 from scoring import score_model, test_data_file
+from serving import ModelHolder, predict, read_data_file, strip_paths
 
 log = logging.getLogger("app")
 
 BANDS = ("high", "medium", "low")
 DASHBOARD_ROWS = 25  # clients listed on the dashboard; search and /risk reach the rest
-
-
-class ModelHolder:
-    """The deployed model, loaded lazily, reloaded when `current` changes.
-
-    If a newly deployed model fails verification, the last good one keeps serving and
-    the failure is reported by /health.
-    """
-
-    def __init__(self, prod: Path, key_file: Path):
-        self.prod, self.key_file = prod, key_file
-        self.lock = threading.Lock()
-        self.target: str | None = None  # the `current` link target last tried
-        self.model = None
-        self.manifest: dict[str, Any] | None = None
-        self.error: str | None = None
-
-    def get(self):
-        """(model, manifest) of the live version; ApiError 503 when none can be loaded."""
-        link = self.prod / CURRENT
-        try:
-            target = str(link.readlink())
-        except OSError:
-            target = None
-        with self.lock:
-            if target != self.target or self.model is None:
-                self.target = target
-                try:
-                    self.model, self.manifest = load_deployed(self.prod, self.key_file)
-                    self.error = None
-                    log.info("serving model %s", self.manifest["version"])
-                except RiskError as exc:
-                    self.error = strip_paths(str(exc))  # answers never show server folders
-                    log.error("%s", exc)
-            if self.model is None:
-                raise ApiError(503, self.error or "no deployed model")
-            return self.model, self.manifest
-
-
-MAX_PATH_CHARS = 1024  # longer filepath values are refused before touching the file system
-MAX_NAME_BYTES = 255  # per path component (NAME_MAX)
-MAX_FILE_BYTES = 200_000_000  # a data file larger than this is not read by a request
-
-
-def data_folders(config: dict[str, Any]) -> list[Path]:
-    """The real paths of the folders whose CSV files requests may name."""
-    test = config["test_data_path"]
-    folders = [config["input_folder_path"], config["output_folder_path"]]
-    folders.append(test if test.is_dir() else test.parent)
-    return [folder.resolve() for folder in folders]
-
-
-def check_given_path(given: str) -> Path:
-    """The relative path a request names, checked as text; ApiError before any file access."""
-    if not given or "\x00" in given:
-        raise ApiError(400, "filepath: empty or invalid")
-    if len(given) > MAX_PATH_CHARS:
-        raise ApiError(400, f"filepath: longer than {MAX_PATH_CHARS} characters")
-    rel = Path(given)
-    if any(len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in rel.parts):
-        raise ApiError(400, f"filepath: a name longer than {MAX_NAME_BYTES} bytes")
-    if rel.is_absolute() or ".." in rel.parts:
-        raise ApiError(403, f"filepath {given!r}: only paths inside the data folders are allowed")
-    if rel.suffix.lower() != ".csv":
-        raise ApiError(400, f"filepath {given!r}: only .csv files can be scored")
-    return rel
-
-
-def open_checked(path: Path, given: str, folders: list[Path]) -> int:
-    """A descriptor of path, opened first and then checked: a regular file with one link,
-    whose real path lies inside a data folder. The final name is never a symlink."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise ApiError(404, f"filepath {given!r}: file not found") from None
-    except OSError as exc:  # ELOOP: a symlink; ENOTDIR, EACCES, ENAMETOOLONG
-        status = 403 if exc.errno in (errno.ELOOP, errno.EACCES) else 400
-        raise ApiError(status, f"filepath {given!r}: cannot open ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        real = Path(os.readlink(f"/proc/self/fd/{fd}"))
-        if not any(real.is_relative_to(folder) for folder in folders):
-            raise ApiError(403, f"filepath {given!r}: only paths inside the data folders allowed")
-        if not stat.S_ISREG(info.st_mode):
-            raise ApiError(400, f"filepath {given!r}: not a regular file")
-        if info.st_nlink != 1:
-            raise ApiError(403, f"filepath {given!r}: a file with other (hard) links is refused")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ApiError(413, f"filepath {given!r}: larger than {MAX_FILE_BYTES} bytes")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def read_data_file(config: dict[str, Any], given: str) -> bytes:
-    """The bytes of an allowed data file, read from the descriptor that was checked."""
-    rel = check_given_path(given)
-    fd = open_checked(config["config_file"].parent / rel, given, data_folders(config))
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
 
 
 def request_rows(max_rows: int) -> tuple:
@@ -226,13 +118,6 @@ def page_args(args: Any, max_rows: int) -> tuple[int, int]:
             raise invalid(f"{name}: must be an integer between {low} and {high}")
         values.append(value)
     return values[0], values[1]
-
-
-def predict(model, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(0/1 predictions, exit probabilities) of the rows of matrix (FEATURES order)."""
-    frame = pd.DataFrame(matrix, columns=FEATURES, copy=False)
-    proba = model.predict_proba(frame)[:, 1]
-    return model.predict(frame).astype(int), proba
 
 
 class DatasetCache:
@@ -323,7 +208,7 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
 
     @app.route("/prediction", methods=["GET", "POST"])
     def prediction():
-        model, manifest = models.get()
+        model, manifest = models.predictor()
         ids, matrix, source, paging = prediction_rows(config)
         total, offset = len(matrix), 0
         if paging is not None:
@@ -343,9 +228,9 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
 
     @app.post("/invocations")
     def invocations():
-        model, _ = models.get()
+        model, _ = models.predictor()
         _, matrix = request_rows(int(config["api"]["max_rows"]))
-        return jsonify(predictions=predict(model, matrix)[0].tolist())
+        return jsonify(predictions=predict(model, matrix, proba=False)[0].tolist())
 
     @app.get("/scoring")
     def scoring_route():
@@ -557,15 +442,6 @@ def dashboard_context(app: Flask) -> dict[str, Any]:
         "psi_band": diagnostics.psi_band,
         "runs": runs[:10],
     }
-
-
-def strip_paths(message: str) -> str:
-    """A message with server folders shortened to file names (no layout leaks)."""
-    words = [
-        Path(w).name + (":" if w.endswith(":") else "") if w.startswith("/") else w
-        for w in message.split(" ")
-    ]
-    return " ".join(words)
 
 
 def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:

@@ -56,9 +56,10 @@ class StateCollector:
         """Yield the gauges (prometheus_client's custom collector protocol)."""
         info = GaugeMetricFamily("risk_model_info", "The served model", labels=["version"])
         f1 = GaugeMetricFamily("risk_model_f1", "F1 recorded when the served model deployed")
-        if self.models.manifest is not None:
-            info.add_metric([self.models.manifest["version"]], 1)
-            f1.add_metric([], float(self.models.manifest["f1"]))
+        manifest = self.models.manifest
+        if manifest is not None:
+            info.add_metric([manifest["version"]], 1)
+            f1.add_metric([], float(manifest["f1"]))
         yield info
         yield f1
         run = last_run(self.output_folder)

@@ -398,6 +398,29 @@ def test_hot_reload_of_a_new_deployment(app, client, deployed):
     assert answer.get_json()["model_version"] == "v0002"
 
 
+def test_a_new_version_loads_without_stalling_other_requests(app, client, deployed):
+    """While one thread loads a new version, the others answer with the last one."""
+    models = app.extensions["risk"]["models"]
+    assert client.get("/version").get_json()["model_version"] == "v0001"
+    deploy_second_model(deployed)
+    with models.lock:  # another thread is loading v0002
+        assert client.get("/version").get_json()["model_version"] == "v0001"
+    assert client.get("/version").get_json()["model_version"] == "v0002"
+
+
+def test_the_numpy_fast_path_scores_like_the_model(app, client):
+    """The served twin (no feature names) gives the model's own probabilities."""
+    import numpy as np
+    import pandas as pd
+
+    client.get("/health")
+    model, twin, _ = app.extensions["risk"]["models"].current()
+    rows = np.array([[5.0, 100.0, 10.0], [200.0, 4000.0, 12.0]])
+    frame = pd.DataFrame(rows, columns=FEATURES)
+    assert twin is not None and not hasattr(twin, "feature_names_in_")
+    assert np.array_equal(twin.predict_proba(rows), model.predict_proba(frame))
+
+
 def test_corrupt_new_deployment_keeps_the_last_good_model(client, deployed):
     """A v0002 that fails verification: v0001 keeps serving, /health shows why."""
     assert client.get("/health").get_json()["model_version"] == "v0001"
