@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from flask import Flask, Response, g, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 import diagnostics
 import fullprocess
@@ -55,10 +55,18 @@ BANDS = ("high", "medium", "low")
 DASHBOARD_ROWS = 25  # clients listed on the dashboard; search and /risk reach the rest
 
 
+def body_bytes() -> bytes:
+    """The request body; 408 when the client stalls past the server's read timeout."""
+    try:
+        return request.get_data(cache=False)
+    except (OSError, ClientDisconnected):  # read timeout set by gunicorn.conf.py
+        raise ApiError(408, "request body: not received in time") from None
+
+
 def request_rows(max_rows: int) -> tuple:
     """(ids, matrix) of an MLflow scoring request (JSON or CSV)."""
     mime = check_content_type(request.content_type)
-    raw = request.get_data(cache=False)
+    raw = body_bytes()
     if mime == "text/csv":
         return csv_rows(raw, "CSV body", max_rows)
     return mlflow_rows(parse_json(raw), max_rows)
@@ -77,7 +85,7 @@ def prediction_rows(config: dict[str, Any]) -> tuple:
             raise ApiError(400, "query parameter filename is required")
         return csv_rows(read_data_file(config, given), given, 10**9) + (given, request.args)
     mime = check_content_type(request.content_type)
-    raw = request.get_data(cache=False)
+    raw = body_bytes()
     if mime == "text/csv":
         return csv_rows(raw, "CSV body", max_rows) + ("CSV body", None)
     body = parse_json(raw)

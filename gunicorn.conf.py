@@ -8,7 +8,8 @@ from holding much: request line, header count and size, body size (api.max_reque
 and rows per request (api.max_rows) in the app. Gunicorn's own error pages (bad request
 line, 414, 431) are answered as JSON like every other error. Metrics are shared by the
 workers through prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR).
-Environment overrides: RISK_BIND, RISK_WORKERS, RISK_THREADS, PROMETHEUS_MULTIPROC_DIR.
+Environment overrides: RISK_BIND, RISK_WORKERS, RISK_THREADS, RISK_BODY_TIMEOUT,
+PROMETHEUS_MULTIPROC_DIR.
 """
 
 import glob
@@ -31,6 +32,9 @@ limit_request_fields = 50  # header count
 limit_request_field_size = 8190  # bytes per header (larger: 431)
 max_requests = 100_000  # recycle workers now and then (bounded memory), staggered
 max_requests_jitter = 10_000
+# Seconds a request may wait on the client for each read of its body (or write of its
+# answer): a stalled upload gets 408 instead of holding a thread for good.
+BODY_TIMEOUT = float(os.environ.get("RISK_BODY_TIMEOUT", "10"))
 accesslog = "-"  # one line per request on stdout, with its time in milliseconds
 access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
@@ -61,6 +65,13 @@ def write_json_error(sock, status_int, reason, mesg):
 
 # Workers call util.write_error for requests gunicorn refuses before the app sees them.
 util.write_error = write_json_error
+
+
+def pre_request(worker, req):
+    """Bound every read of this request's body by BODY_TIMEOUT (the socket is blocking)."""
+    sock = getattr(getattr(req, "unreader", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(BODY_TIMEOUT)
 
 
 def on_starting(server):

@@ -205,6 +205,7 @@ ERRORS = {
     400: "bad request: malformed body, bad value (the message names the field)",
     403: "the file lies outside the data folders, or is a link",
     404: "not found",
+    408: "the body did not arrive within the server's read timeout",
     413: "body over api.max_request_bytes, or more rows than api.max_rows",
     415: "content type other than application/json or text/csv, or a charset other than utf-8",
     503: "no verified model deployed, or the server's data is missing",
@@ -265,7 +266,7 @@ def paths(max_rows: int) -> dict[str, Any]:
             "post": {
                 "summary": "predictions for a data file, records, or a CSV body",
                 "requestBody": body("FileRequest", "RecordsRequest"),
-                "responses": {"200": predicted, **errors(400, 403, 404, 413, 415, 503)},
+                "responses": {"200": predicted, **errors(400, 403, 404, 408, 413, 415, 503)},
             },
         },
         "/invocations": {
@@ -274,7 +275,7 @@ def paths(max_rows: int) -> dict[str, Any]:
                 "requestBody": body("MlflowRequest"),
                 "responses": {
                     "200": answer("0/1 per row", "MlflowPredictions"),
-                    **errors(400, 413, 415, 503),
+                    **errors(400, 408, 413, 415, 503),
                 },
             },
         },

@@ -34,6 +34,7 @@ STATUS_CODES = {  # MLflow's (databricks_pb2) error codes by HTTP status
     403: "PERMISSION_DENIED",
     404: "RESOURCE_DOES_NOT_EXIST",
     405: "BAD_REQUEST",
+    408: "BAD_REQUEST",
     413: "REQUEST_LIMIT_EXCEEDED",
     414: "REQUEST_LIMIT_EXCEEDED",
     415: "BAD_REQUEST",

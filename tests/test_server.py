@@ -60,6 +60,7 @@ def server(tmp_path_factory):
         "RISK_CONFIG": str(config),
         "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
         "RISK_BIND": f"127.0.0.1:{port}",
+        "RISK_BODY_TIMEOUT": "2",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
@@ -188,3 +189,15 @@ def test_metrics_count_the_requests_of_every_worker(server):
     for _ in range(40):  # a new connection each: both workers take some
         requests.get(server["url"] + "/ping", timeout=10)
     assert [pings() - before for _ in range(4)] == [40.0] * 4
+
+
+def test_a_stalled_upload_gets_408_json(server):
+    """A body that stops arriving is answered 408 JSON after the read timeout (2 s here)."""
+    sock = slow_client(server["port"])
+    sock.settimeout(15)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and json.loads(body)["error_code"] == "BAD_REQUEST"
