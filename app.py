@@ -1,9 +1,11 @@
-"""HTTP API over the deployed model and the diagnostics. Every answer is JSON.
+"""HTTP API over the deployed model and the diagnostics. Every answer is JSON (but /).
 
+Speaks MLflow's scoring protocol on /invocations (protocol.py), describes itself at
+/openapi.json (openapi.py) and counts itself at /metrics (metrics.py).
 Reads   the deployed model (prod_deployment_path/current), finaldata.csv, the test data,
         the recorded timings and the cached dependency table
 Run     python app.py [--config config.json]          development server, 127.0.0.1:8000
-        gunicorn --bind 127.0.0.1:8000 wsgi:app        production (see README)
+        gunicorn -c gunicorn.conf.py wsgi:app          production (see README)
 """
 
 from __future__ import annotations
