@@ -77,8 +77,9 @@ def pre_request(worker, req):
 def on_starting(server):
     """Start with an empty metrics folder: counts from an earlier run do not carry over."""
     os.makedirs(METRICS_DIR, mode=0o700, exist_ok=True)
-    for path in glob.glob(os.path.join(METRICS_DIR, "*.db")):
-        os.unlink(path)
+    for kind in ("counter", "gauge", "histogram", "summary"):  # prometheus_client's files only
+        for path in glob.glob(os.path.join(METRICS_DIR, f"{kind}_*.db")):
+            os.unlink(path)
 
 
 def child_exit(server, worker):
