@@ -55,7 +55,7 @@ def numpy_twin(model) -> Any | None:
 
     scikit-learn checks a DataFrame's column names on every call (most of a single-record
     prediction's time); the twin forgets the names and takes plain arrays. Used only if
-    it scores CHECK_ROWS exactly as the model scores them as a DataFrame.
+    it gives the model's labels on CHECK_ROWS and its probabilities (to 1e-9).
     """
     try:
         twin = copy.deepcopy(model)
@@ -63,11 +63,15 @@ def numpy_twin(model) -> Any | None:
         frame = pd.DataFrame(CHECK_ROWS, columns=FEATURES)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            same = np.array_equal(twin.predict_proba(CHECK_ROWS), model.predict_proba(frame))
+            same = np.array_equal(twin.predict(CHECK_ROWS), model.predict(frame))
+            # the same arithmetic, but a DataFrame's columns may sum in another order
+            close = np.allclose(
+                twin.predict_proba(CHECK_ROWS), model.predict_proba(frame), rtol=1e-9, atol=1e-15
+            )
     except Exception as exc:  # any surprise: serve through pandas, as before
         log.warning("no numpy fast path for this model (%s)", type(exc).__name__)
         return None
-    return twin if same else None
+    return twin if same and close else None
 
 
 class PandasRows:
