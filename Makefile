@@ -13,7 +13,7 @@ REBUILDABLE := confusionmatrix.png summary_report.pdf risk_scores.csv apireturns
 # What a shipped checkout does not have: the user's data, models, deployments, history, logs.
 GENERATED := ingesteddata practicemodels models production_deployment logs
 
-.PHONY: help install run serve test test-slow lint data cronline cron uncron clean reset
+.PHONY: help install run serve bench test test-slow lint data cronline cron uncron clean reset
 
 ## help: list every target with its purpose
 help:
@@ -38,9 +38,13 @@ run: $(STAMP)
 	@echo "         production_deployment/ (current -> versions/vNNNN)"
 	@echo "Serve the API and dashboard: make serve  (http://$(HOST):$(PORT)/)"
 
-## serve: the production server (gunicorn, wsgi.py) on HOST:PORT (127.0.0.1:8000)
+## serve: the production server (gunicorn.conf.py, wsgi.py) on HOST:PORT (127.0.0.1:8000)
 serve: $(STAMP)
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
+
+## bench: the model server's throughput under the production settings
+bench: $(STAMP)
+	$(PY) benchmarks/bench_server.py
 
 ## test: the test suite without the slow tests; skipped tests say why
 test: $(STAMP)

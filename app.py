@@ -1,189 +1,127 @@
-"""HTTP API over the deployed model and the diagnostics. Every answer is JSON.
+"""HTTP API over the deployed model and the diagnostics. Every answer is JSON (but /).
 
+Speaks MLflow's scoring protocol on /invocations (protocol.py), describes itself at
+/openapi.json (openapi.py) and counts itself at /metrics (metrics.py).
 Reads   the deployed model (prod_deployment_path/current), finaldata.csv, the test data,
         the recorded timings and the cached dependency table
 Run     python app.py [--config config.json]          development server, 127.0.0.1:8000
-        gunicorn --bind 127.0.0.1:8000 wsgi:app        production (see README)
+        gunicorn -c gunicorn.conf.py wsgi:app          production (see README)
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from common import (
-    FEATURES,
     FINALDATA,
     ID_COLUMN,
     DataError,
     ModelError,
-    RiskError,
     cli_parser,
     load_config,
     run_cli,
 )
 
-import pandas as pd
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 import dashboard
 import dataset
 import diagnostics
 import store
-from deployment import CURRENT, load_deployed
+from metrics import Metrics
+from openapi import openapi_spec
+from protocol import (
+    STATUS_CODES,
+    ApiError,
+    check_content_type,
+    csv_rows,
+    from_records,
+    invalid,
+    mlflow_rows,
+    parse_json,
+)
 from scoring import score_model, test_data_file
+from serving import ModelHolder, predict, read_data_file, strip_paths
 
 log = logging.getLogger("app")
 
 
-class ApiError(Exception):
-    """An error answer: HTTP status and a one-line message."""
+def body_bytes() -> bytes:
+    """The request body; 408 when the client stalls past the server's read timeout."""
+    try:
+        return request.get_data(cache=False)
+    except (OSError, ClientDisconnected):  # read timeout set by gunicorn.conf.py
+        raise ApiError(408, "request body: not received in time") from None
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+
+def request_rows(max_rows: int) -> tuple:
+    """(ids, matrix) of an MLflow scoring request (JSON or CSV)."""
+    mime = check_content_type(request.content_type)
+    raw = body_bytes()
+    if mime == "text/csv":
+        return csv_rows(raw, "CSV body", max_rows)
+    return mlflow_rows(parse_json(raw), max_rows)
 
 
-class ModelHolder:
-    """The deployed model, loaded lazily, reloaded when `current` changes.
+def prediction_rows(config: dict[str, Any]) -> tuple:
+    """(ids, matrix, source, paging) of a /prediction request: a file, records or CSV.
 
-    If a newly deployed model fails verification, the last good one keeps serving and
-    the failure is reported by /health.
+    Files are paged (offset, limit in `paging`, the query or the body); request bodies
+    are capped at api.max_rows and have no paging (None).
     """
-
-    def __init__(self, prod: Path):
-        self.prod = prod
-        self.lock = threading.Lock()
-        self.target: str | None = None  # the `current` link target last tried
-        self.model = None
-        self.manifest: dict[str, Any] | None = None
-        self.error: str | None = None
-
-    def get(self):
-        """(model, manifest) of the live version; ApiError 503 when none can be loaded."""
-        link = self.prod / CURRENT
-        try:
-            target = str(link.readlink())
-        except OSError:
-            target = None
-        with self.lock:
-            if target != self.target or self.model is None:
-                self.target = target
-                try:
-                    self.model, self.manifest = load_deployed(self.prod)
-                    self.error = None
-                    log.info("serving model %s", self.manifest["version"])
-                except RiskError as exc:
-                    self.error = strip_paths(str(exc))  # answers never show server folders
-                    log.error("%s", exc)
-            if self.model is None:
-                raise ApiError(503, self.error or "no deployed model")
-            return self.model, self.manifest
-
-
-def safe_data_path(config: dict[str, Any], given: str) -> Path:
-    """The file `given` names, if it lies inside a configured data folder; else ApiError.
-
-    Relative paths are taken from the config file's folder. Absolute paths, '..',
-    and symlinks leading out of the data folders are refused.
-    """
-    if not given or "\x00" in given:
-        raise ApiError(400, "filepath: empty or invalid")
-    rel = Path(given)
-    if rel.is_absolute() or ".." in rel.parts:
-        raise ApiError(403, f"filepath {given!r}: only paths inside the data folders are allowed")
-    if rel.suffix.lower() != ".csv":
-        raise ApiError(400, f"filepath {given!r}: only .csv files can be scored")
-    path = (config["config_file"].parent / rel).resolve()
-    folders = [
-        config["input_folder_path"],
-        config["output_folder_path"],
-        config["test_data_path"]
-        if config["test_data_path"].is_dir()
-        else config["test_data_path"].parent,
-    ]
-    if not any(path.is_relative_to(folder.resolve()) for folder in folders):
-        raise ApiError(403, f"filepath {given!r}: only paths inside the data folders are allowed")
-    if not path.is_file():
-        raise ApiError(404, f"filepath {given!r}: file not found")
-    return path
-
-
-def records_frame(records: Any) -> pd.DataFrame:
-    """A DataFrame from a JSON list of objects; ApiError 400 otherwise."""
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ApiError(400, "records: must be a list of objects")
-    if not records:
-        raise ApiError(400, "records: empty list")
-    return pd.DataFrame.from_records(records)
-
-
-def csv_frame(body: bytes, source: str) -> pd.DataFrame:
-    """A DataFrame from a CSV request body (features required, corporation optional)."""
-    return dataset.parse_csv(body, source, FEATURES, optional=(ID_COLUMN,))
-
-
-def json_body() -> Any:
-    """The request's JSON body; ApiError 400 when it is not valid JSON."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "request body: not valid JSON")
-    return data
-
-
-def prediction_input(config: dict[str, Any]) -> tuple[pd.DataFrame, str]:
-    """The rows to predict for this request, and a name for them in messages."""
+    max_rows = int(config["api"]["max_rows"])
     if request.method == "GET":
         given = request.args.get("filename") or request.args.get("filepath")
         if not given:
             raise ApiError(400, "query parameter filename is required")
-        return read_data_file(config, given), given
-    if request.mimetype == "text/csv":
-        return csv_frame(request.get_data(), "CSV body"), "CSV body"
-    body = json_body()
+        return csv_rows(read_data_file(config, given), given, 10**9) + (given, request.args)
+    mime = check_content_type(request.content_type)
+    raw = body_bytes()
+    if mime == "text/csv":
+        return csv_rows(raw, "CSV body", max_rows) + ("CSV body", None)
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise ApiError(400, "request body: must be a JSON object")
+    unknown = sorted(set(body) - {"records", "filepath", "offset", "limit"})
+    if unknown or ("records" in body and len(body) > 1):
+        extra = ", ".join(unknown) or ", ".join(sorted(set(body) - {"records"}))
+        raise ApiError(
+            400,
+            f"request body: unexpected key(s) {extra[:200]}; give 'filepath' "
+            "(with offset, limit) or 'records'",
+        )
     if "records" in body:
-        return records_frame(body["records"]), "records"
+        return from_records(body["records"], "records", max_rows) + ("records", None)
     if "filepath" in body:
         if not isinstance(body["filepath"], str):
-            raise ApiError(400, "filepath: must be a string")
-        return read_data_file(config, body["filepath"]), body["filepath"]
+            raise invalid("filepath: must be a string")
+        rows = csv_rows(read_data_file(config, body["filepath"]), body["filepath"], 10**9)
+        return rows + (body["filepath"], body)
     raise ApiError(400, "request body: give 'filepath' or 'records' (or send text/csv)")
 
 
-def read_data_file(config: dict[str, Any], given: str) -> pd.DataFrame:
-    """The features (and ids) of an allowed data file; messages use the name given."""
-    path = safe_data_path(config, given)
-    try:
-        return dataset.read_raw_csv(path, FEATURES, optional=(ID_COLUMN,))
-    except DataError as exc:
-        raise DataError(str(exc).replace(str(path), given)) from None
-
-
-def invocation_input() -> pd.DataFrame:
-    """Rows from an MLflow scoring request: dataframe_split, dataframe_records or CSV."""
-    if request.mimetype == "text/csv":
-        return csv_frame(request.get_data(), "CSV body")
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body: must be a JSON object")
-    if "dataframe_records" in body:
-        return records_frame(body["dataframe_records"])
-    if "dataframe_split" in body:
-        split = body["dataframe_split"]
-        if not isinstance(split, dict) or not isinstance(split.get("data"), list):
-            raise ApiError(400, "dataframe_split: needs 'columns' and 'data' lists")
+def page_args(args: Any, max_rows: int) -> tuple[int, int]:
+    """(offset, limit) of a paged file prediction, from the query or the JSON body."""
+    values = []
+    for name, default, high in (("offset", 0, 10**9), ("limit", max_rows, max_rows)):
+        raw = args.get(name)
+        if raw is None or raw == "":
+            values.append(default)
+            continue
         try:
-            return pd.DataFrame(split["data"], columns=split.get("columns"))
-        except (ValueError, TypeError) as exc:
-            raise ApiError(400, f"dataframe_split: {exc}") from None
-    raise ApiError(
-        400, "request body: give dataframe_split or dataframe_records (or send text/csv)"
-    )
+            value = int(raw) if not isinstance(raw, bool | float) else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not (0 if name == "offset" else 1) <= value <= high:
+            low = 0 if name == "offset" else 1
+            raise invalid(f"{name}: must be an integer between {low} and {high}")
+        values.append(value)
+    return values[0], values[1]
 
 
 class DatasetCache:
@@ -247,20 +185,29 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
 
     @app.route("/prediction", methods=["GET", "POST"])
     def prediction():
-        model, manifest = models.get()
-        data, source = prediction_input(config)
-        preds = diagnostics.model_predictions(data, model, source)
-        return jsonify(
-            model_version=manifest["version"],
-            rows=len(preds),
-            predictions=preds.to_dict(orient="records"),
-        )
+        model, manifest = models.predictor()
+        ids, matrix, source, paging = prediction_rows(config)
+        total, offset = len(matrix), 0
+        if paging is not None:
+            offset, limit = page_args(paging, int(config["api"]["max_rows"]))
+            ids = ids[offset : offset + limit] if ids is not None else None
+            matrix = matrix[offset : offset + limit]
+        preds, proba = predict(model, matrix) if len(matrix) else ([], [])
+        pairs = zip(preds, proba, strict=True)
+        rows = [{"prediction": int(p), "probability": float(q)} for p, q in pairs]
+        if ids is not None:
+            rows = [{ID_COLUMN: i, **r} for i, r in zip(ids, rows, strict=True)]
+        answer = {"model_version": manifest["version"], "rows": len(rows), "predictions": rows}
+        if paging is not None:
+            end = offset + len(rows)
+            answer.update(total=total, offset=offset, next_offset=end if end < total else None)
+        return jsonify(answer)
 
     @app.post("/invocations")
     def invocations():
-        model, _ = models.get()
-        preds = diagnostics.model_predictions(invocation_input(), model, "request")
-        return jsonify(predictions=preds["prediction"].tolist())
+        model, _ = models.predictor()
+        _, matrix = request_rows(int(config["api"]["max_rows"]))
+        return jsonify(predictions=predict(model, matrix, proba=False)[0].tolist())
 
     @app.get("/scoring")
     def scoring_route():
@@ -269,6 +216,7 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
         return jsonify(model_version=manifest["version"], test_data=path.name, **scores)
 
     @app.get("/summarystats")
+    @app.get("/summary")  # the original project's write-ups use both spellings
     def summarystats():
         finaldata = app.extensions["risk"]["finaldata"]
         data = finaldata.get()
@@ -297,13 +245,29 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
         try:
             _, manifest = models.get()
         except ApiError as exc:
-            return jsonify(status="unavailable", error=str(exc)), 503
+            body = {"status": "unavailable", "error_code": exc.code, "message": str(exc)}
+            return jsonify(**body, error=str(exc)), 503
         return jsonify(
             status="ok",
             model_version=manifest["version"],
             deployed_at=manifest["deployed_at"],
             reload_error=models.error,
         )
+
+    description = openapi_spec(int(config["api"]["max_rows"]))
+
+    @app.get("/openapi.json")
+    def openapi_json():
+        return jsonify(description)
+
+    @app.get("/metrics")
+    def metrics_route():
+        try:
+            models.get()  # so the served model shows even before the first prediction
+        except ApiError:
+            pass
+        body, content_type = app.extensions["risk"]["metrics"].exposition()
+        return Response(body, content_type=content_type)
 
     @app.get("/version")
     def version():
@@ -316,38 +280,55 @@ def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> 
         )
 
 
+def error_answer(status: int, message: str, code: str | None = None):
+    """MLflow's error shape {"error_code", "message"}, plus "error" (the same message)."""
+    code = code or STATUS_CODES.get(status, "BAD_REQUEST")
+    return jsonify(error_code=code, message=message, error=message), status
+
+
+def register_metrics(app: Flask, metrics: Metrics) -> None:
+    """Count every request and its time per endpoint (the route's rule, not the raw path)."""
+
+    @app.before_request
+    def start_clock():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def count(response: Response):
+        rule = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.observe(rule, request.method, response.status_code, elapsed)
+        return response
+
+
 def register_errors(app: Flask) -> None:
-    """Every error becomes JSON {"error": "..."} with the right status."""
+    """Every error becomes JSON with the right status and an MLflow error code."""
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return jsonify(error=str(exc)), exc.status
+        return error_answer(exc.status, str(exc), exc.code)
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError):
-        return jsonify(error=strip_paths(str(exc))), 400
+        return error_answer(400, strip_paths(str(exc)), "INVALID_PARAMETER_VALUE")
 
     @app.errorhandler(ModelError)
     def model_error(exc: ModelError):
-        return jsonify(error=strip_paths(str(exc))), 503
+        return error_answer(503, strip_paths(str(exc)))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return jsonify(error=f"{exc.name}: {exc.description}"), exc.code
+        code = "ENDPOINT_NOT_FOUND" if exc.code == 404 else None
+        response, status = error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
+        for name, value in exc.get_headers():  # e.g. Allow on a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unexpected error on %s", request.path)
-        return jsonify(error="internal error; see the server log"), 500
-
-
-def strip_paths(message: str) -> str:
-    """A message with server folders shortened to file names (no layout leaks)."""
-    words = [
-        Path(w).name + (":" if w.endswith(":") else "") if w.startswith("/") else w
-        for w in message.split(" ")
-    ]
-    return " ".join(words)
+        return error_answer(500, "internal error; see the server log")
 
 
 def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
@@ -359,17 +340,19 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
         MAX_CONTENT_LENGTH=int(config["api"]["max_request_bytes"]), JSON_SORT_KEYS=False
     )
     app.json.sort_keys = False
-    models = ModelHolder(config["prod_deployment_path"])
+    models = ModelHolder(config["prod_deployment_path"], config["deployment"]["signing_key_path"])
     app.extensions["risk"] = {
         "config": config,
         "models": models,
         "finaldata": DatasetCache(config["output_folder_path"] / FINALDATA, "run ingestion.py"),
         "observations": observations_cache(config["output_folder_path"]),
         "testdata": DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
+        "metrics": Metrics(models, config["output_folder_path"]),
     }
     register_routes(app, config, models)
     dashboard.register(app)  # the client managers' pages and /risk
     register_errors(app)
+    register_metrics(app, app.extensions["risk"]["metrics"])
     return app
 
 

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import logging
 import os
-import pickle
 import re
 import sqlite3
 import sys
@@ -43,7 +42,8 @@ COLUMNS = [ID_COLUMN, *FEATURES, TARGET]
 FINALDATA = "finaldata.csv"
 INGESTED_FILES = "ingestedfiles.txt"
 INGESTION_RECORD = "ingestion_record.json"
-MODEL_FILE = "trainedmodel.pkl"
+MODEL_FILE = "trainedmodel.pkl"  # written for the original tools; nothing here loads it
+MODEL_SKOPS = "trainedmodel.skops"  # the model that is loaded: skops, no code runs on load
 MODEL_META = "trainedmodel.json"
 SCORE_FILE = "latestscore.txt"
 SCORES_JSON = "scores.json"
@@ -135,6 +135,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "deployment": {
         "force": False,  # deploy a retrained model even if it scores worse
+        # HMAC key signing every manifest; must lie outside prod_deployment_path.
+        # Empty: <prod_deployment_path>.key beside that folder. Created (0600) on first deploy
+        "signing_key_path": "",
     },
     "logging": {
         "file": "fullprocess.log",  # in output_folder_path; rotated
@@ -165,6 +168,7 @@ DEFAULTS: dict[str, Any] = {
         "port": 8000,
         "base_url": "http://127.0.0.1:8000",  # where apicalls.py finds the server
         "max_request_bytes": 10_000_000,  # larger request bodies get 413
+        "max_rows": 10_000,  # rows per request body (413 beyond); file predictions are paged
     },
 }
 PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
@@ -295,6 +299,9 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     check_ranges(config, file.name)
     for key in PATH_KEYS:
         config[key] = (file.parent / Path(config[key]).expanduser()).resolve()
+    config["deployment"]["signing_key_path"] = signing_key_location(
+        config["deployment"]["signing_key_path"], config["prod_deployment_path"], file
+    )
     config["input_database"]["url"] = resolve_database_url(
         config["input_database"]["url"], file.parent
     )
@@ -318,6 +325,20 @@ def check_ranges(config: dict[str, Any], where: str) -> None:
     url = config["notify"]["webhook_url"]
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}: notify.webhook_url must start with http:// or https://")
+
+
+def default_signing_key(prod: Path) -> Path:
+    """The signing key's default place: beside the deployment folder, never inside it."""
+    return prod.parent / f"{prod.name}.key"
+
+
+def signing_key_location(given: str, prod: Path, file: Path) -> Path:
+    """The configured signing key path, resolved; ConfigError if inside prod_deployment_path."""
+    path = (file.parent / Path(given).expanduser()).resolve() if given else None
+    path = path or default_signing_key(prod)
+    if path.is_relative_to(prod):
+        raise ConfigError(f"{file.name}: deployment.signing_key_path must be outside {prod.name}")
+    return path
 
 
 def resolve_database_url(url: str, base: Path) -> str:
@@ -585,10 +606,52 @@ def settled(fresh: list[tuple[Path, dict]], settle_seconds: float, scan: Scan) -
     return out
 
 
-def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) -> Any:
-    """Unpickle a model only if its bytes hash to expected_sha256; ModelError otherwise.
+# Every type a served model may contain, checked before loading (skops builds objects
+# of these types from data; no other type, and no code from the file, is ever used).
+TRUSTED_TYPES = [
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
+    "numpy.log1p",
+    "numpy.ndarray",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.dtype",
+]
+# skops nodes that hold plain data (dicts, lists, JSON values, arrays), not objects
+DATA_NODES = {"DictNode", "ListNode", "JsonNode", "TupleNode", "NdArrayNode", "TypeNode"}
 
-    The bytes are read once, hashed and unpickled, so the file checked is the file loaded.
+
+def skops_types(payload: bytes) -> set[str]:
+    """Every 'module.Class' a skops file would build (read from its schema, nothing run)."""
+    import io
+    import zipfile
+
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("__loader__") not in DATA_NODES and "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node['__class__']}")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        walk(json.loads(archive.read("schema.json")))
+    return found
+
+
+def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) -> Any:
+    """Load a skops model only if its bytes hash to expected_sha256 and it holds only
+    TRUSTED_TYPES; ModelError otherwise. No code from the file ever runs.
+
+    The bytes are read once, hashed, checked and loaded, so the file checked is the file
+    loaded. Pickles are never loaded: a .pkl (or any non-skops file) is refused.
     """
     path = Path(path)
     try:
@@ -606,7 +669,16 @@ def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) ->
             f"{expected_sha256[:12]}...; file corrupted or tampered, refusing to load"
         )
     try:
-        return pickle.loads(payload)
+        untrusted = sorted(skops_types(payload) - set(TRUSTED_TYPES))
+    except Exception as exc:  # not a zip, no schema: not a skops file
+        kind = type(exc).__name__
+        raise ModelError(f"{path}: not a skops model file ({kind}); refusing to load") from None
+    if untrusted:
+        raise ModelError(f"{path}: untrusted type(s) {', '.join(untrusted)}; refusing to load")
+    import skops.io  # only where a model is loaded: the cron tick stays light
+
+    try:
+        return skops.io.loads(payload, trusted=TRUSTED_TYPES)
     except Exception as exc:  # a verified file that still fails: say what, not a trace
         raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
 

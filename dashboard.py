@@ -214,7 +214,9 @@ def previous_scores(ext: dict[str, Any], versions: list[dict], live: str) -> dic
     if before is None:
         return None
     try:
-        model, _ = load_deployed_version(before["folder"])
+        model, _ = load_deployed_version(
+            before["folder"], ext["config"]["deployment"]["signing_key_path"]
+        )
     except RiskError:  # a damaged old version: show the rest
         return None
     return {"version": before["version"], **scores_on_test_data(ext, model, before["model_sha256"])}

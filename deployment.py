@@ -1,22 +1,30 @@
 """Deployment: publish the scored model, its score and its ingestion record as one version.
 
-Reads   output_model_path/{trainedmodel.pkl, trainedmodel.json, latestscore.txt, scores.json}
-        output_folder_path/{ingestedfiles.txt, ingestion_record.json}
-Writes  prod_deployment_path/versions/vNNNN/   those files plus manifest.json (sha256 of each)
+Reads   output_model_path/{trainedmodel.skops, trainedmodel.pkl, trainedmodel.json,
+        latestscore.txt, scores.json}, output_folder_path/{ingestedfiles.txt,
+        ingestion_record.json}, the signing key (deployment.signing_key_path)
+Writes  prod_deployment_path/versions/vNNNN/   those files plus manifest.json (sha256 of each,
+                                               signed with HMAC-SHA256)
         prod_deployment_path/current           symlink to the live version, swapped atomically
         prod_deployment_path/trainedmodel.pkl, latestscore.txt, ingestedfiles.txt
                                                symlinks through current/, for the original tools
 Run     python deployment.py [--config config.json] [--list | --rollback | --to vNNNN]
 
 A reader resolves `current` once and reads every file from that version folder, so it sees
-the old set or the new set, never a mix. Loading verifies the model's sha256 first.
+the old set or the new set, never a mix. Loading checks the manifest's signature (key kept
+outside the deployment folder, created with mode 0600 on first deploy), then the model's
+sha256 and types; the model is the skops file, the pickle is never loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,11 +36,13 @@ from common import (
     INGESTION_RECORD,
     MODEL_FILE,
     MODEL_META,
+    MODEL_SKOPS,
     SCORE_FILE,
     SCORES_JSON,
     TARGET,
     ModelError,
     cli_parser,
+    default_signing_key,
     load_config,
     load_model_verified,
     now_iso,
@@ -54,12 +64,15 @@ VERSIONS = "versions"
 # Flat names kept at the top of prod_deployment_path, as the original project had them.
 TOP_LEVEL_LINKS = [MODEL_FILE, SCORE_FILE, INGESTED_FILES]
 VERSION_RE = re.compile(r"^v(\d{4,})$")
+SIGNATURE = "signature"
+KEY_BYTES = 32
 
 
 def deployment_sources(config: dict[str, Any]) -> dict[str, Path]:
     """Name -> source path of every file a deployment carries."""
     models, ingested = config["output_model_path"], config["output_folder_path"]
-    sources = {name: models / name for name in (MODEL_FILE, MODEL_META, SCORE_FILE, SCORES_JSON)}
+    names = (MODEL_SKOPS, MODEL_FILE, MODEL_META, SCORE_FILE, SCORES_JSON)
+    sources = {name: models / name for name in names}
     sources.update({name: ingested / name for name in (INGESTED_FILES, INGESTION_RECORD)})
     return sources
 
@@ -74,15 +87,17 @@ def check_sources(sources: dict[str, Path]) -> dict[str, Any]:
             hint = (
                 "ingestion.py"
                 if name in (INGESTED_FILES, INGESTION_RECORD)
-                else ("training.py" if name in (MODEL_FILE, MODEL_META) else "scoring.py")
+                else (
+                    "training.py" if name in (MODEL_SKOPS, MODEL_FILE, MODEL_META) else "scoring.py"
+                )
             )
             raise ModelError(f"{path}: missing; run {hint} first")
     scores = read_json(sources[SCORES_JSON])
-    model_sha = sha256_file(sources[MODEL_FILE])
+    model_sha = sha256_file(sources[MODEL_SKOPS])
     if scores.get("model_sha256") != model_sha:
         raise ModelError(
             f"{sources[SCORES_JSON]}: scores are for another model than "
-            f"{sources[MODEL_FILE]}; run scoring.py first"
+            f"{sources[MODEL_SKOPS]}; run scoring.py first"
         )
     if float(sources[SCORE_FILE].read_text().strip()) != scores["f1"]:
         raise ModelError(f"{sources[SCORE_FILE]}: does not match {SCORES_JSON}; run scoring.py")
@@ -118,8 +133,53 @@ def swap_symlink(link: Path, target: str) -> None:
     os.replace(tmp, link)
 
 
-def stage_version(prod: Path, sources: dict[str, Path], manifest: dict[str, Any]) -> Path:
-    """Copy the files into a hidden temp folder under versions/ and write its manifest."""
+def signing_key(path: Path, create: bool = False) -> bytes:
+    """The HMAC key at path; with create, made (random, mode 0600) when missing."""
+    try:
+        key = path.read_bytes().strip()
+    except FileNotFoundError:
+        if not create:
+            raise ModelError(
+                f"{path}: signing key not found (deployment.signing_key_path); "
+                "cannot verify the deployment"
+            ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another deploy made it meanwhile
+            return signing_key(path)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(KEY_BYTES) + "\n")
+        log.info("created signing key %s (mode 0600)", path)
+        return signing_key(path)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read signing key ({exc.strerror})") from None
+    if len(key) < KEY_BYTES:
+        raise ModelError(f"{path}: signing key too short ({len(key)} bytes)")
+    return key
+
+
+def manifest_signature(manifest: dict[str, Any], key: bytes) -> str:
+    """HMAC-SHA256 of the manifest without its signature, as canonical JSON."""
+    body = {k: v for k, v in manifest.items() if k != SIGNATURE}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def verify_manifest(manifest: dict[str, Any], key: bytes, where: Path) -> None:
+    """ModelError unless the manifest carries a valid signature under key."""
+    given = manifest.get(SIGNATURE)
+    if not isinstance(given, str):
+        raise ModelError(f"{where}: manifest not signed; redeploy with this version")
+    if not hmac.compare_digest(given, manifest_signature(manifest, key)):
+        raise ModelError(f"{where}: manifest signature does not match; tampered, refusing to load")
+
+
+def stage_version(
+    prod: Path, sources: dict[str, Path], manifest: dict[str, Any], key: bytes
+) -> Path:
+    """Copy the files into a hidden temp folder under versions/ and write its signed
+    manifest."""
     (prod / VERSIONS).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=prod / VERSIONS))
     staging.chmod(0o755)
@@ -128,7 +188,8 @@ def stage_version(prod: Path, sources: dict[str, Path], manifest: dict[str, Any]
         with open(staging / name, "rb") as fh:
             os.fsync(fh.fileno())
     manifest["files"] = {name: sha256_file(staging / name) for name in sources}
-    manifest["model_sha256"] = manifest["files"][MODEL_FILE]
+    manifest["model_sha256"] = manifest["files"][MODEL_SKOPS]
+    manifest[SIGNATURE] = manifest_signature(manifest, key)
     write_json(staging / MANIFEST, manifest)
     return staging
 
@@ -166,6 +227,7 @@ def deploy(config: dict[str, Any]) -> str:
     prod = config["prod_deployment_path"]
     sources = deployment_sources(config)
     scores = check_sources(sources)
+    key = signing_key(config["deployment"]["signing_key_path"], create=True)
     live = current_version(prod)
     same = version_of_model(prod, scores["model_sha256"])
     if same and same == live:
@@ -173,14 +235,14 @@ def deploy(config: dict[str, Any]) -> str:
         return live
     if same:
         log.info("model %s... is kept as %s: reusing it", scores["model_sha256"][:12], same)
-        return switch_to(prod, same)
+        return switch_to(prod, same, config["deployment"]["signing_key_path"])
     manifest = {
         "deployed_at": now_iso(),
         "f1": scores["f1"],
         "previous_version": live,
         "sources": {name: str(path) for name, path in sources.items()},
     }
-    version = publish_version(prod, stage_version(prod, sources, manifest))
+    version = publish_version(prod, stage_version(prod, sources, manifest, key))
     activate(prod, version)
     log.info("deployed %s (F1 %.4f) to %s", version, scores["f1"], prod / VERSIONS / version)
     return version
@@ -224,7 +286,7 @@ def version_of_model(prod: Path, model_sha256: str) -> str | None:
     return None
 
 
-def switch_to(prod: Path, target: str) -> str:
+def switch_to(prod: Path, target: str, key_file: Path | None = None) -> str:
     """Make a kept version live (forward or back), after verifying its model; returns it.
 
     The API follows without a restart: it reloads whenever `current` changes.
@@ -233,7 +295,8 @@ def switch_to(prod: Path, target: str) -> str:
     if target not in versions:
         kept = ", ".join(versions) or "none"
         raise ModelError(f"{prod / VERSIONS / target}: no such version (kept: {kept})")
-    load_deployed_version(prod / VERSIONS / target)  # never switch onto a broken model
+    # never switch onto a broken or tampered model
+    load_deployed_version(prod / VERSIONS / target, key_file or default_signing_key(prod))
     activate(prod, target)
     log.info("switched from %s to %s", live, target)
     return target
@@ -320,7 +383,7 @@ def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> 
     }
 
 
-def rollback(prod: Path) -> str:
+def rollback(prod: Path, key_file: Path | None = None) -> str:
     """Make the version before the live one live again; returns its name."""
     versions, live = list_versions(prod), current_version(prod)
     if live is None or live not in versions:
@@ -328,27 +391,32 @@ def rollback(prod: Path) -> str:
     index = versions.index(live)
     if index == 0:
         raise ModelError(f"{prod}: {live} is the oldest version; nothing to roll back to")
-    return switch_to(prod, versions[index - 1])
+    return switch_to(prod, versions[index - 1], key_file)
 
 
-def load_deployed_version(folder: Path) -> tuple[Any, dict[str, Any]]:
-    """The model of one version folder, verified against its manifest, and the manifest."""
+def load_deployed_version(folder: Path, key_file: Path | None = None) -> tuple[Any, dict]:
+    """The model of one version folder and its manifest, after checking the manifest's
+    signature (key_file: default beside prod_deployment_path) and the model's sha256 and
+    types."""
+    key_file = key_file or default_signing_key(folder.parent.parent)
     manifest = read_json(folder / MANIFEST)
-    if manifest is None:
+    if not isinstance(manifest, dict):
         raise ModelError(f"{folder / MANIFEST}: deployment manifest missing")
-    model = load_model_verified(folder / MODEL_FILE, manifest.get("model_sha256"))
+    verify_manifest(manifest, signing_key(key_file), folder / MANIFEST)
+    model = load_model_verified(folder / MODEL_SKOPS, manifest.get("model_sha256"))
     return model, {**manifest, "version": folder.name, "folder": str(folder)}
 
 
-def load_deployed(prod: Path) -> tuple[Any, dict[str, Any]]:
-    """The live model, verified against its manifest, and the manifest (with its folder).
+def load_deployed(prod: Path, key_file: Path | None = None) -> tuple[Any, dict[str, Any]]:
+    """The live model, verified, and its manifest (with its folder).
 
     Resolves `current` once, so the model and manifest come from the same version.
+    key_file: the config's deployment.signing_key_path (default: beside prod).
     """
     link = prod / CURRENT
     if not link.is_symlink():
         raise ModelError(f"{prod}: no deployed model; run deployment.py first")
-    return load_deployed_version(link.resolve())
+    return load_deployed_version(link.resolve(), key_file or default_signing_key(prod))
 
 
 def format_versions(prod: Path) -> str:
@@ -378,10 +446,12 @@ def main() -> int:
         return 0
     with writer_lock(config, "deployment.py"):
         if args.rollback:
-            rollback(config["prod_deployment_path"])
+            rollback(config["prod_deployment_path"], config["deployment"]["signing_key_path"])
             return 0
         if args.to:
-            switch_to(config["prod_deployment_path"], args.to)
+            switch_to(
+                config["prod_deployment_path"], args.to, config["deployment"]["signing_key_path"]
+            )
             return 0
         store.refresh_exports(config["output_folder_path"])
         deploy(config)

@@ -348,7 +348,9 @@ def format_float(x: float | None) -> str:
 def diagnostics_text(config: dict[str, Any]) -> str:
     """Every diagnostic as readable text tables."""
     data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
-    model, manifest = load_deployed(config["prod_deployment_path"])
+    model, manifest = load_deployed(
+        config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+    )
     test = dataset.load_dataset(test_data_file(config["test_data_path"]))
     preds = model_predictions(test, model, "test data")
     summary = dataframe_summary(data)

@@ -31,6 +31,7 @@ from typing import Any
 from common import (
     MODEL_FILE,
     MODEL_META,
+    MODEL_SKOPS,
     SCORE_FILE,
     SCORES_JSON,
     TARGET,
@@ -168,7 +169,9 @@ def load_live(config: dict[str, Any]):
     from deployment import current_version, load_deployed
 
     try:
-        return load_deployed(config["prod_deployment_path"])
+        return load_deployed(
+            config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+        )
     except ModelError:
         if current_version(config["prod_deployment_path"]):
             raise
@@ -283,7 +286,7 @@ def keep_refused(config: dict[str, Any], reason: str) -> Path:
     """Copy the refused model and its scores aside, with the reason, for inspection."""
     folder = config["output_model_path"] / "refused" / now_iso().replace(":", "")
     folder.mkdir(parents=True, exist_ok=True)
-    for name in (MODEL_FILE, MODEL_META, SCORE_FILE, SCORES_JSON):
+    for name in (MODEL_FILE, MODEL_SKOPS, MODEL_META, SCORE_FILE, SCORES_JSON):
         shutil.copy2(config["output_model_path"] / name, folder / name)
     write_json(folder / "refused.json", {"reason": reason, "time": now_iso()})
     return folder

@@ -82,7 +82,9 @@ def figure_png(fig: Figure) -> bytes:
 
 def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The risk table of the deployed model over the ingested clients, and the manifest."""
-    model, manifest = load_deployed(config["prod_deployment_path"])
+    model, manifest = load_deployed(
+        config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+    )
     return served_risk_table(model, manifest, observations(config), config["risk"]), manifest
 
 
@@ -180,7 +182,9 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     current_run: the run of fullprocess that is deploying now (recorded only after the
     report is written), so the report can say why this model was deployed.
     """
-    model, manifest = load_deployed(config["prod_deployment_path"])
+    model, manifest = load_deployed(
+        config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+    )
     folder = Path(manifest["folder"])
     test_path = test_data_file(config["test_data_path"])
     test = dataset.load_dataset(test_path)
@@ -202,7 +206,9 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
         "model_meta": read_json(folder / MODEL_META, {}) or {},
         "test_data": test_path.name,
         "scores": model_health.scores_with_interval(model, test),
-        "previous": previous_version_scores(versions, manifest["version"], test),
+        "previous": previous_version_scores(
+            versions, manifest["version"], test, config["deployment"]["signing_key_path"]
+        ),
         "summary": diagnostics.dataframe_summary(data),
         "missing": diagnostics.missing_data(data),
         "timings": diagnostics.recorded_timings(config),
@@ -217,12 +223,14 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     }
 
 
-def previous_version_scores(versions: list[dict], live: str, test: pd.DataFrame) -> dict | None:
+def previous_version_scores(
+    versions: list[dict], live: str, test: pd.DataFrame, key_file: Path | None = None
+) -> dict | None:
     """The version before the live one, scored with an interval on the same test data."""
     before = model_health.previous_version(versions, live)
     if before is None:
         return None
-    model, _ = load_deployed_version(before["folder"])
+    model, _ = load_deployed_version(before["folder"], key_file)
     return {"version": before["version"], **model_health.scores_with_interval(model, test)}
 
 

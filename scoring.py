@@ -1,6 +1,6 @@
 """Scoring: F1 (and precision, recall, ROC AUC) of the trained model on the test data.
 
-Reads   output_model_path/trainedmodel.pkl (+ trainedmodel.json to verify it)
+Reads   output_model_path/trainedmodel.skops (+ trainedmodel.json to verify it)
         test_data_path/testdata.csv (or test_data_path itself when it is a file)
 Writes  output_model_path/latestscore.txt   the F1 alone, a plain number (read with float())
         output_model_path/scores.json       every metric, the model's sha256, the data used
@@ -15,8 +15,8 @@ from typing import Any
 
 from common import (
     FEATURES,
-    MODEL_FILE,
     MODEL_META,
+    MODEL_SKOPS,
     SCORE_FILE,
     SCORES_JSON,
     TARGET,
@@ -55,10 +55,10 @@ def load_trained_model(model_folder: Path):
     meta_path = model_folder / MODEL_META
     meta = read_json(meta_path)
     if meta is None:
-        if not (model_folder / MODEL_FILE).exists():
-            raise ModelError(f"{model_folder / MODEL_FILE}: no trained model; run training.py")
+        if not (model_folder / MODEL_SKOPS).exists():
+            raise ModelError(f"{model_folder / MODEL_SKOPS}: no trained model; run training.py")
         raise ModelError(f"{meta_path}: model metadata missing; run training.py again")
-    return load_model_verified(model_folder / MODEL_FILE, meta.get("model_sha256")), meta
+    return load_model_verified(model_folder / MODEL_SKOPS, meta.get("model_sha256")), meta
 
 
 def exit_probabilities(model, data: pd.DataFrame) -> np.ndarray:

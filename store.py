@@ -183,17 +183,21 @@ def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
             if fresh or version == 0:
                 import_legacy(db, folder)
             set_meta(db, "schema_version", SCHEMA_VERSION)
-    else:
+    elif missing_run_columns(db):  # only then a write: readers never wait on each other
         with transaction(db):
             add_run_columns(db)
 
 
+def missing_run_columns(db: sqlite3.Connection) -> list[str]:
+    """The Run fields the runs table has no column for."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    return [name for name in RUN_FIELDS if name not in have]
+
+
 def add_run_columns(db: sqlite3.Connection) -> None:
     """ALTER TABLE runs ADD COLUMN for every Run field the table lacks."""
-    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-    for name in RUN_FIELDS:
-        if name not in have:
-            db.execute(f"ALTER TABLE runs ADD COLUMN {name} TEXT")
+    for name in missing_run_columns(db):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {name} TEXT")
 
 
 class transaction:

@@ -1,7 +1,9 @@
 """Training: fit the attrition model on the ingested data.
 
 Reads   output_folder_path/finaldata.csv
-Writes  output_model_path/trainedmodel.pkl    the fitted scikit-learn model
+Writes  output_model_path/trainedmodel.skops  the fitted scikit-learn model (skops: loads
+                                              without running code; the one that is used)
+        output_model_path/trainedmodel.pkl    the same model pickled, for the original tools
         output_model_path/trainedmodel.json   its provenance: data hash, rows, features,
                                               hyperparameters, library versions, time
 Run     python training.py [--config config.json]
@@ -24,6 +26,7 @@ from common import (
     FINALDATA,
     MODEL_FILE,
     MODEL_META,
+    MODEL_SKOPS,
     TARGET,
     ModelError,
     cli_parser,
@@ -238,9 +241,16 @@ def model_metadata(
 
 
 def save_model(model, metadata: dict[str, Any], folder: Path) -> Path:
-    """Atomically write the pickle, then its metadata with the pickle's sha256."""
-    path = write_atomic(folder / MODEL_FILE, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-    write_json(folder / MODEL_META, {**metadata, "model_sha256": sha256_file(path)})
+    """Atomically write the skops model (the one loaded), the pickle (for the original
+    project's tools; never loaded here), then the metadata with the sha256 of both."""
+    import skops.io
+
+    path = write_atomic(folder / MODEL_SKOPS, skops.io.dumps(model))
+    pickled = write_atomic(
+        folder / MODEL_FILE, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    )
+    hashes = {"model_sha256": sha256_file(path), "pickle_sha256": sha256_file(pickled)}
+    write_json(folder / MODEL_META, {**metadata, **hashes})
     return path
 
 

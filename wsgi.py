@@ -1,4 +1,4 @@
-"""Production entry point: `gunicorn --bind 127.0.0.1:8000 wsgi:app` (see README).
+"""Production entry point: `gunicorn -c gunicorn.conf.py wsgi:app` (see README).
 
 The config comes from $RISK_CONFIG, else config.json beside this file.
 """

@@ -11,7 +11,7 @@ from conftest import deploy_workspace, small_rows, write_csv
 
 import app as api
 import ingestion
-from common import FEATURES, ID_COLUMN, MODEL_FILE, SCORE_FILE
+from common import FEATURES, ID_COLUMN, MODEL_SKOPS, SCORE_FILE
 
 SECRET = "SECRET-MARKER-7f3a"
 TESTDATA = "testdata/testdata.csv"
@@ -204,6 +204,64 @@ def test_url_encoded_dotdot_is_refused(client, outside):
     assert "input_folder_path" not in answer.get_data(as_text=True)
 
 
+def test_hard_link_to_an_outside_file_is_refused(client, outside, workspace):
+    """A hard link inside testdata to a file outside: opened, then refused (link count 2)."""
+    os.link(outside, workspace / "testdata" / "hard.csv")
+    answer = client.post("/prediction", json={"filepath": "testdata/hard.csv"})
+    assert answer.status_code == 403 and "link" in answer.get_json()["message"]
+    assert SECRET not in answer.get_data(as_text=True)
+
+
+def test_symlink_swap_loop_never_leaks(client, outside, workspace):
+    """A file swapped with a symlink to the secret between requests never leaks it."""
+    import threading
+
+    swap, stop = workspace / "testdata" / "swap.csv", threading.Event()
+
+    def swapper():
+        while not stop.is_set():
+            write_csv(swap.with_name(".regular.tmp"), small_rows(3, 700))
+            os.replace(swap.with_name(".regular.tmp"), swap)
+            swap.with_name(".link.tmp").unlink(missing_ok=True)
+            os.symlink(outside, swap.with_name(".link.tmp"))
+            os.replace(swap.with_name(".link.tmp"), swap)
+
+    thread = threading.Thread(target=swapper, daemon=True)
+    thread.start()
+    statuses = set()
+    try:
+        for _ in range(300):
+            answer = client.post("/prediction", json={"filepath": "testdata/swap.csv"})
+            assert SECRET not in answer.get_data(as_text=True)
+            statuses.add(answer.status_code)
+    finally:
+        stop.set()
+        thread.join()
+    assert statuses <= {200, 403, 404}
+
+
+@pytest.mark.parametrize(
+    "given", ["testdata/" + "a" * 300 + ".csv", "testdata/" + "d/" * 3000 + "x.csv"]
+)
+def test_over_long_paths_are_400(client, given):
+    """A 300-character name or a 6,000-character path: 400 before any file access."""
+    for answer in (
+        client.post("/prediction", json={"filepath": given}),
+        client.get("/prediction", query_string={"filename": given}),
+    ):
+        assert answer.status_code == 400 and "longer than" in answer.get_json()["message"]
+
+
+def test_file_predictions_are_paged(client):
+    """offset and limit page a file's predictions; next_offset leads to the rest."""
+    first = client.get(f"/prediction?filename={TESTDATA}&limit=10").get_json()
+    assert first["rows"] == 10 and first["total"] == 15 and first["next_offset"] == 10
+    rest = client.post("/prediction", json={"filepath": TESTDATA, "offset": 10}).get_json()
+    assert rest["rows"] == 5 and rest["next_offset"] is None
+    assert rest["predictions"][0][ID_COLUMN] == "c110"
+    assert client.get(f"/prediction?filename={TESTDATA}&limit=0").status_code == 400
+
+
 # --- bad requests -----------------------------------------------------------------------------
 
 
@@ -248,9 +306,10 @@ def test_bad_prediction_request_is_400(client, kwargs, message):
 
 
 def test_bad_invocation_is_400(client):
-    """/invocations without a known input format gets 400 JSON."""
-    answer = client.post("/invocations", json={"inputs": [[1, 2, 3]]})
-    assert answer.status_code == 400 and "dataframe_split" in answer.get_json()["error"]
+    """/invocations without a known input format gets 400 in MLflow's error shape."""
+    answer = client.post("/invocations", json={"rows": [[1, 2, 3]]})
+    assert answer.status_code == 400 and "dataframe_split" in answer.get_json()["message"]
+    assert answer.get_json()["error_code"] == "BAD_REQUEST"
 
 
 def test_unknown_route_is_404_json(client):
@@ -263,6 +322,7 @@ def test_wrong_method_is_405_json(client):
     """GET on a POST-only route answers 405 JSON."""
     answer = client.get("/invocations")
     assert answer.status_code == 405 and "error" in answer.get_json()
+    assert answer.headers["Allow"] == "POST" or "POST" in answer.headers["Allow"]
 
 
 @pytest.mark.parametrize("route", ["/prediction", "/invocations"])
@@ -320,7 +380,7 @@ def test_model_errors_do_not_reveal_server_paths(config, workspace):
 
 def test_tampered_model_is_refused(deployed):
     """A deployed pickle changed after deployment is refused: /health 503."""
-    path = deployed["prod_deployment_path"] / "versions" / "v0001" / MODEL_FILE
+    path = deployed["prod_deployment_path"] / "versions" / "v0001" / MODEL_SKOPS
     path.write_bytes(path.read_bytes()[:-8] + b"tampered")
     client = api.create_app(deployed).test_client()
     health = client.get("/health")
@@ -338,12 +398,35 @@ def test_hot_reload_of_a_new_deployment(app, client, deployed):
     assert answer.get_json()["model_version"] == "v0002"
 
 
+def test_a_new_version_loads_without_stalling_other_requests(app, client, deployed):
+    """While one thread loads a new version, the others answer with the last one."""
+    models = app.extensions["risk"]["models"]
+    assert client.get("/version").get_json()["model_version"] == "v0001"
+    deploy_second_model(deployed)
+    with models.lock:  # another thread is loading v0002
+        assert client.get("/version").get_json()["model_version"] == "v0001"
+    assert client.get("/version").get_json()["model_version"] == "v0002"
+
+
+def test_the_numpy_fast_path_scores_like_the_model(app, client):
+    """The served twin (no feature names) gives the model's own probabilities."""
+    import numpy as np
+    import pandas as pd
+
+    client.get("/health")
+    model, twin, _ = app.extensions["risk"]["models"].current()
+    rows = np.array([[5.0, 100.0, 10.0], [200.0, 4000.0, 12.0]])
+    frame = pd.DataFrame(rows, columns=FEATURES)
+    assert twin is not None and not hasattr(twin, "feature_names_in_")
+    assert np.array_equal(twin.predict_proba(rows), model.predict_proba(frame))
+
+
 def test_corrupt_new_deployment_keeps_the_last_good_model(client, deployed):
     """A v0002 that fails verification: v0001 keeps serving, /health shows why."""
     assert client.get("/health").get_json()["model_version"] == "v0001"
     deploy_second_model(deployed)
-    path = deployed["prod_deployment_path"] / "versions" / "v0002" / MODEL_FILE
-    path.write_bytes(b"not a pickle")
+    path = deployed["prod_deployment_path"] / "versions" / "v0002" / MODEL_SKOPS
+    path.write_bytes(b"not a model")
     answer = client.post("/prediction", json={"filepath": TESTDATA})
     assert answer.status_code == 200 and answer.get_json()["model_version"] == "v0001"
     health = client.get("/health").get_json()

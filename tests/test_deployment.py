@@ -14,7 +14,7 @@ import deployment
 import ingestion
 import scoring
 import training
-from common import MODEL_FILE, SCORE_FILE, ModelError, sha256_file
+from common import MODEL_FILE, MODEL_SKOPS, SCORE_FILE, ModelError, sha256_file
 
 
 def build(config) -> dict:
@@ -44,6 +44,7 @@ def test_deploys_a_version_with_manifest_and_flat_links(scored):
     assert deployment.deploy(scored) == "v0001"
     manifest = json.loads((prod / "current" / "manifest.json").read_text())
     for name in (
+        "trainedmodel.skops",
         "trainedmodel.pkl",
         "latestscore.txt",
         "ingestedfiles.txt",
@@ -52,7 +53,7 @@ def test_deploys_a_version_with_manifest_and_flat_links(scored):
         "ingestion_record.json",
     ):
         assert manifest["files"][name] == sha256_file(prod / "versions" / "v0001" / name)
-    assert manifest["model_sha256"] == sha256_file(scored["output_model_path"] / MODEL_FILE)
+    assert manifest["model_sha256"] == sha256_file(scored["output_model_path"] / MODEL_SKOPS)
     assert float((prod / SCORE_FILE).read_text()) == manifest["f1"]
     assert (prod / "ingestedfiles.txt").read_text().splitlines() == ["dataset1.csv", "dataset2.csv"]
     assert os.readlink(prod / "current") == "versions/v0001"
@@ -88,7 +89,7 @@ def test_refuses_a_score_computed_for_another_model(scored):
 def test_missing_file_names_it_and_the_script_to_run(config):
     """Deploying before training names the missing model and training.py."""
     ingestion.run_ingestion(config)
-    with pytest.raises(ModelError, match=r"trainedmodel\.pkl: missing; run training.py"):
+    with pytest.raises(ModelError, match=r"trainedmodel\.skops: missing; run training.py"):
         deployment.deploy(config)
 
 
@@ -101,9 +102,9 @@ def test_load_deployed_returns_a_working_model(scored):
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "replace"])
 def test_corrupted_deployed_model_is_refused(scored, damage):
-    """A truncated, bit-flipped or swapped model file is refused before unpickling."""
+    """A truncated, bit-flipped or swapped model file is refused before loading."""
     deployment.deploy(scored)
-    path = scored["prod_deployment_path"] / "versions" / "v0001" / MODEL_FILE
+    path = scored["prod_deployment_path"] / "versions" / "v0001" / MODEL_SKOPS
     data = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(data[: len(data) // 2])
@@ -144,7 +145,13 @@ def test_readers_never_see_a_mix_of_versions(scored):
     deployment.deploy(scored)
     first = scored["output_model_path"].parent / "first"
     first.mkdir()
-    for name in ("trainedmodel.pkl", "trainedmodel.json", "latestscore.txt", "scores.json"):
+    for name in (
+        "trainedmodel.skops",
+        "trainedmodel.pkl",
+        "trainedmodel.json",
+        "latestscore.txt",
+        "scores.json",
+    ):
         (first / name).write_bytes((scored["output_model_path"] / name).read_bytes())
     retrain_on_more_data(scored)
     configs = [{**scored, "output_model_path": first}, scored]

@@ -40,6 +40,7 @@ from common import (
     FINALDATA,
     INGESTION_RECORD,
     MODEL_FILE,
+    MODEL_SKOPS,
     ModelError,
     WriterLock,
     load_config,
@@ -401,7 +402,7 @@ def test_dry_run_changes_nothing(practice):
 def test_broken_deployment_is_reported_not_replaced(offline):
     """A corrupted live model: one ERROR line, exit 1, no new version, an "error" row."""
     deploy_workspace(offline)
-    model = offline["prod_deployment_path"] / "versions" / "v0001" / MODEL_FILE
+    model = offline["prod_deployment_path"] / "versions" / "v0001" / MODEL_SKOPS
     model.write_bytes(model.read_bytes()[:-10])
     write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
     done = cli(offline)
@@ -541,7 +542,7 @@ def test_drift_is_judged_on_new_rows_only(practice):
 def test_batch_of_a_failed_run_is_checked_after_repair(offline):
     """A batch a run could not check (broken deployment) is checked once the model is repaired."""
     deploy_workspace(offline)
-    model = offline["prod_deployment_path"] / "versions" / "v0001" / MODEL_FILE
+    model = offline["prod_deployment_path"] / "versions" / "v0001" / MODEL_SKOPS
     good = model.read_bytes()
     model.write_bytes(good[:-10])
     write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(30, 200))

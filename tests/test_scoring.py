@@ -48,7 +48,7 @@ def test_writes_f1_as_plain_number_and_all_metrics(trained):
     for key in ("f1", "precision", "recall", "roc_auc", "accuracy", "rows", "confusion_matrix"):
         assert key in saved
     assert saved["rows"] == 15
-    assert saved["model_sha256"] == sha256_file(folder / "trainedmodel.pkl")
+    assert saved["model_sha256"] == sha256_file(folder / "trainedmodel.skops")
     assert 0.0 <= saved["f1"] <= 1.0
 
 
@@ -104,7 +104,7 @@ def test_missing_model_is_a_clear_error(config):
 
 def test_tampered_model_is_refused(trained):
     """A model file changed after training fails verification before unpickling."""
-    path = trained["output_model_path"] / "trainedmodel.pkl"
+    path = trained["output_model_path"] / "trainedmodel.skops"
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ModelError, match="refusing to load"):
         scoring.run_scoring(trained)

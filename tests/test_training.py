@@ -28,7 +28,8 @@ def test_trains_and_saves_model_with_metadata(config):
     model = pickle.loads((folder / MODEL_FILE).read_bytes())
     assert set(model.predict(features([5, 100, 10], [200, 4000, 10]))) <= {0, 1}
     saved = json.loads((folder / MODEL_META).read_text())
-    assert saved["model_sha256"] == sha256_file(folder / MODEL_FILE)
+    assert saved["model_sha256"] == sha256_file(folder / "trainedmodel.skops")
+    assert saved["pickle_sha256"] == sha256_file(folder / MODEL_FILE)
     data = config["output_folder_path"] / "finaldata.csv"
     assert saved["training_data_sha256"] == sha256_file(data)
     assert saved["rows"] == meta["rows"] == 40
