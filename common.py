@@ -798,6 +798,26 @@ class WriterLock:
         self.release()
 
 
+def remove_stale_temps(config: dict[str, Any]) -> list[Path]:
+    """Delete what a killed writer left half-written: `.*.tmp` files (write_atomic) in
+    the output folders and `.staging-*` folders (deployment) under versions/. Only the
+    holder of the writer lock calls this, so no live writer owns them."""
+    gone = []
+    folders = [config[k] for k in ("output_folder_path", "output_model_path")]
+    prod = config["prod_deployment_path"]
+    for folder in [*folders, prod]:
+        gone += [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
+    gone += [p for p in (prod / "versions").glob(".staging-*") if p.is_dir()]
+    for path in gone:
+        if path.is_dir():
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return gone
+
+
 @contextmanager
 def writer_lock(config: dict[str, Any], who: str):
     """Hold the workspace's writer lock for a hand run: wait lock.wait_seconds, then
@@ -808,6 +828,7 @@ def writer_lock(config: dict[str, Any], who: str):
             f"{lock.path}: held by {lock.previous} (waited {config['lock']['wait_seconds']:g} s);"
             " try again when it has finished"
         )
+    remove_stale_temps(config)
     try:
         yield lock
     finally:

@@ -25,7 +25,7 @@ import pandas as pd
 MAX_INT = 2**53  # the largest count accepted (documented in the README)
 MAX_ID_CHARS = 200  # a longer id is a wrong export, not a client
 _MAX_TEXT = str(MAX_INT)
-_DIGITS = r"^\+?\d+(?:\.0*)?$"  # 12, +12, 12.0: integers as spreadsheets write them
+_DIGITS = r"^\+?[0-9]+(?:\.0*)?$"  # 12, +12, 12.0: integers as spreadsheets write them
 
 
 def decode_text(source: str, raw: bytes) -> str:

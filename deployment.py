@@ -166,6 +166,13 @@ def manifest_signature(manifest: dict[str, Any], key: bytes) -> str:
     return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def is_legacy_version(folder: Path) -> bool:
+    """A version deployed by the code before signed manifests and skops models: an
+    unsigned manifest and a pickle only. It is never loaded (a pickle can run code)."""
+    manifest = read_json(folder / MANIFEST, {}) or {}
+    return SIGNATURE not in manifest and not (folder / MODEL_SKOPS).exists()
+
+
 def verify_manifest(manifest: dict[str, Any], key: bytes, where: Path) -> None:
     """ModelError unless the manifest carries a valid signature under key."""
     given = manifest.get(SIGNATURE)

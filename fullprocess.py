@@ -47,6 +47,7 @@ from common import (
     load_config,
     now_iso,
     read_json,
+    remove_stale_temps,
     run_cli,
     scan_input,
     setup_logging,
@@ -164,16 +165,24 @@ def load_live(config: dict[str, Any]):
     """(model, manifest) of the live deployment; (None, None) before the first one.
 
     A deployment that exists but fails verification raises: it must be repaired, never
-    silently replaced.
+    silently replaced. A version deployed by the code before signed manifests (a pickle)
+    is not loaded either: it is treated as none, so the next batch trains its successor.
     """
-    from deployment import current_version, load_deployed
+    from deployment import CURRENT, current_version, is_legacy_version, load_deployed
 
+    prod = config["prod_deployment_path"]
     try:
-        return load_deployed(
-            config["prod_deployment_path"], config["deployment"]["signing_key_path"]
-        )
+        return load_deployed(prod, config["deployment"]["signing_key_path"])
     except ModelError:
-        if current_version(config["prod_deployment_path"]):
+        live = current_version(prod)
+        if live and is_legacy_version((prod / CURRENT).resolve()):
+            log.warning(
+                "%s was deployed by an older version (an unsigned pickle): not loaded; "
+                "the next model trained replaces it",
+                live,
+            )
+            return None, None
+        if live:
             raise
         return None, None
 
@@ -301,6 +310,7 @@ def gate_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[s
     if not gate["deploy"]:
         folder = keep_refused(config, gate["reason"])
         log.warning("refused the retrained model: %s; kept in %s", gate["reason"], folder)
+        deployment.prune(config)  # refused models are kept by retention.keep_refused
     else:
         log.info("gate: %s", gate["reason"])
     return store.advance_batch(config["output_folder_path"], batch["id"], "gated", gate=gate)
@@ -479,6 +489,8 @@ def process(config: dict[str, Any], dry: bool = False) -> Run:
     """
     if dry:
         return one_run(config, dry_run, dry=True)
+    for path in remove_stale_temps(config):
+        log.info("removed %s, left by a run that was killed while writing it", path)
     last = None
     for _ in range(MAX_BATCHES_PER_TICK):
         run = one_run(config, tick, record_idle=last is None)

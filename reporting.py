@@ -22,6 +22,7 @@ from common import (
     FINALDATA,
     INGESTION_RECORD,
     MODEL_META,
+    RiskError,
     cli_parser,
     load_config,
     now_iso,
@@ -230,7 +231,10 @@ def previous_version_scores(
     before = model_health.previous_version(versions, live)
     if before is None:
         return None
-    model, _ = load_deployed_version(before["folder"], key_file)
+    try:
+        model, _ = load_deployed_version(before["folder"], key_file)
+    except RiskError:  # a damaged or pre-upgrade old version: the report shows the rest
+        return None
     return {"version": before["version"], **model_health.scores_with_interval(model, test)}
 
 

@@ -146,9 +146,20 @@ def open_store(folder: Path) -> sqlite3.Connection:
     return db
 
 
+def ready(folder: Path) -> bool:
+    """True when folder has a store; an installation made before the store existed (its
+    ingestion record is there) is imported first, so no reader sees it as empty."""
+    if store_path(folder).exists():
+        return True
+    if (Path(folder) / INGESTION_RECORD).exists() or (Path(folder) / LEGACY_HISTORY).exists():
+        open_store(folder).close()
+        return True
+    return False
+
+
 def read_store(folder: Path) -> sqlite3.Connection | None:
     """The store for reading (the API, reports), or None before the first ingestion."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return None
     return open_store(folder)
 
@@ -260,23 +271,25 @@ def import_legacy(db: sqlite3.Connection, folder: Path) -> None:
 
 
 def legacy_rows(path: Path) -> list[tuple]:
-    """The rows of an old finaldata.csv (written by the old code, so already valid)."""
+    """The valid rows of an old finaldata.csv. Old code could write poisoned values (say
+    -9223372036854775808 for a huge number), so the rows go through dataset.py's rules
+    like any input; bad ones are left out (imported once, so pandas is loaded here only)."""
     if not path.exists():
         return []
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        reader.fieldnames = [n.strip().lower() for n in reader.fieldnames or []]
-        try:
-            return [
-                (
-                    r["corporation"],
-                    *(int(float(r[c])) for c in COLUMNS[1:4]),
-                    int(float(r["exited"])),
-                )
-                for r in reader
-            ]
-        except (KeyError, ValueError, TypeError) as exc:
-            raise DataError(f"{path}: cannot import the old training set ({exc})") from None
+    from dataset import clean_rows, read_raw_csv
+
+    clean, reasons = clean_rows(read_raw_csv(path))
+    if reasons:
+        import logging
+
+        logging.getLogger("store").warning(
+            "%s: %d row(s) of the old training set left out (%s)",
+            path, sum(reasons.values()), ", ".join(f"{k}: {v}" for k, v in reasons.items()),
+        )  # fmt: skip
+    return [
+        (str(c), int(m), int(y), int(e), int(x))
+        for c, m, y, e, x in clean[COLUMNS].itertuples(index=False, name=None)
+    ]
 
 
 def import_legacy_history(db: sqlite3.Connection, path: Path) -> None:
@@ -408,7 +421,7 @@ def mark_duplicates(db: sqlite3.Connection, source: int, first_seq: int) -> int:
 
 def known_files(folder: Path) -> tuple[set[str], set[tuple]]:
     """(sha256 of every file handled, (path, size, mtime_ns) of every file handled)."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return set(), set()
     with closing(open_store(folder)) as db:
         rows = db.execute("SELECT path, size, mtime_ns, sha256 FROM sources WHERE kind = 'file'")
@@ -418,7 +431,7 @@ def known_files(folder: Path) -> tuple[set[str], set[tuple]]:
 
 def read_watermark(folder: Path, key: str) -> tuple[Any, list[str]]:
     """(last value read, fingerprints of rows read at that value) of a database source."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return None, []
     with closing(open_store(folder)) as db:
         row = db.execute("SELECT value, boundary FROM watermarks WHERE source = ?", (key,))
@@ -431,7 +444,7 @@ def read_watermark(folder: Path, key: str) -> tuple[Any, list[str]]:
 
 def pending_batch(folder: Path) -> dict[str, Any] | None:
     """The oldest batch whose run has not finished (step before done), or None."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return None
     with closing(open_store(folder)) as db:
         row = db.execute(
@@ -494,7 +507,7 @@ def batch_rows(folder: Path, batch: int) -> list[tuple]:
 def training_rows(folder: Path, since_batch: int | None = None) -> list[tuple]:
     """(seq, *COLUMNS) of the training set: labelled observations, exact repeats dropped,
     in order of arrival; only those of batches >= since_batch when given."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return []
     where = "" if since_batch is None else " AND s.batch_id >= ?"
     params = () if since_batch is None else (since_batch,)
@@ -511,7 +524,7 @@ def training_rows(folder: Path, since_batch: int | None = None) -> list[tuple]:
 
 def latest_observations(folder: Path) -> list[tuple]:
     """(seq, *COLUMNS) of the last observation to arrive of every client, in order."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return []
     with closing(open_store(folder)) as db:
         return [
@@ -526,7 +539,7 @@ def latest_observations(folder: Path) -> list[tuple]:
 
 def all_observations(folder: Path) -> list[tuple]:
     """(seq, *COLUMNS) of every observation, labelled or not, in order of arrival."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return []
     with closing(open_store(folder)) as db:
         return [
@@ -536,7 +549,7 @@ def all_observations(folder: Path) -> list[tuple]:
 
 def client_observations(folder: Path, corporation: str) -> list[tuple]:
     """(seq, *COLUMNS) of every observation of one client, in order of arrival."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return []
     with closing(open_store(folder)) as db:
         return [
@@ -587,7 +600,7 @@ def refresh_exports(folder: Path) -> bool:
     finaldata.csv cannot restart or poison the training set.
     """
     folder = Path(folder)
-    if not store_path(folder).exists():
+    if not ready(folder):
         return False
     with closing(open_store(folder)) as db:
         if exports_current(folder, db):
@@ -638,7 +651,7 @@ def ingestion_record(db: sqlite3.Connection) -> dict[str, Any]:
 
 def load_record(folder: Path) -> dict[str, Any]:
     """The ingestion record of folder's store; an empty one before the first ingestion."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return {"files": [], "runs": []}
     with closing(open_store(folder)) as db:
         return ingestion_record(db)
@@ -698,7 +711,7 @@ def is_idle_row(row: dict[str, Any]) -> bool:
 
 def read_history(folder: Path, limit: int = 20) -> list[dict[str, Any]]:
     """The last runs, newest first, decoded."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return []
     with closing(open_store(folder)) as db:
         rows = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
@@ -707,7 +720,7 @@ def read_history(folder: Path, limit: int = 20) -> list[dict[str, Any]]:
 
 def last_judged_run(folder: Path) -> dict[str, Any] | None:
     """The newest run that judged a batch for drift, however long ago."""
-    if not store_path(folder).exists():
+    if not ready(folder):
         return None
     with closing(open_store(folder)) as db:
         row = db.execute(

@@ -351,7 +351,7 @@ def save_candidate(config: dict[str, Any], name: str, candidate: dict[str, Any])
     """Save a candidate as the trained model, its window recorded as its training data."""
     data = candidate["data"]
     digest = hashlib.sha256(data[COLUMNS].to_csv(index=False).encode()).hexdigest()
-    source = f"store.db: {name} window ({len(data)} rows)"
+    source = f"observations: {name} window ({len(data)} rows)"
     metadata = model_metadata(
         data,
         source,
