@@ -410,6 +410,7 @@ def fill_run(run: Run, batch: dict[str, Any]) -> None:
         run.reason = verdict["reason"]
         run.decision = "retrain" if verdict["retrain"] else "no drift"
     gate = batch.get("gate")
+    run.gate = gate
     if gate:
         run.new_f1, run.reason = gate["new_f1"], f"{verdict['reason']}; {gate['reason']}"
         run.decision = "deployed" if gate["deploy"] else "refused"

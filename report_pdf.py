@@ -73,21 +73,43 @@ def decision_text(facts: dict[str, Any]) -> str:
         return f"{head} It was deployed by hand (deployment.py), not by a monitoring run."
     if not run.get("deployed_version"):
         return f"{head} It is the first model deployed ({run.get('new_rows') or 0} rows)."
-    why = f"{head} It replaced {run['deployed_version']}"
-    if run.get("batch_f1") is not None and run.get("model_drift"):
+    why = f"{head} It replaced {run['deployed_version']}" + retrain_text(run)
+    gate = run.get("gate") or {}
+    held = (gate.get("holdout") or {}).get("logloss")
+    if held:
         why += (
-            f" after model drift: on {run['new_rows']} new clients the old model's F1 was "
-            f"{run['batch_f1']:.2f} ({run['batch_f1_low']:.2f} to {run['batch_f1_high']:.2f}),"
-            f" below its {run['deployed_f1']:.2f}"
+            f". On {held['n']} new rows held out from training it predicts better than the old"
+            f" model (log-loss {held['effect']:+.3f}, 90% interval {held['low']:+.3f} to"
+            f" {held['high']:+.3f}; trained on the {gate.get('window', '?')} window)"
         )
-    elif run.get("data_drift"):
-        why += " after the new clients' data drifted"
     if run.get("new_f1") is not None and run.get("deployed_f1") is not None:
         why += (
-            f". Retrained, it scores F1 {run['new_f1']:.2f} on the test data against "
+            f". It scores F1 {run['new_f1']:.2f} on the test data against "
             f"{run['deployed_f1']:.2f} for the old model"
         )
     return why + "."
+
+
+def retrain_text(run: dict[str, Any]) -> str:
+    """Why the run retrained, in plain words with its numbers."""
+    refit = (run.get("verdict") or {}).get("refit")
+    f1 = ""
+    if run.get("batch_f1") is not None:
+        f1 = (
+            f"; the old model's F1 on them was {run['batch_f1']:.2f}"
+            f" ({run['batch_f1_low']:.2f} to {run['batch_f1_high']:.2f})"
+        )
+    if run.get("model_drift") and refit:
+        return (
+            f" after model drift: on {refit['n']} labelled new rows a model refit on them"
+            f" predicted them better (log-loss lower by {refit['effect']:.3f},"
+            f" p {refit['p_value']:.2g}){f1}"
+        )
+    if run.get("model_drift"):
+        return f" after model drift{f1}, below its {run.get('deployed_f1') or 0:.2f}"
+    if run.get("data_drift"):
+        return " after the new clients' data drifted"
+    return ""
 
 
 def list_text(facts: dict[str, Any]) -> str:

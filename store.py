@@ -81,6 +81,7 @@ class Run:
     data_drift_shares: dict[str, list[float]] | None = None  # the batch's bin shares
     estimated_f1: float | None = None  # label-free estimate on the unlabelled rows
     verdict: dict[str, Any] | None = None  # every test's numbers (monitoring)
+    gate: dict[str, Any] | None = None  # the retrained candidate against the live model
     decision: str = "none"
     reason: str = ""
     new_f1: float | None = None

@@ -15,11 +15,12 @@ from test_risk import CURRENT, FORMULA_ROWS, RISKY
 
 import app as api
 import dashboard as dash
-import fullprocess
+import dataset
 import ingestion
 import model_health
 import reporting
 import risk
+import store
 from common import FEATURES, ID_COLUMN
 from deployment import load_deployed
 from scoring import score_model
@@ -165,7 +166,7 @@ def dashboard(deployed, workspace):
     rows = small_rows(15, 100)
     flipped = [(*r[:4], 1 - r[4]) if i in (1, 3, 4) else r for i, r in enumerate(rows)]
     write_csv(workspace / "testdata" / "testdata.csv", flipped)
-    run = fullprocess.Run(
+    run = store.Run(
         new_files=["dataset9.csv"],
         new_rows=55,
         deployed_version="v0001",
@@ -176,7 +177,7 @@ def dashboard(deployed, workspace):
         decision="no drift",
         reason="batch F1 interval reaches the deployed F1",
     )
-    fullprocess.record_run(deployed["output_folder_path"], run, 0.5)
+    store.record_run(deployed["output_folder_path"], run)
     return deployed
 
 
@@ -198,7 +199,7 @@ def test_dashboard_shows_the_model_and_its_scores(dashboard):
     html = page(api.create_app(dashboard).test_client())
     model, _ = load_deployed(dashboard["prod_deployment_path"])
     test_file = dashboard["test_data_path"] / "testdata.csv"
-    scores = score_model(model, ingestion.load_dataset(test_file))
+    scores = score_model(model, dataset.load_dataset(test_file))
     assert 0 < scores["f1"] < 1  # the flipped labels make the F1 informative
     assert "v0001" in html
     assert f'<span class="big">{scores["f1"]:.3f}</span> F1' in html
@@ -483,7 +484,7 @@ def test_what_changes_only_with_a_run_is_computed_once(dashboard):
     with app.test_request_context("/"):
         first = dash.health(ext)
         assert dash.health(ext) is first
-        fullprocess.record_run(dashboard["output_folder_path"], fullprocess.Run(), 0.1)
+        store.record_run(dashboard["output_folder_path"], store.Run())
         assert dash.health(ext) is not first
 
 

@@ -22,8 +22,8 @@ import pytest
 from conftest import free_port
 from werkzeug.serving import make_server
 
-import fullprocess
 import reporting
+import store
 from app import create_app
 from common import now_iso
 
@@ -196,7 +196,7 @@ class Tab:
 def served(deployed):
     """The real app on a free port of 127.0.0.1 (werkzeug in a thread), with a recorded
     run, a written report and risk list, so every part of the page has content."""
-    run = fullprocess.Run(
+    run = store.Run(
         new_files=["dataset9.csv"],
         new_rows=60,
         deployed_version="v0001",
@@ -212,7 +212,7 @@ def served(deployed):
         reason="batch F1 interval reaches the deployed F1 (a long reason that has to wrap "
         "on a phone rather than push the table out of its card)",
     )
-    fullprocess.record_run(deployed["output_folder_path"], run, 0.5)
+    store.record_run(deployed["output_folder_path"], run)
     (deployed["output_model_path"] / "dependencies.json").write_text(
         json.dumps({"checked_at": now_iso(), "packages": []})  # fresh: no index asked
     )

@@ -6,8 +6,8 @@ import pytest
 from conftest import configure, run_script, small_rows, write_csv
 from pypdf import PdfReader
 
+import dataset
 import fullprocess
-import ingestion
 import model_health
 import report_pdf
 import reporting
@@ -126,7 +126,7 @@ def test_summary_page_states_the_figures(reportable):
     paths = reporting.run_reporting(reportable)
     first = page_texts(paths["report"])[0]
     model, manifest = load_deployed(reportable["prod_deployment_path"])
-    test = ingestion.load_dataset(reportable["test_data_path"] / "testdata.csv")
+    test = dataset.load_dataset(reportable["test_data_path"] / "testdata.csv")
     s = model_health.scores_with_interval(model, test)
     first = " ".join(first.split())
     assert "Attrition risk: executive summary" in first
@@ -157,7 +157,7 @@ def test_every_page_is_numbered(reportable):
 def test_hyperparameters_are_the_models_own(reportable):
     """The appendix lists the model's parameters, not the training settings around it."""
     text = pdf_text(reporting.run_reporting(reportable)["report"])
-    assert "LogisticRegression(C=1.0" in text and "solver=liblinear" in text
+    assert "LogisticRegression(" in text and "max_iter=1000" in text
     for setting in ("min_rows", "scale_features"):
         assert setting not in text
 
@@ -179,7 +179,7 @@ def test_a_redeployment_says_why_with_both_versions(deployed, workspace):
     flat = " ".join(pages[0].split())
     assert "Model v0002 serves the risk list" in flat
     assert "It replaced v0001 after model drift" in flat
-    test = ingestion.load_dataset(config["test_data_path"] / "testdata.csv")
+    test = dataset.load_dataset(config["test_data_path"] / "testdata.csv")
     old, _ = load_deployed_version(config["prod_deployment_path"] / "versions" / "v0001")
     s = model_health.scores_with_interval(old, test)
     assert f"v0001 previous {s['f1']:.3f} {s['f1_low']:.2f} to {s['f1_high']:.2f}" in flat
