@@ -192,7 +192,14 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
     record = read_json(folder / INGESTION_RECORD, {}) or {}
     runs = model_health.run_history(config, 50)
-    if current_run and not any(r.get("started_at") == current_run.get("started_at") for r in runs):
+
+    def same(r: dict) -> bool:  # a run is its batch (several runs may start in one second)
+        return (r.get("started_at"), r.get("batch_id")) == (
+            current_run.get("started_at"),
+            current_run.get("batch_id"),
+        )
+
+    if current_run and not any(same(r) for r in runs):
         runs = [{"id": "this run", **current_run}, *runs]
     versions = model_health.version_history(config["prod_deployment_path"])
     table, changes = with_changes(

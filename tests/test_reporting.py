@@ -178,7 +178,7 @@ def test_a_redeployment_says_why_with_both_versions(deployed, workspace):
     pages = page_texts(config["output_model_path"] / "summary_report.pdf")
     flat = " ".join(pages[0].split())
     assert "Model v0002 serves the risk list" in flat
-    assert "It replaced v0001 after model drift" in flat
+    assert "It replaced v0001 after model drift" in flat, flat
     test = dataset.load_dataset(config["test_data_path"] / "testdata.csv")
     old, _ = load_deployed_version(config["prod_deployment_path"] / "versions" / "v0001")
     s = model_health.scores_with_interval(old, test)
