@@ -682,6 +682,7 @@ def decode_run(row: dict[str, Any]) -> dict[str, Any]:
 def record_run(folder: Path, run: Run) -> int:
     """Append a run to the history; an idle run (no batch, no error) extends the last
     row when that row is idle too, so idle ticks never push real runs away."""
+    run.ended_at = run.ended_at or now_iso()
     values = encode_run(run)
     with closing(open_store(folder)) as db, transaction(db):
         last = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()

@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 from common import load_config, write_atomic  # noqa: E402
 
 import deployment  # noqa: E402
-import fullprocess  # noqa: E402
 import generate_data  # noqa: E402
 import ingestion  # noqa: E402
 import scoring  # noqa: E402
+import store  # noqa: E402
 import training  # noqa: E402
 from app import create_app  # noqa: E402
 
@@ -66,7 +66,7 @@ def workspace(root: Path, rows: int, versions: int = 1, runs: int = 0) -> dict:
         scoring.run_scoring(config)
         deployment.deploy(config)
     for i in range(runs):
-        run = fullprocess.Run(
+        run = store.Run(
             new_rows=500,
             deployed_version=f"v{versions:04d}",
             batch_f1=0.5 + i % 7 / 100,
@@ -74,7 +74,7 @@ def workspace(root: Path, rows: int, versions: int = 1, runs: int = 0) -> dict:
             batch_f1_high=0.6,
             decision="no drift",
         )
-        fullprocess.record_run(config["output_folder_path"], run, 1.0)
+        store.record_run(config["output_folder_path"], run)
     return config
 
 

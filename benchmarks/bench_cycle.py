@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import load_config  # noqa: E402
 
-import fullprocess  # noqa: E402  (standard library only at import)
+import store  # noqa: E402
 
 CONFIG = {
     "input_folder_path": "input",
@@ -38,6 +38,7 @@ CONFIG = {
     # never the network: a closed local port stands for the package index and the API
     "diagnostics": {"package_index_url": "http://127.0.0.1:9/pypi", "index_timeout_seconds": 0.5},
     "api": {"base_url": "http://127.0.0.1:9"},
+    "ingestion": {"settle_seconds": 0},  # the batch is copied moments before the cycle
 }
 HEAVY = "import pandas, sklearn.linear_model, matplotlib.pyplot, seaborn, reportlab.pdfgen.canvas"
 
@@ -60,7 +61,7 @@ def workspace(root: Path) -> Path:
 
 def decision(config: Path) -> str:
     """The last run's decision and reason, from runs.db."""
-    last = fullprocess.read_history(load_config(config)["output_folder_path"], 1)[-1]
+    last = store.read_history(load_config(config)["output_folder_path"], 1)[-1]
     return f"{last['decision']} ({last['reason']})"
 
 

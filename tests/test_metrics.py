@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-import fullprocess
 import metrics
+import store
 
 
 def scrape(client) -> dict[str, list]:
@@ -43,8 +43,8 @@ def test_requests_are_counted_per_endpoint_with_latency(client):
 def test_model_version_and_last_run(client, deployed):
     """The served version and F1, the last run's decision and its age."""
     assert "risk_last_run_info" not in {k for k, v in scrape(client).items() if v}
-    run = fullprocess.Run(decision="deployed")
-    fullprocess.record_run(deployed["output_folder_path"], run, 1.0)
+    run = store.Run(decision="deployed")
+    store.record_run(deployed["output_folder_path"], run)
     found = scrape(client)
     assert sample(found["risk_model_info"], "risk_model_info", version="v0001") == 1
     assert 0 <= sample(found["risk_model_f1"], "risk_model_f1") <= 1
