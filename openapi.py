@@ -12,6 +12,7 @@ from typing import Any
 from common import FEATURES, ID_COLUMN
 
 from protocol import FORMATS, MAX_ABS
+from risk import CHANGES
 
 JSON = "application/json"
 
@@ -31,12 +32,13 @@ def closed(required: list[str], **properties: Any) -> dict[str, Any]:
     return {**obj(required, **properties), "additionalProperties": False}
 
 
-NUMBER = {"type": "number", "minimum": -MAX_ABS, "maximum": MAX_ABS}
+NUMBER = {"type": "number", "minimum": 0, "maximum": MAX_ABS}  # counts
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
 # Query parameters of /risk and the dashboard: an empty value means the default.
 TOP = r"^([1-9][0-9]{0,2}|1000)?$"
 PAGE = r"^([1-9][0-9]{0,5}|1000000)?$"
 BAND = {"type": "string", "enum": ["high", "medium", "low", ""]}
+SORTS = ["", "rank", "-rank", "client", "change"]  # dashboard.SORTS
 # A dict of columns must have columns of equal length: described with one row each.
 COLUMNS = {f: {"type": "array", "items": NUMBER, "minItems": 1, "maxItems": 1} for f in FEATURES}
 COLUMNS[ID_COLUMN] = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1}
@@ -45,7 +47,7 @@ COLUMNS[ID_COLUMN] = {"type": "array", "items": {"type": "string"}, "minItems": 
 FILE_NAME = {"type": "string", "pattern": r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,60}/){0,3}\w+\.csv$"}
 CSV_BODY = {
     "type": "string",
-    "pattern": "^" + ",".join(FEATURES) + r"\n(-?[0-9]{1,9},-?[0-9]{1,9},-?[0-9]{1,9}\n){1,20}$",
+    "pattern": "^" + ",".join(FEATURES) + r"\n([0-9]{1,9},[0-9]{1,9},[0-9]{1,9}\n){1,20}$",
     "description": "a header row with the features (and optionally corporation), then rows",
 }
 
@@ -244,6 +246,16 @@ def get(summary: str, schema: str, *codes: int, **extra: Any) -> dict[str, Any]:
     return {"get": {"summary": summary, "responses": responses, **extra}}
 
 
+def list_filters() -> list[dict[str, Any]]:
+    """The risk list's filter and order, shared by /risk and the dashboard."""
+    return [
+        query("q", {"type": "string"}, "part of a client id, any case"),
+        query("band", BAND, "band; empty: all"),
+        query("change", {"type": "string", "enum": ["", *CHANGES]}, "what changed; empty: all"),
+        query("sort", {"type": "string", "enum": SORTS}, "order (rank)"),
+    ]
+
+
 def paths(max_rows: int) -> dict[str, Any]:
     """Every endpoint, its inputs and its answers."""
     page = [
@@ -289,17 +301,28 @@ def paths(max_rows: int) -> dict[str, Any]:
             description="the original project's other spelling: answers as /summarystats",
         ),
         "/diagnostics": get("missing data, timings, dependencies", "Diagnostics", 503),
-        "/risk": get(
-            "the risk list, paged",
-            "RiskPage",
-            400,
-            503,
-            parameters=[
-                query("top", {"type": "string", "pattern": TOP}, "per page, 1-1000 (50)"),
-                query("page", {"type": "string", "pattern": PAGE}, "page, from 1 (1)"),
-                query("band", BAND, "band; empty: all"),
-            ],
-        ),
+        "/risk": {
+            "get": {
+                "summary": "the risk list of current clients, paged; format=csv: the filtered "
+                "list as a spreadsheet-safe CSV download",
+                "parameters": [
+                    query("top", {"type": "string", "pattern": TOP}, "per page, 1-1000 (50)"),
+                    query("page", {"type": "string", "pattern": PAGE}, "page, from 1 (1)"),
+                    *list_filters(),
+                    query("format", {"type": "string"}, "csv: a CSV download; else JSON"),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the page (JSON) or every matching row (CSV)",
+                        "content": {
+                            JSON: {"schema": ref("RiskPage")},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **errors(400, 503),
+                },
+            }
+        },
         "/risk/{corporation}": get(
             "one client with its reasons",
             "RiskClient",
@@ -329,10 +352,42 @@ def paths(max_rows: int) -> dict[str, Any]:
             "get": {
                 "summary": "the dashboard",
                 "parameters": [
-                    query("q", {"type": "string"}, "client id search"),
-                    query("band", BAND, "band; empty: all"),
+                    *list_filters(),
+                    query("page", {"type": "string", "pattern": PAGE}, "page, from 1 (1)"),
                 ],
                 "responses": {"200": answer("HTML page", None, "text/html"), **errors(400, 503)},
+            }
+        },
+        "/client/{corporation}": {
+            "get": {
+                "summary": "one client's page: observations, scores, reasons",
+                "parameters": [
+                    {
+                        "name": "corporation",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": answer("HTML page", None, "text/html"), **errors(404, 503)},
+            }
+        },
+        "/runs": {
+            "get": {
+                "summary": "the run history of fullprocess",
+                "responses": {"200": answer("HTML page", None, "text/html"), **errors(503)},
+            }
+        },
+        "/report.pdf": {
+            "get": {
+                "summary": "the PDF report of the served model",
+                "responses": {"200": answer("PDF", None, "application/pdf"), **errors(404, 503)},
+            }
+        },
+        "/confusionmatrix.png": {
+            "get": {
+                "summary": "the confusion matrix plot",
+                "responses": {"200": answer("PNG", None, "image/png"), **errors(404, 503)},
             }
         },
         "/metrics": {

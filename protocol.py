@@ -122,6 +122,8 @@ def number(value: Any, field: str, row: int, text: bool = False) -> float:
         raise invalid(f"{where}: {value!r} is not a finite number")
     if abs(value) > MAX_ABS:
         raise invalid(f"{where}: {str(value)[:40]} is beyond +-2**53 ({MAX_ABS})")
+    if value < 0:  # the features are counts, as ingestion's rules say
+        raise invalid(f"{where}: {str(value)[:40]} is negative; counts are 0 or more")
     return float(value)
 
 
@@ -129,7 +131,7 @@ def column_values(values: list, field: str, text: bool = False) -> np.ndarray:
     """A column of numbers as float64; 400 naming the first bad cell."""
     if all(type(v) is float or (type(v) is int and -MAX_ABS <= v <= MAX_ABS) for v in values):
         out = np.fromiter(values, dtype=np.float64, count=len(values))  # the common case
-        if np.isfinite(out).all() and (np.abs(out) <= MAX_ABS).all():
+        if np.isfinite(out).all() and ((out >= 0) & (out <= MAX_ABS)).all():
             return out
     return np.array([number(v, field, i, text) for i, v in enumerate(values)], dtype=np.float64)
 

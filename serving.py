@@ -95,8 +95,10 @@ def predict(model, matrix: np.ndarray, proba: bool = True) -> tuple[np.ndarray, 
     is a 400 for the caller, not a 500.
     """
     try:
-        labels = model.predict(matrix).astype(int)
-        return labels, (model.predict_proba(matrix)[:, 1] if proba else None)
+        with warnings.catch_warnings():  # log1p of a negative count: NaN, refused below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            labels = model.predict(matrix).astype(int)
+            return labels, (model.predict_proba(matrix)[:, 1] if proba else None)
     except ValueError as exc:
         reason = str(exc).splitlines()[0][:120]
         raise invalid(f"rows: the model cannot score these values ({reason})") from None

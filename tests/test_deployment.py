@@ -195,7 +195,8 @@ def test_redeploying_a_kept_model_reuses_its_version(scored):
     deployment.deploy(scored)
     first = scored["output_model_path"].parent / "first"
     first.mkdir()
-    for name in ("trainedmodel.pkl", "trainedmodel.json", "latestscore.txt", "scores.json"):
+    names = ("trainedmodel.skops", "trainedmodel.pkl", "trainedmodel.json")
+    for name in (*names, "latestscore.txt", "scores.json"):
         (first / name).write_bytes((scored["output_model_path"] / name).read_bytes())
     retrain_on_more_data(scored)
     assert deployment.deploy(scored) == "v0002"
@@ -229,7 +230,7 @@ def test_to_refuses_a_broken_version(scored):
     deployment.deploy(scored)
     retrain_on_more_data(scored)
     deployment.deploy(scored)
-    (prod / "versions" / "v0001" / MODEL_FILE).write_bytes(b"broken")
+    (prod / "versions" / "v0001" / "trainedmodel.skops").write_bytes(b"broken")
     with pytest.raises(ModelError, match="refusing to load"):
         deployment.switch_to(prod, "v0001")
     assert deployment.current_version(prod) == "v0002"

@@ -30,7 +30,8 @@ def test_test_targets_and_serve():
     assert '-m pytest -rs -m "not slow"' in make("-n", "test").stdout
     assert "-m pytest -rs -m slow" in make("-n", "test-slow").stdout
     serve = make("-n", "serve", "PORT=8123").stdout
-    assert ".venv/bin/gunicorn --bind 127.0.0.1:8123" in serve and "wsgi:app" in serve
+    assert ".venv/bin/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:8123" in serve
+    assert "wsgi:app" in serve
 
 
 def test_ci_runs_both_test_targets():

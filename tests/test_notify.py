@@ -185,7 +185,7 @@ def test_error_run_notifies(workspace, webhook):
     """A run that ends in an error (the deployed model fails verification) sends it."""
     config = notify_config(workspace, webhook_url=webhook.url)
     deploy_workspace(config)
-    (config["prod_deployment_path"] / "versions" / "v0001" / "trainedmodel.pkl").write_bytes(b"x")
+    (config["prod_deployment_path"] / "versions" / "v0001" / "trainedmodel.skops").write_bytes(b"x")
     write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
     with pytest.raises(ModelError):
         fullprocess.process(config)
