@@ -36,7 +36,8 @@ def test_readme_has_the_curl_examples():
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_every_curl_example_answers_on_the_production_server(shipped):
     """Each curl example, run as written (port aside) from the project folder of a deployed
-    copy of the shipped data, against `make serve`: 200 and JSON."""
+    copy of the shipped data, against `make serve`: 200 and JSON (a CSV download, and
+    Prometheus' text for /metrics)."""
     config = configure(shipped)
     deploy_workspace(config)
     with production_server(config["config_file"], via_make=True) as url:
@@ -52,4 +53,10 @@ def test_every_curl_example_answers_on_the_production_server(shipped):
             )
             body, _, status = done.stdout.rpartition("\n")
             assert done.returncode == 0 and status == "200", (command, done.stdout[-300:])
-            assert json.loads(body) is not None, command
+            if " -o " in command:  # a download: the file it names holds the CSV
+                name = command.split(" -o ")[1].split()[0]
+                assert (shipped / name).read_text().startswith("corporation,"), command
+            elif "/metrics" in command:  # Prometheus' text format
+                assert "risk_model_info" in body, command
+            else:
+                assert json.loads(body) is not None, command
