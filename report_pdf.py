@@ -298,7 +298,7 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
         *section(
             "Judged batches (newest first)",
             st,
-            table(batches, [1.0 * cm, 3.6 * cm, 1.7 * cm, 4.0 * cm, 3.3 * cm, 3.4 * cm], st)
+            table(batches, [1.6 * cm, 3.6 * cm, 1.7 * cm, 4.0 * cm, 3.3 * cm, 2.8 * cm], st)
             if len(batches) > 1
             else Paragraph("None yet.", st["Normal"]),
             keep=False,

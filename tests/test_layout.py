@@ -1,0 +1,89 @@
+"""The layout: imports run one way down the pipeline, into helpers, with no circle."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from conftest import ROOT
+
+# The pipeline's scripts in order: a script may use those before it, never after it.
+PIPELINE = [
+    "ingestion",
+    "training",
+    "scoring",
+    "deployment",
+    "diagnostics",
+    "reporting",
+]
+TOP = {"app", "fullprocess"}  # may use every script above
+HELPERS = {"store", "monitoring", "dataset", "risk", "common"}
+
+
+def project_modules() -> set[str]:
+    """Every top-level module of the project."""
+    return {p.stem for p in ROOT.glob("*.py")}
+
+
+def imports_of(name: str, modules: set[str]) -> set[str]:
+    """The project modules a module imports, at the top or inside functions."""
+    tree = ast.parse((ROOT / f"{name}.py").read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return (found & modules) - {name}
+
+
+def graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports."""
+    modules = project_modules()
+    return {m: imports_of(m, modules) for m in modules}
+
+
+def test_no_import_circle():
+    """No module reaches itself through the imports of others."""
+    edges = graph()
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in edges[start]:
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    assert [m for m in edges if reaches(m, m, {m})] == []
+
+
+def test_scripts_use_only_scripts_before_them():
+    """A pipeline script imports no script after it (nor app or fullprocess)."""
+    edges = graph()
+    for i, script in enumerate(PIPELINE):
+        later = set(PIPELINE[i + 1 :]) | TOP
+        assert not (edges[script] & later), (script, edges[script] & later)
+
+
+def test_helpers_import_no_script():
+    """store, monitoring, dataset, risk and common stand under every script."""
+    edges = graph()
+    scripts = set(PIPELINE) | TOP | {"apicalls"}
+    for helper in HELPERS:
+        assert not (edges[helper] & scripts), (helper, edges[helper] & scripts)
+    assert edges["common"] == set()
+
+
+def test_apicalls_is_a_client_that_imports_no_script():
+    """apicalls.py imports no script, and --help loads no pandas, scikit-learn, reportlab."""
+    assert not (graph()["apicalls"] & (set(PIPELINE) | TOP))
+    code = (
+        "import runpy, sys; sys.argv = ['apicalls.py', '--help']\n"
+        "try:\n    runpy.run_path('apicalls.py', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('pandas', 'sklearn', 'reportlab') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
