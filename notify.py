@@ -16,11 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import smtplib
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from common import RiskError, cli_parser, load_config, now_iso, run_cli
@@ -122,6 +118,8 @@ def dashboard_url(config: dict[str, Any]) -> str:
 
 def send_webhook(url: str, text: str, timeout: float) -> None:
     """POST {"text": text} as JSON (Slack, Mattermost, Teams workflows, a custom hook)."""
+    import urllib.request
+
     body = json.dumps({"text": text}).encode("utf-8")
     request = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
@@ -132,6 +130,9 @@ def send_webhook(url: str, text: str, timeout: float) -> None:
 
 def send_email(settings: dict[str, Any], text: str) -> None:
     """Send text as an e-mail (subject: its first 120 characters) through smtplib."""
+    import smtplib
+    from email.message import EmailMessage
+
     message = EmailMessage()
     message["Subject"] = text[:120]
     message["From"] = settings["email_from"]
@@ -147,7 +148,12 @@ def send_email(settings: dict[str, Any], text: str) -> None:
 
 
 def send(settings: dict[str, Any], text: str) -> list[str]:
-    """Send text on every configured channel; returns the failures as lines (never raises)."""
+    """Send text on every configured channel; returns the failures as lines (never raises).
+
+    The mail and HTTP libraries are imported here: the idle cron tick never needs them."""
+    import smtplib
+    import urllib.error
+
     failures, timeout = [], settings["timeout_seconds"]
     channels = []
     if settings["webhook_url"]:
