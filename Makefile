@@ -11,7 +11,7 @@ CRONTAB ?= crontab
 REBUILDABLE := confusionmatrix.png summary_report.pdf risk_scores.csv apireturns.txt \
 	apireturns.json dependencies.json
 # What a shipped checkout does not have: the user's data, models, deployments, history, logs.
-GENERATED := ingesteddata practicemodels models production_deployment logs
+GENERATED := ingesteddata practicemodels models production_deployment production_deployment.key logs
 
 .PHONY: help install run serve bench test test-slow lint data cronline cron uncron clean reset
 

@@ -105,7 +105,8 @@ def test_readme_commands_from_clone_to_cron(clone):
     assert report.exists()
     ok(clone, "make clean")  # rebuildable things only
     assert live(clone) == "v0002" and not report.exists()
-    assert (clone / "ingesteddata" / "runs.db").exists()
+    assert (clone / "ingesteddata" / "store.db").exists()
     ok(clone, "make reset CRONTAB=true")  # `true`: no crontab is touched
     assert not (clone / "production_deployment").exists() and (clone / ".venv").exists()
     assert not (clone / "ingesteddata").exists() and (clone / "practicedata").exists()
+    assert not (clone / "production_deployment.key").exists()
