@@ -101,7 +101,25 @@ def read_raw_csv(
 
 
 def integer_cells(text: pd.Series, name: str) -> tuple[pd.Series, pd.Series]:
-    """(values as float, first reason per cell or '') for a column of count cells."""
+    """(values as float, first reason per cell or '') for a column of count cells.
+
+    The common cell (plain ASCII digits, shorter than 2^53's 16) is converted at once;
+    only the others go through every rule.
+    """
+    lengths = text.str.len()
+    plain = (lengths < len(_MAX_TEXT)) & text.str.isascii() & text.str.isdigit()
+    if plain.all():
+        return pd.to_numeric(text).astype(float), pd.Series("", index=text.index, dtype=object)
+    values = pd.Series(np.nan, index=text.index)
+    reason = pd.Series("", index=text.index, dtype=object)
+    values[plain] = pd.to_numeric(text[plain]).astype(float)
+    rest = ~plain
+    values[rest], reason[rest] = every_rule(text[rest], name)
+    return values, reason
+
+
+def every_rule(text: pd.Series, name: str) -> tuple[pd.Series, pd.Series]:
+    """integer_cells() of cells that are not plain digits: each rule, with its reason."""
     reason = pd.Series("", index=text.index, dtype=object)
     digits = text.str.match(_DIGITS)
     whole = text.str.lstrip("+").str.split(".", n=1).str[0].str.lstrip("0")
@@ -126,8 +144,14 @@ def integer_cells(text: pd.Series, name: str) -> tuple[pd.Series, pd.Series]:
     return values.where(reason == ""), reason
 
 
-def validate_rows(raw: pd.DataFrame, allow_unlabelled: bool = False) -> tuple[pd.Series, pd.Series]:
-    """Per row: True when valid, and the first reason a row is bad ('' when valid)."""
+def validate_rows(
+    raw: pd.DataFrame, allow_unlabelled: bool = False, values: dict | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Per row: True when valid, and the first reason a row is bad ('' when valid).
+
+    values: filled with each count column's numbers (for clean_rows, so no cell is
+    checked twice)."""
+    values = {} if values is None else values
     reason = pd.Series("", index=raw.index, dtype=object)
 
     def flag(bad: pd.Series) -> None:
@@ -139,7 +163,8 @@ def validate_rows(raw: pd.DataFrame, allow_unlabelled: bool = False) -> tuple[pd
         texts = [f"missing {ID_COLUMN}", f"{ID_COLUMN} longer than {MAX_ID_CHARS} characters"]
         flag(pd.Series(np.select(conditions, texts, ""), index=raw.index))
     for col in [c for c in FEATURES if c in raw]:
-        flag(integer_cells(raw[col], col)[1])
+        values[col], bad = integer_cells(raw[col], col)
+        flag(bad)
     if TARGET in raw:
         target = raw[TARGET]
         empty = target == ""
@@ -154,11 +179,12 @@ def clean_rows(raw: pd.DataFrame, allow_unlabelled: bool = False) -> tuple[pd.Da
 
     Counts become int64; `exited` becomes Int64 (nullable: <NA> for an unlabelled row).
     """
-    valid, reason = validate_rows(raw, allow_unlabelled)
+    values: dict[str, pd.Series] = {}
+    valid, reason = validate_rows(raw, allow_unlabelled, values)
     reasons = Counter(reason[~valid].tolist())
     clean = raw[valid].copy()
     for col in [c for c in FEATURES if c in clean]:
-        clean[col] = integer_cells(clean[col], col)[0].astype("int64")
+        clean[col] = values[col][valid].astype("int64")
     if TARGET in clean:
         target = pd.to_numeric(clean[TARGET].replace("", None), errors="coerce")
         clean[TARGET] = target.astype("Int64") if allow_unlabelled else target.astype("int64")

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import DEFAULTS, write_atomic  # noqa: E402
 
+import dataset  # noqa: E402
 import generate_data  # noqa: E402
 import ingestion  # noqa: E402
 import scoring  # noqa: E402
@@ -50,9 +51,9 @@ def main() -> None:
         text = timed("generate", args.rows, lambda: generate_data.large_file(args.rows))
         write_atomic(root / "in" / "big.csv", text)
         del text
-        result = timed("ingest", args.rows, lambda: ingestion.ingest(root / "in", root / "out"))
-        ingestion.save_ingestion(root / "out", result)
-        data = result.finaldata
+        result = timed("validate", args.rows, lambda: ingestion.ingest(root / "in", root / "out"))
+        timed("store", args.rows, lambda: ingestion.save_ingestion(root / "out", result))
+        data = dataset.load_dataset(root / "out" / "finaldata.csv")
         params = {**DEFAULTS["training"], "min_rows": 1}
         model, _ = timed("train", len(data), lambda: training.train_model(data, params))
         timed("score", len(data), lambda: scoring.score_model(model, data))
