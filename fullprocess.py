@@ -83,7 +83,8 @@ def cell(value: Any) -> str:
 
 
 def format_history(rows: list[dict[str, Any]]) -> str:
-    """The runs as a plain-text table."""
+    """The runs as a plain-text table; the reason (the verdict with its numbers) is the
+    last column and is never cut."""
     cols = [
         "id",
         "started_at",
@@ -95,7 +96,10 @@ def format_history(rows: list[dict[str, Any]]) -> str:
         "new_version",
         "reason",
     ]
-    return format_table([{c: cell(r.get(c))[:60] for c in cols} for r in rows], cols)
+    rows = [
+        {c: cell(r.get(c)) if c == "reason" else cell(r.get(c))[:60] for c in cols} for r in rows
+    ]
+    return format_table(rows, cols)
 
 
 def setup_file_logging(config: dict[str, Any]) -> None:

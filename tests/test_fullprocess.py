@@ -294,6 +294,9 @@ def test_history_records_every_run(story):
     lines = done.stdout.splitlines()
     assert lines[0].split()[:2] == ["id", "started_at"] and len(lines) == 4
     assert "deployed" in done.stdout and "no new data" in done.stdout
+    # the verdict with its numbers, whole: what was compared, on how many rows, the p-value
+    deployed = next(line for line in lines if "v0002" in line)
+    assert "log-loss deployed - refit" in deployed and "holdout log-loss" in deployed
 
 
 def test_rollback_goes_live_for_a_running_api(story, tmp_path):
