@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from contextlib import contextmanager, suppress
@@ -11,6 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tests run make themselves (cronline, serve, the Makefile's targets): started from
+# another make (CI's `make test-slow`, a clone's `make test`), they would inherit its
+# flags and print "make[2]: Entering directory" into what they read.
+for _name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+    os.environ.pop(_name, None)
 sys.path.insert(0, str(ROOT))
 
 from common import COLUMNS, load_config  # noqa: E402
