@@ -158,13 +158,6 @@ def ready(folder: Path) -> bool:
     return False
 
 
-def read_store(folder: Path) -> sqlite3.Connection | None:
-    """The store for reading (the API, reports), or None before the first ingestion."""
-    if not ready(folder):
-        return None
-    return open_store(folder)
-
-
 def schema_version(db: sqlite3.Connection) -> int:
     """The version recorded in meta; 0 for a store without one."""
     try:
@@ -492,74 +485,53 @@ _OBS_COLUMNS = (
 )
 
 
+def observation_rows(folder: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """(seq, *COLUMNS) rows of a query over observations `o` (and sources `s`); [] before
+    the first ingestion."""
+    if not ready(folder):
+        return []
+    with closing(open_store(folder)) as db:
+        return [tuple(r) for r in db.execute(f"SELECT {_OBS_COLUMNS} {sql}", params)]
+
+
+_BATCH_JOIN = "FROM observations o JOIN sources s ON o.source_id = s.id"
+
+
 def batch_rows(folder: Path, batch: int) -> list[tuple]:
     """(seq, *COLUMNS) of a batch's new observations (exact repeats left out), in order."""
-    with closing(open_store(folder)) as db:
-        return [
-            tuple(r)
-            for r in db.execute(
-                f"SELECT {_OBS_COLUMNS} FROM observations o JOIN sources s ON o.source_id = s.id "
-                "WHERE s.batch_id = ? AND o.duplicate = 0 ORDER BY o.seq",
-                (batch,),
-            )
-        ]
+    return observation_rows(
+        folder, f"{_BATCH_JOIN} WHERE s.batch_id = ? AND o.duplicate = 0 ORDER BY o.seq", (batch,)
+    )
 
 
 def training_rows(folder: Path, since_batch: int | None = None) -> list[tuple]:
     """(seq, *COLUMNS) of the training set: labelled observations, exact repeats dropped,
     in order of arrival; only those of batches >= since_batch when given."""
-    if not ready(folder):
-        return []
     where = "" if since_batch is None else " AND s.batch_id >= ?"
     params = () if since_batch is None else (since_batch,)
-    with closing(open_store(folder)) as db:
-        return [
-            tuple(r)
-            for r in db.execute(
-                f"SELECT {_OBS_COLUMNS} FROM observations o JOIN sources s ON o.source_id = s.id "
-                f"WHERE o.exited IS NOT NULL AND o.duplicate = 0{where} ORDER BY o.seq",
-                params,
-            )
-        ]
+    sql = f"{_BATCH_JOIN} WHERE o.exited IS NOT NULL AND o.duplicate = 0{where} ORDER BY o.seq"
+    return observation_rows(folder, sql, params)
 
 
 def latest_observations(folder: Path) -> list[tuple]:
     """(seq, *COLUMNS) of the last observation to arrive of every client, in order."""
-    if not ready(folder):
-        return []
-    with closing(open_store(folder)) as db:
-        return [
-            tuple(r)
-            for r in db.execute(
-                f"SELECT {_OBS_COLUMNS} FROM observations o WHERE o.seq = "
-                "(SELECT MAX(seq) FROM observations WHERE corporation = o.corporation) "
-                "ORDER BY o.seq"
-            )
-        ]
-
-
-def all_observations(folder: Path) -> list[tuple]:
-    """(seq, *COLUMNS) of every observation, labelled or not, in order of arrival."""
-    if not ready(folder):
-        return []
-    with closing(open_store(folder)) as db:
-        return [
-            tuple(r) for r in db.execute(f"SELECT {_OBS_COLUMNS} FROM observations o ORDER BY seq")
-        ]
+    return observation_rows(
+        folder,
+        "FROM observations o WHERE o.seq = (SELECT MAX(seq) FROM observations "
+        "WHERE corporation = o.corporation) ORDER BY o.seq",
+    )
 
 
 def client_observations(folder: Path, corporation: str) -> list[tuple]:
     """(seq, *COLUMNS) of every observation of one client, in order of arrival."""
-    if not ready(folder):
-        return []
-    with closing(open_store(folder)) as db:
-        return [
-            tuple(r)
-            for r in db.execute(
-                f"SELECT {_OBS_COLUMNS} FROM observations o WHERE corporation = ? ORDER BY seq",
-                (corporation,),
-            )
-        ]
+    return observation_rows(
+        folder, "FROM observations o WHERE corporation = ? ORDER BY seq", (corporation,)
+    )
+
+
+def all_observations(folder: Path) -> list[tuple]:
+    """(seq, *COLUMNS) of every observation, labelled or not, in order of arrival."""
+    return observation_rows(folder, "FROM observations o ORDER BY seq")
 
 
 # ---- exports: the original project's files, written from the store ------------------------
