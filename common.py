@@ -683,6 +683,30 @@ def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) ->
         raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
 
 
+# How people read the scores: the report, the dashboard and the texts use these names.
+METRIC_LABELS = {
+    "f1": "F1",
+    "precision": "precision",
+    "recall": "recall",
+    "roc_auc": "ROC AUC",
+    "accuracy": "accuracy",
+    "rows": "test rows",
+    "positives": "actual exits",
+}
+
+
+def format_number(value: Any, digits: int = 4, missing: str = "n/a") -> str:
+    """The one way a value is shown as text: floats to `digits` decimals, lists joined
+    by commas, None as `missing`."""
+    if value is None:
+        return missing
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A plain-text table of rows with the given columns (None shows as empty)."""
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]

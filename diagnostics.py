@@ -30,6 +30,7 @@ from common import (
     PROJECT_DIR,
     DataError,
     cli_parser,
+    format_number,
     format_table,
     load_config,
     now_iso,
@@ -340,11 +341,6 @@ def read_cached_dependencies(cache: Path) -> dict[str, Any] | None:
     return read_json(cache, None) if cache.exists() else None
 
 
-def format_float(x: float | None) -> str:
-    """A number to 4 significant decimals, or n/a."""
-    return "n/a" if x is None else f"{x:.4f}"
-
-
 def diagnostics_text(config: dict[str, Any]) -> str:
     """Every diagnostic as readable text tables."""
     data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
@@ -362,14 +358,14 @@ def diagnostics_text(config: dict[str, Any]) -> str:
         "Summary statistics of finaldata.csv\n"
         + format_table(
             [
-                {"feature": k, **{s: format_float(v) for s, v in d.items()}}
+                {"feature": k, **{s: format_number(v) for s, v in d.items()}}
                 for k, d in summary.items()
             ],
             ["feature", "mean", "median", "std"],
         ),
         "Missing data share of finaldata.csv\n"
         + format_table(
-            [{"column": k, "share": format_float(v)} for k, v in missing_data(data).items()],
+            [{"column": k, "share": format_number(v)} for k, v in missing_data(data).items()],
             ["column", "share"],
         ),
     ]

@@ -43,6 +43,7 @@ from common import (
     database_has_new_rows,
     escape_text,
     first_line,
+    format_number,
     format_table,
     load_config,
     now_iso,
@@ -71,17 +72,6 @@ class RunError(RiskError):
 # ---- history and logging -------------------------------------------------------------------
 
 
-def cell(value: Any) -> str:
-    """A history value as table text: numbers to 4 decimals, lists without brackets."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return str(value)
-
-
 def format_history(rows: list[dict[str, Any]]) -> str:
     """The runs as a plain-text table; the reason (the verdict with its numbers) is the
     last column and is never cut."""
@@ -96,10 +86,13 @@ def format_history(rows: list[dict[str, Any]]) -> str:
         "new_version",
         "reason",
     ]
-    rows = [
-        {c: cell(r.get(c)) if c == "reason" else cell(r.get(c))[:60] for c in cols} for r in rows
-    ]
-    return format_table(rows, cols)
+    return format_table([history_cells(r, cols) for r in rows], cols)
+
+
+def history_cells(row: dict[str, Any], columns: list[str]) -> dict[str, str]:
+    """A history row as table text: the reason whole, every other value cut to 60."""
+    cells = {c: format_number(row.get(c), missing="") for c in columns}
+    return {c: v if c == "reason" else v[:60] for c, v in cells.items()}
 
 
 def setup_file_logging(config: dict[str, Any]) -> None:

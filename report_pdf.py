@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from common import ID_COLUMN
+from common import ID_COLUMN, METRIC_LABELS, format_number
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -33,28 +33,10 @@ import risk
 
 SUMMARY_TOP = 10  # clients on page 1
 LIST_TOP = 50  # clients in the report's top list
-METRICS = {
-    "f1": "F1",
-    "precision": "precision",
-    "recall": "recall",
-    "roc_auc": "ROC AUC",
-    "accuracy": "accuracy",
-    "rows": "test rows",
-    "positives": "actual exits",
-}
 MODEL_PARAMS = ("C", "penalty", "solver", "max_iter", "class_weight", "random_state")
 
 
 # ---- words and numbers -----------------------------------------------------------------------
-
-
-def number(x: Any, digits: int = 4) -> str:
-    """A table cell for a number (or n/a)."""
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x)
 
 
 def f1_text(s: dict[str, Any]) -> str:
@@ -263,7 +245,9 @@ def summary_page(facts: dict[str, Any], st) -> list:
 def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: bytes) -> list:
     """Model health: every metric, the confusion matrix, the history, the judged batches."""
     s = facts["scores"]
-    metrics = [["metric", "value"]] + [[label, number(s[k])] for k, label in METRICS.items()]
+    metrics = [["metric", "value"]] + [
+        [label, format_number(s[k])] for k, label in METRIC_LABELS.items()
+    ]
     metrics.insert(2, ["F1, 95% interval", f"{s['f1_low']:.4f} to {s['f1_high']:.4f}"])
     side = Table(
         [
@@ -284,7 +268,7 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
             when(r["started_at"]),
             r["new_rows"],
             f"{r['batch_f1']:.3f} ({r['batch_f1_low']:.2f} to {r['batch_f1_high']:.2f})",
-            f"{r['deployed_version']} ({number(r['deployed_f1'], 3)})",
+            f"{r['deployed_version']} ({format_number(r['deployed_f1'], 3)})",
             r["decision"],
         ]
         for r in facts["judged"][:12]
@@ -317,7 +301,7 @@ def drift_section(facts: dict[str, Any], st) -> list:
             f,
             f"{v:.3f}",
             "significant" if v > 0.25 else "moderate" if v >= 0.1 else "none",
-            number(profile.get(f, {}).get("mean"), 2),
+            format_number(profile.get(f, {}).get("mean"), 2),
         ]
         for f, v in run["data_drift_psi"].items()
     ]
@@ -340,16 +324,16 @@ def appendix(facts: dict[str, Any], st) -> list:
         [
             "training data",
             f"{Path(meta.get('training_data', '?')).name}, {meta.get('rows', '?')}"
-            f" rows, exit rate {number(meta.get('exit_rate'))}",
+            f" rows, exit rate {format_number(meta.get('exit_rate'))}",
         ],
         ["model", Paragraph(model_text(facts["model"]), st["cell"])],
     ][1:]
     summary = [["feature", "mean", "median", "std", "missing"]] + [
         [
             f,
-            number(d["mean"], 2),
-            number(d["median"], 2),
-            number(d["std"], 2),
+            format_number(d["mean"], 2),
+            format_number(d["median"], 2),
+            format_number(d["std"], 2),
             f"{facts['missing'].get(f, 0):.1%}",
         ]
         for f, d in facts["summary"].items()
@@ -357,8 +341,8 @@ def appendix(facts: dict[str, Any], st) -> list:
     t = facts["timings"]
     timings = [
         ["step", "seconds", "when"],
-        ["ingestion", number(t["ingestion_seconds"]), when(t["ingestion_time"])],
-        ["training", number(t["training_seconds"]), when(t["training_time"])],
+        ["ingestion", format_number(t["ingestion_seconds"]), when(t["ingestion_time"])],
+        ["training", format_number(t["training_seconds"]), when(t["training_time"])],
     ]
     last = facts["last_ingestion"]
     names = last.get("files_ingested", []) + last.get("files_rejected", [])

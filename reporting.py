@@ -21,6 +21,7 @@ from typing import Any
 from common import (
     FINALDATA,
     INGESTION_RECORD,
+    METRIC_LABELS,
     MODEL_META,
     RiskError,
     cli_parser,
@@ -41,7 +42,7 @@ import diagnostics
 import model_health
 import store
 from deployment import load_deployed, load_deployed_version
-from report_pdf import METRICS, build_report
+from report_pdf import build_report
 from risk import RISK_CSV, RISK_PREVIOUS, people_csv, served_risk_table, with_changes
 from scoring import test_data_file
 
@@ -143,7 +144,7 @@ def history_figure(
     xs = np.arange(len(versions))
     for key, style in (("f1", "o-"), ("precision", ".--"), ("recall", ".--"), ("roc_auc", ".:")):
         ys = [v[key] if v[key] is not None else np.nan for v in versions]
-        ax.plot(xs, ys, style, label=METRICS[key], linewidth=2 if key == "f1" else 1)
+        ax.plot(xs, ys, style, label=METRIC_LABELS[key], linewidth=2 if key == "f1" else 1)
     position = {v["version"]: i for i, v in enumerate(versions)}
     checked = [
         r
