@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from common import COLUMNS, load_config
+
 ROOT = Path(__file__).resolve().parents[1]
 # The tests run make themselves (cronline, serve, the Makefile's targets): started from
 # another make (CI's `make test-slow`, a clone's `make test`), they would inherit its
 # flags and print "make[2]: Entering directory" into what they read.
 for _name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
     os.environ.pop(_name, None)
-sys.path.insert(0, str(ROOT))
-
-from common import COLUMNS, load_config  # noqa: E402
 
 HEADER = ",".join(COLUMNS)
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
-from conftest import ROOT, run_script
+import simulate
+from conftest import run_script
 
 import dataset
 from common import COLUMNS
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import simulate  # noqa: E402
 
 
 def test_simulated_rows_pass_ingestion_and_follow_their_true_probability(tmp_path):
