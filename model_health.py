@@ -17,7 +17,7 @@ import pandas as pd
 
 import scoring
 import store
-from deployment import MANIFEST, VERSIONS, list_versions
+from deployment import read_manifests
 
 
 def run_history(config: dict[str, Any], limit: int) -> list[dict[str, Any]]:
@@ -28,13 +28,12 @@ def run_history(config: dict[str, Any], limit: int) -> list[dict[str, Any]]:
 def version_history(prod: Path) -> list[dict[str, Any]]:
     """Per deployed version, oldest first: version, folder, time and its test-data scores."""
     rows = []
-    for name in list_versions(prod):
-        folder = prod / VERSIONS / name
-        manifest = read_json(folder / MANIFEST, {}) or {}
+    for manifest in read_manifests(prod):
+        folder = Path(manifest["folder"])
         scores = read_json(folder / SCORES_JSON, {}) or {}
         rows.append(
             {
-                "version": name,
+                "version": manifest["version"],
                 "folder": folder,
                 "deployed_at": manifest.get("deployed_at"),
                 "model_sha256": manifest.get("model_sha256"),
