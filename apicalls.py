@@ -112,7 +112,7 @@ def call_api(base_url: str, calls: list[tuple[str, str, dict[str, Any]]]) -> lis
     return answers
 
 
-def readable(answers: list[dict[str, Any]], base_url: str) -> str:
+def answers_text(answers: list[dict[str, Any]], base_url: str) -> str:
     """The answers as text: a header line per call, then its JSON, predictions shortened."""
     parts = [f"API answers from {base_url} at {now_iso()}"]
     for a in answers:
@@ -144,7 +144,7 @@ def run_apicalls(config: dict[str, Any], base_url: str | None = None) -> Path:
     answers = call_api(base_url, api_requests(relative_test_file(config)))
     folder = config["output_model_path"]
     write_json(folder / "apireturns.json", {"base_url": base_url, "answers": answers})
-    path = write_atomic(folder / "apireturns.txt", readable(answers, base_url))
+    path = write_atomic(folder / "apireturns.txt", answers_text(answers, base_url))
     failed = [f"{a['method']} {a['path']} {a['status']}" for a in answers if a["status"] >= 400]
     log.info("%d calls to %s, %d failed; wrote %s", len(answers), base_url, len(failed), path)
     if failed:

@@ -113,9 +113,25 @@ def list_versions(prod: Path) -> list[str]:
     return sorted(names, key=lambda n: int(VERSION_RE.match(n).group(1)))
 
 
+def read_manifests(prod: Path) -> list[dict[str, Any]]:
+    """Every version's manifest as recorded (unverified; {} when missing), oldest first,
+    each with its version name and folder (as load_deployed_version gives them)."""
+    manifests = []
+    for name in list_versions(prod):
+        folder = prod / VERSIONS / name
+        manifest = read_json(folder / MANIFEST, {}) or {}
+        manifests.append({**manifest, "version": name, "folder": str(folder)})
+    return manifests
+
+
+def read_model_meta(folder: Path | str) -> dict[str, Any]:
+    """The trainedmodel.json of a version folder (how its model was trained), {} if missing."""
+    return read_json(Path(folder) / MODEL_META, {}) or {}
+
+
 def deployed_f1s(prod: Path) -> list[float]:
     """The F1 recorded at deployment of every version, oldest first."""
-    scores = [read_json(prod / VERSIONS / v / MANIFEST, {}).get("f1") for v in list_versions(prod)]
+    scores = [m.get("f1") for m in read_manifests(prod)]
     return [f1 for f1 in scores if f1 is not None]
 
 
@@ -430,8 +446,8 @@ def format_versions(prod: Path) -> str:
     """A table of deployed versions: name, time, F1, live marker."""
     live = current_version(prod)
     lines = [f"{'version':8} {'deployed_at':26} {'f1':>7}  live"]
-    for name in list_versions(prod):
-        m = read_json(prod / VERSIONS / name / MANIFEST, {})
+    for m in read_manifests(prod):
+        name = m["version"]
         mark = "*" if name == live else ""
         lines.append(
             f"{name:8} {m.get('deployed_at', '?'):26} {m.get('f1', float('nan')):7.4f}  {mark}"

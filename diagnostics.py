@@ -4,8 +4,6 @@ Reads   the deployed model (prod_deployment_path/current), output_folder_path/fi
         test_data_path/testdata.csv, requirements.txt, the ingestion record
 Writes  output_model_path/dependencies.json   cached dependency table (refreshed daily)
 Run     python diagnostics.py [--config config.json]   prints every diagnostic as a table
-
-The functions are imported by app.py, reporting.py and fullprocess.py.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from common import (
     now_iso,
     read_json,
     run_cli,
+    test_data_file,
     write_json,
 )
 
@@ -46,12 +45,10 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 import dataset
-import ingestion
 import store
-import training
 from deployment import load_deployed
 from monitoring import psi  # noqa: F401  (diagnostics.psi stays importable)
-from scoring import exit_probabilities, test_data_file
+from scoring import exit_probabilities
 
 log = logging.getLogger("diagnostics")
 
@@ -122,9 +119,8 @@ PSI_BANDS = (0.1, 0.25)  # below: no shift; between: moderate; above: significan
 
 def psi_band(value: float) -> str:
     """'none', 'moderate' or 'significant' by the usual 0.1 / 0.25 PSI bands."""
-    return (
-        "none" if value < PSI_BANDS[0] else "moderate" if value < PSI_BANDS[1] else ("significant")
-    )
+    low, high = PSI_BANDS
+    return "none" if value < low else "moderate" if value < high else "significant"
 
 
 def data_drift(
@@ -158,11 +154,11 @@ def data_drift(
 
 
 def execution_time(config: dict[str, Any]) -> dict[str, float]:
-    """Seconds taken by ingestion and by training, run on a scratch copy.
+    """Seconds taken by ingestion and by training, run on a scratch copy of the input
+    folder (in a temporary workspace), so that measuring never changes the real artifacts."""
+    import ingestion  # timing the two steps means running them: the only use of either
+    import training
 
-    The input folder is copied to a temporary workspace so that measuring never
-    changes the real artifacts.
-    """
     with tempfile.TemporaryDirectory(prefix="risk-timing-") as tmp:
         scratch = Path(tmp)
         shutil.copytree(config["input_folder_path"], scratch / "input")
@@ -253,9 +249,8 @@ def is_upgrade(installed: str, latest: str) -> bool:
 def look_up_all(names: list[str], index_url: str, timeout: float) -> list[tuple[Any, ...]]:
     """latest_version of every name, in parallel, within one deadline (timeout + 1 s).
 
-    Daemon threads: a look-up still running at the deadline (a server trickling bytes,
-    each read within requests' timeout) is reported as unanswered and never keeps the
-    process alive after it is done.
+    A look-up still running at the deadline (a server trickling bytes) is reported as
+    unanswered; its daemon thread never keeps the process alive.
     """
     results: list[tuple[Any, ...] | None] = [None] * len(names)
 
@@ -278,20 +273,19 @@ def look_up_all(names: list[str], index_url: str, timeout: float) -> list[tuple[
     return [late if r is None else r for r in list(results)]
 
 
-def outdated_packages_list(
+def package_versions(
     index_url: str, timeout: float = 3.0, requirements: Path = REQUIREMENTS
 ) -> list[dict[str, Any]]:
-    """Per pinned requirement: pinned, installed and latest version (or why unknown).
-
-    Index look-ups run in parallel with one overall deadline (look_up_all). `outdated`
-    is true only when an upgrade is possible: a newer release that runs on this Python.
-    """
+    """Per pinned requirement: pinned, installed and latest version (or why unknown), every
+    package; `outdated` when an upgrade is possible (a newer release for this Python)."""
     pins = pinned_requirements(requirements)
     latest = look_up_all([name for name, _ in pins], index_url, timeout)
     rows = []
     for (name, pinned), (newest, why, needs) in zip(pins, latest, strict=True):
         installed = installed_version(name)
-        usable = runs_on_this_python(needs)
+        known = newest is not None and installed is not None
+        # outdated means an upgrade is possible: not if the latest needs another Python
+        outdated = is_upgrade(installed, newest) and runs_on_this_python(needs) if known else None
         rows.append(
             {
                 "package": name,
@@ -300,10 +294,7 @@ def outdated_packages_list(
                 "latest": newest,
                 "latest_unknown_reason": why,
                 "latest_requires_python": needs,
-                # outdated means an upgrade is possible: not if the latest needs another Python
-                "outdated": None
-                if newest is None or installed is None
-                else is_upgrade(installed, newest) and usable,
+                "outdated": outdated,
             }
         )
     return rows
@@ -320,7 +311,7 @@ def cached_dependencies(
     Fresh means: younger than max_age_hours, from the same index, and, when some
     "latest" versions were unknown, younger than RETRY_UNKNOWN_HOURS.
     """
-    cached = read_json(cache, None) if cache.exists() else None
+    cached = read_cached_dependencies(cache)
     if cached and cached.get("index_url") == index_url:
         age = datetime.now(UTC) - datetime.fromisoformat(cached["checked_at"])
         incomplete = any(p["latest"] is None for p in cached["packages"])
@@ -330,7 +321,7 @@ def cached_dependencies(
     fresh = {
         "checked_at": now_iso(),
         "index_url": index_url,
-        "packages": outdated_packages_list(index_url, timeout),
+        "packages": package_versions(index_url, timeout),
     }
     write_json(cache, fresh)
     return fresh
@@ -341,57 +332,50 @@ def read_cached_dependencies(cache: Path) -> dict[str, Any] | None:
     return read_json(cache, None) if cache.exists() else None
 
 
+DEPENDENCY_COLUMNS = ["package", "pinned", "installed", "latest", "outdated"]
+DEPENDENCY_COLUMNS += ["latest_requires_python", "latest_unknown_reason"]
+
+
+def data_sections(data: pd.DataFrame) -> list[str]:
+    """The summary statistics and missing-data tables of finaldata.csv."""
+    summary = [
+        {"feature": k, **{s: format_number(v) for s, v in d.items()}}
+        for k, d in dataframe_summary(data).items()
+    ]
+    missing = [{"column": k, "share": format_number(v)} for k, v in missing_data(data).items()]
+    return [
+        "Summary statistics of finaldata.csv\n"
+        + format_table(summary, ["feature", "mean", "median", "std"]),
+        "Missing data share of finaldata.csv\n" + format_table(missing, ["column", "share"]),
+    ]
+
+
 def diagnostics_text(config: dict[str, Any]) -> str:
-    """Every diagnostic as readable text tables."""
+    """Every diagnostic as text tables (refreshing the dependency cache when it is old)."""
     data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
     model, manifest = load_deployed(
         config["prod_deployment_path"], config["deployment"]["signing_key_path"]
     )
     test = dataset.load_dataset(test_data_file(config["test_data_path"]))
     preds = model_predictions(test, model, "test data")
-    summary = dataframe_summary(data)
     sections = [
         f"Deployed model {manifest['version']} (deployed {manifest['deployed_at']}, "
         f"F1 {manifest['f1']:.4f})",
         f"Predictions on test data: {len(preds)} rows, {int(preds.prediction.sum())} predicted "
         f"exits, mean exit probability {preds.probability.mean():.4f}",
-        "Summary statistics of finaldata.csv\n"
-        + format_table(
-            [
-                {"feature": k, **{s: format_number(v) for s, v in d.items()}}
-                for k, d in summary.items()
-            ],
-            ["feature", "mean", "median", "std"],
-        ),
-        "Missing data share of finaldata.csv\n"
-        + format_table(
-            [{"column": k, "share": format_number(v)} for k, v in missing_data(data).items()],
-            ["column", "share"],
-        ),
+        *data_sections(data),
     ]
-    timing = execution_time(config)
+    timing = [
+        {"step": k.removesuffix("_seconds"), "seconds": v}
+        for k, v in execution_time(config).items()
+    ]
     sections.append(
-        "Execution time (scratch copy), seconds\n"
-        + format_table(
-            [{"step": k.removesuffix("_seconds"), "seconds": v} for k, v in timing.items()],
-            ["step", "seconds"],
-        )
+        "Execution time (scratch copy), seconds\n" + format_table(timing, ["step", "seconds"])
     )
     deps = dependencies_for(config)
     sections.append(
         f"Dependencies (checked {deps['checked_at']})\n"
-        + format_table(
-            deps["packages"],
-            [
-                "package",
-                "pinned",
-                "installed",
-                "latest",
-                "outdated",
-                "latest_requires_python",
-                "latest_unknown_reason",
-            ],
-        )
+        + format_table(deps["packages"], DEPENDENCY_COLUMNS)
     )
     return "\n\n".join(sections)
 
@@ -399,12 +383,8 @@ def diagnostics_text(config: dict[str, Any]) -> str:
 def dependencies_for(config: dict[str, Any]) -> dict[str, Any]:
     """The (cached) dependency table with the settings of a loaded config."""
     d = config["diagnostics"]
-    return cached_dependencies(
-        config["output_model_path"] / DEPENDENCIES_CACHE,
-        d["package_index_url"],
-        d["index_timeout_seconds"],
-        d["cache_hours"],
-    )
+    index = d["package_index_url"], d["index_timeout_seconds"], d["cache_hours"]
+    return cached_dependencies(config["output_model_path"] / DEPENDENCIES_CACHE, *index)
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ import pandas as pd
 
 import scoring
 import store
-from deployment import MANIFEST, VERSIONS, list_versions
+from deployment import read_manifests
 
 
 def run_history(config: dict[str, Any], limit: int) -> list[dict[str, Any]]:
@@ -28,13 +28,12 @@ def run_history(config: dict[str, Any], limit: int) -> list[dict[str, Any]]:
 def version_history(prod: Path) -> list[dict[str, Any]]:
     """Per deployed version, oldest first: version, folder, time and its test-data scores."""
     rows = []
-    for name in list_versions(prod):
-        folder = prod / VERSIONS / name
-        manifest = read_json(folder / MANIFEST, {}) or {}
+    for manifest in read_manifests(prod):
+        folder = Path(manifest["folder"])
         scores = read_json(folder / SCORES_JSON, {}) or {}
         rows.append(
             {
-                "version": name,
+                "version": manifest["version"],
                 "folder": folder,
                 "deployed_at": manifest.get("deployed_at"),
                 "model_sha256": manifest.get("model_sha256"),
@@ -115,7 +114,18 @@ def history_svg(versions: list[dict[str, Any]], runs: list[dict[str, Any]]) -> s
     if points:
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
         out.append(f'<polyline points="{path}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
+    out += version_marks(versions, x, y, height - 8)
+    out += batch_marks(versions, runs, x, y, step)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def version_marks(versions: list[dict[str, Any]], x, y, label_y: float) -> list[str]:
+    """The dots (and F1 values, when few) of the versions of history_svg(), and their names
+    (every one when few, else about eight of them) along the x axis at label_y."""
+    n = len(versions)
     label_every = max(1, round(n / 8))
+    out = []
     for i, v in enumerate(versions):
         if v["f1"] is not None:
             out.append(f'<circle cx="{x(i):.1f}" cy="{y(v["f1"]):.1f}" r="3.5" fill="#1f5fa8"/>')
@@ -126,12 +136,10 @@ def history_svg(versions: list[dict[str, Any]], runs: list[dict[str, Any]]) -> s
                 )
         if i % label_every == 0 or i == n - 1:
             out.append(
-                f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle" '
+                f'<text x="{x(i):.1f}" y="{label_y}" text-anchor="middle" '
                 f'fill="#5b6775">{v["version"]}</text>'
             )
-    out += batch_marks(versions, runs, x, y, step)
-    out.append("</svg>")
-    return "".join(out)
+    return out
 
 
 def batch_marks(versions, runs, x, y, step) -> list[str]:

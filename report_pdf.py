@@ -30,6 +30,7 @@ from reportlab.platypus import (
 )
 
 import risk
+from report_text import decision_text, drift_text, list_text, when
 
 SUMMARY_TOP = 10  # clients on page 1
 LIST_TOP = 50  # clients in the report's top list
@@ -37,91 +38,6 @@ MODEL_PARAMS = ("C", "penalty", "solver", "max_iter", "class_weight", "random_st
 
 
 # ---- words and numbers -----------------------------------------------------------------------
-
-
-def f1_text(s: dict[str, Any]) -> str:
-    """'0.530 (95% interval 0.48 to 0.58)'."""
-    return f"{s['f1']:.3f} (95% interval {s['f1_low']:.2f} to {s['f1_high']:.2f})"
-
-
-def decision_text(facts: dict[str, Any]) -> str:
-    """Which model serves, since when, and why it was deployed, in plain words."""
-    m = facts["manifest"]
-    head = f"Model {m['version']} serves the risk list since {when(m['deployed_at'])}."
-    run = next(
-        (r for r in facts["runs"] if r.get("new_version") == m["version"]), None
-    )  # the run that deployed it
-    if run is None:
-        return f"{head} It was deployed by hand (deployment.py), not by a monitoring run."
-    if not run.get("deployed_version"):
-        return f"{head} It is the first model deployed ({run.get('new_rows') or 0} rows)."
-    why = f"{head} It replaced {run['deployed_version']}" + retrain_text(run)
-    gate = run.get("gate") or {}
-    held = (gate.get("holdout") or {}).get("logloss")
-    if held:
-        why += (
-            f". On {held['n']} new rows held out from training it predicts better than the old"
-            f" model (log-loss {held['effect']:+.3f}, 90% interval {held['low']:+.3f} to"
-            f" {held['high']:+.3f}; trained on the {gate.get('window', '?')} window)"
-        )
-    if run.get("new_f1") is not None and run.get("deployed_f1") is not None:
-        why += (
-            f". It scores F1 {run['new_f1']:.2f} on the test data against "
-            f"{run['deployed_f1']:.2f} for the old model"
-        )
-    return why + "."
-
-
-def retrain_text(run: dict[str, Any]) -> str:
-    """Why the run retrained, in plain words with its numbers."""
-    refit = (run.get("verdict") or {}).get("refit")
-    f1 = ""
-    if run.get("batch_f1") is not None:
-        f1 = (
-            f"; the old model's F1 on them was {run['batch_f1']:.2f}"
-            f" ({run['batch_f1_low']:.2f} to {run['batch_f1_high']:.2f})"
-        )
-    if run.get("model_drift") and refit:
-        return (
-            f" after model drift: on {refit['n']} labelled new rows a model refit on them"
-            f" predicted them better (log-loss lower by {refit['effect']:.3f},"
-            f" p {refit['p_value']:.2g}){f1}"
-        )
-    if run.get("model_drift"):
-        return f" after model drift{f1}, below its {run.get('deployed_f1') or 0:.2f}"
-    if run.get("data_drift"):
-        return " after the new clients' data drifted"
-    return ""
-
-
-def list_text(facts: dict[str, Any]) -> str:
-    """Clients per band and what changed since the previous list."""
-    lst = facts["list"]
-    b, c = lst["bands"], lst["changes"]
-    text = (
-        f"{lst['total']} current clients: <b>{b['high']} high</b>, {b['medium']} medium, "
-        f"{b['low']} low risk."
-    )
-    if not lst["has_baseline"]:
-        return text + " This is the first list: nothing to compare with yet."
-    return text + (
-        f" Since the previous list: {c['new_high']} new in high, {c['up']} moved up, "
-        f"{c['down']} moved down, {c['left']} left the list."
-    )
-
-
-def drift_text(facts: dict[str, Any]) -> str:
-    """Data drift of the last judged batch in one line."""
-    run = next((r for r in facts["judged"] if isinstance(r.get("data_drift_psi"), dict)), None)
-    if run is None:
-        return "No batch of new clients has been judged for drift yet."
-    psi = run["data_drift_psi"]
-    shifted = [f for f, v in psi.items() if v > 0.25]
-    detail = ", ".join(f"{f} {v:.2f}" for f, v in psi.items())
-    return (
-        f"Last judged batch ({run['new_rows']} new clients, {when(run['started_at'])}): "
-        f"significant shift in {len(shifted)} of {len(psi)} features (PSI {detail})."
-    )
 
 
 def step_name(step) -> str:
@@ -143,11 +59,6 @@ def model_text(model) -> str:
     threshold = getattr(model, "threshold", None)
     cut = [f"cut-off {threshold}"] if isinstance(threshold, (int, float)) else []
     return "; ".join([*steps, f"{type(lr).__name__}({own})", *cut])
-
-
-def when(iso: str | None) -> str:
-    """'2026-11-26 14:05 UTC' from an ISO time."""
-    return (iso or "n/a")[:16].replace("T", " ") + (" UTC" if iso else "")
 
 
 # ---- building blocks -------------------------------------------------------------------------
@@ -242,14 +153,14 @@ def summary_page(facts: dict[str, Any], st) -> list:
     ]
 
 
-def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: bytes) -> list:
-    """Model health: every metric, the confusion matrix, the history, the judged batches."""
+def scores_side(facts: dict[str, Any], st, confusion_png: bytes) -> Table:
+    """Every metric (and the F1 interval) beside the confusion matrix."""
     s = facts["scores"]
     metrics = [["metric", "value"]] + [
         [label, format_number(s[k])] for k, label in METRIC_LABELS.items()
     ]
     metrics.insert(2, ["F1, 95% interval", f"{s['f1_low']:.4f} to {s['f1_high']:.4f}"])
-    side = Table(
+    return Table(
         [
             [
                 table(metrics, [3.4 * cm, 3.2 * cm], st),
@@ -259,10 +170,12 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
         colWidths=[7.2 * cm, 9.8 * cm],
         style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)],
     )
-    batches = [
-        ["run", "when", "new rows", "batch F1 (95% interval)", "checked against", "decision"]
-    ]
-    batches += [
+
+
+def batch_rows(judged: list[dict[str, Any]]) -> list[list[Any]]:
+    """The table of the last twelve judged batches, header first."""
+    header = ["run", "when", "new rows", "batch F1 (95% interval)", "checked against", "decision"]
+    return [header] + [
         [
             r["id"],
             when(r["started_at"]),
@@ -271,11 +184,20 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
             f"{r['deployed_version']} ({format_number(r['deployed_f1'], 3)})",
             r["decision"],
         ]
-        for r in facts["judged"][:12]
+        for r in judged[:12]
     ]
+
+
+def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: bytes) -> list:
+    """Model health: every metric, the confusion matrix, the history, the judged batches."""
+    batches = batch_rows(facts["judged"])
     return [
         Paragraph("Model health", st["Heading1"]),
-        *section(f"Scores and confusion matrix on {facts['test_data']}", st, side),
+        *section(
+            f"Scores and confusion matrix on {facts['test_data']}",
+            st,
+            scores_side(facts, st, confusion_png),
+        ),
         *section(
             "Scores by version", st, Image(io.BytesIO(history_png), width=17 * cm, height=7.25 * cm)
         ),
@@ -312,23 +234,24 @@ def drift_section(facts: dict[str, Any], st) -> list:
     return section("Data drift", st, note, Spacer(1, 4), table(rows, None, st))
 
 
-def appendix(facts: dict[str, Any], st) -> list:
-    """Model details, training data, timings, the last ingestion and dependencies."""
+def model_rows(facts: dict[str, Any], st) -> list[list[Any]]:
+    """The appendix's model table: version, deployment, training data and the model."""
     m, meta = facts["manifest"], facts["model_meta"]
-    about = [
-        ["", ""],
+    data = Path(meta.get("training_data", "?")).name
+    rate = format_number(meta.get("exit_rate"))
+    return [
         ["model version", m["version"]],
         ["deployed at", when(m["deployed_at"])],
         ["model sha256", m["model_sha256"][:16] + "..."],
         ["trained at", when(meta.get("trained_at"))],
-        [
-            "training data",
-            f"{Path(meta.get('training_data', '?')).name}, {meta.get('rows', '?')}"
-            f" rows, exit rate {format_number(meta.get('exit_rate'))}",
-        ],
+        ["training data", f"{data}, {meta.get('rows', '?')} rows, exit rate {rate}"],
         ["model", Paragraph(model_text(facts["model"]), st["cell"])],
-    ][1:]
-    summary = [["feature", "mean", "median", "std", "missing"]] + [
+    ]
+
+
+def data_rows(facts: dict[str, Any]) -> list[list[Any]]:
+    """Mean, median, std and missing share of each feature of finaldata.csv, header first."""
+    return [["feature", "mean", "median", "std", "missing"]] + [
         [
             f,
             format_number(d["mean"], 2),
@@ -338,42 +261,50 @@ def appendix(facts: dict[str, Any], st) -> list:
         ]
         for f, d in facts["summary"].items()
     ]
-    t = facts["timings"]
-    timings = [
+
+
+def timing_rows(t: dict[str, Any]) -> list[list[Any]]:
+    """Seconds and time of the last ingestion and training runs, header first."""
+    return [
         ["step", "seconds", "when"],
         ["ingestion", format_number(t["ingestion_seconds"]), when(t["ingestion_time"])],
         ["training", format_number(t["training_seconds"]), when(t["training_time"])],
     ]
+
+
+def ingestion_rows(facts: dict[str, Any]) -> list[list[Any]]:
+    """The files of the last ingestion with their row counts, header first."""
     last = facts["last_ingestion"]
     names = last.get("files_ingested", []) + last.get("files_rejected", [])
-    files = [["file", "status", "rows read", "kept", "rejected", "new"]] + [
+    return [["file", "status", "rows read", "kept", "rejected", "new"]] + [
         [e["name"], e["status"], e["rows_read"], e["rows_kept"], e["rows_rejected"], e["rows_new"]]
         for e in facts["ingested_files"]
         if e["name"] in names
     ]
-    deps = facts["dependencies"]
+
+
+def appendix(facts: dict[str, Any], st) -> list:
+    """Model details, training data, timings, the last ingestion and dependencies."""
+    about = Table(
+        model_rows(facts, st),
+        colWidths=[3.5 * cm, 13.5 * cm],
+        style=[("FONTSIZE", (0, 0), (-1, -1), 8.5), ("VALIGN", (0, 0), (-1, -1), "TOP")],
+    )
+    last, deps = facts["last_ingestion"], facts["dependencies"]
     packages = [["package", "pinned", "installed", "latest"]] + [
         [p["package"], p["pinned"], p["installed"] or "missing", latest_cell(p)]
         for p in deps["packages"]
     ]
     return [
         Paragraph("Appendix", st["Heading1"]),
-        *section(
-            "Model",
-            st,
-            Table(
-                about,
-                colWidths=[3.5 * cm, 13.5 * cm],
-                style=[("FONTSIZE", (0, 0), (-1, -1), 8.5), ("VALIGN", (0, 0), (-1, -1), "TOP")],
-            ),
-        ),
-        *section("Training data (finaldata.csv)", st, table(summary, None, st)),
-        *section("Timings of the last runs", st, table(timings, None, st)),
+        *section("Model", st, about),
+        *section("Training data (finaldata.csv)", st, table(data_rows(facts), None, st)),
+        *section("Timings of the last runs", st, table(timing_rows(facts["timings"]), None, st)),
         *section(
             f"Last ingestion ({when(last.get('time'))}, {last.get('rows_total', 'n/a')} "
             "rows in total)",
             st,
-            table(files, None, st),
+            table(ingestion_rows(facts), None, st),
         ),
         *section(
             f"Dependencies (checked {when(deps['checked_at'])})",

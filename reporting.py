@@ -22,13 +22,13 @@ from common import (
     FINALDATA,
     INGESTION_RECORD,
     METRIC_LABELS,
-    MODEL_META,
     RiskError,
     cli_parser,
     load_config,
     now_iso,
     read_json,
     run_cli,
+    test_data_file,
     write_atomic,
 )
 
@@ -41,10 +41,9 @@ import dataset
 import diagnostics
 import model_health
 import store
-from deployment import load_deployed, load_deployed_version
+from deployment import load_deployed, load_deployed_version, read_model_meta
 from report_pdf import build_report
 from risk import RISK_CSV, RISK_PREVIOUS, people_csv, served_risk_table, with_changes
-from scoring import test_data_file
 
 log = logging.getLogger("reporting")
 
@@ -145,6 +144,22 @@ def history_figure(
     for key, style in (("f1", "o-"), ("precision", ".--"), ("recall", ".--"), ("roc_auc", ".:")):
         ys = [v[key] if v[key] is not None else np.nan for v in versions]
         ax.plot(xs, ys, style, label=METRIC_LABELS[key], linewidth=2 if key == "f1" else 1)
+    draw_batches(ax, versions, runs)
+    labels = [
+        f"{v['version']}\n{(v['deployed_at'] or '')[:16].replace('T', ' ')}" for v in versions
+    ]
+    ax.set_xticks(xs, labels, fontsize=7)
+    ax.set_xlim(-0.5, max(len(versions) - 0.5, 0.5))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("score")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # clear of the data
+    fig.tight_layout()
+    return fig
+
+
+def draw_batches(ax, versions: list[dict[str, Any]], runs: list[dict[str, Any]]) -> None:
+    """The batch F1s of history_figure(), with their intervals, beside their versions."""
     position = {v["version"]: i for i, v in enumerate(versions)}
     checked = [
         r
@@ -165,21 +180,22 @@ def history_figure(
             capsize=3,
             label="F1 on a new batch (95% interval)" if r is checked[0] else None,
         )
-    labels = [
-        f"{v['version']}\n{(v['deployed_at'] or '')[:16].replace('T', ' ')}" for v in versions
-    ]
-    ax.set_xticks(xs, labels, fontsize=7)
-    ax.set_xlim(-0.5, max(len(versions) - 0.5, 0.5))
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("score")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # clear of the data
-    fig.tight_layout()
-    return fig
+
+
+def with_current_run(runs: list[dict], current_run: dict[str, Any] | None) -> list[dict]:
+    """The runs, with the run in progress first when it is not recorded yet (a run is its
+    batch: several runs may start in one second)."""
+    if not current_run:
+        return runs
+    key = (current_run.get("started_at"), current_run.get("batch_id"))
+    if any((r.get("started_at"), r.get("batch_id")) == key for r in runs):
+        return runs
+    return [{"id": "this run", **current_run}, *runs]
 
 
 def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = None) -> dict:
-    """Everything the report shows, computed from the deployed model and the records.
+    """Everything the report shows but the dependency table, read from the deployed model
+    and the records; writes nothing (run_reporting adds the dependencies).
 
     current_run: the run of fullprocess that is deploying now (recorded only after the
     report is written), so the report can say why this model was deployed.
@@ -187,41 +203,27 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     model, manifest = load_deployed(
         config["prod_deployment_path"], config["deployment"]["signing_key_path"]
     )
-    folder = Path(manifest["folder"])
     test_path = test_data_file(config["test_data_path"])
     test = dataset.load_dataset(test_path)
     data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
-    record = read_json(folder / INGESTION_RECORD, {}) or {}
-    runs = model_health.run_history(config, 50)
-
-    def same(r: dict) -> bool:  # a run is its batch (several runs may start in one second)
-        return (r.get("started_at"), r.get("batch_id")) == (
-            current_run.get("started_at"),
-            current_run.get("batch_id"),
-        )
-
-    if current_run and not any(same(r) for r in runs):
-        runs = [{"id": "this run", **current_run}, *runs]
+    record = read_json(Path(manifest["folder"]) / INGESTION_RECORD, {}) or {}
+    runs = with_current_run(model_health.run_history(config, 50), current_run)
     versions = model_health.version_history(config["prod_deployment_path"])
-    table, changes = with_changes(
-        served_risk_table(model, manifest, observations(config), config["risk"]),
-        config["output_model_path"],
-    )
+    ranked = served_risk_table(model, manifest, observations(config), config["risk"])
+    table, changes = with_changes(ranked, config["output_model_path"])
+    key_file = config["deployment"]["signing_key_path"]
     min_rows = config["model_drift"]["min_batch_rows"]
     return {
         "date": now_iso(),
         "manifest": manifest,
         "model": model,
-        "model_meta": read_json(folder / MODEL_META, {}) or {},
+        "model_meta": read_model_meta(manifest["folder"]),
         "test_data": test_path.name,
         "scores": model_health.scores_with_interval(model, test),
-        "previous": previous_version_scores(
-            versions, manifest["version"], test, config["deployment"]["signing_key_path"]
-        ),
+        "previous": previous_version_scores(versions, manifest["version"], test, key_file),
         "summary": diagnostics.dataframe_summary(data),
         "missing": diagnostics.missing_data(data),
         "timings": diagnostics.recorded_timings(config),
-        "dependencies": diagnostics.dependencies_for(config),
         "last_ingestion": (record.get("runs") or [{}])[-1],
         "ingested_files": record.get("files", []),
         "versions": versions,
@@ -250,8 +252,15 @@ def run_reporting(
     config: dict[str, Any], current_run: dict[str, Any] | None = None
 ) -> dict[str, Path]:
     """Write the confusion matrix, the PDF report and the risk list; fullprocess calls it
-    after a deployment with the run in progress (so the report can say why)."""
-    facts = report_facts(config, current_run)
+    after a deployment with the run in progress (so the report can say why).
+
+    Looking up the dependency table may refresh its cache (dependencies.json), so it is
+    done here, with the writes, after the facts are read.
+    """
+    facts = {
+        **report_facts(config, current_run),
+        "dependencies": diagnostics.dependencies_for(config),
+    }
     title = f"Model {facts['manifest']['version']} on {facts['test_data']}"
     png = figure_png(confusion_figure(facts["scores"]["confusion_matrix"], title))
     history = figure_png(history_figure(facts["versions"], facts["judged"]))

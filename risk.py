@@ -119,11 +119,10 @@ def reason_phrase(feature: str, contribution: float, above: bool) -> str:
     return f"{LABELS.get(feature, feature)} is {degree}{'above' if above else 'below'} average"
 
 
-def reasons_texts(contrib: np.ndarray, above: np.ndarray, top: int) -> np.ndarray:
+def reasons_per_row(contrib: np.ndarray, above: np.ndarray, top: int) -> np.ndarray:
     """Per row: the plain reasons ('; '-joined), largest contribution first, at most top.
 
-    Only contributions of at least MIN_REASON count. Vectorized over rows: a million
-    clients take about a second.
+    Only contributions of at least MIN_REASON count. Vectorized over rows.
     """
     n = len(contrib)
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
@@ -173,7 +172,7 @@ def risk_table(
         table[f"contribution_{f}"] = contrib[:, j].round(4)
     table["risk_band"] = band_of(proba, settings)
     above = np.broadcast_to(np.asarray(coef) > 0, contrib.shape)  # a reason pushes risk up
-    table["top_reasons"] = reasons_texts(contrib.round(4), above, settings["top_reasons"])
+    table["top_reasons"] = reasons_per_row(contrib.round(4), above, settings["top_reasons"])
     table = table.sort_values(["exit_probability", ID_COLUMN], ascending=[False, True])
     table["rank"] = np.arange(1, len(table) + 1)
     rest = [c for c in table.columns if c not in FIRST_COLUMNS]

@@ -275,7 +275,7 @@ def test_pinned_requirements_of_the_project():
 def test_outdated_packages_from_local_index(fake_index, requirements):
     """Latest versions come from the index; outdated compares installed with latest."""
     index = fake_index({"pandas": "9.9.9", "notinstalled-pkg": "1.0"})
-    rows = {r["package"]: r for r in diagnostics.outdated_packages_list(index.url, 2, requirements)}
+    rows = {r["package"]: r for r in diagnostics.package_versions(index.url, 2, requirements)}
     assert rows["pandas"] == {
         "package": "pandas",
         "pinned": "3.1.1",
@@ -293,7 +293,7 @@ def test_outdated_packages_from_local_index(fake_index, requirements):
 def test_latest_needing_another_python_is_not_an_upgrade(fake_index, requirements):
     """A latest release requiring a newer Python is shown, but not counted as outdated."""
     index = fake_index({"pandas": {"version": "9.9.9", "requires_python": ">=9.0"}})
-    rows = {r["package"]: r for r in diagnostics.outdated_packages_list(index.url, 2, requirements)}
+    rows = {r["package"]: r for r in diagnostics.package_versions(index.url, 2, requirements)}
     assert rows["pandas"]["latest"] == "9.9.9"
     assert rows["pandas"]["latest_requires_python"] == ">=9.0"
     assert rows["pandas"]["outdated"] is False
@@ -302,13 +302,13 @@ def test_latest_needing_another_python_is_not_an_upgrade(fake_index, requirement
 def test_up_to_date_package_is_not_outdated(fake_index, requirements):
     """Installed equal to latest: outdated is False."""
     index = fake_index({"pandas": pd.__version__})
-    rows = diagnostics.outdated_packages_list(index.url, 2, requirements)
+    rows = diagnostics.package_versions(index.url, 2, requirements)
     assert rows[0]["package"] == "pandas" and rows[0]["outdated"] is False
 
 
 def test_unreachable_index_gives_a_reason(requirements):
     """A closed port: latest None and the reason says unreachable."""
-    rows = diagnostics.outdated_packages_list(closed_port_url(), 2, requirements)
+    rows = diagnostics.package_versions(closed_port_url(), 2, requirements)
     for row in rows:
         assert row["latest"] is None and row["outdated"] is None
         assert "unreachable" in row["latest_unknown_reason"]
@@ -318,7 +318,7 @@ def test_slow_index_is_bounded_by_the_timeout(fake_index, requirements):
     """An index slower than the timeout: the call returns in about the timeout."""
     index = fake_index({"pandas": "9.9.9"}, delay=10)
     start = time.perf_counter()
-    rows = diagnostics.outdated_packages_list(index.url, 0.5, requirements)
+    rows = diagnostics.package_versions(index.url, 0.5, requirements)
     assert time.perf_counter() - start < 2
     for row in rows:
         assert row["latest"] is None
@@ -329,9 +329,7 @@ def test_trickling_index_is_bounded_by_an_overall_deadline(fake_index, requireme
     """A server sending a byte every 0.3 s (each read within timeout) is cut off in time."""
     index = fake_index({"pandas": "9.9.9"}, trickle=0.3)
     start = time.monotonic()
-    rows = {
-        r["package"]: r for r in diagnostics.outdated_packages_list(index.url, 0.5, requirements)
-    }
+    rows = {r["package"]: r for r in diagnostics.package_versions(index.url, 0.5, requirements)}
     assert time.monotonic() - start < 3
     assert rows["pandas"]["latest"] is None
     assert "did not answer" in rows["pandas"]["latest_unknown_reason"]
@@ -340,7 +338,7 @@ def test_trickling_index_is_bounded_by_an_overall_deadline(fake_index, requireme
 def test_index_404_gives_http_status(fake_index, requirements):
     """A package the index does not know: the reason names HTTP 404."""
     index = fake_index({"pandas": "9.9.9"})
-    rows = {r["package"]: r for r in diagnostics.outdated_packages_list(index.url, 2, requirements)}
+    rows = {r["package"]: r for r in diagnostics.package_versions(index.url, 2, requirements)}
     assert rows["pandas"]["latest"] == "9.9.9"
     assert rows["notinstalled-pkg"]["latest"] is None
     assert "HTTP 404" in rows["notinstalled-pkg"]["latest_unknown_reason"]
@@ -472,7 +470,7 @@ def test_is_upgrade_compares_pep440_versions(installed, latest, upgrade):
 def test_lower_latest_is_not_outdated(fake_index, requirements):
     """An index whose latest is lower than the installed version: not outdated."""
     index = fake_index({"pandas": "0.2"})
-    rows = diagnostics.outdated_packages_list(index.url, 2, requirements)
+    rows = diagnostics.package_versions(index.url, 2, requirements)
     assert rows[0]["latest"] == "0.2" and rows[0]["outdated"] is False
 
 
@@ -492,7 +490,7 @@ def test_trickling_index_does_not_keep_the_process_alive(fake_index, requirement
     index = fake_index({"pandas": "9.9.9"}, trickle=0.3)  # the body takes about 10 s
     code = (
         "import sys, diagnostics; print('start', flush=True); "
-        f"diagnostics.outdated_packages_list({index.url!r}, 0.5, __import__('pathlib')"
+        f"diagnostics.package_versions({index.url!r}, 0.5, __import__('pathlib')"
         f".Path({str(requirements)!r})); print('done', flush=True)"
     )
     proc = subprocess.Popen(

@@ -175,7 +175,7 @@ def test_reason_degrees_follow_the_contribution():
     """Contributions of 1+ read 'far', 0.3-1 plain, below 0.3 'slightly'; none below 0.005."""
     contrib = np.array([[0.1, 0.004, 0.5], [2.0, 0.0, -1.0]])
     above = np.array([[True, True, False], [False, True, True]])
-    texts = risk.reasons_texts(contrib, above, 3)
+    texts = risk.reasons_per_row(contrib, above, 3)
     assert texts.tolist() == [
         "number of employees is below average; activity last month is slightly above average",
         "activity last month is far below average",
