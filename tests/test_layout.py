@@ -25,6 +25,7 @@ HELPERS = {"store", "monitoring", "dataset", "risk", "common"}
 PARTS = {
     "report_pdf": "reporting",
     "model_health": "reporting",
+    "report_text": "reporting",
     "dashboard": "app",
     "openapi": "app",
     "protocol": "app",
