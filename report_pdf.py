@@ -30,6 +30,7 @@ from reportlab.platypus import (
 )
 
 import risk
+from diagnostics import psi_band
 from report_text import decision_text, drift_text, list_text, when
 
 SUMMARY_TOP = 10  # clients on page 1
@@ -222,13 +223,14 @@ def drift_section(facts: dict[str, Any], st) -> list:
         [
             f,
             f"{v:.3f}",
-            "significant" if v > 0.25 else "moderate" if v >= 0.1 else "none",
+            psi_band(v),
             format_number(profile.get(f, {}).get("mean"), 2),
         ]
         for f, v in run["data_drift_psi"].items()
     ]
     note = Paragraph(
-        drift_text(facts) + " PSI below 0.1: no shift; 0.1 to 0.25: moderate; above: significant.",
+        drift_text(facts)
+        + " PSI below 0.1: no shift; 0.1 to below 0.25: moderate; 0.25 or more: significant.",
         st["Normal"],
     )
     return section("Data drift", st, note, Spacer(1, 4), table(rows, None, st))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from diagnostics import psi_band
+
 
 def decision_text(facts: dict[str, Any]) -> str:
     """Which model serves, since when, and why it was deployed, in plain words."""
@@ -81,7 +83,7 @@ def drift_text(facts: dict[str, Any]) -> str:
     if run is None:
         return "No batch of new clients has been judged for drift yet."
     psi = run["data_drift_psi"]
-    shifted = [f for f, v in psi.items() if v > 0.25]
+    shifted = [f for f, v in psi.items() if psi_band(v) == "significant"]
     detail = ", ".join(f"{f} {v:.2f}" for f, v in psi.items())
     return (
         f"Last judged batch ({run['new_rows']} new clients, {when(run['started_at'])}): "

@@ -212,3 +212,22 @@ def test_model_text_names_the_steps_and_the_cut_off():
     text = report_pdf.model_text(model)
     assert text.startswith("transform: log1p; scale: StandardScaler; LogisticRegression(C=0.5")
     assert text.endswith("; cut-off 0.35")
+
+
+def test_the_report_bands_psi_as_diagnostics_does():
+    """A PSI of exactly 0.25 is 'significant' in diagnostics, the drift line and the table."""
+    from reportlab.platypus import Table
+
+    import diagnostics
+    import report_text
+
+    psi = {"a": 0.25, "b": 0.1, "c": 0.05}
+    run = {"data_drift_psi": psi, "new_rows": 7, "started_at": "2026-11-26T10:00:00+00:00"}
+    facts = {"judged": [run], "model_meta": {}}
+    assert [diagnostics.psi_band(v) for v in psi.values()] == ["significant", "moderate", "none"]
+    assert "significant shift in 1 of 3 features" in report_text.drift_text(facts)
+    flow = list(report_pdf.drift_section(facts, report_pdf.styles()))
+    while not any(isinstance(f, Table) for f in flow):  # open KeepTogether and the like
+        flow = [g for f in flow for g in getattr(f, "_content", [])]
+    cells = next(f for f in flow if isinstance(f, Table))._cellvalues
+    assert [row[2] for row in cells[1:]] == ["significant", "moderate", "none"]
