@@ -182,11 +182,8 @@ def verify_manifest(manifest: dict[str, Any], key: bytes, where: Path) -> None:
         raise ModelError(f"{where}: manifest signature does not match; tampered, refusing to load")
 
 
-def stage_version(
-    prod: Path, sources: dict[str, Path], manifest: dict[str, Any], key: bytes
-) -> Path:
-    """Copy the files into a hidden temp folder under versions/ and write its signed
-    manifest."""
+def stage_files(prod: Path, sources: dict[str, Path]) -> Path:
+    """Copy the files into a hidden temp folder under versions/, synced to disk; returns it."""
     (prod / VERSIONS).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=prod / VERSIONS))
     staging.chmod(0o755)
@@ -194,10 +191,33 @@ def stage_version(
         shutil.copyfile(src, staging / name)
         with open(staging / name, "rb") as fh:
             os.fsync(fh.fileno())
-    manifest["files"] = {name: sha256_file(staging / name) for name in sources}
-    manifest["model_sha256"] = manifest["files"][MODEL_SKOPS]
-    manifest[SIGNATURE] = manifest_signature(manifest, key)
-    write_json(staging / MANIFEST, manifest)
+    return staging
+
+
+def build_manifest(
+    staging: Path, sources: dict[str, Path], f1: float, previous: str | None, key: bytes
+) -> dict[str, Any]:
+    """The whole signed manifest of the files staged in staging: when, the F1, the version
+    it replaces, where each file came from and the sha256 of each staged copy."""
+    files = {name: sha256_file(staging / name) for name in sources}
+    manifest = {
+        "deployed_at": now_iso(),
+        "f1": f1,
+        "previous_version": previous,
+        "sources": {name: str(path) for name, path in sources.items()},
+        "files": files,
+        "model_sha256": files[MODEL_SKOPS],
+    }
+    return {**manifest, SIGNATURE: manifest_signature(manifest, key)}
+
+
+def stage_version(
+    prod: Path, sources: dict[str, Path], f1: float, previous: str | None, key: bytes
+) -> Path:
+    """Stage a new version: its files, then the manifest build_manifest makes of them.
+    Returns the staging folder, for publish_version."""
+    staging = stage_files(prod, sources)
+    write_json(staging / MANIFEST, build_manifest(staging, sources, f1, previous, key))
     return staging
 
 
@@ -243,13 +263,7 @@ def deploy(config: dict[str, Any]) -> str:
     if same:
         log.info("model %s... is kept as %s: reusing it", scores["model_sha256"][:12], same)
         return switch_to(prod, same, config["deployment"]["signing_key_path"])
-    manifest = {
-        "deployed_at": now_iso(),
-        "f1": scores["f1"],
-        "previous_version": live,
-        "sources": {name: str(path) for name, path in sources.items()},
-    }
-    version = publish_version(prod, stage_version(prod, sources, manifest, key))
+    version = publish_version(prod, stage_version(prod, sources, scores["f1"], live, key))
     activate(prod, version)
     log.info("deployed %s (F1 %.4f) to %s", version, scores["f1"], prod / VERSIONS / version)
     return version
