@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    FEATURES,
     INGESTED_FILES,
     INGESTION_RECORD,
     MODEL_FILE,
@@ -39,7 +38,6 @@ from common import (
     MODEL_SKOPS,
     SCORE_FILE,
     SCORES_JSON,
-    TARGET,
     ModelError,
     cli_parser,
     default_signing_key,
@@ -49,7 +47,6 @@ from common import (
     read_json,
     run_cli,
     sha256_file,
-    test_data_file,
     write_json,
     writer_lock,
 )
@@ -321,87 +318,6 @@ def switch_to(prod: Path, target: str, key_file: Path | None = None) -> str:
     activate(prod, target)
     log.info("switched from %s to %s", live, target)
     return target
-
-
-def gate(config: dict[str, Any], batch_id: int, deployed) -> dict[str, Any]:
-    """Retrain and decide: candidates on several windows, the best on the batch's holdout
-    gated against the deployed model (paired, with an interval). The chosen candidate is
-    saved as the trained model and scored on the test data (the reported score).
-
-    Returns the gate record: deploy, reason, window, new_f1, model_sha256, holdout numbers.
-    """
-    import scoring
-    import training
-    from dataset import load_dataset
-    from monitoring import gate_decision
-
-    if deployed is None:
-        training.run_training(config)
-        scores = scoring.run_scoring(config)
-        return {
-            "deploy": True,
-            "reason": "no deployed model yet: first deployment",
-            "window": "all",
-            "new_f1": scores["f1"],
-            "model_sha256": scores["model_sha256"],
-        }
-    settings = config["gate"]
-    windows, holdout = training.training_windows(config, batch_id, settings["holdout_share"])
-    fitted = training.fit_candidates(windows, config["training"])
-    if not fitted:
-        raise ModelError(f"batch {batch_id}: no training window gave a model (too few rows?)")
-    usable = len(holdout) >= settings["min_holdout_rows"] and holdout[TARGET].nunique() == 2
-    record = holdout_gate(holdout, fitted, deployed, settings, batch_id) if usable else None
-    best = record["window"] if record else ("all" if "all" in fitted else next(iter(fitted)))
-    training.save_candidate(config, best, fitted[best])
-    scores = scoring.run_scoring(config)
-    if record is None:  # too few new labelled rows to hold out: the test data decides
-        test = load_dataset(test_data_file(config["test_data_path"]))
-        ok, why = gate_decision(scores["f1"], scoring.score_model(deployed, test)["f1"], False)
-        record = {
-            "deploy": ok,
-            "reason": f"holdout too small ({len(holdout)} rows); {why}",
-            "window": best,
-        }
-    if not record["deploy"] and config["deployment"]["force"]:
-        record.update(deploy=True, reason=f"forced (deployment.force): {record['reason']}")
-    return {**record, "new_f1": scores["f1"], "model_sha256": scores["model_sha256"]}
-
-
-def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> dict[str, Any]:
-    """The candidate with the lowest holdout log-loss, gated against the deployed model on
-    the same rows (monitoring.paired_gate)."""
-    import monitoring
-
-    y, X = holdout[TARGET].to_numpy(), holdout[FEATURES]
-    probs = {name: c["model"].predict_proba(X)[:, 1] for name, c in fitted.items()}
-    losses = {name: float(monitoring.row_logloss(y, p).mean()) for name, p in probs.items()}
-    best = min(losses, key=losses.get)
-    cut = getattr(fitted[best]["model"], "threshold", 0.5)
-    result = monitoring.paired_gate(
-        y,
-        probs[best],
-        deployed.predict_proba(X)[:, 1],
-        cut,
-        getattr(deployed, "threshold", 0.5),
-        settings["alpha"],
-        seed,
-    )
-    rows = len(fitted[best]["data"])
-    return {
-        "deploy": result.deploy,
-        "window": best,
-        "holdout_rows": result.n,
-        "reason": f"candidate '{best}' ({rows} rows): {result.reason}",
-        "candidates_logloss": losses,
-        "holdout": {
-            "logloss": result.logloss.as_dict(),
-            "roc_auc": result.roc_auc.as_dict(),
-            "f1": result.f1.as_dict(),
-            "f1_candidate": result.f1_candidate,
-            "f1_deployed": result.f1_deployed,
-        },
-    }
 
 
 def rollback(prod: Path, key_file: Path | None = None) -> str:

@@ -22,20 +22,12 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import shutil
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from common import (
-    MODEL_FILE,
     MODEL_META,
-    MODEL_SKOPS,
-    SCORE_FILE,
-    SCORES_JSON,
-    TARGET,
-    ModelError,
     RiskError,
     SafeFormatter,
     WriterLock,
@@ -53,11 +45,11 @@ from common import (
     scan_input,
     setup_logging,
     watermark_key,
-    write_json,
 )
 
 import notify
 import store
+from judging import batch_frame, judge, load_live
 from store import Run
 
 log = logging.getLogger("fullprocess")
@@ -146,134 +138,6 @@ def ingest_step(config: dict[str, Any], run: Run) -> dict[str, Any] | None:
     return store.pending_batch(config["output_folder_path"]) if result.batch_id else None
 
 
-def batch_frame(config: dict[str, Any], batch_id: int):
-    """A batch's new observations as a frame (exited <NA> when unlabelled)."""
-    from common import COLUMNS
-
-    import pandas as pd
-
-    rows = store.batch_rows(config["output_folder_path"], batch_id)
-    frame = pd.DataFrame([r[1:] for r in rows], columns=COLUMNS)
-    frame[TARGET] = frame[TARGET].astype("Int64")
-    return frame
-
-
-def load_live(config: dict[str, Any]):
-    """(model, manifest) of the live deployment; (None, None) before the first one.
-
-    A deployment that exists but fails verification raises: it must be repaired, never
-    silently replaced. A version deployed by the code before signed manifests (a pickle)
-    is not loaded either: it is treated as none, so the next batch trains its successor.
-    """
-    from deployment import CURRENT, current_version, is_legacy_version, load_deployed
-
-    prod = config["prod_deployment_path"]
-    try:
-        return load_deployed(prod, config["deployment"]["signing_key_path"])
-    except ModelError:
-        live = current_version(prod)
-        if live and is_legacy_version((prod / CURRENT).resolve()):
-            log.warning(
-                "%s was deployed by an older version (an unsigned pickle): not loaded; "
-                "the next model trained replaces it",
-                live,
-            )
-            return None, None
-        if live:
-            raise
-        return None, None
-
-
-def judge(config: dict[str, Any], frame, model, manifest) -> dict[str, Any]:
-    """The verdict on a batch against the live model: run fields, retrain or not, why.
-
-    Labelled rows are judged for model drift (model_drift.rule), every row for data drift
-    against the model's training profile, unlabelled rows get a label-free estimate.
-    """
-    import scoring
-    from deployment import deployed_f1s
-    from monitoring import retrain_decision
-
-    labelled = frame[frame[TARGET].notna()].astype({TARGET: "int64"})
-    unlabelled = frame[frame[TARGET].isna()]
-    fields: dict[str, Any] = {"verdict": {}}
-    reasons = []
-    if model is not None:
-        past = deployed_f1s(config["prod_deployment_path"])
-        label = scoring.label_verdict(labelled, model, config, manifest["f1"], past)
-        fields.update(label["fields"], model_drift=label["drift"])
-        fields["verdict"].update(label["verdict"])
-        reasons.append(f"{len(labelled)} labelled rows: {label['reason']}")
-        estimate = scoring.unlabelled_estimate(unlabelled, model)
-        if estimate:
-            fields.update(estimated_f1=estimate["f1"])
-            fields["verdict"]["estimate"] = estimate
-            reasons.append(
-                f"{estimate['n']} unlabelled rows: label-free F1 estimate {estimate['f1']:.3f} "
-                f"[{estimate['f1_low']:.3f}, {estimate['f1_high']:.3f}]"
-            )
-        data = data_verdict(config, frame, manifest)
-        if data:
-            fields.update(data["fields"])
-            fields["verdict"]["data"] = data["verdict"]
-            reasons.append(data["reason"])
-    retrain, why = retrain_decision(
-        fields.get("model_drift"),
-        fields.get("data_drift"),
-        model is not None,
-        config["data_drift"]["triggers_retraining"],
-    )
-    if model is not None and labelled[TARGET].nunique() < 2:
-        retrain, why = False, "nothing labelled with both outcomes to learn from"
-    reasons.append(f"{'retrain' if retrain else 'no retraining'}: {why}")
-    log.info("verdict: %s", "; ".join(reasons))
-    return {"fields": fields, "retrain": retrain, "reason": "; ".join(reasons)}
-
-
-def data_verdict(config: dict[str, Any], frame, manifest) -> dict[str, Any] | None:
-    """Each feature of the batch against the model's training bins: chi-square (Holm) for
-    the verdict, PSI beside it; a verdict needs model_drift.min_batch_rows rows."""
-    import monitoring
-
-    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-    profile = meta.get("profile")
-    if not profile or frame.empty:
-        return None
-    drift = monitoring.data_drift_verdict(profile, frame, 0.05, meta.get("rows"))
-    judged = len(frame) >= max(config["model_drift"]["min_batch_rows"], 1)
-    shares = {
-        f: (
-            monitoring.bin_counts(profile[f]["edges"], frame[f], len(profile[f]["shares"]))
-            / len(frame)
-        ).tolist()
-        for f in profile
-    }
-    fields = {
-        "data_drift": drift.verdict if judged else None,
-        "data_drift_share": sum(f.drift for f in drift.features) / len(drift.features),
-        "data_drift_psi": {f.feature: f.psi for f in drift.features},
-        "data_drift_shares": shares,
-    }
-    texts = [
-        f"{f.feature} PSI {f.psi:.3f}, chi-square p {f.p_adjusted:.3g}" for f in drift.features
-    ]
-    verdict = {
-        f.feature: {
-            "psi": f.psi,
-            "p_adjusted": f.p_adjusted,
-            "drift": f.drift,
-            "cohens_w": f.chi_square.effect,
-        }
-        for f in drift.features
-    }
-    state = ("drift" if drift.verdict else "none") if judged else "not judged (batch too small)"
-    return {
-        "fields": fields,
-        "verdict": verdict,
-        "reason": f"data drift on {len(frame)} rows: {state} ({'; '.join(texts)})",
-    }
-
-
 def judge_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
     """Judge the batch once and store the verdict (step judged)."""
     model, manifest = load_live(config)
@@ -283,29 +147,20 @@ def judge_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[
         config["output_folder_path"],
         batch["id"],
         "judged",
-        verdict=verdict,
+        verdict=verdict._asdict(),
         deployed_version=manifest and manifest["version"],
     )
-
-
-def keep_refused(config: dict[str, Any], reason: str) -> Path:
-    """Copy the refused model and its scores aside, with the reason, for inspection."""
-    folder = config["output_model_path"] / "refused" / now_iso().replace(":", "")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in (MODEL_FILE, MODEL_SKOPS, MODEL_META, SCORE_FILE, SCORES_JSON):
-        shutil.copy2(config["output_model_path"] / name, folder / name)
-    write_json(folder / "refused.json", {"reason": reason, "time": now_iso()})
-    return folder
 
 
 def gate_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
     """Retrain candidates and gate the best against the live model (step gated)."""
     import deployment
+    import gating
 
     model, _ = load_live(config)
-    gate = deployment.gate(config, batch["id"], model)
+    gate = gating.retrain_and_gate(config, batch["id"], model)
     if not gate["deploy"]:
-        folder = keep_refused(config, gate["reason"])
+        folder = gating.keep_refused(config, gate["reason"])
         log.warning("refused the retrained model: %s; kept in %s", gate["reason"], folder)
         deployment.prune(config)  # refused models are kept by retention.keep_refused
     else:
@@ -470,10 +325,10 @@ def dry_run(config: dict[str, Any], run: Run) -> None:
         return
     model, manifest = load_live(config)
     verdict = judge(config, frame, model, manifest)
-    for name, value in verdict["fields"].items():
+    for name, value in verdict.fields.items():
         setattr(run, name, value)
-    run.decision = "would retrain" if verdict["retrain"] else "no drift"
-    run.reason = verdict["reason"]
+    run.decision = "would retrain" if verdict.retrain else "no drift"
+    run.reason = verdict.reason
 
 
 MAX_BATCHES_PER_TICK = 10  # bounds one tick when files keep arriving
