@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    FEATURES,
     INGESTED_FILES,
     INGESTION_RECORD,
     MODEL_FILE,
@@ -39,7 +38,6 @@ from common import (
     MODEL_SKOPS,
     SCORE_FILE,
     SCORES_JSON,
-    TARGET,
     ModelError,
     cli_parser,
     default_signing_key,
@@ -49,7 +47,6 @@ from common import (
     read_json,
     run_cli,
     sha256_file,
-    test_data_file,
     write_json,
     writer_lock,
 )
@@ -198,11 +195,8 @@ def verify_manifest(manifest: dict[str, Any], key: bytes, where: Path) -> None:
         raise ModelError(f"{where}: manifest signature does not match; tampered, refusing to load")
 
 
-def stage_version(
-    prod: Path, sources: dict[str, Path], manifest: dict[str, Any], key: bytes
-) -> Path:
-    """Copy the files into a hidden temp folder under versions/ and write its signed
-    manifest."""
+def stage_files(prod: Path, sources: dict[str, Path]) -> Path:
+    """Copy the files into a hidden temp folder under versions/, synced to disk; returns it."""
     (prod / VERSIONS).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=prod / VERSIONS))
     staging.chmod(0o755)
@@ -210,10 +204,33 @@ def stage_version(
         shutil.copyfile(src, staging / name)
         with open(staging / name, "rb") as fh:
             os.fsync(fh.fileno())
-    manifest["files"] = {name: sha256_file(staging / name) for name in sources}
-    manifest["model_sha256"] = manifest["files"][MODEL_SKOPS]
-    manifest[SIGNATURE] = manifest_signature(manifest, key)
-    write_json(staging / MANIFEST, manifest)
+    return staging
+
+
+def build_manifest(
+    staging: Path, sources: dict[str, Path], f1: float, previous: str | None, key: bytes
+) -> dict[str, Any]:
+    """The whole signed manifest of the files staged in staging: when, the F1, the version
+    it replaces, where each file came from and the sha256 of each staged copy."""
+    files = {name: sha256_file(staging / name) for name in sources}
+    manifest = {
+        "deployed_at": now_iso(),
+        "f1": f1,
+        "previous_version": previous,
+        "sources": {name: str(path) for name, path in sources.items()},
+        "files": files,
+        "model_sha256": files[MODEL_SKOPS],
+    }
+    return {**manifest, SIGNATURE: manifest_signature(manifest, key)}
+
+
+def stage_version(
+    prod: Path, sources: dict[str, Path], f1: float, previous: str | None, key: bytes
+) -> Path:
+    """Stage a new version: its files, then the manifest build_manifest makes of them.
+    Returns the staging folder, for publish_version."""
+    staging = stage_files(prod, sources)
+    write_json(staging / MANIFEST, build_manifest(staging, sources, f1, previous, key))
     return staging
 
 
@@ -259,13 +276,7 @@ def deploy(config: dict[str, Any]) -> str:
     if same:
         log.info("model %s... is kept as %s: reusing it", scores["model_sha256"][:12], same)
         return switch_to(prod, same, config["deployment"]["signing_key_path"])
-    manifest = {
-        "deployed_at": now_iso(),
-        "f1": scores["f1"],
-        "previous_version": live,
-        "sources": {name: str(path) for name, path in sources.items()},
-    }
-    version = publish_version(prod, stage_version(prod, sources, manifest, key))
+    version = publish_version(prod, stage_version(prod, sources, scores["f1"], live, key))
     activate(prod, version)
     log.info("deployed %s (F1 %.4f) to %s", version, scores["f1"], prod / VERSIONS / version)
     return version
@@ -323,87 +334,6 @@ def switch_to(prod: Path, target: str, key_file: Path | None = None) -> str:
     activate(prod, target)
     log.info("switched from %s to %s", live, target)
     return target
-
-
-def gate(config: dict[str, Any], batch_id: int, deployed) -> dict[str, Any]:
-    """Retrain and decide: candidates on several windows, the best on the batch's holdout
-    gated against the deployed model (paired, with an interval). The chosen candidate is
-    saved as the trained model and scored on the test data (the reported score).
-
-    Returns the gate record: deploy, reason, window, new_f1, model_sha256, holdout numbers.
-    """
-    import scoring
-    import training
-    from dataset import load_dataset
-    from monitoring import gate_decision
-
-    if deployed is None:
-        training.run_training(config)
-        scores = scoring.run_scoring(config)
-        return {
-            "deploy": True,
-            "reason": "no deployed model yet: first deployment",
-            "window": "all",
-            "new_f1": scores["f1"],
-            "model_sha256": scores["model_sha256"],
-        }
-    settings = config["gate"]
-    windows, holdout = training.training_windows(config, batch_id, settings["holdout_share"])
-    fitted = training.fit_candidates(windows, config["training"])
-    if not fitted:
-        raise ModelError(f"batch {batch_id}: no training window gave a model (too few rows?)")
-    usable = len(holdout) >= settings["min_holdout_rows"] and holdout[TARGET].nunique() == 2
-    record = holdout_gate(holdout, fitted, deployed, settings, batch_id) if usable else None
-    best = record["window"] if record else ("all" if "all" in fitted else next(iter(fitted)))
-    training.save_candidate(config, best, fitted[best])
-    scores = scoring.run_scoring(config)
-    if record is None:  # too few new labelled rows to hold out: the test data decides
-        test = load_dataset(test_data_file(config["test_data_path"]))
-        ok, why = gate_decision(scores["f1"], scoring.score_model(deployed, test)["f1"], False)
-        record = {
-            "deploy": ok,
-            "reason": f"holdout too small ({len(holdout)} rows); {why}",
-            "window": best,
-        }
-    if not record["deploy"] and config["deployment"]["force"]:
-        record.update(deploy=True, reason=f"forced (deployment.force): {record['reason']}")
-    return {**record, "new_f1": scores["f1"], "model_sha256": scores["model_sha256"]}
-
-
-def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> dict[str, Any]:
-    """The candidate with the lowest holdout log-loss, gated against the deployed model on
-    the same rows (monitoring.paired_gate)."""
-    import monitoring
-
-    y, X = holdout[TARGET].to_numpy(), holdout[FEATURES]
-    probs = {name: c["model"].predict_proba(X)[:, 1] for name, c in fitted.items()}
-    losses = {name: float(monitoring.row_logloss(y, p).mean()) for name, p in probs.items()}
-    best = min(losses, key=losses.get)
-    cut = getattr(fitted[best]["model"], "threshold", 0.5)
-    result = monitoring.paired_gate(
-        y,
-        probs[best],
-        deployed.predict_proba(X)[:, 1],
-        cut,
-        getattr(deployed, "threshold", 0.5),
-        settings["alpha"],
-        seed,
-    )
-    rows = len(fitted[best]["data"])
-    return {
-        "deploy": result.deploy,
-        "window": best,
-        "holdout_rows": result.n,
-        "reason": f"candidate '{best}' ({rows} rows): {result.reason}",
-        "candidates_logloss": losses,
-        "holdout": {
-            "logloss": result.logloss.as_dict(),
-            "roc_auc": result.roc_auc.as_dict(),
-            "f1": result.f1.as_dict(),
-            "f1_candidate": result.f1_candidate,
-            "f1_deployed": result.f1_deployed,
-        },
-    }
 
 
 def rollback(prod: Path, key_file: Path | None = None) -> str:

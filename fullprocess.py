@@ -13,34 +13,31 @@ the batch is judged for drift ("judged", verdict stored once), retrained and gat
 after any step leaves the batch at that step, and the next tick resumes it from there:
 a verdict is never lost, and a batch is never judged twice.
 
+run_pipeline tells one run as the cron sees it: new data? ingest; judge; retrain and gate;
+deploy; report; record; notify. Each step returns the batch as the store now holds it, and
+the run's record is built once, from that batch (run_record). Its parts: batch_steps.py
+(the steps), judging.py (the drift verdict), gating.py (retrain and gate), notify.py,
+cron.py (the crontab line).
+
 The "nothing new" path runs 144 times a day, so this module imports only the standard
-library, common.py and store.py at the top; the pipeline's modules (pandas, scikit-learn,
-matplotlib) are imported only once there is work to do.
+library, common.py, store.py and its light parts at the top; the pipeline's modules
+(pandas, scikit-learn, matplotlib) are imported only once there is work to do.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
-import shutil
 import time
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
 from common import (
-    MODEL_FILE,
-    MODEL_META,
-    MODEL_SKOPS,
-    SCORE_FILE,
-    SCORES_JSON,
     TARGET,
-    ModelError,
     RiskError,
     SafeFormatter,
     WriterLock,
     cli_parser,
-    database_has_new_rows,
     escape_text,
     first_line,
     format_number,
@@ -50,14 +47,21 @@ from common import (
     read_json,
     remove_stale_temps,
     run_cli,
-    scan_input,
     setup_logging,
-    watermark_key,
-    write_json,
 )
 
 import notify
 import store
+from batch_steps import (
+    deploy_step,
+    done_step,
+    gate_step,
+    ingest_step,
+    judge_step,
+    new_inputs,
+    report_step,
+)
+from judging import batch_frame, judge, load_live
 from store import Run
 
 log = logging.getLogger("fullprocess")
@@ -72,21 +76,16 @@ class RunError(RiskError):
 # ---- history and logging -------------------------------------------------------------------
 
 
+HISTORY_COLUMNS = [
+    *("id", "started_at", "ticks", "new_files", "batch_f1", "deployed_f1", "decision"),
+    *("new_version", "reason"),
+]
+
+
 def format_history(rows: list[dict[str, Any]]) -> str:
     """The runs as a plain-text table; the reason (the verdict with its numbers) is the
     last column and is never cut."""
-    cols = [
-        "id",
-        "started_at",
-        "ticks",
-        "new_files",
-        "batch_f1",
-        "deployed_f1",
-        "decision",
-        "new_version",
-        "reason",
-    ]
-    return format_table([history_cells(r, cols) for r in rows], cols)
+    return format_table([history_cells(r, HISTORY_COLUMNS) for r in rows], HISTORY_COLUMNS)
 
 
 def history_cells(row: dict[str, Any], columns: list[str]) -> dict[str, str]:
@@ -109,427 +108,242 @@ def setup_file_logging(config: dict[str, Any]) -> None:
     TRACE.handlers = [handler]
 
 
-# ---- steps ---------------------------------------------------------------------------------
-
-
-def new_data(config: dict[str, Any]) -> list[str]:
-    """Names of the new data: input files whose content the store has not seen, and the
-    database when it holds rows not read yet. Standard library only (for SQLite); an
-    unreachable database is one warning and the files go on."""
-    output = config["output_folder_path"]
-    known_sha, known_stamps = store.known_files(output)
-    scan = scan_input(
-        config["input_folder_path"], known_sha, known_stamps, config["ingestion"]["settle_seconds"]
-    )
-    for path in scan.settling:
-        log.info("%s: modified moments ago, may still be written; left for the next run", path)
-    for path, why in scan.unreadable:
-        log.warning("%s: cannot read (%s); left for the next run", path, why)
-    names = [path.name for path, _ in scan.new]
-    settings = config["input_database"]
-    if settings["url"]:
-        value, boundary = store.read_watermark(output, watermark_key(settings))
-        try:
-            if database_has_new_rows(settings, value, len(boundary)):
-                names.append(f"database:{settings['table'] or 'query'}")
-        except RiskError as exc:
-            log.warning("%s", exc)
-    return names
-
-
-def ingest_step(config: dict[str, Any], run: Run) -> dict[str, Any] | None:
-    """Ingest and commit a batch; returns it (None when nothing new was stored)."""
-    import ingestion
-
-    result = ingestion.run_ingestion(config)
-    run.new_files = [f.entry["name"] for f in result.sources]
-    return store.pending_batch(config["output_folder_path"]) if result.batch_id else None
-
-
-def batch_frame(config: dict[str, Any], batch_id: int):
-    """A batch's new observations as a frame (exited <NA> when unlabelled)."""
-    from common import COLUMNS
-
-    import pandas as pd
-
-    rows = store.batch_rows(config["output_folder_path"], batch_id)
-    frame = pd.DataFrame([r[1:] for r in rows], columns=COLUMNS)
-    frame[TARGET] = frame[TARGET].astype("Int64")
-    return frame
-
-
-def load_live(config: dict[str, Any]):
-    """(model, manifest) of the live deployment; (None, None) before the first one.
-
-    A deployment that exists but fails verification raises: it must be repaired, never
-    silently replaced. A version deployed by the code before signed manifests (a pickle)
-    is not loaded either: it is treated as none, so the next batch trains its successor.
-    """
-    from deployment import CURRENT, current_version, is_legacy_version, load_deployed
-
-    prod = config["prod_deployment_path"]
-    try:
-        return load_deployed(prod, config["deployment"]["signing_key_path"])
-    except ModelError:
-        live = current_version(prod)
-        if live and is_legacy_version((prod / CURRENT).resolve()):
-            log.warning(
-                "%s was deployed by an older version (an unsigned pickle): not loaded; "
-                "the next model trained replaces it",
-                live,
-            )
-            return None, None
-        if live:
-            raise
-        return None, None
-
-
-def judge(config: dict[str, Any], frame, model, manifest) -> dict[str, Any]:
-    """The verdict on a batch against the live model: run fields, retrain or not, why.
-
-    Labelled rows are judged for model drift (model_drift.rule), every row for data drift
-    against the model's training profile, unlabelled rows get a label-free estimate.
-    """
-    import scoring
-    from deployment import deployed_f1s
-    from monitoring import retrain_decision
-
-    labelled = frame[frame[TARGET].notna()].astype({TARGET: "int64"})
-    unlabelled = frame[frame[TARGET].isna()]
-    fields: dict[str, Any] = {"verdict": {}}
-    reasons = []
-    if model is not None:
-        past = deployed_f1s(config["prod_deployment_path"])
-        label = scoring.label_verdict(labelled, model, config, manifest["f1"], past)
-        fields.update(label["fields"], model_drift=label["drift"])
-        fields["verdict"].update(label["verdict"])
-        reasons.append(f"{len(labelled)} labelled rows: {label['reason']}")
-        estimate = scoring.unlabelled_estimate(unlabelled, model)
-        if estimate:
-            fields.update(estimated_f1=estimate["f1"])
-            fields["verdict"]["estimate"] = estimate
-            reasons.append(
-                f"{estimate['n']} unlabelled rows: label-free F1 estimate {estimate['f1']:.3f} "
-                f"[{estimate['f1_low']:.3f}, {estimate['f1_high']:.3f}]"
-            )
-        data = data_verdict(config, frame, manifest)
-        if data:
-            fields.update(data["fields"])
-            fields["verdict"]["data"] = data["verdict"]
-            reasons.append(data["reason"])
-    retrain, why = retrain_decision(
-        fields.get("model_drift"),
-        fields.get("data_drift"),
-        model is not None,
-        config["data_drift"]["triggers_retraining"],
-    )
-    if model is not None and labelled[TARGET].nunique() < 2:
-        retrain, why = False, "nothing labelled with both outcomes to learn from"
-    reasons.append(f"{'retrain' if retrain else 'no retraining'}: {why}")
-    log.info("verdict: %s", "; ".join(reasons))
-    return {"fields": fields, "retrain": retrain, "reason": "; ".join(reasons)}
-
-
-def data_verdict(config: dict[str, Any], frame, manifest) -> dict[str, Any] | None:
-    """Each feature of the batch against the model's training bins: chi-square (Holm) for
-    the verdict, PSI beside it; a verdict needs model_drift.min_batch_rows rows."""
-    import monitoring
-
-    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-    profile = meta.get("profile")
-    if not profile or frame.empty:
-        return None
-    drift = monitoring.data_drift_verdict(profile, frame, 0.05, meta.get("rows"))
-    judged = len(frame) >= max(config["model_drift"]["min_batch_rows"], 1)
-    shares = {
-        f: (
-            monitoring.bin_counts(profile[f]["edges"], frame[f], len(profile[f]["shares"]))
-            / len(frame)
-        ).tolist()
-        for f in profile
-    }
-    fields = {
-        "data_drift": drift.verdict if judged else None,
-        "data_drift_share": sum(f.drift for f in drift.features) / len(drift.features),
-        "data_drift_psi": {f.feature: f.psi for f in drift.features},
-        "data_drift_shares": shares,
-    }
-    texts = [
-        f"{f.feature} PSI {f.psi:.3f}, chi-square p {f.p_adjusted:.3g}" for f in drift.features
-    ]
-    verdict = {
-        f.feature: {
-            "psi": f.psi,
-            "p_adjusted": f.p_adjusted,
-            "drift": f.drift,
-            "cohens_w": f.chi_square.effect,
-        }
-        for f in drift.features
-    }
-    state = ("drift" if drift.verdict else "none") if judged else "not judged (batch too small)"
-    return {
-        "fields": fields,
-        "verdict": verdict,
-        "reason": f"data drift on {len(frame)} rows: {state} ({'; '.join(texts)})",
-    }
-
-
-def judge_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
-    """Judge the batch once and store the verdict (step judged)."""
-    model, manifest = load_live(config)
-    frame = batch_frame(config, batch["id"])
-    verdict = judge(config, frame, model, manifest)
-    return store.advance_batch(
-        config["output_folder_path"],
-        batch["id"],
-        "judged",
-        verdict=verdict,
-        deployed_version=manifest and manifest["version"],
-    )
-
-
-def keep_refused(config: dict[str, Any], reason: str) -> Path:
-    """Copy the refused model and its scores aside, with the reason, for inspection."""
-    folder = config["output_model_path"] / "refused" / now_iso().replace(":", "")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in (MODEL_FILE, MODEL_SKOPS, MODEL_META, SCORE_FILE, SCORES_JSON):
-        shutil.copy2(config["output_model_path"] / name, folder / name)
-    write_json(folder / "refused.json", {"reason": reason, "time": now_iso()})
-    return folder
-
-
-def gate_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
-    """Retrain candidates and gate the best against the live model (step gated)."""
-    import deployment
-
-    model, _ = load_live(config)
-    gate = deployment.gate(config, batch["id"], model)
-    if not gate["deploy"]:
-        folder = keep_refused(config, gate["reason"])
-        log.warning("refused the retrained model: %s; kept in %s", gate["reason"], folder)
-        deployment.prune(config)  # refused models are kept by retention.keep_refused
-    else:
-        log.info("gate: %s", gate["reason"])
-    return store.advance_batch(config["output_folder_path"], batch["id"], "gated", gate=gate)
-
-
-def deploy_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
-    """Deploy the gated model (step deployed). Deploying it again after a crash reuses
-    the version it already went live as."""
-    import deployment
-
-    gate = batch["gate"]
-    meta = read_json(config["output_model_path"] / MODEL_META, {}) or {}
-    if meta.get("model_sha256") != gate["model_sha256"]:  # the files were replaced since
-        log.warning("the gated model is no longer in %s; retraining", config["output_model_path"])
-        return store.advance_batch(config["output_folder_path"], batch["id"], "judged")
-    version = deployment.deploy(config)
-    deployment.prune(config)
-    return store.advance_batch(
-        config["output_folder_path"], batch["id"], "deployed", new_version=version
-    )
-
-
-def report_step(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> dict[str, Any]:
-    """Refresh the risk list and the report, and the API answers after a deployment.
-
-    A failure here is recorded in run.error (exit 1) but the batch is done: what went
-    live stays live, and the next batch refreshes the reports again.
-    """
-    import reporting
-
-    try:
-        if load_live(config)[0] is not None:
-            reporting.run_reporting(config, asdict(run))  # the report says why
-    except (RiskError, OSError) as exc:
-        done = f"deploying {batch['new_version']}" if batch.get("new_version") else "judging"
-        run.error = escape_text(f"after {done}: {exc}")
-        log.error("%s", run.error)
-    if batch.get("new_version") and not run.error:
-        call_api(config)
-    return store.advance_batch(config["output_folder_path"], batch["id"], "done")
-
-
-def call_api(config: dict[str, Any]) -> None:
-    """Save the API's answers when a server at api.base_url serves this deployment
-    (apicalls checks that before saving anything)."""
-    import apicalls
-
-    try:
-        apicalls.run_apicalls(config)
-    except apicalls.OtherServerError as exc:
-        log.warning("%s", exc)
-    except RiskError as exc:
-        log.info("apicalls skipped or failed: %s", exc)
-
-
-def tell(config: dict[str, Any], run: Run) -> None:
-    """Notifications (notify.py; off by default; a failure to send never fails the run)."""
-    if notify.enabled(settings := config["notify"]):
-        history = store.read_history(config["output_folder_path"], settings["failed_ticks"] + 2)
-        notify.notify_run(config, asdict(run), history)
-
-
-def next_step(batch: dict[str, Any]):
-    """The step function that takes a batch from where it stands."""
-    if batch["step"] == "ingested":
-        return judge_step
-    if batch["step"] == "judged":
-        return gate_step if batch["verdict"]["retrain"] else report_step
-    if batch["step"] == "gated":
-        return deploy_step if batch["gate"]["deploy"] else report_step
-    return report_step
-
-
-def resume(config: dict[str, Any], run: Run, batch: dict[str, Any]) -> None:
-    """Take a batch through its remaining steps, recording each; fill the run from it."""
-    run.batch_id = batch["id"]
-    frame_rows = store.batch_rows(config["output_folder_path"], batch["id"])
-    run.new_rows = len(frame_rows)
-    run.unlabelled_rows = sum(1 for r in frame_rows if r[-1] is None)
-    if not run.new_files:
-        run.new_files = [
-            e["name"] for e in store.batch_sources(config["output_folder_path"], batch["id"])
-        ]
-    while batch["step"] != "done":
-        batch = next_step(batch)(config, run, batch)
-        run.step = batch["step"]
-        fill_run(run, batch)
-    store.prune_history(config["output_folder_path"], config["retention"]["history_days"])
-
-
-def fill_run(run: Run, batch: dict[str, Any]) -> None:
-    """Copy what the batch holds (verdict, gate, version) into the run's record."""
-    verdict = batch.get("verdict")
-    if verdict:
-        for name, value in verdict["fields"].items():
-            setattr(run, name, value)
-        run.reason = verdict["reason"]
-        run.decision = "retrain" if verdict["retrain"] else "no drift"
-    gate = batch.get("gate")
-    run.gate = gate
-    if gate:
-        run.new_f1, run.reason = gate["new_f1"], f"{verdict['reason']}; {gate['reason']}"
-        run.decision = "deployed" if gate["deploy"] else "refused"
-    run.new_version = batch.get("new_version")
-    if batch.get("deployed_version"):
-        run.deployed_version = batch["deployed_version"]
-
-
-# ---- a run ---------------------------------------------------------------------------------
-
-
-def tick(config: dict[str, Any], run: Run) -> None:
-    """Finish an interrupted batch, or look for new data and take it through."""
-    output = config["output_folder_path"]
-    batch = store.pending_batch(output)
-    if batch is not None:
-        log.info("resuming batch %d from step %s", batch["id"], batch["step"])
-    else:
-        names = new_data(config)
-        if not names:
-            run.reason = "no new data"
-            log.info(
-                "no new data in %s%s",
-                config["input_folder_path"],
-                " or the database" if config["input_database"]["url"] else "",
-            )
-            return
-        log.info("new data: %s", ", ".join(escape_text(n, 100) for n in names))
-        batch = ingest_step(config, run)
-        if batch is None:
-            run.reason = "no new rows (files rejected or rows ingested before)"
-            return
-    note_live(config, run)
-    resume(config, run, batch)
-
-
-def note_live(config: dict[str, Any], run: Run) -> None:
-    """Record which version is live as the run starts (from its manifest, no model load)."""
-    from deployment import CURRENT, MANIFEST, current_version
-
-    run.deployed_version = current_version(config["prod_deployment_path"])
-    manifest = read_json(config["prod_deployment_path"] / CURRENT / MANIFEST, None) or {}
-    run.deployed_f1 = manifest.get("f1")
-
-
-def dry_run(config: dict[str, Any], run: Run) -> None:
-    """Say what a run would do, storing nothing."""
-    import ingestion
-
-    batch = store.pending_batch(config["output_folder_path"])
-    if batch is not None:
-        run.decision, run.reason = "would resume", f"batch {batch['id']} at step {batch['step']}"
-        return
-    result = ingestion.ingest_configured(config)
-    run.new_files = [f.entry["name"] for f in result.sources]
-    frame = result.new_rows
-    run.new_rows = len(frame)
-    if frame.empty:
-        run.reason = "no new data" if not result.sources else "no new rows"
-        return
-    model, manifest = load_live(config)
-    verdict = judge(config, frame, model, manifest)
-    for name, value in verdict["fields"].items():
-        setattr(run, name, value)
-    run.decision = "would retrain" if verdict["retrain"] else "no drift"
-    run.reason = verdict["reason"]
-
+# ---- a run, as the cron tells it -----------------------------------------------------------
 
 MAX_BATCHES_PER_TICK = 10  # bounds one tick when files keep arriving
 
 
-def process(config: dict[str, Any], dry: bool = False) -> Run:
-    """One tick (the caller holds the lock): finish every interrupted batch, then take
+def run_once(config: dict[str, Any], dry_run: bool = False) -> Run:
+    """One cron tick (the caller holds the lock): finish every interrupted batch, then take
     new data through; each batch is a run in the history. Returns the last run.
 
     An idle tick is recorded only when nothing else happened.
     """
-    if dry:
-        return one_run(config, dry_run, dry=True)
+    if dry_run:
+        return dry_run_once(config)
     for path in remove_stale_temps(config):
         log.info("removed %s, left by a run that was killed while writing it", path)
     last = None
     for _ in range(MAX_BATCHES_PER_TICK):
-        run = one_run(config, tick, record_idle=last is None)
+        run = run_pipeline(config, record_idle=last is None)
         if run.batch_id is None:
             return last or run
         last = run
     return last
 
 
-def one_run(config: dict[str, Any], work, dry: bool = False, record_idle: bool = True) -> Run:
-    """A run: do the work, record it, log the decision.
+def run_pipeline(config: dict[str, Any], record_idle: bool = True) -> Run:
+    """One run: new data? ingest; judge; retrain and gate; deploy; report; then record the
+    run and notify. Each step skips itself when the batch is past it or does not need it.
 
     Expected failures are recorded and raised again (one line, exit 1); an unexpected
     one is recorded as `error` with its one-line summary, its traceback goes to the log
     file, and it is raised as a RunError.
     """
-    start = time.perf_counter()
-    run = Run(dry_run=dry)
+    started, work, failure, report_error = Started.now(), Work(), None, None
+    batch = None
     try:
-        work(config, run)
-    except (RiskError, OSError) as exc:
-        run.decision, run.error = "error", escape_text(str(exc))
-        raise
+        work = find_work(config)  # a batch an earlier run left, else: new data? ingest
+        batch = work.batch
+        if batch is not None:
+            batch = judge_step(config, batch, work.frame)
+            batch = gate_step(config, batch)
+            batch = deploy_step(config, batch)
+            report_error = report_step(config, asdict(run_record(started, work, batch)), batch)
+            batch = done_step(config, batch)
     except Exception as exc:
-        run.decision, run.error = "error", f"{type(exc).__name__}: {first_line(exc)}"
-        TRACE.error("unexpected error in run", exc_info=True)
-        raise RunError(f"unexpected error: {run.error} (traceback in the log file)") from None
+        failure = failure_text(exc)
+        raise_failure(exc, failure)
     finally:
-        run.ended_at, run.seconds = now_iso(), round(time.perf_counter() - start, 3)
-        if not dry and (record_idle or not store.is_idle(run)):
+        decision = "error" if failure else None
+        run = run_record(started, work, batch, decision=decision, error=failure or report_error)
+        if record_idle or not store.is_idle(run):
             store.record_run(config["output_folder_path"], run)
-            tell(config, run)
-    if run.batch_id is not None or record_idle or dry:
-        log.info(
-            "%s%s: %s%s",
-            "dry run: " if dry else "",
-            run.decision,
-            run.reason,
-            f" (now {run.new_version})" if run.new_version else "",
-        )
+            send_notifications(config, run)
+    if run.batch_id is not None or record_idle:
+        log_decision(run)
     return run
+
+
+def dry_run_once(config: dict[str, Any]) -> Run:
+    """Say what a run would do, storing nothing."""
+    started = Started.now()
+    try:
+        run = would_do(config, started)
+    except Exception as exc:
+        raise_failure(exc, failure_text(exc))
+    log_decision(run)
+    return run
+
+
+def failure_text(exc: Exception) -> str:
+    """The one line a failed run records; an unexpected failure's traceback goes to the
+    log file."""
+    if isinstance(exc, (RiskError, OSError)):
+        return escape_text(str(exc))
+    TRACE.error("unexpected error in run", exc_info=exc)
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
+def raise_failure(exc: Exception, failure: str) -> NoReturn:
+    """Raise an expected failure again as it is, an unexpected one as a RunError."""
+    if isinstance(exc, (RiskError, OSError)):
+        raise exc
+    raise RunError(f"unexpected error: {failure} (traceback in the log file)") from None
+
+
+def log_decision(run: Run) -> None:
+    """One line: the run's decision, why, and the version now live when it changed."""
+    log.info(
+        "%s%s: %s%s",
+        "dry run: " if run.dry_run else "",
+        run.decision,
+        run.reason,
+        f" (now {run.new_version})" if run.new_version else "",
+    )
+
+
+# ---- the run's record ----------------------------------------------------------------------
+
+
+class Started(NamedTuple):
+    """When a run started: the time recorded, and the clock for its seconds."""
+
+    at: str
+    clock: float
+
+    @classmethod
+    def now(cls) -> Started:
+        """The start of a run now."""
+        return cls(now_iso(), time.perf_counter())
+
+
+class Work(NamedTuple):
+    """What a run found to do (find_work): the batch, None when there is nothing to judge."""
+
+    batch: dict[str, Any] | None = None
+    files: tuple[str, ...] = ()  # the new files (or database) the batch came from
+    frame: Any = None  # the batch's new rows (pandas), read once per run
+    live: tuple[str | None, float | None] = (None, None)  # version and F1 as the run started
+    reason: str = ""  # why there is no batch
+
+
+def run_record(
+    started: Started,
+    work: Work,
+    batch: dict[str, Any] | None = None,
+    decision: str | None = None,
+    error: str | None = None,
+    dry_run: bool = False,
+) -> Run:
+    """The run's record (a history row), built only here: from what the run found, the
+    batch as far as its steps took it (its verdict, gate and version), and the error.
+
+    decision: given for a failed run ("error") or a dry run that would resume; else it
+    follows from the batch (run_outcome).
+    """
+    batch = batch or {}
+    verdict, gate, frame = batch.get("verdict") or {}, batch.get("gate"), work.frame
+    outcome, reason = run_outcome(verdict, gate, dry_run)
+    return Run(
+        **verdict.get("fields", {}),
+        started_at=started.at,
+        ended_at=now_iso(),
+        seconds=round(time.perf_counter() - started.clock, 3),
+        dry_run=dry_run,
+        batch_id=batch.get("id"),
+        step=batch.get("step"),
+        new_files=list(work.files),
+        new_rows=0 if frame is None else len(frame),
+        unlabelled_rows=0 if frame is None else int(frame[TARGET].isna().sum()),
+        deployed_version=batch.get("deployed_version") or work.live[0],
+        deployed_f1=work.live[1],
+        gate=gate,
+        decision=decision or outcome,
+        reason=reason or work.reason,
+        new_f1=gate["new_f1"] if gate else None,
+        new_version=batch.get("new_version"),
+        error=error,
+    )
+
+
+def run_outcome(verdict: dict[str, Any], gate: dict[str, Any] | None, dry_run: bool):
+    """(decision, reason) of a batch's verdict and gate: deployed or refused once gated,
+    retrain or no drift once judged, none before."""
+    if gate:
+        decision = "deployed" if gate["deploy"] else "refused"
+        return decision, f"{verdict['reason']}; {gate['reason']}"
+    if verdict:
+        retrain = "would retrain" if dry_run else "retrain"
+        return (retrain if verdict["retrain"] else "no drift"), verdict["reason"]
+    return "none", ""
+
+
+# ---- what a run finds to do --------------------------------------------------------------
+
+
+def find_work(config: dict[str, Any]) -> Work:
+    """The batch an earlier run left unfinished; else, when there is new data, the batch
+    ingesting it stored (a Work without batch, with its reason, when there is none)."""
+    batch = store.pending_batch(config["output_folder_path"])
+    files = []
+    if batch is not None:
+        log.info("resuming batch %d from step %s", batch["id"], batch["step"])
+    else:
+        names = new_inputs(config)
+        if not names:
+            log.info(
+                "no new data in %s%s",
+                config["input_folder_path"],
+                " or the database" if config["input_database"]["url"] else "",
+            )
+            return Work(reason="no new data")
+        log.info("new data: %s", ", ".join(escape_text(n, 100) for n in names))
+        batch, files = ingest_step(config)
+        if batch is None:
+            return Work(files=tuple(files), reason=NO_NEW_ROWS)
+    return Work(batch, *batch_facts(config, batch, files))
+
+
+NO_NEW_ROWS = "no new rows (files rejected or rows ingested before)"
+
+
+def batch_facts(config: dict[str, Any], batch: dict[str, Any], files: list[str]) -> tuple:
+    """(files, frame, live) of a batch: its source names (files when given), its new rows
+    (read once per run) and the live version and its F1 (from the manifest, no model load)."""
+    from deployment import CURRENT, MANIFEST, current_version
+
+    output, prod = config["output_folder_path"], config["prod_deployment_path"]
+    files = files or [e["name"] for e in store.batch_sources(output, batch["id"])]
+    manifest = read_json(prod / CURRENT / MANIFEST, None) or {}
+    live = (current_version(prod), manifest.get("f1"))
+    return tuple(files), batch_frame(config, batch["id"]), live
+
+
+def send_notifications(config: dict[str, Any], run: Run) -> None:
+    """Notifications (notify.py; off by default; a failure to send never fails the run)."""
+    if notify.enabled(settings := config["notify"]):
+        history = store.read_history(config["output_folder_path"], settings["failed_ticks"] + 2)
+        notify.notify_run(config, asdict(run), history)
+
+
+def would_do(config: dict[str, Any], started: Started) -> Run:
+    """The record of what a run would do now (a dry run): ingest without storing and
+    judge what is new."""
+    import ingestion
+
+    batch = store.pending_batch(config["output_folder_path"])
+    if batch is not None:
+        work = Work(reason=f"batch {batch['id']} at step {batch['step']}")
+        return run_record(started, work, decision="would resume", dry_run=True)
+    result = ingestion.ingest_configured(config)
+    files, frame = tuple(f.entry["name"] for f in result.sources), result.new_rows
+    if frame.empty:
+        work = Work(files=files, reason="no new data" if not result.sources else "no new rows")
+        return run_record(started, work, dry_run=True)
+    verdict = judge(config, frame, *load_live(config))
+    work = Work(files=files, frame=frame)
+    return run_record(started, work, {"verdict": verdict._asdict()}, dry_run=True)
 
 
 def main() -> int:
@@ -560,7 +374,7 @@ def main() -> int:
     if lock.previous:
         log.warning("took over a stale lock left by a run that did not finish (%s)", lock.previous)
     try:
-        run = process(config, args.dry_run)
+        run = run_once(config, args.dry_run)
     finally:
         lock.release()
     return 1 if run.error else 0

@@ -2,7 +2,7 @@
 real fullprocess.py, on a generator whose true exit probability is known (simulate.py).
 
 Per trial: a temporary workspace (config.json with relative paths, an initial file of the
-base regime, testdata.csv from the base regime); fullprocess.process() deploys a first
+base regime, testdata.csv from the base regime); fullprocess.run_once() deploys a first
 model; then a batch of the regime is written to the input folder and process() runs
 again ("concept x4": four concept-drift batches, one run after each). Measured:
 
@@ -76,7 +76,7 @@ def deployed_workspace(root: Path, trial: int) -> Path:
         simulate.sample("base", TEST_ROWS, seed + 1, "t")[0], root / "testdata" / "testdata.csv"
     )
     (root / "config.json").write_text(json.dumps(CONFIG), encoding="utf-8")
-    run = fullprocess.process(load_config(root / "config.json"))
+    run = fullprocess.run_once(load_config(root / "config.json"))
     if run.decision != "deployed":
         raise RuntimeError(f"first deployment failed: {run.decision} {run.reason} {run.error}")
     return root
@@ -93,7 +93,7 @@ def run_cell(base: Path, cell_dir: Path, cell: str, size: int, trial: int) -> di
         frame, _ = simulate.sample(regime, size, seed, f"b{b}_")
         write_frame(frame, cell_dir / "input" / f"batch{b}.csv")
         start = time.perf_counter()
-        decisions.append(fullprocess.process(config).decision)
+        decisions.append(fullprocess.run_once(config).decision)
         seconds.append(time.perf_counter() - start)
     model, _ = deployment.load_deployed(config["prod_deployment_path"])
     return {"decisions": decisions, "seconds": float(np.mean(seconds)), **judge(model, regime)}

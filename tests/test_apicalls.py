@@ -106,7 +106,7 @@ def test_fullprocess_warns_when_the_api_serves_another_deployment(
             "api": {"base_url": f"http://127.0.0.1:{port}"},
         }
         (other / "config.json").write_text(json.dumps(settings))
-        run = fullprocess.process(load_config(other / "config.json"))
+        run = fullprocess.run_once(load_config(other / "config.json"))
     finally:
         server.shutdown()
         thread.join()

@@ -347,10 +347,10 @@ def test_read_database_does_not_create_a_missing_sqlite_file(tmp_path):
 
 @pytest.mark.parametrize("make_url", [missing_sqlite, closed_postgres])
 def test_new_data_lists_files_and_warns_when_database_unreachable(workspace, caplog, make_url):
-    """fullprocess.new_data still lists the new files and warns once about the database."""
+    """fullprocess.new_inputs still lists the new files and warns once about the database."""
     config = with_database(workspace, url=make_url(workspace))
     with caplog.at_level(logging.INFO, logger="fullprocess"):
-        names = fullprocess.new_data(config)
+        names = fullprocess.new_inputs(config)
     assert names == ["dataset1.csv", "dataset2.csv"]
     (problem,) = warnings_of(caplog)
     assert redact_url(config["input_database"]["url"]) in problem
@@ -468,19 +468,19 @@ def test_fullprocess_cycle_reads_the_database(shipped):
     """Practice files deploy v0001; the source rows in SQLite drift and deploy v0002; then a
     no-op; then 300 appended rows are judged and the decision is recorded."""
     config = configure(shipped)
-    assert fullprocess.process(config).new_version == "v0001"
+    assert fullprocess.run_once(config).new_version == "v0001"
     done = run_script("generate_data.py", "--sqlite", "clients.db", cwd=shipped)
     assert done.returncode == 0, done.stderr
     config = with_database(shipped)
-    second = fullprocess.process(config)
+    second = fullprocess.run_once(config)
     assert second.new_files == ["database:client_activity"] and second.new_rows > 0
     assert second.model_drift is True
     assert second.decision == "deployed" and second.new_version == "v0002"
-    third = fullprocess.process(config)
+    third = fullprocess.run_once(config)
     assert (third.decision, third.reason, third.new_files) == ("none", "no new data", [])
     done = run_script("generate_data.py", "--sqlite", "clients.db", "--rows", "300", cwd=shipped)
     assert done.returncode == 0, done.stderr
-    fourth = fullprocess.process(config)
+    fourth = fullprocess.run_once(config)
     assert fourth.new_files == ["database:client_activity"] and fourth.new_rows == 300
     assert fourth.model_drift is not None
     rows = store.read_history(config["output_folder_path"])

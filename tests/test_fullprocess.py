@@ -87,7 +87,7 @@ def cli(config: dict, *args: str):
 def practice(shipped: Path) -> dict:
     """The shipped data, offline, with v0001 deployed by a first run on the practice data."""
     config = configure(shipped)
-    assert fullprocess.process(config).new_version == "v0001"
+    assert fullprocess.run_once(config).new_version == "v0001"
     return config
 
 
@@ -229,11 +229,11 @@ def story(tmp_path_factory) -> SimpleNamespace:
     """
     folder = copy_shipped(tmp_path_factory.mktemp("story"))
     practice = configure(folder)
-    first = fullprocess.process(practice)
+    first = fullprocess.run_once(practice)
     source = configure(folder, input_folder_path="sourcedata", output_model_path="models")
-    second = fullprocess.process(source)
+    second = fullprocess.run_once(source)
     finaldata = (source["output_folder_path"] / FINALDATA).read_bytes()
-    third = fullprocess.process(source)
+    third = fullprocess.run_once(source)
     return SimpleNamespace(
         folder=folder,
         practice=practice,
@@ -325,7 +325,7 @@ def test_rollback_goes_live_for_a_running_api(story, tmp_path):
 def test_batch_without_drift_does_not_retrain(practice):
     """Practice-like rows the deployed model scores well on: no drift, no new version."""
     practice_batch(practice, "calm.csv", 300)
-    run = fullprocess.process(practice)
+    run = fullprocess.run_once(practice)
     assert run.new_files == ["calm.csv"] and run.new_rows == 300
     assert run.model_drift is False and run.batch_f1 > run.deployed_f1
     assert run.decision == "no drift" and run.new_version is None
@@ -340,11 +340,11 @@ def test_gate_refuses_a_candidate_no_better_on_the_holdout_unless_forced(shipped
     config = configure(
         shipped, deployment={"force": force}, data_drift={"triggers_retraining": True}
     )
-    fullprocess.process(config)
+    fullprocess.run_once(config)
     path = practice_batch(config, "big.csv", 2500)
     data = pd.read_csv(path)
     data.nlargest(800, "number_of_employees").to_csv(path, index=False)
-    run = fullprocess.process(config)
+    run = fullprocess.run_once(config)
     assert run.data_drift is True and run.model_drift is False
     assert "holdout log-loss" in run.reason and "not shown better" in run.reason
     refused = sorted((config["output_model_path"] / "refused").glob("*/refused.json"))
@@ -363,9 +363,9 @@ def test_gate_deploys_a_new_regime_the_old_test_data_would_refuse(shipped):
     the recent rows wins on the batch's holdout and goes live, although its F1 on the old
     test data is far below the deployed model's (the old gate would have refused it)."""
     config = configure(shipped)
-    fullprocess.process(config)
+    fullprocess.run_once(config)
     practice_batch(config, "inverted.csv", 2000, invert=True)
-    run = fullprocess.process(config)
+    run = fullprocess.run_once(config)
     assert run.model_drift is True and run.verdict["refit"]["p_value"] < 0.001
     assert run.new_f1 < run.deployed_f1  # the old test data prefers the old world
     assert run.decision == "deployed" and versions(config) == ["v0001", "v0002"]
@@ -378,7 +378,7 @@ def test_gate_deploys_a_new_regime_the_old_test_data_would_refuse(shipped):
 def test_tiny_batch_is_too_small_to_call_drift(practice):
     """A 5-row batch gets no drift verdict and no retraining."""
     practice_batch(practice, "tiny.csv", 5)
-    run = fullprocess.process(practice)
+    run = fullprocess.run_once(practice)
     assert run.model_drift is None and "min_batch_rows" in run.reason
     assert run.decision == "no drift" and versions(practice) == ["v0001"]
     assert run.data_drift is None and set(run.data_drift_psi) == set(FEATURES)  # PSI reported
@@ -495,7 +495,7 @@ def test_killed_runs_stale_lock_is_taken_over(offline):
 
 def test_nothing_new_imports_no_heavy_module(offline):
     """After a completed run, a cron tick with nothing new imports no pandas/sklearn/matplotlib."""
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     code = textwrap.dedent(
         f"""
         import sys
@@ -527,7 +527,7 @@ def repeat_with_new_rows(config: dict, new: int) -> None:
 def test_record_counts_only_the_new_rows_of_a_repeating_file(practice):
     """A file repeating ingested rows: its record entry counts only its new rows."""
     repeat_with_new_rows(practice, 5)
-    fullprocess.process(practice)
+    fullprocess.run_once(practice)
     record = json.loads((practice["output_folder_path"] / INGESTION_RECORD).read_text())
     assert record["runs"][-1]["rows_new"] == 5
     assert record["files"][-1]["name"] == "dataset1b.csv"
@@ -537,7 +537,7 @@ def test_record_counts_only_the_new_rows_of_a_repeating_file(practice):
 def test_drift_is_judged_on_new_rows_only(practice):
     """A file repeating ingested rows plus 5 new ones is a 5-row batch: too small to judge."""
     repeat_with_new_rows(practice, 5)
-    run = fullprocess.process(practice)
+    run = fullprocess.run_once(practice)
     assert run.new_rows == 5
     assert run.model_drift is None and "min_batch_rows" in run.reason
 
@@ -550,9 +550,9 @@ def test_batch_of_a_failed_run_is_checked_after_repair(offline):
     model.write_bytes(good[:-10])
     write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
     with pytest.raises(ModelError, match="refusing"):
-        fullprocess.process(offline)
+        fullprocess.run_once(offline)
     model.write_bytes(good)
-    run = fullprocess.process(offline)
+    run = fullprocess.run_once(offline)
     assert run.reason != "no new data"
     assert run.new_files == ["dataset3.csv"] and run.deployed_version == "v0001"
 
@@ -562,7 +562,7 @@ def test_batch_without_exits_is_not_judged(practice):
     path = practice_batch(practice, "stayers.csv", 600)
     data = pd.read_csv(path)
     data[data["exited"] == 0].to_csv(path, index=False)
-    run = fullprocess.process(practice)
+    run = fullprocess.run_once(practice)
     assert run.model_drift is None and "no exits" in run.reason
     assert run.decision == "no drift" and versions(practice) == ["v0001"]
 
@@ -613,7 +613,7 @@ def test_new_clients_of_a_batch_without_drift_reach_the_risk_list(practice):
     import risk
 
     path = practice_batch(practice, "calm.csv", 300)
-    run = fullprocess.process(practice)
+    run = fullprocess.run_once(practice)
     assert run.decision == "no drift" and versions(practice) == ["v0001"]
     table = risk.read_people_csv(practice["output_model_path"] / risk.RISK_CSV)
     new = pd.read_csv(path)

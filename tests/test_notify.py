@@ -143,7 +143,7 @@ def test_webhook_and_email_receive_the_deployment(workspace, webhook, smtp):
         smtp_port=port,
         dashboard_url="http://risk.example/",
     )
-    run = fullprocess.process(config)
+    run = fullprocess.run_once(config)
     assert run.decision == "deployed"
     (body,) = webhook.bodies
     assert body["text"].startswith("[risk-assessment] deployed v0001: new F1")
@@ -164,7 +164,7 @@ def test_a_failure_to_send_is_logged_and_never_fails_the_run(workspace, caplog):
         smtp_port=closed,
         timeout_seconds=2,
     )
-    run = fullprocess.process(config)
+    run = fullprocess.run_once(config)
     assert run.decision == "deployed" and run.error is None
     assert "notification not sent: webhook" in caplog.text
     assert "notification not sent: e-mail" in caplog.text
@@ -188,7 +188,7 @@ def test_error_run_notifies(workspace, webhook):
     (config["prod_deployment_path"] / "versions" / "v0001" / "trainedmodel.skops").write_bytes(b"x")
     write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(30, 200))
     with pytest.raises(ModelError):
-        fullprocess.process(config)
+        fullprocess.run_once(config)
     (body,) = webhook.bodies
     assert body["text"].startswith("[risk-assessment] run ended in an error (error): ")
     assert "refusing to load" in body["text"]

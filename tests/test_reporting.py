@@ -173,7 +173,7 @@ def test_a_redeployment_says_why_with_both_versions(deployed, workspace):
     )
     flipped = [(*r[:4], 1 - r[4]) for r in small_rows(30, 300)]
     write_csv(workspace / "practicedata" / "dataset3.csv", flipped)
-    run = fullprocess.process(config)
+    run = fullprocess.run_once(config)
     assert run.decision == "deployed" and run.new_version == "v0002"
     pages = page_texts(config["output_model_path"] / "summary_report.pdf")
     flat = " ".join(pages[0].split())

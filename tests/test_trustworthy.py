@@ -150,7 +150,7 @@ def test_every_writer_takes_the_lock(workspace, script):
 
 def test_rollback_takes_the_lock(offline):
     """deployment.py --rollback is a writer too."""
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     config = configure(offline["config_file"].parent, lock={"wait_seconds": 0.2})
     lock = WriterLock(config["output_folder_path"], "holder-of-the-lock")
     assert lock.acquire()
@@ -376,12 +376,12 @@ def test_timestamp_watermark_reads_ties_exactly_once(workspace):
             "INSERT INTO client_activity VALUES (?, ?, ?, ?, ?, ?)",
             timestamp_rows(100, 15, stamps),
         )
-    assert fullprocess.new_data(config)  # the tick sees the tied rows as new
+    assert fullprocess.new_inputs(config)  # the tick sees the tied rows as new
     ingestion.run_ingestion(config)
     ingestion.run_ingestion(config)  # a third read finds nothing new
     ids = [r["corporation"] for r in observations(config)]
     assert len(ids) == 35 and len(set(ids)) == 35
-    assert not fullprocess.new_data(config)
+    assert not fullprocess.new_inputs(config)
 
 
 def test_only_ties_arriving_are_read(workspace):
@@ -407,10 +407,10 @@ def test_only_ties_arriving_are_read(workspace):
             "INSERT INTO client_activity VALUES (?, ?, ?, ?, ?, ?)",
             timestamp_rows(50, 3, [2] * 3),
         )
-    assert fullprocess.new_data(config)
+    assert fullprocess.new_inputs(config)
     ingestion.run_ingestion(config)
     assert len(observations(config)) == 13
-    assert not fullprocess.new_data(config)
+    assert not fullprocess.new_inputs(config)
 
 
 # ---- 7. resumable steps ------------------------------------------------------------------------
@@ -421,12 +421,12 @@ def test_typo_in_test_data_path_on_first_run_then_fixed_deploys(workspace):
     the config the next tick deploys that batch."""
     bad = configure(workspace, test_data_path="testdat")
     with pytest.raises(RiskError):
-        fullprocess.process(bad)
+        fullprocess.run_once(bad)
     (batch,) = batches(bad)
     assert batch["step"] in ("ingested", "judged") and batch["step"] != "done"
     assert store.read_history(bad["output_folder_path"], 1)[0]["decision"] == "error"
     good = configure(workspace, test_data_path="testdata")
-    run = fullprocess.process(good)
+    run = fullprocess.run_once(good)
     assert run.decision == "deployed" and run.new_version == "v0001"
     assert run.batch_id == batch["id"]
     assert [b["step"] for b in batches(good)] == ["done"]
@@ -437,25 +437,25 @@ def test_test_data_missing_after_drift_resumes_and_retrains(workspace):
     """Drift detected, then the test data vanishes during retraining: the verdict is kept;
     once it is back the next tick retrains from that verdict (no second judgement)."""
     config = configure(workspace, model_drift={"min_batch_rows": 10})
-    fullprocess.process(config)
+    fullprocess.run_once(config)
     inverted = [(f"inv{i}", *r[1:4], 1 - r[4]) for i, r in enumerate(small_rows(60, 700))]
     write_csv(config["input_folder_path"] / "inverted.csv", inverted)
     test_dir = config["test_data_path"]
     test_dir.rename(test_dir.with_name("testdata.away"))
     with pytest.raises(RiskError):
-        fullprocess.process(config)
+        fullprocess.run_once(config)
     pending = store.pending_batch(config["output_folder_path"])
     assert pending is not None and pending["step"] == "judged"
     assert pending["verdict"]["retrain"] is True
     assert pending["verdict"]["fields"]["model_drift"] is True
     test_dir.with_name("testdata.away").rename(test_dir)
-    run = fullprocess.process(config)
+    run = fullprocess.run_once(config)
     assert run.batch_id == pending["id"] and run.new_f1 is not None
     assert run.decision in ("deployed", "refused")
     assert run.model_drift is True
     after = next(b for b in batches(config) if b["id"] == pending["id"])
     assert after["step"] == "done" and after["verdict"] == pending["verdict"]
-    assert fullprocess.process(config).reason == "no new data"
+    assert fullprocess.run_once(config).reason == "no new data"
 
 
 # ---- 8. hand ingestion, then the cron job ------------------------------------------------------
@@ -463,11 +463,11 @@ def test_test_data_missing_after_drift_resumes_and_retrains(workspace):
 
 def test_batch_ingested_by_hand_gets_its_drift_verdict(offline):
     """ingestion.py run by hand, then fullprocess: the batch is judged, with its rows."""
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(60, 200))
     done = cli("ingestion.py", offline)
     assert done.returncode == 0, done.stderr
-    run = fullprocess.process(offline)
+    run = fullprocess.run_once(offline)
     assert run.new_rows == 60 and run.new_files == ["dataset3.csv"]
     assert run.model_drift is not None and run.batch_f1 is not None
     assert run.decision in ("no drift", "deployed", "refused")
@@ -480,7 +480,7 @@ def test_batch_ingested_by_hand_gets_its_drift_verdict(offline):
 def test_unexpected_exception_is_recorded_as_error_with_traceback_in_the_log(offline):
     """A TypeError inside a run: decision `error`, `TypeError: ...` summary, exit 1, one
     line on stderr without traceback, the traceback in fullprocess.log."""
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     meta_path = offline["prod_deployment_path"] / "current" / MODEL_META
     meta_path = meta_path.resolve()
     meta = json.loads(meta_path.read_text())
@@ -569,7 +569,7 @@ def test_file_being_written_waits_for_the_next_tick(workspace, caplog):
     about = [r for r in caplog.records if "big.csv" in r.getMessage()]
     assert len(about) == 1 and "next" in about[0].getMessage()
     age(path)
-    assert fullprocess.new_data(config) == ["big.csv"]
+    assert fullprocess.new_inputs(config) == ["big.csv"]
     ingestion.run_ingestion(config)
     (row,) = [r for r in observations(config) if r["source"] == "big.csv"]
     assert row["number_of_employees"] == 131
@@ -587,12 +587,12 @@ def test_fresh_file_that_stays_still_is_ingested_after_the_wait(workspace):
 def test_the_cron_tick_leaves_a_changing_file_for_later(workspace, caplog):
     """fullprocess's look for new data does not call a file that is still changing new."""
     config = configure(workspace, ingestion={"settle_seconds": 1.5})
-    fullprocess.process(config)
+    fullprocess.run_once(config)
     path = write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(20, 200))
     writer = append_later(path, "c999,1,", 0.4)
     caplog.set_level(logging.INFO)
     try:
-        assert fullprocess.new_data(config) == []
+        assert fullprocess.new_inputs(config) == []
     finally:
         writer.join()
     assert len([r for r in caplog.records if "dataset3.csv" in r.getMessage()]) == 1
@@ -645,12 +645,12 @@ def test_newline_in_a_file_name_cannot_forge_a_line(offline):
 
 def test_sixty_idle_ticks_are_one_history_row(offline):
     """60 idle ticks fold into one row (ticks 60); the last judged batch is still found."""
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(60, 200))
-    judged = fullprocess.process(offline)
+    judged = fullprocess.run_once(offline)
     assert judged.model_drift is not None
     for _ in range(60):
-        assert fullprocess.process(offline).batch_id is None
+        assert fullprocess.run_once(offline).batch_id is None
     rows = store.read_history(offline["output_folder_path"], 50)
     assert len(rows) == 3
     assert rows[0]["ticks"] == 60 and rows[0]["decision"] == "none"
@@ -663,20 +663,20 @@ def test_dashboard_shows_the_last_judged_batch_after_many_idle_ticks(offline):
     """The dashboard shows the last drift verdict however many idle ticks came after."""
     from app import create_app
 
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(60, 200))
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     for _ in range(55):
-        fullprocess.process(offline)
+        fullprocess.run_once(offline)
     page = create_app(offline).test_client().get("/").get_data(as_text=True)
     assert "No batch has been checked for drift yet" not in page
 
 
 def test_an_idle_tick_after_a_real_run_starts_a_new_row(offline):
     """Idle ticks fold only into an idle row, never into a real run."""
-    fullprocess.process(offline)
-    fullprocess.process(offline)
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
+    fullprocess.run_once(offline)
+    fullprocess.run_once(offline)
     rows = store.read_history(offline["output_folder_path"], 10)
     assert [r["decision"] for r in rows] == ["none", "deployed"]
     assert rows[0]["ticks"] == 2 and rows[1]["ticks"] in (1, None)
@@ -694,13 +694,13 @@ def test_unreadable_file_is_skipped_and_the_good_one_ingested(offline):
     warned = [ln for ln in done.stderr.splitlines() if "bad.csv" in ln]
     assert len(warned) == 1 and " WARNING " in warned[0]
     assert by_source(offline) == {"dataset1.csv": 20, "dataset2.csv": 20}
-    assert fullprocess.new_data(offline) == []  # not new: unreadable, warned again
+    assert fullprocess.new_inputs(offline) == []  # not new: unreadable, warned again
 
 
 def test_upper_case_extension_is_ingested(offline):
     """dataset5.CSV is ingested like any .csv file."""
     write_csv(offline["input_folder_path"] / "dataset5.CSV", small_rows(10, 900))
-    assert "dataset5.CSV" in fullprocess.new_data(offline)
+    assert "dataset5.CSV" in fullprocess.new_inputs(offline)
     ingestion.run_ingestion(offline)
     assert by_source(offline)["dataset5.CSV"] == 10
     names = (offline["output_folder_path"] / INGESTED_FILES).read_text().splitlines()
@@ -710,16 +710,15 @@ def test_upper_case_extension_is_ingested(offline):
 def test_kill_right_after_deploying_still_reports(offline):
     """A run killed right after deploying (batch at step deployed): the next tick writes
     the risk list and the report for the new model."""
-    run = Run()
-    batch = fullprocess.ingest_step(offline, run)
-    batch = fullprocess.judge_step(offline, run, batch)
-    batch = fullprocess.gate_step(offline, run, batch)
-    batch = fullprocess.deploy_step(offline, run, batch)
+    batch = fullprocess.ingest_step(offline).batch
+    batch = fullprocess.judge_step(offline, batch, fullprocess.batch_frame(offline, batch["id"]))
+    batch = fullprocess.gate_step(offline, batch)
+    batch = fullprocess.deploy_step(offline, batch)
     assert batch["step"] == "deployed"
     models = offline["output_model_path"]
     assert not (models / "risk_scores.csv").exists()
     assert not (models / "summary_report.pdf").exists()
-    resumed = fullprocess.process(offline)
+    resumed = fullprocess.run_once(offline)
     assert resumed.batch_id == batch["id"] and resumed.new_version == "v0001"
     assert (models / "risk_scores.csv").stat().st_size > 0
     assert (models / "summary_report.pdf").stat().st_size > 0
@@ -740,7 +739,7 @@ def test_batch_advanced_to_deployed_by_hand_is_reported(offline):
         gate={"deploy": True, "reason": "first deployment", "new_f1": 1.0, "model_sha256": sha},
         new_version="v0001",
     )
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     assert (offline["output_model_path"] / "risk_scores.csv").exists()
     assert [b["step"] for b in batches(offline)] == ["done"]
 
@@ -792,11 +791,11 @@ def test_legacy_installation_is_taken_over(legacy):
     history = store.read_history(output, 10)
     assert [r["decision"] for r in history] == ["deployed"]
     assert history[-1]["new_version"] == "v0001"
-    idle = fullprocess.process(config)
+    idle = fullprocess.run_once(config)
     assert idle.error is None and idle.reason == "no new data", idle.reason
     assert len(final_frame(config)) == len(old_final)
     shutil.copy(legacy / "sourcedata" / "dataset3.csv", config["input_folder_path"])
-    run = fullprocess.process(config)
+    run = fullprocess.run_once(config)
     assert run.error is None and run.new_files == ["dataset3.csv"]
     assert run.deployed_version == "v0001" and run.new_rows > 0
     assert run.decision in ("no drift", "deployed", "refused")
@@ -810,8 +809,8 @@ def test_first_tick_on_a_legacy_installation_ingests_nothing_again(legacy):
     installation's files: "no new data", and no row is stored twice."""
     old_final = pd.read_csv(legacy / "ingesteddata" / FINALDATA, dtype=str)
     config = configure(legacy)
-    assert fullprocess.new_data(config) == []
-    idle = fullprocess.process(config)
+    assert fullprocess.new_inputs(config) == []
+    idle = fullprocess.run_once(config)
     assert idle.error is None and idle.reason == "no new data", idle.reason
     assert len(observations(config)) == len(old_final)
     record = store.load_record(config["output_folder_path"])
@@ -879,7 +878,7 @@ def test_retention_prunes_refused_models(offline):
 
 def test_retention_prunes_old_history(offline):
     """History rows older than history_days are deleted; recent ones kept."""
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     store.record_run(
         offline["output_folder_path"],
         Run(started_at="2001-01-01T00:00:00+00:00", decision="no drift", batch_id=99),
@@ -895,8 +894,8 @@ def test_a_tick_applies_history_retention(offline):
         offline["output_folder_path"],
         Run(started_at="2001-01-01T00:00:00+00:00", decision="no drift", batch_id=99),
     )
-    fullprocess.process(offline)
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
+    fullprocess.run_once(offline)
     rows = store.read_history(offline["output_folder_path"], 10)
     assert "2001-01-01T00:00:00+00:00" not in [r["started_at"] for r in rows]
 
@@ -904,13 +903,13 @@ def test_a_tick_applies_history_retention(offline):
 def test_a_refusal_applies_refused_retention(workspace):
     """keep_refused is applied when the gate refuses too, not only after a deployment."""
     config = configure(workspace, model_drift={"min_batch_rows": 10}, retention={"keep_refused": 1})
-    fullprocess.process(config)
+    fullprocess.run_once(config)
     refused = config["output_model_path"] / "refused"
     for i in range(3):
         (refused / f"2001-01-0{i + 1}T000000").mkdir(parents=True)
     inverted = [(f"inv{i}", *r[1:4], 1 - r[4]) for i, r in enumerate(small_rows(60, 700))]
     write_csv(config["input_folder_path"] / "inverted.csv", inverted)
-    run = fullprocess.process(config)
+    run = fullprocess.run_once(config)
     assert run.decision == "refused", run.reason
     kept = sorted(p.name for p in refused.iterdir())
     assert len(kept) == 1 and not kept[0].startswith("2001"), kept
@@ -919,7 +918,7 @@ def test_a_refusal_applies_refused_retention(workspace):
 def test_temp_files_left_by_a_killed_run_are_removed(offline):
     """A run killed inside an atomic write leaves a temp file (or a staging folder); the
     next run, holding the writer lock, removes what it finds (made an hour ago here)."""
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     left = [
         offline["output_folder_path"] / ".finaldata.csv.k1ll3d.tmp",
         offline["output_model_path"] / ".trainedmodel.pkl.k1ll3d.tmp",
@@ -932,7 +931,7 @@ def test_temp_files_left_by_a_killed_run_are_removed(offline):
     for path in left:
         age(path)
     write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(60, 200))
-    fullprocess.process(offline)
+    fullprocess.run_once(offline)
     assert [p for p in left if p.exists()] == []
 
 
