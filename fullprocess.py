@@ -40,7 +40,6 @@ from common import (
     SafeFormatter,
     WriterLock,
     cli_parser,
-    database_has_new_rows,
     escape_text,
     first_line,
     format_number,
@@ -50,14 +49,13 @@ from common import (
     read_json,
     remove_stale_temps,
     run_cli,
-    scan_input,
     setup_logging,
-    watermark_key,
     write_json,
 )
 
 import notify
 import store
+from sources import database_has_new_rows, scan_input, watermark_key
 from store import Run
 
 log = logging.getLogger("fullprocess")

@@ -32,15 +32,11 @@ from common import (
     DataError,
     cli_parser,
     escape_text,
-    file_stamp,
     first_line,
     load_config,
     now_iso,
-    redact_url,
     run_cli,
-    scan_input,
-    select_sql,
-    watermark_key,
+    sqlite_file,
     writer_lock,
 )
 
@@ -49,6 +45,7 @@ import sqlalchemy
 
 import store
 from dataset import clean_rows, describe, parse_csv
+from sources import file_stamp, redact_url, scan_input, select_sql, watermark_key
 
 log = logging.getLogger("ingestion")
 MAX_ERROR_CHARS = 300  # an error quoted in the record or the log
@@ -255,8 +252,8 @@ def read_database(settings: dict[str, Any], output_folder: Path):
         "seen": Counter(boundary),
         "last": watermark,
     }
-    sqlite_file = settings["url"].removeprefix("sqlite:///").partition("?")[0]
-    if settings["url"].startswith("sqlite:///") and not Path(sqlite_file).exists():
+    path = sqlite_file(settings["url"])
+    if path is not None and not Path(path).exists():
         raise DataError(f"database {source}: file not found")  # connecting would create it
     engine = sqlalchemy.create_engine(settings["url"])
     try:

@@ -20,10 +20,10 @@ from common import (
     ModelError,
     load_config,
     load_model_verified,
-    scan_input,
     sha256_file,
     write_atomic,
 )
+from sources import scan_input
 
 ORIGINAL_KEYS = {
     "input_folder_path": "practicedata",

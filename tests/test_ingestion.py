@@ -368,7 +368,7 @@ def test_unchanged_files_are_not_hashed_again(config):
     import os
 
     import store
-    from common import scan_input
+    from sources import scan_input
 
     def find_new_files(folder, known):
         return [path for path, _ in scan_input(folder, *known).new]
