@@ -44,7 +44,6 @@ from common import (
     cli_parser,
     default_signing_key,
     load_config,
-    load_model_verified,
     now_iso,
     read_json,
     run_cli,
@@ -55,6 +54,7 @@ from common import (
 )
 
 import store
+from scoring import load_model_verified
 
 log = logging.getLogger("deployment")
 

@@ -19,10 +19,10 @@ from common import (
     ConfigError,
     ModelError,
     load_config,
-    load_model_verified,
     sha256_file,
     write_atomic,
 )
+from scoring import load_model_verified
 from sources import scan_input
 
 ORIGINAL_KEYS = {
