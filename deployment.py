@@ -50,10 +50,10 @@ from common import (
     sha256_file,
     test_data_file,
     write_json,
-    writer_lock,
 )
 
 import store
+from locking import writer_lock
 from scoring import load_model_verified
 
 log = logging.getLogger("deployment")

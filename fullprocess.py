@@ -38,7 +38,6 @@ from common import (
     ModelError,
     RiskError,
     SafeFormatter,
-    WriterLock,
     cli_parser,
     escape_text,
     first_line,
@@ -47,7 +46,6 @@ from common import (
     load_config,
     now_iso,
     read_json,
-    remove_stale_temps,
     run_cli,
     setup_logging,
     write_json,
@@ -55,6 +53,7 @@ from common import (
 
 import notify
 import store
+from locking import WriterLock, remove_stale_temps
 from sources import database_has_new_rows, scan_input, watermark_key
 from store import Run
 

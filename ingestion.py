@@ -37,7 +37,6 @@ from common import (
     now_iso,
     run_cli,
     sqlite_file,
-    writer_lock,
 )
 
 import pandas as pd
@@ -45,6 +44,7 @@ import sqlalchemy
 
 import store
 from dataset import clean_rows, describe, parse_csv
+from locking import writer_lock
 from sources import file_stamp, redact_url, scan_input, select_sql, watermark_key
 
 log = logging.getLogger("ingestion")

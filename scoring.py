@@ -35,7 +35,6 @@ from common import (
     test_data_file,
     write_atomic,
     write_json,
-    writer_lock,
 )
 
 import numpy as np
@@ -50,6 +49,7 @@ from sklearn.metrics import (
 )
 
 from dataset import load_dataset
+from locking import writer_lock
 
 log = logging.getLogger("scoring")
 

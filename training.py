@@ -36,7 +36,6 @@ from common import (
     sha256_file,
     write_atomic,
     write_json,
-    writer_lock,
 )
 
 import numpy as np
@@ -51,6 +50,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import store
 from dataset import load_dataset, observations_frame
+from locking import writer_lock
 from monitoring import best_threshold, f1_at, row_logloss
 
 log = logging.getLogger("training")

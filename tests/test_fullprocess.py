@@ -42,9 +42,9 @@ from common import (
     MODEL_FILE,
     MODEL_SKOPS,
     ModelError,
-    WriterLock,
     load_config,
 )
+from locking import WriterLock
 
 DRIFT = {**DEFAULTS["model_drift"], "rule": "raw"}  # significance required, 50 rows
 HEAVY = ("pandas", "sklearn", "matplotlib")
@@ -470,7 +470,7 @@ def test_killed_runs_stale_lock_is_taken_over(offline):
         f"""
         import time
         from pathlib import Path
-        from common import WriterLock
+        from locking import WriterLock
         assert WriterLock(Path({str(output)!r}), 'holder').acquire()
         print("locked", flush=True)
         time.sleep(120)
