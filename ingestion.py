@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from common import (
     COLUMNS,
@@ -334,16 +334,26 @@ def row_tuples(data: pd.DataFrame | None) -> list[tuple]:
     return [(i, *c, t) for i, c, t in zip(ids, counts, target, strict=True)]
 
 
-def save_ingestion(output_folder: Path, result: IngestionResult) -> int | None:
+class Stored(NamedTuple):
+    """What storing an ingestion gave."""
+
+    batch_id: int | None  # None when there was nothing to store
+    metrics: dict[str, Any]  # the run's metrics as stored (rows_new, rows_total filled in)
+
+
+def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     """Commit the ingestion to the store in one transaction, then refresh the exports.
 
     A crash before the commit leaves nothing (the next run reads the same sources again);
     a crash after it leaves everything, and the exports are rewritten on the next run.
+    Each source's entry gets its rows_new (store.commit_batch).
     """
     sources = [(f.kind, f.entry, row_tuples(f.data)) for f in result.sources]
-    result.batch_id = store.commit_batch(output_folder, sources, result.metrics, result.watermark)
+    batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark)
     store.refresh_exports(output_folder)
-    return result.batch_id
+    if batch is None:
+        return Stored(None, result.metrics)
+    return Stored(batch, store.ingestion_metrics(output_folder, batch))
 
 
 def log_result(result: IngestionResult) -> None:
@@ -411,7 +421,7 @@ def run_ingestion(config: dict[str, Any]) -> IngestionResult:
     """Ingest and store with the settings of a loaded config (the caller holds the lock)."""
     store.refresh_exports(config["output_folder_path"])  # a deleted export comes back
     result = ingest_configured(config)
-    save_ingestion(config["output_folder_path"], result)
+    result.batch_id, result.metrics = save_ingestion(config["output_folder_path"], result)
     log_result(result)
     return result
 

@@ -20,8 +20,6 @@ Standard library only: the cron tick opens the store without importing pandas.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -30,18 +28,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from common import (
-    COLUMNS,
-    FINALDATA,
-    INGESTED_FILES,
-    INGESTION_RECORD,
-    DataError,
-    escape_text,
-    now_iso,
-    read_json,
-    write_atomic,
-    write_json,
-)
+from common import FINALDATA, INGESTION_RECORD, DataError, now_iso
+
+import store_files
 
 STORE_FILE = "store.db"
 LEGACY_HISTORY = "runs.db"  # the run history before the store existed
@@ -239,12 +228,12 @@ def import_legacy(db: sqlite3.Connection, folder: Path) -> None:
     The old files are read, never changed: the imported rows form one batch marked done
     (the old code judged them already), and the old run history is copied.
     """
-    record = read_json(folder / INGESTION_RECORD, None)
-    if isinstance(record, dict) and (record.get("files") or record.get("database")):
+    record = store_files.legacy_record(folder)
+    if record is not None:
         batch = insert_batch(db, "done")
         for entry in record.get("files", []):
             insert_source(db, batch, "file", entry)
-        rows = legacy_rows(folder / FINALDATA)
+        rows = store_files.legacy_rows(folder / FINALDATA)
         source = insert_source(
             db, batch, "legacy", {"name": FINALDATA, "status": "imported", "rows_kept": len(rows)}
         )
@@ -252,51 +241,13 @@ def import_legacy(db: sqlite3.Connection, folder: Path) -> None:
         database = record.get("database") or {}
         if database.get("source"):
             key = json.dumps(database["source"], sort_keys=True)
-            db.execute(
-                "INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)",
-                (key, json.dumps(database.get("watermark")), "[]"),
-            )
+            save_watermark(db, key, database.get("watermark"), [])
         for metrics in record.get("runs", []):
             db.execute(
                 "INSERT INTO ingestions (batch_id, metrics) VALUES (?, ?)",
                 (batch, json.dumps(metrics)),
             )
-    import_legacy_history(db, folder / LEGACY_HISTORY)
-
-
-def legacy_rows(path: Path) -> list[tuple]:
-    """The valid rows of an old finaldata.csv. Old code could write poisoned values (say
-    -9223372036854775808 for a huge number), so the rows go through dataset.py's rules
-    like any input; bad ones are left out (imported once, so pandas is loaded here only)."""
-    if not path.exists():
-        return []
-    from dataset import clean_rows, read_raw_csv
-
-    clean, reasons = clean_rows(read_raw_csv(path))
-    if reasons:
-        import logging
-
-        logging.getLogger("store").warning(
-            "%s: %d row(s) of the old training set left out (%s)",
-            path, sum(reasons.values()), ", ".join(f"{k}: {v}" for k, v in reasons.items()),
-        )  # fmt: skip
-    return [
-        (str(c), int(m), int(y), int(e), int(x))
-        for c, m, y, e, x in clean[COLUMNS].itertuples(index=False, name=None)
-    ]
-
-
-def import_legacy_history(db: sqlite3.Connection, path: Path) -> None:
-    """Copy the runs of an old runs.db (columns matched by name)."""
-    if not path.exists():
-        return
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as old:
-        old.row_factory = sqlite3.Row
-        try:
-            rows = [dict(r) for r in old.execute("SELECT * FROM runs ORDER BY id")]
-        except sqlite3.DatabaseError:
-            return  # not a history we can read: leave it, start a new one
-    for row in rows:
+    for row in store_files.legacy_history(folder / LEGACY_HISTORY):
         names = [k for k in row if k in RUN_FIELDS]
         db.execute(
             f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
@@ -352,6 +303,8 @@ def commit_batch(
     Args:
         sources: (kind, record entry, rows) per source, rows as COLUMNS tuples (exited
             None when unlabelled), in order of arrival.
+        metrics: the ingestion's metrics, stored with rows_new and rows_total filled in
+            (read them back with ingestion_metrics).
         watermark: (source key, last value read, fingerprints of the rows at that value).
     Returns the batch id, or None when there was nothing to store. Each entry's rows_new
     (rows that are not exact repeats of an earlier observation) is filled in.
@@ -370,27 +323,38 @@ def commit_batch(
                 (json.dumps(entry, default=str), source),
             )
         if watermark:
-            key, value, boundary = watermark
-            db.execute(
-                "INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)",
-                (key, json.dumps(value), json.dumps(boundary)),
-            )
-        metrics["rows_new"] = sum(e.get("rows_new", 0) for _, e, _ in sources)
-        metrics["rows_total"] = db.execute(
-            "SELECT COUNT(*) FROM observations WHERE exited IS NOT NULL AND duplicate = 0"
-        ).fetchone()[0]
-        db.execute(
-            "INSERT INTO ingestions (batch_id, metrics) VALUES (?, ?)",
-            (batch, json.dumps(metrics, default=str)),
-        )
-        new_rows = db.execute(
-            "SELECT COUNT(*) FROM observations o JOIN sources s ON o.source_id = s.id "
-            "WHERE s.batch_id = ? AND o.duplicate = 0",
-            (batch,),
-        ).fetchone()[0]
-        if not new_rows:  # nothing to judge: a batch of rejected files or repeats
+            save_watermark(db, *watermark)
+        rows_new = sum(e.get("rows_new", 0) for _, e, _ in sources)
+        save_ingestion_metrics(db, batch, {**metrics, "rows_new": rows_new})
+        if not rows_new:  # nothing to judge: a batch of rejected files or repeats
             db.execute("UPDATE batches SET step = 'done' WHERE id = ?", (batch,))
     return batch
+
+
+def save_watermark(db: sqlite3.Connection, key: str, value: Any, boundary: list[str]) -> None:
+    """Record how far a database source was read (inside the caller's transaction)."""
+    db.execute(
+        "INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)",
+        (key, json.dumps(value), json.dumps(boundary)),
+    )
+
+
+def save_ingestion_metrics(db: sqlite3.Connection, batch: int, metrics: dict[str, Any]) -> None:
+    """Store an ingestion's metrics with the training set's size after it (rows_total)."""
+    total = db.execute(
+        "SELECT COUNT(*) FROM observations WHERE exited IS NOT NULL AND duplicate = 0"
+    ).fetchone()[0]
+    db.execute(
+        "INSERT INTO ingestions (batch_id, metrics) VALUES (?, ?)",
+        (batch, json.dumps({**metrics, "rows_total": total}, default=str)),
+    )
+
+
+def ingestion_metrics(folder: Path, batch: int) -> dict[str, Any]:
+    """The metrics stored with a batch's ingestion (rows_new and rows_total filled in)."""
+    with closing(open_store(folder)) as db:
+        row = db.execute("SELECT metrics FROM ingestions WHERE batch_id = ?", (batch,)).fetchone()
+    return json.loads(row[0])
 
 
 def mark_duplicates(db: sqlite3.Connection, source: int, first_seq: int) -> int:
@@ -537,35 +501,6 @@ def all_observations(folder: Path) -> list[tuple]:
 # ---- exports: the original project's files, written from the store ------------------------
 
 
-def export_fingerprint(db: sqlite3.Connection) -> list[int]:
-    """What the exports reflect: the last observation and the last source."""
-    return list(
-        db.execute(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM observations), "
-            "(SELECT COALESCE(MAX(id), 0) FROM sources)"
-        ).fetchone()
-    )
-
-
-def exports_current(folder: Path, db: sqlite3.Connection) -> bool:
-    """True if every export exists, is unedited and reflects the store as it is."""
-    recorded = get_meta(db, "exports", {})
-    if recorded.get("fingerprint") != export_fingerprint(db):
-        return False
-    for name in (FINALDATA, INGESTED_FILES, INGESTION_RECORD):
-        path = folder / name
-        if recorded.get(name) and (not path.exists() or sha_of(path) != recorded[name]):
-            return False
-    return True
-
-
-def sha_of(path: Path) -> str:
-    """sha256 of a file (through common's chunked reader)."""
-    from common import sha256_file
-
-    return sha256_file(path)
-
-
 def refresh_exports(folder: Path) -> bool:
     """Rewrite the exports from the store when missing, edited or behind; True if written.
 
@@ -576,50 +511,14 @@ def refresh_exports(folder: Path) -> bool:
     if not ready(folder):
         return False
     with closing(open_store(folder)) as db:
-        if exports_current(folder, db):
+        fingerprint = store_files.export_fingerprint(db)
+        if store_files.exports_current(folder, get_meta(db, "exports", {}), fingerprint):
             return False
-        fingerprint = export_fingerprint(db)
-        written = {}
         rows = [r[1:] for r in training_rows(folder)]
-        if rows or (folder / FINALDATA).exists():
-            write_atomic(folder / FINALDATA, rows_csv(rows))
-            written[FINALDATA] = sha_of(folder / FINALDATA)
-        record = ingestion_record(db)
-        write_json(folder / INGESTION_RECORD, record)
-        written[INGESTION_RECORD] = sha_of(folder / INGESTION_RECORD)
-        names = [escape_text(e["name"], 255) for e in record["files"] if e["status"] == "ingested"]
-        write_atomic(folder / INGESTED_FILES, "".join(f"{n}\n" for n in names))
-        written[INGESTED_FILES] = sha_of(folder / INGESTED_FILES)
+        written = store_files.write_exports(folder, rows, store_files.ingestion_record(db))
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
-
-
-def rows_csv(rows: Iterable[Sequence]) -> str:
-    """COLUMNS rows as CSV text with a header (ids written exactly as stored)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def ingestion_record(db: sqlite3.Connection) -> dict[str, Any]:
-    """The ingestion record in its JSON layout: files, database batches, runs."""
-    files, batches = [], []
-    for row in db.execute("SELECT kind, entry FROM sources ORDER BY id"):
-        entry = json.loads(row["entry"])
-        (files if row["kind"] == "file" else batches if row["kind"] == "database" else []).append(
-            entry
-        )
-    runs = [json.loads(r[0]) for r in db.execute("SELECT metrics FROM ingestions ORDER BY id")]
-    record: dict[str, Any] = {"files": files, "runs": runs}
-    marks = db.execute("SELECT source, value FROM watermarks").fetchall()
-    if marks or batches:
-        source = json.loads(marks[-1][0]) if marks else None
-        watermark = json.loads(marks[-1][1]) if marks else None
-        record["database"] = {"source": source, "watermark": watermark, "batches": batches}
-    return record
 
 
 def load_record(folder: Path) -> dict[str, Any]:
@@ -627,7 +526,7 @@ def load_record(folder: Path) -> dict[str, Any]:
     if not ready(folder):
         return {"files": [], "runs": []}
     with closing(open_store(folder)) as db:
-        return ingestion_record(db)
+        return store_files.ingestion_record(db)
 
 
 # ---- run history ----------------------------------------------------------------------------
