@@ -41,6 +41,23 @@ def test_trains_and_saves_model_with_metadata(config):
     assert {"python", "scikit-learn", "numpy", "pandas"} <= set(saved["versions"])
 
 
+def test_metadata_records_the_settings_that_produced_the_model(config):
+    """trainedmodel.json holds the training, drift, gate and risk settings of its config."""
+    ingestion.run_ingestion(config)
+    config["training"]["C"] = 0.5
+    config["model_drift"]["rule"] = "raw"
+    config["risk"]["high"] = 0.6
+    training.run_training(config)
+    saved = json.loads((config["output_model_path"] / MODEL_META).read_text())
+    sections = ("training", "model_drift", "data_drift", "gate", "risk")
+    assert set(saved["settings"]) == set(sections)
+    for section in sections:
+        assert saved["settings"][section] == config[section], section
+    assert saved["settings"]["training"]["C"] == 0.5
+    assert saved["settings"]["model_drift"]["rule"] == "raw"
+    assert saved["settings"]["risk"]["high"] == 0.6
+
+
 def test_model_learns_the_signal(config):
     """On clearly separable data the model ranks low activity as riskier."""
     ingestion.run_ingestion(config)
