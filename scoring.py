@@ -242,19 +242,6 @@ def run_scoring(config: dict[str, Any]) -> dict[str, Any]:
     return scores
 
 
-def main() -> int:
-    """Score the configured trained model on the configured test data."""
-    args = cli_parser(__doc__.splitlines()[0]).parse_args()
-    config = load_config(args.config)
-    with writer_lock(config, "scoring.py"):
-        run_scoring(config)
-    return 0
-
-
-if __name__ == "__main__":
-    run_cli(main, "scoring")
-
-
 # ---- judging a new batch against the deployed model ---------------------------------------
 
 
@@ -354,3 +341,16 @@ def unlabelled_estimate(unlabelled: pd.DataFrame, model) -> dict[str, Any] | Non
         "f1_high": est.f1_high,
         "expected_exit_rate": est.expected_exit_rate,
     }
+
+
+def main() -> int:
+    """Score the configured trained model on the configured test data."""
+    args = cli_parser(__doc__.splitlines()[0]).parse_args()
+    config = load_config(args.config)
+    with writer_lock(config, "scoring.py"):
+        run_scoring(config)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, "scoring")
