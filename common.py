@@ -540,7 +540,7 @@ def run_cli(main: Callable[[], int | None], name: str) -> None:
 def check_environment(modules=REQUIRED_MODULES) -> None:
     """Exit with one line naming the command to use when this Python lacks the packages.
 
-    find_spec looks a module up without importing it: a fraction of a millisecond each.
+    find_spec looks a module up without importing it, so the check stays light.
     """
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if not missing:

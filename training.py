@@ -111,8 +111,8 @@ SELECTION_ROWS = 100_000  # the transform and cut-off are chosen on at most this
 
 def selection_rows(n: int, seed: int) -> np.ndarray:
     """Rows used to choose the transform and cut-off: all, or a random SELECTION_ROWS of
-    them (two numbers are well estimated from 100,000 rows; a million would take ten
-    times longer to cross-validate for nothing). The final fit always uses every row."""
+    them (two numbers are well estimated from 100,000 rows; more would only lengthen the
+    cross-validation). The final fit always uses every row."""
     if n <= SELECTION_ROWS:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False))
