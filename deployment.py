@@ -42,8 +42,6 @@ from common import (
     TARGET,
     ModelError,
     cli_parser,
-    default_signing_key,
-    load_config,
     now_iso,
     read_json,
     run_cli,
@@ -55,6 +53,7 @@ from common import (
 import store
 from locking import writer_lock
 from scoring import load_model_verified
+from settings import default_signing_key, load_config
 
 log = logging.getLogger("deployment")
 

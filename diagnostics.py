@@ -32,7 +32,6 @@ from common import (
     cli_parser,
     format_number,
     format_table,
-    load_config,
     now_iso,
     read_json,
     run_cli,
@@ -52,6 +51,7 @@ import training
 from deployment import load_deployed
 from monitoring import psi  # noqa: F401  (diagnostics.psi stays importable)
 from scoring import exit_probabilities, test_data_file
+from settings import load_config
 
 log = logging.getLogger("diagnostics")
 

@@ -43,7 +43,6 @@ from common import (
     first_line,
     format_number,
     format_table,
-    load_config,
     now_iso,
     read_json,
     run_cli,
@@ -54,6 +53,7 @@ from common import (
 import notify
 import store
 from locking import WriterLock, remove_stale_temps
+from settings import load_config
 from sources import database_has_new_rows, scan_input, watermark_key
 from store import Run
 

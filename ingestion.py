@@ -31,7 +31,6 @@ from common import (
     DataError,
     cli_parser,
     escape_text,
-    load_config,
     now_iso,
     run_cli,
 )
@@ -42,6 +41,7 @@ import store
 from dataset import clean_rows, describe, parse_csv
 from ingestion_database import DatabaseRead, read_new_rows
 from locking import writer_lock
+from settings import load_config
 from sources import file_stamp, redact_url, scan_input, watermark_key
 
 log = logging.getLogger("ingestion")

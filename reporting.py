@@ -25,7 +25,6 @@ from common import (
     MODEL_META,
     RiskError,
     cli_parser,
-    load_config,
     now_iso,
     read_json,
     run_cli,
@@ -45,6 +44,7 @@ from deployment import load_deployed, load_deployed_version
 from report_pdf import build_report
 from risk import RISK_CSV, RISK_PREVIOUS, people_csv, served_risk_table, with_changes
 from scoring import test_data_file
+from settings import load_config
 
 log = logging.getLogger("reporting")
 

@@ -27,7 +27,6 @@ from common import (
     TARGET,
     ModelError,
     cli_parser,
-    load_config,
     now_iso,
     read_json,
     run_cli,
@@ -50,6 +49,7 @@ from sklearn.metrics import (
 
 from dataset import load_dataset
 from locking import writer_lock
+from settings import load_config
 
 log = logging.getLogger("scoring")
 

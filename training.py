@@ -31,7 +31,6 @@ from common import (
     TARGET,
     ModelError,
     cli_parser,
-    load_config,
     now_iso,
     run_cli,
     sha256_file,
@@ -53,6 +52,7 @@ import store
 from dataset import load_dataset, observations_frame
 from locking import writer_lock
 from monitoring import best_threshold, f1_at, row_logloss
+from settings import load_config
 
 log = logging.getLogger("training")
 

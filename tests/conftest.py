@@ -19,7 +19,8 @@ for _name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
     os.environ.pop(_name, None)
 sys.path.insert(0, str(ROOT))
 
-from common import COLUMNS, load_config  # noqa: E402
+from common import COLUMNS  # noqa: E402
+from settings import load_config  # noqa: E402
 
 HEADER = ",".join(COLUMNS)
 

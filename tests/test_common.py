@@ -14,15 +14,13 @@ import pytest
 
 from common import (
     CONFIG_ENV,
-    DEFAULTS,
-    PATH_KEYS,
     ConfigError,
     ModelError,
-    load_config,
     sha256_file,
     write_atomic,
 )
 from scoring import load_model_verified
+from settings import DEFAULTS, PATH_KEYS, load_config
 from sources import scan_input
 
 ORIGINAL_KEYS = {

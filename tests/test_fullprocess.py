@@ -35,16 +35,15 @@ import store
 import training
 from app import create_app
 from common import (
-    DEFAULTS,
     FEATURES,
     FINALDATA,
     INGESTION_RECORD,
     MODEL_FILE,
     MODEL_SKOPS,
     ModelError,
-    load_config,
 )
 from locking import WriterLock
+from settings import DEFAULTS, load_config
 
 DRIFT = {**DEFAULTS["model_drift"], "rule": "raw"}  # significance required, 50 rows
 HEAVY = ("pandas", "sklearn", "matplotlib")

@@ -13,7 +13,8 @@ import pytest
 from conftest import HEADER, run_script, small_rows, write_csv
 
 import ingestion
-from common import COLUMNS, FINALDATA, INGESTED_FILES, INGESTION_RECORD, load_config
+from common import COLUMNS, FINALDATA, INGESTED_FILES, INGESTION_RECORD
+from settings import load_config
 
 OUTPUTS = [FINALDATA, INGESTED_FILES, INGESTION_RECORD]
 ENTRY_KEYS = {

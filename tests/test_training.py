@@ -12,7 +12,8 @@ from conftest import run_script, small_rows, write_csv
 
 import ingestion
 import training
-from common import DEFAULTS, FEATURES, MODEL_FILE, MODEL_META, ModelError, sha256_file
+from common import FEATURES, MODEL_FILE, MODEL_META, ModelError, sha256_file
+from settings import DEFAULTS
 
 
 def features(*rows: list[int]) -> pd.DataFrame:

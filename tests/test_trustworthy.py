@@ -33,9 +33,9 @@ from common import (
     MODEL_META,
     ConfigError,
     RiskError,
-    load_config,
 )
 from locking import WriterLock
+from settings import load_config
 from store import Run
 
 MAX_LINE = 10_000  # bytes: a log line or a record entry must stay below this
