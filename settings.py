@@ -237,7 +237,6 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
                 f"{file.name}: {section}.{key} must be one of "
                 f"{', '.join(allowed)}, not {config[section][key]!r}"
             )
-    check_ranges(config, file.name)
     for key in PATH_KEYS:
         config[key] = (file.parent / Path(config[key]).expanduser()).resolve()
     config["deployment"]["signing_key_path"] = signing_key_location(
