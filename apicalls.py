@@ -23,7 +23,6 @@ from common import (
     LIVE_MANIFEST,
     RiskError,
     cli_parser,
-    load_config,
     now_iso,
     read_json,
     run_cli,
@@ -33,6 +32,8 @@ from common import (
 )
 
 import requests
+
+from settings import load_config
 
 log = logging.getLogger("apicalls")
 

@@ -22,7 +22,6 @@ from common import (
     DataError,
     ModelError,
     cli_parser,
-    load_config,
     run_cli,
 )
 
@@ -47,6 +46,7 @@ from protocol import (
 )
 from scoring import score_model, test_data_file
 from serving import ModelHolder, predict, read_data_file, strip_paths
+from settings import load_config
 
 log = logging.getLogger("app")
 

@@ -13,18 +13,11 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
-from common import (
-    MODEL_META,
-    RiskError,
-    database_has_new_rows,
-    escape_text,
-    read_json,
-    scan_input,
-    watermark_key,
-)
+from common import MODEL_META, RiskError, escape_text, read_json
 
 import store
 from judging import judge, load_live
+from sources import database_has_new_rows, scan_input, watermark_key
 
 log = logging.getLogger("fullprocess")
 

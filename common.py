@@ -1,29 +1,24 @@
-"""Shared helpers for the pipeline scripts: config, errors, atomic writes, hashes, logging.
+"""Shared helpers for the pipeline scripts: names, errors, atomic writes, hashes, logging, CLI.
 
 Standard library only, so that the cron tick of fullprocess.py can decide "nothing new"
-without importing pandas or scikit-learn, and so that a Python without the project's
-packages gets one line naming the right command instead of a traceback (check_environment,
-called at the end of this module: every script imports common before it needs a package).
+(with sources.py) without importing pandas or scikit-learn, and so that a Python without
+the project's packages gets one line naming the right command instead of a traceback
+(check_environment, called at the end of this module: every script imports common before
+it needs a package).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import fcntl
 import hashlib
 import importlib.util
 import json
 import logging
 import os
 import re
-import sqlite3
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,164 +50,6 @@ LIVE_MANIFEST = Path("current") / "manifest.json"
 REQUIRED_MODULES = ("numpy", "pandas", "sklearn", "flask", "requests", "matplotlib", "reportlab")
 VENV_PYTHON = PROJECT_DIR / ".venv" / "bin" / "python"
 
-# Every setting with its default. The five path keys are the original project's.
-DEFAULTS: dict[str, Any] = {
-    "input_folder_path": "practicedata",  # folder of new *.csv files to ingest
-    "output_folder_path": "ingesteddata",  # finaldata.csv + ingestion record
-    "test_data_path": "testdata",  # folder holding testdata.csv (or the file itself)
-    "output_model_path": "practicemodels",  # trained model, scores, reports
-    "prod_deployment_path": "production_deployment",  # versioned deployed models
-    "input_database": {
-        # SQLAlchemy URL; empty: no database source. sqlite:///clients.db is relative to
-        # the config file's folder; PostgreSQL/MySQL need their driver installed
-        "url": "",
-        "table": "client_activity",
-        "query": "",  # a SELECT to read instead of the table (must include the watermark)
-        "watermark_column": "id",  # increasing id or timestamp: rows above it are new
-        "chunk_rows": 50_000,  # rows read per chunk
-    },
-    "ingestion": {
-        # a file with a larger share of bad rows is rejected whole: it is more likely
-        # a wrong export than a few bad records
-        "max_bad_row_share": 0.5,
-        # a file modified within this many seconds may still be being written: ingestion
-        # waits until it is this old and looks again; if it changed, it is left for the
-        # next tick (a cut-off last line can be a valid, wrong row)
-        "settle_seconds": 5.0,
-    },
-    "lock": {
-        # a hand run of a script waits this long for a running job to finish, then says
-        # so and exits 1; the cron job never waits (the next tick comes soon enough)
-        "wait_seconds": 30.0,
-    },
-    "retention": {
-        # deployed versions kept (the live and the previous one are always kept)
-        "keep_versions": 20,
-        "keep_refused": 20,  # refused models kept for inspection
-        "history_days": 365.0,  # run history older than this is deleted
-    },
-    "training": {
-        # lbfgs on standardized features: C = 1 barely penalizes thousands of rows, so the
-        # probabilities stay calibrated (liblinear also penalizes the intercept)
-        "solver": "lbfgs",
-        "C": 1.0,
-        "max_iter": 1000,
-        "random_state": 0,  # also seeds the cross-validation folds
-        "scale_features": True,  # StandardScaler in front (makes C mean the same per feature)
-        "transform": "auto",  # raw counts, log1p of them, or auto: lower CV log-loss (README)
-        "tune_threshold": True,  # cut-off that maximizes out-of-fold F1, stored in the model
-        "cv_folds": 5,  # folds for the transform choice and the cut-off
-        "min_rows": 10,  # fewer rows than this is not a model worth deploying
-    },
-    "diagnostics": {
-        "package_index_url": "https://pypi.org/pypi",  # PyPI's JSON API, or a mirror's
-        "index_timeout_seconds": 3.0,  # per look-up; look-ups run in parallel
-        "cache_hours": 24.0,  # the dependency table is refreshed at most daily
-    },
-    "model_drift": {
-        # refit: drift when a model refit on the batch (cross-fitted) predicts it better
-        # than the deployed one (paired per-row log-loss, one-sided at alpha), or when the
-        # observed exit rate is off the predicted one (calibration_alpha). The original
-        # rules compare F1: raw (below the deployed F1), parametric / nonparametric
-        # (below mean - 2 std / Q1 - 1.5 IQR of past deployed F1s)
-        "rule": "refit",
-        "alpha": 0.05,  # level of the refit test (measured: benchmarks/bench_detection.py)
-        "calibration_alpha": 0.01,  # level of the exit-rate test
-        "require_significance": True,  # F1 rules: the whole bootstrap interval below
-        "confidence": 0.95,  # of the bootstrap interval of the batch's F1
-        "min_batch_rows": 50,  # fewer labelled rows: too few to judge
-    },
-    "data_drift": {
-        "max_drifted_share": 0.5,  # dataset drift: more than this share of features
-        "triggers_retraining": False,  # data drift alone does not retrain (README)
-    },
-    "gate": {
-        # a retrained model goes live when it beats the deployed one on rows of the new
-        # batch it never saw: a share of each batch is held out from every candidate
-        "holdout_share": 0.3,
-        "alpha": 0.05,  # one-sided level of the paired holdout comparison (log-loss)
-        "min_holdout_rows": 20,  # fewer (or one class only): the test data decides
-    },
-    "deployment": {
-        "force": False,  # deploy a retrained model even if it scores worse
-        # HMAC key signing every manifest; must lie outside prod_deployment_path.
-        # Empty: <prod_deployment_path>.key beside that folder. Created (0600) on first deploy
-        "signing_key_path": "",
-    },
-    "logging": {
-        "file": "fullprocess.log",  # in output_folder_path; rotated
-        "max_bytes": 1_000_000,
-        "backups": 5,
-    },
-    "risk": {
-        "high": 0.5,  # exit probability at or above: high risk band
-        "medium": 0.25,  # at or above (and below high): medium
-        "top_reasons": 3,  # features listed as reasons per client
-    },
-    "notify": {
-        # off by default; a webhook (Slack-compatible JSON) and/or e-mail (smtplib)
-        "webhook_url": "",  # empty: no webhook
-        "email_to": "",  # comma-separated recipients; empty: no e-mail
-        "email_from": "risk-assessment@localhost",
-        "smtp_host": "localhost",
-        "smtp_port": 25,
-        "smtp_user": "",  # login only when set (password from $RISK_SMTP_PASSWORD)
-        "smtp_starttls": False,
-        "timeout_seconds": 10.0,  # per notification; a failure is logged, never fatal
-        "failed_ticks": 3,  # notify after this many consecutive failed runs (0: never)
-        "stale_days": 7.0,  # notify when no new data arrived for this many days (0: never)
-        "dashboard_url": "",  # the dashboard's address in each message; default api.base_url
-    },
-    "api": {
-        "host": "127.0.0.1",  # `python app.py` serves here (development only)
-        "port": 8000,
-        "base_url": "http://127.0.0.1:8000",  # where apicalls.py finds the server
-        "max_request_bytes": 10_000_000,  # larger request bodies get 413
-        "max_rows": 10_000,  # rows per request body (413 beyond); file predictions are paged
-    },
-}
-PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
-CHOICES = {
-    ("model_drift", "rule"): ("refit", "raw", "parametric", "nonparametric"),
-    ("training", "transform"): ("auto", "raw", "log"),
-    ("training", "solver"): ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"),
-}
-# Allowed ranges, checked at load: (section, key) -> (low, high, low inclusive?)
-RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
-    ("ingestion", "max_bad_row_share"): (0.0, 1.0, True),
-    ("ingestion", "settle_seconds"): (0.0, 86_400.0, True),
-    ("input_database", "chunk_rows"): (1, 10_000_000, True),
-    ("lock", "wait_seconds"): (0.0, 3_600.0, True),
-    ("retention", "keep_versions"): (2, 1_000_000, True),
-    ("retention", "keep_refused"): (0, 1_000_000, True),
-    ("retention", "history_days"): (1.0, 36_500.0, True),
-    ("training", "C"): (0.0, 1e12, False),
-    ("training", "max_iter"): (1, 1_000_000, True),
-    ("training", "min_rows"): (2, 1_000_000_000, True),
-    ("training", "cv_folds"): (2, 20, True),
-    ("diagnostics", "index_timeout_seconds"): (0.0, 600.0, False),
-    ("diagnostics", "cache_hours"): (0.0, 8_760.0, True),
-    ("model_drift", "confidence"): (0.5, 1.0, False),
-    ("model_drift", "min_batch_rows"): (0, 1_000_000_000, True),
-    ("model_drift", "alpha"): (0.0, 0.5, False),
-    ("model_drift", "calibration_alpha"): (0.0, 0.5, False),
-    ("gate", "holdout_share"): (0.05, 0.9, True),
-    ("gate", "alpha"): (0.0, 0.5, False),
-    ("gate", "min_holdout_rows"): (2, 1_000_000, True),
-    ("data_drift", "max_drifted_share"): (0.0, 1.0, True),
-    ("logging", "max_bytes"): (10_000, 10_000_000_000, True),
-    ("logging", "backups"): (0, 1_000, True),
-    ("risk", "high"): (0.0, 1.0, True),
-    ("risk", "medium"): (0.0, 1.0, True),
-    ("risk", "top_reasons"): (0, 3, True),
-    ("api", "port"): (1, 65_535, True),
-    ("api", "max_request_bytes"): (1_000, 1_000_000_000, True),
-    ("notify", "smtp_port"): (1, 65_535, True),
-    ("notify", "timeout_seconds"): (0.1, 300.0, True),
-    ("notify", "failed_ticks"): (0, 1_000, True),
-    ("notify", "stale_days"): (0.0, 36_500.0, True),
-}
-
 
 class RiskError(Exception):
     """An expected failure: bad config, bad data, missing or bad model. One-line message."""
@@ -234,219 +71,20 @@ class ModelError(RiskError):
     """A model is missing, cannot be trained, or failed verification."""
 
 
-def _merge(defaults: dict, given: dict, where: str) -> dict:
-    """Defaults overlaid with given values; unknown keys and wrong types raise ConfigError."""
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    merged = copy.deepcopy(defaults)
-    for key, value in given.items():
-        default = defaults[key]
-        name = f"{where}: {key}"
-        if isinstance(default, dict):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{name} must be an object")
-            merged[key] = _merge(default, value, name)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{name} must be true or false, not {value!r}")
-            merged[key] = value
-        elif isinstance(default, (int, float)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"{name} must be a number, not {value!r}")
-            merged[key] = value
-        elif isinstance(default, str) and not isinstance(value, str):
-            raise ConfigError(f"{name} must be a string, not {value!r}")
-        else:
-            merged[key] = value
-    return merged
+SQLITE_PREFIX = "sqlite:///"
 
 
-def config_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The config file to use: --config, else $RISK_CONFIG, else config.json here."""
-    chosen = explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
-    return Path(chosen).expanduser().resolve()
-
-
-def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Read config.json, fill defaults, reject unknown keys, resolve the *_path keys.
-
-    Relative paths are resolved against the config file's folder, so scripts work from
-    any working directory (cron runs from $HOME). The result carries `config_file`.
-    """
-    file = config_path(path)
-    try:
-        given = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read config ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
-    if not isinstance(given, dict):
-        raise ConfigError(f"{file}: must hold a JSON object")
-    config = _merge(DEFAULTS, given, file.name)
-    check_ranges(config, file.name)
-    risk = config["risk"]
-    if not 0 <= risk["medium"] <= risk["high"] <= 1:
-        raise ConfigError(f"{file.name}: risk needs 0 <= medium <= high <= 1")
-    for (section, key), allowed in CHOICES.items():
-        if config[section][key] not in allowed:
-            raise ConfigError(
-                f"{file.name}: {section}.{key} must be one of "
-                f"{', '.join(allowed)}, not {config[section][key]!r}"
-            )
-    check_ranges(config, file.name)
-    for key in PATH_KEYS:
-        config[key] = (file.parent / Path(config[key]).expanduser()).resolve()
-    config["deployment"]["signing_key_path"] = signing_key_location(
-        config["deployment"]["signing_key_path"], config["prod_deployment_path"], file
-    )
-    config["input_database"]["url"] = resolve_database_url(
-        config["input_database"]["url"], file.parent
-    )
-    config["config_file"] = file
-    return config
-
-
-def check_ranges(config: dict[str, Any], where: str) -> None:
-    """ConfigError naming the key and its allowed range when a value falls outside it."""
-    for (section, key), (low, high, inclusive) in RANGES.items():
-        value = config.get(section, {}).get(key)
-        if value is None:
-            continue
-        above = value >= low if inclusive else value > low
-        if not (above and value <= high):
-            bracket = "[" if inclusive else "("
-            raise ConfigError(
-                f"{where}: {section}.{key} = {value!r} is outside the allowed range "
-                f"{bracket}{low}, {high}]"
-            )
-    url = config["notify"]["webhook_url"]
-    if url and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: notify.webhook_url must start with http:// or https://")
-
-
-def default_signing_key(prod: Path) -> Path:
-    """The signing key's default place: beside the deployment folder, never inside it."""
-    return prod.parent / f"{prod.name}.key"
-
-
-def signing_key_location(given: str, prod: Path, file: Path) -> Path:
-    """The configured signing key path, resolved; ConfigError if inside prod_deployment_path."""
-    path = (file.parent / Path(given).expanduser()).resolve() if given else None
-    path = path or default_signing_key(prod)
-    if path.is_relative_to(prod):
-        raise ConfigError(f"{file.name}: deployment.signing_key_path must be outside {prod.name}")
-    return path
-
-
-def resolve_database_url(url: str, base: Path) -> str:
-    """A sqlite URL with a relative path made absolute against base; others unchanged."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url.startswith(prefix + "/") or url == prefix:
-        return url
-    path, _, query = url[len(prefix) :].partition("?")
-    if path == ":memory:":
-        return url
-    return prefix + str((base / path).resolve()) + (f"?{query}" if query else "")
-
-
-def database_key(settings: dict[str, Any]) -> dict[str, str]:
-    """What identifies a database source in the ingestion record (no password)."""
-    return {
-        "url": redact_url(settings["url"]),
-        "table": settings["table"],
-        "query": settings["query"],
-        "watermark_column": settings["watermark_column"],
-    }
-
-
-def redact_url(url: str) -> str:
-    """A database URL with its password replaced by ***."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-
-
-def watermark_key(settings: dict[str, Any]) -> str:
-    """The store's key of a database source: its identity as sorted JSON."""
-    return json.dumps(database_key(settings), sort_keys=True)
-
-
-def select_sql(settings: dict[str, Any], mode: str, quote=None) -> str:
-    """SQL over the source table or query, the watermark bound as :wm.
-
-    mode: "all" every row; "from" rows at or above the watermark (rows at it that were
-    read before are dropped by the caller: ties are never skipped); "above" whether a row
-    above it exists; "at" how many rows sit exactly at it. quote: the dialect's quoting.
-    """
-    quote = quote or quote_name
-    source = f"({settings['query']}) AS q" if settings["query"] else quote(settings["table"])
-    column = quote(settings["watermark_column"])
-    if mode == "above":
-        return f"SELECT 1 FROM {source} WHERE {column} > :wm LIMIT 1"
-    if mode == "at":
-        return f"SELECT COUNT(*) FROM {source} WHERE {column} = :wm"
-    where = f" WHERE {column} >= :wm" if mode == "from" else ""
-    return f"SELECT * FROM {source}{where} ORDER BY {column}"
-
-
-def database_has_new_rows(settings: dict[str, Any], watermark: Any, read_at: int = 0) -> bool:
-    """True if the source holds rows above the watermark, or more rows at it than the
-    read_at already read; DataError if unreachable.
-
-    SQLite is asked through the standard library (the cron tick stays light); other
-    databases through SQLAlchemy, imported only here.
-    """
-    url, params = settings["url"], {"wm": watermark}
-    try:
-        if url.startswith("sqlite:///"):
-            path = url[len("sqlite:///") :].partition("?")[0]
-            if not Path(path).exists():
-                raise DataError(f"database {redact_url(url)}: file not found")
-            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
-                if watermark is None:
-                    return (
-                        db.execute(select_sql(settings, "all") + " LIMIT 1").fetchone() is not None
-                    )
-                if db.execute(select_sql(settings, "above"), params).fetchone() is not None:
-                    return True
-                return db.execute(select_sql(settings, "at"), params).fetchone()[0] > read_at
-        import sqlalchemy  # only for non-SQLite sources
-
-        engine = sqlalchemy.create_engine(url)
-        try:
-            quote = engine.dialect.identifier_preparer.quote
-            with engine.connect() as conn:
-                if watermark is None:
-                    sql = select_sql(settings, "all", quote) + " LIMIT 1"
-                    return conn.execute(sqlalchemy.text(sql)).first() is not None
-                sql = sqlalchemy.text(select_sql(settings, "above", quote))
-                if conn.execute(sql, params).first() is not None:
-                    return True
-                sql = sqlalchemy.text(select_sql(settings, "at", quote))
-                return conn.execute(sql, params).scalar() > read_at
-        finally:
-            engine.dispose()
-    except DataError:
-        raise
-    except Exception as exc:  # any driver's error: unreachable, no such table, bad SQL
-        raise DataError(f"database {redact_url(url)}: {first_line(exc)}") from None
+def sqlite_file(url: str) -> str | None:
+    """The file path of a sqlite:/// URL (its query cut off); None for other URLs."""
+    if not url.startswith(SQLITE_PREFIX):
+        return None
+    return url[len(SQLITE_PREFIX) :].partition("?")[0]
 
 
 def first_line(exc: Exception) -> str:
     """The first line of an exception's message, at most 200 characters."""
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
-
-
-def quote_name(name: str) -> str:
-    """An SQL identifier in double quotes (ANSI; SQLite and PostgreSQL accept it)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def now_iso() -> str:
@@ -498,189 +136,12 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         raise DataError(f"{path}: corrupt JSON ({exc})") from None
 
 
-@dataclass
-class Scan:
-    """What a look at the input folder found."""
-
-    new: list[tuple[Path, str]] = field(default_factory=list)  # (path, sha256), in order
-    skipped: list[Path] = field(default_factory=list)  # content handled before
-    settling: list[Path] = field(default_factory=list)  # modified too recently: next tick
-    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
-
-
-def file_stamp(path: Path) -> dict[str, int]:
-    """Size and modification time of a file: recorded so unchanged files skip hashing."""
-    stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
 def test_data_file(test_data_path: Path) -> Path:
     """The test CSV: test_data_path itself if it is a file, else testdata.csv inside it."""
     return test_data_path if test_data_path.is_file() else test_data_path / TEST_FILE
 
 
 test_data_file.__test__ = False  # not a pytest test, whatever imports it
-
-
-def find_csv_files(folder: str | os.PathLike) -> list[Path]:
-    """Every CSV file directly in folder (suffix in any case: .csv, .CSV), in order of
-    arrival: modification time, then name. DataError if there is no such folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: input folder not found")
-    found = []
-    for path in folder.iterdir():
-        try:
-            if path.suffix.lower() == ".csv" and path.is_file():
-                found.append((path.stat().st_mtime_ns, path.name, path))
-        except OSError:
-            continue  # vanished or unreadable metadata: not there for this tick
-    return [path for _, _, path in sorted(found)]
-
-
-def scan_input(
-    input_folder: str | os.PathLike,
-    known_sha: set[str],
-    known_stamps: set[tuple],
-    settle_seconds: float = 0.0,
-) -> Scan:
-    """Sort the input folder's files into new, skipped, settling and unreadable.
-
-    A file is known by its content: one whose sha256 was handled before (ingested or
-    rejected, under any name) is skipped, and so is a second copy within the folder.
-    A file at a handled path with the handled size and modification time is not hashed
-    again, so the cron tick reads no file that has not changed.
-
-    A file modified less than settle_seconds ago may still be being written: the scan
-    waits until it is settle_seconds old (at most settle_seconds, once for all such
-    files) and looks again; a file that changed meanwhile is left for the next tick.
-    """
-    scan, seen = Scan(), set(known_sha)
-    fresh = []
-    for path in find_csv_files(input_folder):
-        try:
-            stamp = file_stamp(path)
-        except OSError as exc:
-            scan.unreadable.append((path, exc.strerror or type(exc).__name__))
-            continue
-        if (str(path), stamp["size"], stamp["mtime_ns"]) in known_stamps:
-            scan.skipped.append(path)
-        else:
-            fresh.append((path, stamp))
-    for path in settled(fresh, settle_seconds, scan):
-        try:
-            digest = sha256_file(path)
-        except OSError as exc:
-            scan.unreadable.append((path, exc.strerror or type(exc).__name__))
-            continue
-        if digest in seen:
-            scan.skipped.append(path)
-            continue
-        seen.add(digest)
-        scan.new.append((path, digest))
-    return scan
-
-
-def settled(fresh: list[tuple[Path, dict]], settle_seconds: float, scan: Scan) -> list[Path]:
-    """The fresh files, in order, that were not modified within settle_seconds; waits
-    once for the youngest to come of age, and puts the ones that changed in scan.settling."""
-    now = time.time_ns()
-    young = [
-        now - stamp["mtime_ns"]
-        for _, stamp in fresh
-        if now - stamp["mtime_ns"] < settle_seconds * 1e9
-    ]
-    if young:
-        time.sleep(max(0.0, settle_seconds - min(young) / 1e9))
-    out = []
-    for path, stamp in fresh:
-        try:
-            again = file_stamp(path)
-        except OSError as exc:
-            scan.unreadable.append((path, exc.strerror or type(exc).__name__))
-            continue
-        if again != stamp or time.time_ns() - again["mtime_ns"] < settle_seconds * 1e9:
-            scan.settling.append(path)
-        else:
-            out.append(path)
-    return out
-
-
-# Every type a served model may contain, checked before loading (skops builds objects
-# of these types from data; no other type, and no code from the file, is ever used).
-TRUSTED_TYPES = [
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.preprocessing._function_transformer.FunctionTransformer",
-    "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
-    "numpy.log1p",
-    "numpy.ndarray",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.dtype",
-]
-# skops nodes that hold plain data (dicts, lists, JSON values, arrays), not objects
-DATA_NODES = {"DictNode", "ListNode", "JsonNode", "TupleNode", "NdArrayNode", "TypeNode"}
-
-
-def skops_types(payload: bytes) -> set[str]:
-    """Every 'module.Class' a skops file would build (read from its schema, nothing run)."""
-    import io
-    import zipfile
-
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("__loader__") not in DATA_NODES and "__class__" in node:
-                found.add(f"{node.get('__module__')}.{node['__class__']}")
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-        walk(json.loads(archive.read("schema.json")))
-    return found
-
-
-def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) -> Any:
-    """Load a skops model only if its bytes hash to expected_sha256 and it holds only
-    TRUSTED_TYPES; ModelError otherwise. No code from the file ever runs.
-
-    The bytes are read once, hashed, checked and loaded, so the file checked is the file
-    loaded. Pickles are never loaded: a .pkl (or any non-skops file) is refused.
-    """
-    path = Path(path)
-    try:
-        payload = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: model file not found") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read model ({exc.strerror})") from None
-    if not expected_sha256:
-        raise ModelError(f"{path}: no recorded sha256 to verify the model against")
-    actual = hashlib.sha256(payload).hexdigest()
-    if actual != expected_sha256:
-        raise ModelError(
-            f"{path}: sha256 {actual[:12]}... does not match the recorded "
-            f"{expected_sha256[:12]}...; file corrupted or tampered, refusing to load"
-        )
-    try:
-        untrusted = sorted(skops_types(payload) - set(TRUSTED_TYPES))
-    except Exception as exc:  # not a zip, no schema: not a skops file
-        kind = type(exc).__name__
-        raise ModelError(f"{path}: not a skops model file ({kind}); refusing to load") from None
-    if untrusted:
-        raise ModelError(f"{path}: untrusted type(s) {', '.join(untrusted)}; refusing to load")
-    import skops.io  # only where a model is loaded: the cron tick stays light
-
-    try:
-        return skops.io.loads(payload, trusted=TRUSTED_TYPES)
-    except Exception as exc:  # a verified file that still fails: say what, not a trace
-        raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
 
 
 # How people read the scores: the report, the dashboard and the texts use these names.
@@ -766,99 +227,6 @@ class QuietAction(argparse.Action):
         setattr(namespace, self.dest, True)
 
 
-class WriterLock:
-    """The one exclusive lock every writer of a workspace takes (flock on a file in the
-    output folder): ingestion, training, scoring, deployment and fullprocess.
-
-    The kernel drops a flock when its holder dies, so a lock left by a killed run is
-    stale by construction: the file stays, the lock does not, and the next run takes it.
-    """
-
-    FILE = ".writer.lock"
-
-    def __init__(self, folder: Path, who: str):
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        self.path, self.who, self.fh = Path(folder) / self.FILE, who, None
-        self.previous = ""
-
-    def acquire(self, wait_seconds: float = 0.0) -> bool:
-        """True once this process holds the lock; False if another holder kept it for
-        wait_seconds. The holder's description is in self.previous."""
-        fh = open(self.path, "a+")  # noqa: SIM115 (held open while the lock is held)
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    fh.seek(0)
-                    self.previous = fh.read().strip() or "another process"
-                    fh.close()
-                    return False
-                time.sleep(0.2)
-        fh.seek(0)
-        self.previous = fh.read().strip()
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{self.who} pid {os.getpid()} since {now_iso()}\n")
-        fh.flush()
-        self.fh = fh
-        return True
-
-    def release(self) -> None:
-        """Empty the lock file (a clean exit) and unlock."""
-        if self.fh:
-            self.fh.seek(0)
-            self.fh.truncate()
-            fcntl.flock(self.fh, fcntl.LOCK_UN)
-            self.fh.close()
-            self.fh = None
-
-    def __enter__(self) -> WriterLock:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def remove_stale_temps(config: dict[str, Any]) -> list[Path]:
-    """Delete what a killed writer left half-written: `.*.tmp` files (write_atomic) in
-    the output folders and `.staging-*` folders (deployment) under versions/. Only the
-    holder of the writer lock calls this, so no live writer owns them."""
-    gone = []
-    folders = [config[k] for k in ("output_folder_path", "output_model_path")]
-    prod = config["prod_deployment_path"]
-    for folder in [*folders, prod]:
-        gone += [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
-    gone += [p for p in (prod / "versions").glob(".staging-*") if p.is_dir()]
-    for path in gone:
-        if path.is_dir():
-            import shutil
-
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    return gone
-
-
-@contextmanager
-def writer_lock(config: dict[str, Any], who: str):
-    """Hold the workspace's writer lock for a hand run: wait lock.wait_seconds, then
-    raise LockError naming the holder."""
-    lock = WriterLock(config["output_folder_path"], who)
-    if not lock.acquire(config["lock"]["wait_seconds"]):
-        raise LockError(
-            f"{lock.path}: held by {lock.previous} (waited {config['lock']['wait_seconds']:g} s);"
-            " try again when it has finished"
-        )
-    remove_stale_temps(config)
-    try:
-        yield lock
-    finally:
-        lock.release()
-
-
 def cli_parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the shared --config and --quiet options."""
     parser = argparse.ArgumentParser(description=description)
@@ -897,7 +265,7 @@ def run_cli(main: Callable[[], int | None], name: str) -> None:
 def check_environment(modules=REQUIRED_MODULES) -> None:
     """Exit with one line naming the command to use when this Python lacks the packages.
 
-    find_spec looks a module up without importing it: a fraction of a millisecond each.
+    find_spec looks a module up without importing it, so the check stays light.
     """
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if not missing:

@@ -40,18 +40,17 @@ from common import (
     SCORES_JSON,
     ModelError,
     cli_parser,
-    default_signing_key,
-    load_config,
-    load_model_verified,
     now_iso,
     read_json,
     run_cli,
     sha256_file,
     write_json,
-    writer_lock,
 )
 
 import store
+from locking import writer_lock
+from scoring import load_model_verified
+from settings import default_signing_key, load_config
 
 log = logging.getLogger("deployment")
 

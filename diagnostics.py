@@ -30,7 +30,6 @@ from common import (
     cli_parser,
     format_number,
     format_table,
-    load_config,
     now_iso,
     read_json,
     run_cli,
@@ -49,6 +48,7 @@ import store
 from deployment import load_deployed
 from monitoring import psi  # noqa: F401  (diagnostics.psi stays importable)
 from scoring import exit_probabilities
+from settings import load_config
 
 log = logging.getLogger("diagnostics")
 

@@ -36,16 +36,13 @@ from common import (
     TARGET,
     RiskError,
     SafeFormatter,
-    WriterLock,
     cli_parser,
     escape_text,
     first_line,
     format_number,
     format_table,
-    load_config,
     now_iso,
     read_json,
-    remove_stale_temps,
     run_cli,
     setup_logging,
 )
@@ -62,6 +59,8 @@ from batch_steps import (
     report_step,
 )
 from judging import batch_frame, judge, load_live
+from locking import WriterLock, remove_stale_temps
+from settings import load_config
 from store import Run
 
 log = logging.getLogger("fullprocess")

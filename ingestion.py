@@ -18,13 +18,12 @@ outcome is not known yet. They are ranked and monitored, never trained on.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from common import (
     COLUMNS,
@@ -32,23 +31,18 @@ from common import (
     DataError,
     cli_parser,
     escape_text,
-    file_stamp,
-    first_line,
-    load_config,
     now_iso,
-    redact_url,
     run_cli,
-    scan_input,
-    select_sql,
-    watermark_key,
-    writer_lock,
 )
 
 import pandas as pd
-import sqlalchemy
 
 import store
 from dataset import clean_rows, describe, parse_csv
+from ingestion_database import DatabaseRead, read_new_rows
+from locking import writer_lock
+from settings import load_config
+from sources import file_stamp, redact_url, scan_input, watermark_key
 
 log = logging.getLogger("ingestion")
 MAX_ERROR_CHARS = 300  # an error quoted in the record or the log
@@ -97,7 +91,7 @@ class IngestionResult:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
 
-def new_entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
+def source_entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
     """A record entry for one source (a file or a database batch), counts at zero."""
     return {
         "name": escape_text(name, 255),
@@ -121,7 +115,7 @@ def check_file(path: Path, max_bad_share: float) -> FileResult:
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     digest = hashlib.sha256(raw).hexdigest()  # of the bytes read, even if it just changed
-    entry = new_entry(path.name, "rejected", path=str(path), sha256=digest, **stamp)
+    entry = source_entry(path.name, "rejected", path=str(path), sha256=digest, **stamp)
     try:
         table = parse_csv(raw, str(path))
     except DataError as exc:
@@ -203,125 +197,42 @@ def run_metrics(result: IngestionResult, input_folder: Path, seconds: float) -> 
 # ---- the database source ---------------------------------------------------------------------
 
 
-def text_cells(chunk: pd.DataFrame) -> pd.DataFrame:
-    """Database values as the stripped text cells clean_rows() expects (NULL -> '')."""
-    return chunk[COLUMNS].apply(lambda col: col.astype("string").fillna("").str.strip())
-
-
-def fingerprint(row: tuple) -> str:
-    """A short hash of a database row's values: which rows at the watermark were read."""
-    return hashlib.sha256(json.dumps([plain(v) for v in row], default=str).encode()).hexdigest()[
-        :32
-    ]
-
-
-def drop_seen(chunk: pd.DataFrame, column: str, watermark: Any, seen: Counter) -> pd.DataFrame:
-    """The chunk without rows at the old watermark that an earlier read already took."""
-    if watermark is None or not seen:
-        return chunk
-    keep = []
-    at_mark = chunk[column].map(plain) == watermark
-    for at, row in zip(at_mark, chunk.itertuples(index=False), strict=True):
-        prints = fingerprint(tuple(row)) if at else None
-        if at and seen[prints] > 0:
-            seen[prints] -= 1
-            keep.append(False)
-        else:
-            keep.append(True)
-    return chunk[keep]
-
-
 def read_database(settings: dict[str, Any], output_folder: Path):
     """Rows at or above the watermark not read before, in chunks, validated like a file.
 
-    Rows tying with the last value read are never skipped: the store remembers which rows
-    were read at that value, and only those are dropped. Returns (FileResult or None when
-    nothing is new, (key, new watermark, rows at it)); DataError when unreadable.
+    Returns (FileResult or None when nothing is new, (key, new watermark, fingerprints of
+    the rows at it)); DataError when unreadable.
     """
-    source, column = redact_url(settings["url"]), settings["watermark_column"]
     key = watermark_key(settings)
     watermark, boundary = store.read_watermark(output_folder, key)
-    entry = new_entry(
+    entry = source_entry(
         f"database:{settings['table'] or 'query'}",
         "ingested",
-        source=source,
+        source=redact_url(settings["url"]),
         watermark_from=watermark,
         watermark_to=watermark,
     )
-    state = {
-        "parts": [],
-        "reasons": Counter(),
-        "boundary": list(boundary),
-        "seen": Counter(boundary),
-        "last": watermark,
-    }
-    sqlite_file = settings["url"].removeprefix("sqlite:///").partition("?")[0]
-    if settings["url"].startswith("sqlite:///") and not Path(sqlite_file).exists():
-        raise DataError(f"database {source}: file not found")  # connecting would create it
-    engine = sqlalchemy.create_engine(settings["url"])
-    try:
-        mode = "all" if watermark is None else "from"
-        sql = select_sql(settings, mode, engine.dialect.identifier_preparer.quote)
-        with engine.connect().execution_options(stream_results=True) as conn:
-            chunks = pd.read_sql(
-                sqlalchemy.text(sql),
-                conn,
-                params={"wm": watermark},
-                chunksize=int(settings["chunk_rows"]),
-            )
-            for chunk in chunks:
-                read_chunk(chunk, column, source, watermark, entry, state)
-    except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
-        raise DataError(f"database {source}: {first_line(exc)}") from None
-    finally:
-        engine.dispose()
-    mark = (key, state["last"], state["boundary"])
-    if not entry["rows_read"]:
+    read = read_new_rows(settings, watermark, boundary)
+    if not read.rows_read:
         return None, None
-    return finish_database(entry, state), mark
+    entry.update(rows_read=read.rows_read, watermark_to=read.last)
+    return finish_database(entry, read), (key, read.last, read.boundary)
 
 
-def read_chunk(chunk, column, source, watermark, entry, state) -> None:
-    """Validate one chunk and move the watermark and its boundary rows along."""
-    missing = [c for c in [column, *COLUMNS] if c not in chunk.columns]
-    if missing:
-        raise DataError(f"database {source}: missing column(s) {', '.join(missing)}")
-    chunk = drop_seen(chunk, column, watermark, state["seen"])
-    if chunk.empty:  # pandas yields one empty chunk when nothing is new
-        return
-    clean, bad = clean_rows(text_cells(chunk), allow_unlabelled=True)
-    state["parts"].append(clean)
-    state["reasons"].update(bad)
-    entry["rows_read"] += len(chunk)
-    values = chunk[column].map(plain)
-    last = values.iloc[-1]
-    at_last = [fingerprint(tuple(r)) for r in chunk[values == last].itertuples(index=False)]
-    state["boundary"] = (state["boundary"] if last == state["last"] else []) + at_last
-    state["last"] = entry["watermark_to"] = plain(last)
-
-
-def finish_database(entry: dict[str, Any], state: dict[str, Any]) -> FileResult:
+def finish_database(entry: dict[str, Any], read: DatabaseRead) -> FileResult:
     """The database batch's result from its validated chunks."""
-    data = pd.concat(state["parts"], ignore_index=True)
-    reasons = state["reasons"]
+    data = pd.concat(read.parts, ignore_index=True)
     entry.update(
         rows_kept=len(data),
         rows_rejected=entry["rows_read"] - len(data),
         rows_unlabelled=int(data[TARGET].isna().sum()),
-        reasons=dict(reasons),
+        reasons=dict(read.reasons),
     )
     if data.empty:
-        entry.update(status="rejected", error=f"every row invalid ({describe(reasons)})")
+        entry.update(status="rejected", error=f"every row invalid ({describe(read.reasons)})")
         entry["rows_kept"] = 0
         return FileResult(entry, kind="database")
     return FileResult(entry, data, kind="database")
-
-
-def plain(value: Any) -> Any:
-    """A watermark value as plain JSON: int, float or ISO text."""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value.item() if hasattr(value, "item") else value
 
 
 # ---- storing ------------------------------------------------------------------------------------
@@ -337,16 +248,26 @@ def row_tuples(data: pd.DataFrame | None) -> list[tuple]:
     return [(i, *c, t) for i, c, t in zip(ids, counts, target, strict=True)]
 
 
-def save_ingestion(output_folder: Path, result: IngestionResult) -> int | None:
+class Stored(NamedTuple):
+    """What storing an ingestion gave."""
+
+    batch_id: int | None  # None when there was nothing to store
+    metrics: dict[str, Any]  # the run's metrics as stored (rows_new, rows_total filled in)
+
+
+def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     """Commit the ingestion to the store in one transaction, then refresh the exports.
 
     A crash before the commit leaves nothing (the next run reads the same sources again);
     a crash after it leaves everything, and the exports are rewritten on the next run.
+    Each source's entry gets its rows_new (store.commit_batch).
     """
     sources = [(f.kind, f.entry, row_tuples(f.data)) for f in result.sources]
-    result.batch_id = store.commit_batch(output_folder, sources, result.metrics, result.watermark)
+    batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark)
     store.refresh_exports(output_folder)
-    return result.batch_id
+    if batch is None:
+        return Stored(None, result.metrics)
+    return Stored(batch, store.ingestion_metrics(output_folder, batch))
 
 
 def log_result(result: IngestionResult) -> None:
@@ -414,7 +335,7 @@ def run_ingestion(config: dict[str, Any]) -> IngestionResult:
     """Ingest and store with the settings of a loaded config (the caller holds the lock)."""
     store.refresh_exports(config["output_folder_path"])  # a deleted export comes back
     result = ingest_configured(config)
-    save_ingestion(config["output_folder_path"], result)
+    result.batch_id, result.metrics = save_ingestion(config["output_folder_path"], result)
     log_result(result)
     return result
 

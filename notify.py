@@ -19,9 +19,10 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from common import RiskError, cli_parser, load_config, now_iso, run_cli
+from common import RiskError, cli_parser, now_iso, run_cli
 
 import store
+from settings import load_config
 
 log = logging.getLogger("notify")
 

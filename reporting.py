@@ -24,7 +24,6 @@ from common import (
     METRIC_LABELS,
     RiskError,
     cli_parser,
-    load_config,
     now_iso,
     read_json,
     run_cli,
@@ -44,6 +43,7 @@ import store
 from deployment import load_deployed, load_deployed_version, read_model_meta
 from report_pdf import build_report
 from risk import RISK_CSV, RISK_PREVIOUS, people_csv, served_risk_table, with_changes
+from settings import load_config
 
 log = logging.getLogger("reporting")
 

@@ -5,11 +5,16 @@ Reads   output_model_path/trainedmodel.skops (+ trainedmodel.json to verify it)
 Writes  output_model_path/latestscore.txt   the F1 alone, a plain number (read with float())
         output_model_path/scores.json       every metric, the model's sha256, the data used
 Run     python scoring.py [--config config.json]
+
+Also the one loader of a trained model (load_model_verified): skops, checked first.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +27,6 @@ from common import (
     TARGET,
     ModelError,
     cli_parser,
-    load_config,
-    load_model_verified,
     now_iso,
     read_json,
     run_cli,
@@ -31,7 +34,6 @@ from common import (
     test_data_file,
     write_atomic,
     write_json,
-    writer_lock,
 )
 
 import numpy as np
@@ -46,8 +48,87 @@ from sklearn.metrics import (
 )
 
 from dataset import load_dataset
+from locking import writer_lock
+from settings import load_config
 
 log = logging.getLogger("scoring")
+
+
+# Every type a served model may contain, checked before loading (skops builds objects
+# of these types from data; no other type, and no code from the file, is ever used).
+TRUSTED_TYPES = [
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
+    "numpy.log1p",
+    "numpy.ndarray",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.dtype",
+]
+# skops nodes that hold plain data (dicts, lists, JSON values, arrays), not objects
+DATA_NODES = {"DictNode", "ListNode", "JsonNode", "TupleNode", "NdArrayNode", "TypeNode"}
+
+
+def skops_types(payload: bytes) -> set[str]:
+    """Every 'module.Class' a skops file would build (read from its schema, nothing run)."""
+    import io
+    import zipfile
+
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("__loader__") not in DATA_NODES and "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node['__class__']}")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        walk(json.loads(archive.read("schema.json")))
+    return found
+
+
+def load_model_verified(path: str | os.PathLike, expected_sha256: str | None) -> Any:
+    """Load a skops model only if its bytes hash to expected_sha256 and it holds only
+    TRUSTED_TYPES; ModelError otherwise. No code from the file ever runs.
+
+    The bytes are read once, hashed, checked and loaded, so the file checked is the file
+    loaded. Pickles are never loaded: a .pkl (or any non-skops file) is refused.
+    """
+    path = Path(path)
+    try:
+        payload = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model ({exc.strerror})") from None
+    if not expected_sha256:
+        raise ModelError(f"{path}: no recorded sha256 to verify the model against")
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != expected_sha256:
+        raise ModelError(
+            f"{path}: sha256 {actual[:12]}... does not match the recorded "
+            f"{expected_sha256[:12]}...; file corrupted or tampered, refusing to load"
+        )
+    try:
+        untrusted = sorted(skops_types(payload) - set(TRUSTED_TYPES))
+    except Exception as exc:  # not a zip, no schema: not a skops file
+        kind = type(exc).__name__
+        raise ModelError(f"{path}: not a skops model file ({kind}); refusing to load") from None
+    if untrusted:
+        raise ModelError(f"{path}: untrusted type(s) {', '.join(untrusted)}; refusing to load")
+    import skops.io  # only where a model is loaded: the cron tick stays light
+
+    try:
+        return skops.io.loads(payload, trusted=TRUSTED_TYPES)
+    except Exception as exc:  # a verified file that still fails: say what, not a trace
+        raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
 
 
 def load_trained_model(model_folder: Path):
@@ -161,19 +242,6 @@ def run_scoring(config: dict[str, Any]) -> dict[str, Any]:
     return scores
 
 
-def main() -> int:
-    """Score the configured trained model on the configured test data."""
-    args = cli_parser(__doc__.splitlines()[0]).parse_args()
-    config = load_config(args.config)
-    with writer_lock(config, "scoring.py"):
-        run_scoring(config)
-    return 0
-
-
-if __name__ == "__main__":
-    run_cli(main, "scoring")
-
-
 # ---- judging a new batch against the deployed model ---------------------------------------
 
 
@@ -273,3 +341,16 @@ def unlabelled_estimate(unlabelled: pd.DataFrame, model) -> dict[str, Any] | Non
         "f1_high": est.f1_high,
         "expected_exit_rate": est.expected_exit_rate,
     }
+
+
+def main() -> int:
+    """Score the configured trained model on the configured test data."""
+    args = cli_parser(__doc__.splitlines()[0]).parse_args()
+    config = load_config(args.config)
+    with writer_lock(config, "scoring.py"):
+        run_scoring(config)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, "scoring")

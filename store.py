@@ -1,5 +1,6 @@
 """The system of record: one SQLite file, output_folder_path/store.db, and the only code
-that reads or writes it.
+that reads or writes it (with its parts: store_tables.py, the rows; store_files.py, the
+original project's files).
 
 Tables
     observations  every valid row ever ingested, in order of arrival (seq), with its source;
@@ -12,110 +13,51 @@ Tables
     runs          the history of fullprocess runs; idle ticks fold into one row per stretch
     meta          schema version, export fingerprints
 Everything one ingestion stores is committed in one transaction, so a crash leaves all of it
-or none. finaldata.csv, ingestedfiles.txt and ingestion_record.json (the original project's
-files) are exports, rewritten from here whenever they are missing, edited or behind.
+or none. The original project's files are exports, rewritten when missing, edited or behind.
 
 Standard library only: the cron tick opens the store without importing pandas.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from common import (
-    COLUMNS,
-    FINALDATA,
-    INGESTED_FILES,
-    INGESTION_RECORD,
-    DataError,
-    escape_text,
-    now_iso,
-    read_json,
-    write_atomic,
-    write_json,
+from common import FINALDATA, INGESTION_RECORD, DataError, now_iso
+
+import store_files
+from store_tables import (
+    INSERT_OBS,
+    RUN_FIELDS,
+    SCHEMA,
+    Run,
+    add_run_columns,
+    batch_dict,
+    decode_run,
+    encode_run,
+    get_meta,
+    insert_batch,
+    insert_row,
+    insert_source,
+    is_idle,
+    is_idle_row,
+    mark_duplicates,
+    missing_run_columns,
+    save_ingestion_metrics,
+    save_watermark,
+    schema_version,
+    set_meta,
+    transaction,
 )
 
 STORE_FILE = "store.db"
 LEGACY_HISTORY = "runs.db"  # the run history before the store existed
 SCHEMA_VERSION = 2
 STEPS = ("ingested", "judged", "gated", "deployed", "done")
-
-
-@dataclass
-class Run:
-    """What one fullprocess run saw and decided; one row of the history.
-
-    The history table's columns are these fields: a new field is a new column, added to an
-    existing store when it is opened (text fields as TEXT, the rest as JSON text).
-    """
-
-    started_at: str = field(default_factory=now_iso)
-    ended_at: str | None = None
-    seconds: float | None = None
-    dry_run: bool = False
-    ticks: int = 1  # idle ticks folded into this row
-    batch_id: int | None = None
-    step: str | None = None  # how far the batch got in this run
-    new_files: list[str] = field(default_factory=list)
-    new_rows: int = 0
-    unlabelled_rows: int = 0
-    deployed_version: str | None = None
-    deployed_f1: float | None = None
-    batch_f1: float | None = None
-    batch_f1_low: float | None = None
-    batch_f1_high: float | None = None
-    drift_rule: str | None = None
-    drift_threshold: float | None = None
-    model_drift: bool | None = None
-    data_drift: bool | None = None
-    data_drift_share: float | None = None
-    data_drift_psi: dict[str, float] | None = None
-    data_drift_shares: dict[str, list[float]] | None = None  # the batch's bin shares
-    estimated_f1: float | None = None  # label-free estimate on the unlabelled rows
-    verdict: dict[str, Any] | None = None  # every test's numbers (monitoring)
-    gate: dict[str, Any] | None = None  # the retrained candidate against the live model
-    decision: str = "none"
-    reason: str = ""
-    new_f1: float | None = None
-    new_version: str | None = None
-    error: str | None = None
-
-
-RUN_FIELDS = [f.name for f in fields(Run)]
-# annotations are strings here (from __future__ import annotations)
-TEXT_FIELDS = {f.name for f in fields(Run) if f.type in ("str", "str | None")}
-
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)""",
-    """CREATE TABLE IF NOT EXISTS batches (
-        id INTEGER PRIMARY KEY, created_at TEXT, step TEXT, updated_at TEXT,
-        state TEXT NOT NULL DEFAULT '{}')""",
-    """CREATE TABLE IF NOT EXISTS sources (
-        id INTEGER PRIMARY KEY, batch_id INTEGER, kind TEXT, name TEXT, path TEXT,
-        sha256 TEXT, size INTEGER, mtime_ns INTEGER, status TEXT, entry TEXT)""",
-    """CREATE INDEX IF NOT EXISTS sources_sha ON sources(sha256)""",
-    """CREATE TABLE IF NOT EXISTS observations (
-        seq INTEGER PRIMARY KEY, source_id INTEGER NOT NULL, corporation TEXT NOT NULL,
-        lastmonth_activity INTEGER NOT NULL, lastyear_activity INTEGER NOT NULL,
-        number_of_employees INTEGER NOT NULL, exited INTEGER, duplicate INTEGER NOT NULL
-        DEFAULT 0)""",
-    """CREATE INDEX IF NOT EXISTS observations_row ON observations(corporation,
-        lastmonth_activity, lastyear_activity, number_of_employees, exited)""",
-    """CREATE INDEX IF NOT EXISTS observations_source ON observations(source_id)""",
-    """CREATE TABLE IF NOT EXISTS watermarks (source TEXT PRIMARY KEY, value TEXT,
-        boundary TEXT)""",
-    """CREATE TABLE IF NOT EXISTS ingestions (id INTEGER PRIMARY KEY, batch_id INTEGER,
-        metrics TEXT)""",
-    """CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY)""",
-]
 
 
 # ---- opening, schema, migration ------------------------------------------------------------
@@ -158,15 +100,6 @@ def ready(folder: Path) -> bool:
     return False
 
 
-def schema_version(db: sqlite3.Connection) -> int:
-    """The version recorded in meta; 0 for a store without one."""
-    try:
-        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    return int(row[0]) if row else 0
-
-
 def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
     """Bring the store forward to SCHEMA_VERSION, one transaction per step.
 
@@ -182,7 +115,7 @@ def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
         )
     if version < SCHEMA_VERSION:
         with transaction(db):
-            for statement in _SCHEMA:
+            for statement in SCHEMA:
                 db.execute(statement)
             add_run_columns(db)
             if fresh or version == 0:
@@ -191,43 +124,6 @@ def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
     elif missing_run_columns(db):  # only then a write: readers never wait on each other
         with transaction(db):
             add_run_columns(db)
-
-
-def missing_run_columns(db: sqlite3.Connection) -> list[str]:
-    """The Run fields the runs table has no column for."""
-    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-    return [name for name in RUN_FIELDS if name not in have]
-
-
-def add_run_columns(db: sqlite3.Connection) -> None:
-    """ALTER TABLE runs ADD COLUMN for every Run field the table lacks."""
-    for name in missing_run_columns(db):
-        db.execute(f"ALTER TABLE runs ADD COLUMN {name} TEXT")
-
-
-class transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (a context manager)."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, kind, exc, tb) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
-
-
-def get_meta(db: sqlite3.Connection, key: str, default: Any = None) -> Any:
-    """A JSON value from meta."""
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return json.loads(row[0]) if row else default
-
-
-def set_meta(db: sqlite3.Connection, key: str, value: Any) -> None:
-    """Store a JSON value in meta (inside the caller's transaction)."""
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
 
 # ---- the legacy files: an installation made before the store existed -------------------------
@@ -239,106 +135,27 @@ def import_legacy(db: sqlite3.Connection, folder: Path) -> None:
     The old files are read, never changed: the imported rows form one batch marked done
     (the old code judged them already), and the old run history is copied.
     """
-    record = read_json(folder / INGESTION_RECORD, None)
-    if isinstance(record, dict) and (record.get("files") or record.get("database")):
+    record = store_files.legacy_record(folder)
+    if record is not None:
         batch = insert_batch(db, "done")
         for entry in record.get("files", []):
             insert_source(db, batch, "file", entry)
-        rows = legacy_rows(folder / FINALDATA)
+        rows = store_files.legacy_rows(folder / FINALDATA)
         source = insert_source(
             db, batch, "legacy", {"name": FINALDATA, "status": "imported", "rows_kept": len(rows)}
         )
-        db.executemany(_INSERT_OBS, [(source, *row) for row in rows])
+        db.executemany(INSERT_OBS, [(source, *row) for row in rows])
         database = record.get("database") or {}
         if database.get("source"):
             key = json.dumps(database["source"], sort_keys=True)
-            db.execute(
-                "INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)",
-                (key, json.dumps(database.get("watermark")), "[]"),
-            )
+            save_watermark(db, key, database.get("watermark"), [])
         for metrics in record.get("runs", []):
-            db.execute(
-                "INSERT INTO ingestions (batch_id, metrics) VALUES (?, ?)",
-                (batch, json.dumps(metrics)),
-            )
-    import_legacy_history(db, folder / LEGACY_HISTORY)
-
-
-def legacy_rows(path: Path) -> list[tuple]:
-    """The valid rows of an old finaldata.csv. Old code could write poisoned values (say
-    -9223372036854775808 for a huge number), so the rows go through dataset.py's rules
-    like any input; bad ones are left out (imported once, so pandas is loaded here only)."""
-    if not path.exists():
-        return []
-    from dataset import clean_rows, read_raw_csv
-
-    clean, reasons = clean_rows(read_raw_csv(path))
-    if reasons:
-        import logging
-
-        logging.getLogger("store").warning(
-            "%s: %d row(s) of the old training set left out (%s)",
-            path, sum(reasons.values()), ", ".join(f"{k}: {v}" for k, v in reasons.items()),
-        )  # fmt: skip
-    return [
-        (str(c), int(m), int(y), int(e), int(x))
-        for c, m, y, e, x in clean[COLUMNS].itertuples(index=False, name=None)
-    ]
-
-
-def import_legacy_history(db: sqlite3.Connection, path: Path) -> None:
-    """Copy the runs of an old runs.db (columns matched by name)."""
-    if not path.exists():
-        return
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as old:
-        old.row_factory = sqlite3.Row
-        try:
-            rows = [dict(r) for r in old.execute("SELECT * FROM runs ORDER BY id")]
-        except sqlite3.DatabaseError:
-            return  # not a history we can read: leave it, start a new one
-    for row in rows:
-        names = [k for k in row if k in RUN_FIELDS]
-        db.execute(
-            f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            [row[k] for k in names],
-        )
+            insert_row(db, "ingestions", {"batch_id": batch, "metrics": json.dumps(metrics)})
+    for row in store_files.legacy_history(folder / LEGACY_HISTORY):
+        insert_row(db, "runs", {k: v for k, v in row.items() if k in RUN_FIELDS})
 
 
 # ---- ingestion: one transaction per batch --------------------------------------------------
-
-_INSERT_OBS = (
-    "INSERT INTO observations (source_id, corporation, lastmonth_activity, "
-    "lastyear_activity, number_of_employees, exited) VALUES (?, ?, ?, ?, ?, ?)"
-)
-
-
-def insert_batch(db: sqlite3.Connection, step: str = "ingested") -> int:
-    """A new batch row; returns its id."""
-    now = now_iso()
-    cur = db.execute(
-        "INSERT INTO batches (created_at, step, updated_at) VALUES (?, ?, ?)", (now, step, now)
-    )
-    return int(cur.lastrowid)
-
-
-def insert_source(db: sqlite3.Connection, batch: int, kind: str, entry: dict[str, Any]) -> int:
-    """A sources row for a file or database entry; returns its id."""
-    cur = db.execute(
-        "INSERT INTO sources (batch_id, kind, name, path, sha256, size, mtime_ns, status, entry)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            batch,
-            kind,
-            entry.get("name"),
-            entry.get("path"),
-            entry.get("sha256"),
-            entry.get("size"),
-            entry.get("mtime_ns"),
-            entry.get("status"),
-            json.dumps(entry, default=str),
-        ),
-    )
-    return int(cur.lastrowid)
 
 
 def commit_batch(
@@ -352,6 +169,8 @@ def commit_batch(
     Args:
         sources: (kind, record entry, rows) per source, rows as COLUMNS tuples (exited
             None when unlabelled), in order of arrival.
+        metrics: the ingestion's metrics, stored with rows_new and rows_total filled in
+            (read them back with ingestion_metrics).
         watermark: (source key, last value read, fingerprints of the rows at that value).
     Returns the batch id, or None when there was nothing to store. Each entry's rows_new
     (rows that are not exact repeats of an earlier observation) is filled in.
@@ -363,51 +182,26 @@ def commit_batch(
         first = db.execute("SELECT COALESCE(MAX(seq), 0) FROM observations").fetchone()[0]
         for kind, entry, rows in sources:
             source = insert_source(db, batch, kind, entry)
-            db.executemany(_INSERT_OBS, ((source, *row) for row in rows))
+            db.executemany(INSERT_OBS, ((source, *row) for row in rows))
             entry["rows_new"] = mark_duplicates(db, source, first)
             db.execute(
                 "UPDATE sources SET entry = ? WHERE id = ?",
                 (json.dumps(entry, default=str), source),
             )
         if watermark:
-            key, value, boundary = watermark
-            db.execute(
-                "INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)",
-                (key, json.dumps(value), json.dumps(boundary)),
-            )
-        metrics["rows_new"] = sum(e.get("rows_new", 0) for _, e, _ in sources)
-        metrics["rows_total"] = db.execute(
-            "SELECT COUNT(*) FROM observations WHERE exited IS NOT NULL AND duplicate = 0"
-        ).fetchone()[0]
-        db.execute(
-            "INSERT INTO ingestions (batch_id, metrics) VALUES (?, ?)",
-            (batch, json.dumps(metrics, default=str)),
-        )
-        new_rows = db.execute(
-            "SELECT COUNT(*) FROM observations o JOIN sources s ON o.source_id = s.id "
-            "WHERE s.batch_id = ? AND o.duplicate = 0",
-            (batch,),
-        ).fetchone()[0]
-        if not new_rows:  # nothing to judge: a batch of rejected files or repeats
+            save_watermark(db, *watermark)
+        rows_new = sum(e.get("rows_new", 0) for _, e, _ in sources)
+        save_ingestion_metrics(db, batch, {**metrics, "rows_new": rows_new})
+        if not rows_new:  # nothing to judge: a batch of rejected files or repeats
             db.execute("UPDATE batches SET step = 'done' WHERE id = ?", (batch,))
     return batch
 
 
-def mark_duplicates(db: sqlite3.Connection, source: int, first_seq: int) -> int:
-    """Flag this source's rows that repeat an earlier observation exactly; count the rest."""
-    db.execute(
-        """UPDATE observations SET duplicate = 1 WHERE source_id = ? AND EXISTS (
-            SELECT 1 FROM observations o WHERE o.seq < observations.seq
-            AND o.corporation = observations.corporation
-            AND o.lastmonth_activity = observations.lastmonth_activity
-            AND o.lastyear_activity = observations.lastyear_activity
-            AND o.number_of_employees = observations.number_of_employees
-            AND o.exited IS observations.exited)""",
-        (source,),
-    )
-    return db.execute(
-        "SELECT COUNT(*) FROM observations WHERE source_id = ? AND duplicate = 0", (source,)
-    ).fetchone()[0]
+def ingestion_metrics(folder: Path, batch: int) -> dict[str, Any]:
+    """The metrics stored with a batch's ingestion (rows_new and rows_total filled in)."""
+    with closing(open_store(folder)) as db:
+        row = db.execute("SELECT metrics FROM ingestions WHERE batch_id = ?", (batch,)).fetchone()
+    return json.loads(row[0])
 
 
 # ---- what was seen -----------------------------------------------------------------------
@@ -445,16 +239,6 @@ def pending_batch(folder: Path) -> dict[str, Any] | None:
             "SELECT * FROM batches WHERE step != 'done' ORDER BY id LIMIT 1"
         ).fetchone()
     return batch_dict(row) if row else None
-
-
-def batch_dict(row: sqlite3.Row) -> dict[str, Any]:
-    """A batches row with its state decoded."""
-    return {
-        "id": row["id"],
-        "step": row["step"],
-        "created_at": row["created_at"],
-        **json.loads(row["state"] or "{}"),
-    }
 
 
 def advance_batch(folder: Path, batch: int, step: str, **state: Any) -> dict[str, Any]:
@@ -537,35 +321,6 @@ def all_observations(folder: Path) -> list[tuple]:
 # ---- exports: the original project's files, written from the store ------------------------
 
 
-def export_fingerprint(db: sqlite3.Connection) -> list[int]:
-    """What the exports reflect: the last observation and the last source."""
-    return list(
-        db.execute(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM observations), "
-            "(SELECT COALESCE(MAX(id), 0) FROM sources)"
-        ).fetchone()
-    )
-
-
-def exports_current(folder: Path, db: sqlite3.Connection) -> bool:
-    """True if every export exists, is unedited and reflects the store as it is."""
-    recorded = get_meta(db, "exports", {})
-    if recorded.get("fingerprint") != export_fingerprint(db):
-        return False
-    for name in (FINALDATA, INGESTED_FILES, INGESTION_RECORD):
-        path = folder / name
-        if recorded.get(name) and (not path.exists() or sha_of(path) != recorded[name]):
-            return False
-    return True
-
-
-def sha_of(path: Path) -> str:
-    """sha256 of a file (through common's chunked reader)."""
-    from common import sha256_file
-
-    return sha256_file(path)
-
-
 def refresh_exports(folder: Path) -> bool:
     """Rewrite the exports from the store when missing, edited or behind; True if written.
 
@@ -576,50 +331,14 @@ def refresh_exports(folder: Path) -> bool:
     if not ready(folder):
         return False
     with closing(open_store(folder)) as db:
-        if exports_current(folder, db):
+        fingerprint = store_files.export_fingerprint(db)
+        if store_files.exports_current(folder, get_meta(db, "exports", {}), fingerprint):
             return False
-        fingerprint = export_fingerprint(db)
-        written = {}
         rows = [r[1:] for r in training_rows(folder)]
-        if rows or (folder / FINALDATA).exists():
-            write_atomic(folder / FINALDATA, rows_csv(rows))
-            written[FINALDATA] = sha_of(folder / FINALDATA)
-        record = ingestion_record(db)
-        write_json(folder / INGESTION_RECORD, record)
-        written[INGESTION_RECORD] = sha_of(folder / INGESTION_RECORD)
-        names = [escape_text(e["name"], 255) for e in record["files"] if e["status"] == "ingested"]
-        write_atomic(folder / INGESTED_FILES, "".join(f"{n}\n" for n in names))
-        written[INGESTED_FILES] = sha_of(folder / INGESTED_FILES)
+        written = store_files.write_exports(folder, rows, store_files.ingestion_record(db))
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
-
-
-def rows_csv(rows: Iterable[Sequence]) -> str:
-    """COLUMNS rows as CSV text with a header (ids written exactly as stored)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def ingestion_record(db: sqlite3.Connection) -> dict[str, Any]:
-    """The ingestion record in its JSON layout: files, database batches, runs."""
-    files, batches = [], []
-    for row in db.execute("SELECT kind, entry FROM sources ORDER BY id"):
-        entry = json.loads(row["entry"])
-        (files if row["kind"] == "file" else batches if row["kind"] == "database" else []).append(
-            entry
-        )
-    runs = [json.loads(r[0]) for r in db.execute("SELECT metrics FROM ingestions ORDER BY id")]
-    record: dict[str, Any] = {"files": files, "runs": runs}
-    marks = db.execute("SELECT source, value FROM watermarks").fetchall()
-    if marks or batches:
-        source = json.loads(marks[-1][0]) if marks else None
-        watermark = json.loads(marks[-1][1]) if marks else None
-        record["database"] = {"source": source, "watermark": watermark, "batches": batches}
-    return record
 
 
 def load_record(folder: Path) -> dict[str, Any]:
@@ -627,28 +346,10 @@ def load_record(folder: Path) -> dict[str, Any]:
     if not ready(folder):
         return {"files": [], "runs": []}
     with closing(open_store(folder)) as db:
-        return ingestion_record(db)
+        return store_files.ingestion_record(db)
 
 
 # ---- run history ----------------------------------------------------------------------------
-
-
-def encode_run(run: Run) -> dict[str, Any]:
-    """A Run as column values: text fields as they are, the rest as JSON."""
-    row = asdict(run)
-    return {k: v if v is None or k in TEXT_FIELDS else json.dumps(v) for k, v in row.items()}
-
-
-def decode_run(row: dict[str, Any]) -> dict[str, Any]:
-    """A runs row back to Python values (the inverse of encode_run)."""
-    out = dict(row)
-    for key, value in row.items():
-        if key in RUN_FIELDS and key not in TEXT_FIELDS and isinstance(value, str):
-            try:
-                out[key] = json.loads(value)
-            except json.JSONDecodeError:
-                out[key] = value  # a hand-edited cell: show it, do not fail the history
-    return out
 
 
 def record_run(folder: Path, run: Run) -> int:
@@ -665,22 +366,7 @@ def record_run(folder: Path, run: Run) -> int:
                 (run.ended_at, json.dumps(ticks), last["id"]),
             )
             return int(last["id"])
-        names = list(values)
-        cur = db.execute(
-            f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            [values[n] for n in names],
-        )
-        return int(cur.lastrowid)
-
-
-def is_idle(run: Run) -> bool:
-    """A run that found nothing to do."""
-    return run.batch_id is None and not run.error and run.decision == "none" and not run.dry_run
-
-
-def is_idle_row(row: dict[str, Any]) -> bool:
-    """A history row written by an idle run."""
-    return row.get("batch_id") is None and not row.get("error") and row.get("decision") == "none"
+        return insert_row(db, "runs", values)
 
 
 def read_history(folder: Path, limit: int = 20) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ Run     python training.py [--config config.json]
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import pickle
 import platform
@@ -30,13 +31,11 @@ from common import (
     TARGET,
     ModelError,
     cli_parser,
-    load_config,
     now_iso,
     run_cli,
     sha256_file,
     write_atomic,
     write_json,
-    writer_lock,
 )
 
 import numpy as np
@@ -51,12 +50,17 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import store
 from dataset import load_dataset, observations_frame
+from locking import writer_lock
 from monitoring import best_threshold, f1_at, row_logloss
+from settings import load_config
 
 log = logging.getLogger("training")
 
 
 TRANSFORMS = ("raw", "log")  # the counts as they are, or log1p of them (heavy tails)
+# The config sections recorded with each model: how it was trained, how drift is judged
+# and a retrained model gated, how its probabilities are banded into risk.
+SETTINGS_SECTIONS = ("training", "model_drift", "data_drift", "gate", "risk")
 
 
 def build_model(params: dict[str, Any], transform: str = "raw") -> Pipeline:
@@ -107,8 +111,8 @@ SELECTION_ROWS = 100_000  # the transform and cut-off are chosen on at most this
 
 def selection_rows(n: int, seed: int) -> np.ndarray:
     """Rows used to choose the transform and cut-off: all, or a random SELECTION_ROWS of
-    them (two numbers are well estimated from 100,000 rows; a million would take ten
-    times longer to cross-validate for nothing). The final fit always uses every row."""
+    them (two numbers are well estimated from 100,000 rows; more would only lengthen the
+    cross-validation). The final fit always uses every row."""
     if n <= SELECTION_ROWS:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False))
@@ -212,16 +216,24 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def recorded_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that produced a model, as JSON values, to keep in its metadata (as
+    nanoGPT keeps its config in the checkpoint)."""
+    return json.loads(json.dumps({name: config[name] for name in SETTINGS_SECTIONS}, default=str))
+
+
 def model_metadata(
     data: pd.DataFrame,
     source: str,
     data_sha256: str,
-    params: dict[str, Any],
+    config: dict[str, Any],
     seconds: float,
     warning: str | None,
     selection: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Provenance of a trained model, with how its transform and cut-off were chosen."""
+    """Provenance of a trained model: data, settings (config's SETTINGS_SECTIONS), and how
+    its transform and cut-off were chosen."""
+    params = config["training"]
     return {
         "trained_at": now_iso(),
         "training_data": source,
@@ -237,6 +249,7 @@ def model_metadata(
         "seconds": round(seconds, 4),
         "versions": library_versions(),
         "profile": feature_profile(data),
+        "settings": recorded_settings(config),
     }
 
 
@@ -279,7 +292,7 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
         data,
         str(data_path),
         sha256_file(data_path),
-        config["training"],
+        config,
         seconds,
         warning,
         selection,
@@ -356,7 +369,7 @@ def save_candidate(config: dict[str, Any], name: str, candidate: dict[str, Any])
         data,
         source,
         digest,
-        config["training"],
+        config,
         candidate["seconds"],
         candidate["warning"],
         candidate["selection"],

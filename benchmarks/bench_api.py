@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import load_config, write_atomic  # noqa: E402
+from common import write_atomic  # noqa: E402
 
 import deployment  # noqa: E402
 import generate_data  # noqa: E402
@@ -30,6 +30,7 @@ import scoring  # noqa: E402
 import store  # noqa: E402
 import training  # noqa: E402
 from app import create_app  # noqa: E402
+from settings import load_config  # noqa: E402
 
 ENDPOINTS = [
     "/diagnostics",

@@ -25,9 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import load_config  # noqa: E402
-
 import store  # noqa: E402
+from settings import load_config  # noqa: E402
 
 CONFIG = {
     "input_folder_path": "input",

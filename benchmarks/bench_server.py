@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import FEATURES, load_config  # noqa: E402
+from common import FEATURES  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -38,6 +38,7 @@ import deployment  # noqa: E402
 import ingestion  # noqa: E402
 import scoring  # noqa: E402
 import training  # noqa: E402
+from settings import load_config  # noqa: E402
 
 CLIENT_PROCESSES = 4
 SCORING_SHARE = 0.1

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from common import COLUMNS, load_config
+from common import COLUMNS
+from settings import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests run make themselves (cronline, serve, the Makefile's targets): started from

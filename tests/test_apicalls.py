@@ -86,7 +86,7 @@ def test_fullprocess_warns_when_the_api_serves_another_deployment(
 
     import fullprocess
     from app import create_app
-    from common import load_config
+    from settings import load_config
 
     port = free_port()
     server = make_server("127.0.0.1", port, create_app(deployed))  # the other deployment
@@ -124,7 +124,7 @@ def test_apicalls_saves_nothing_from_a_server_of_another_deployment(server, tmp_
     conftest.write_csv(other / "testdata" / "testdata.csv", conftest.small_rows(15, 100))
     settings = {**conftest.SHIPPED_CONFIG, "ingestion": {"settle_seconds": 0}}
     (other / "config.json").write_text(json.dumps(settings))
-    from common import load_config
+    from settings import load_config
 
     conftest.deploy_workspace(load_config(other / "config.json"))
     done = run_script("apicalls.py", "--config", str(other / "config.json"), "--url", server)

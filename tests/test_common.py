@@ -14,16 +14,14 @@ import pytest
 
 from common import (
     CONFIG_ENV,
-    DEFAULTS,
-    PATH_KEYS,
     ConfigError,
     ModelError,
-    load_config,
-    load_model_verified,
-    scan_input,
     sha256_file,
     write_atomic,
 )
+from scoring import load_model_verified
+from settings import DEFAULTS, PATH_KEYS, load_config
+from sources import scan_input
 
 ORIGINAL_KEYS = {
     "input_folder_path": "practicedata",

@@ -23,16 +23,10 @@ from conftest import HEADER, ROOT, configure, free_port, run_script, small_rows,
 import fullprocess
 import ingestion
 import store
-from common import (
-    FINALDATA,
-    INGESTION_RECORD,
-    database_has_new_rows,
-    database_key,
-    redact_url,
-    resolve_database_url,
-    watermark_key,
-)
+from common import FINALDATA, INGESTION_RECORD
 from generate_data import DB_TABLE, load_sqlite
+from settings import resolve_database_url
+from sources import database_has_new_rows, database_key, redact_url, watermark_key
 
 PASSWORD = "s3cr3t-pw"  # distinctive, so a leak into any log or file is easy to find
 
@@ -449,9 +443,9 @@ def test_database_has_new_rows_stays_light(source):
     """For SQLite, the cron tick's check imports neither pandas nor SQLAlchemy."""
     url = source["input_database"]["url"]
     code = (
-        "import sys, common\n"
-        f"settings = dict(common.DEFAULTS['input_database'], url={url!r})\n"
-        "print(common.database_has_new_rows(settings, None))\n"
+        "import sys, sources\nfrom settings import DEFAULTS\n"
+        f"settings = dict(DEFAULTS['input_database'], url={url!r})\n"
+        "print(sources.database_has_new_rows(settings, None))\n"
         "print(sorted(m for m in ('pandas', 'sqlalchemy', 'sklearn') if m in sys.modules))\n"
     )
     done = subprocess.run(

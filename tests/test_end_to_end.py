@@ -11,7 +11,7 @@ import deployment
 import ingestion
 import scoring
 import training
-from common import load_config
+from settings import load_config
 
 # What the generator implies (measured with the default config): the practice model
 # scores F1 0.488 on the mixed test data, and about 0.33 on the drifted source data.

@@ -35,16 +35,15 @@ import store
 import training
 from app import create_app
 from common import (
-    DEFAULTS,
     FEATURES,
     FINALDATA,
     INGESTION_RECORD,
     MODEL_FILE,
     MODEL_SKOPS,
     ModelError,
-    WriterLock,
-    load_config,
 )
+from locking import WriterLock
+from settings import DEFAULTS, load_config
 
 DRIFT = {**DEFAULTS["model_drift"], "rule": "raw"}  # significance required, 50 rows
 HEAVY = ("pandas", "sklearn", "matplotlib")
@@ -470,7 +469,7 @@ def test_killed_runs_stale_lock_is_taken_over(offline):
         f"""
         import time
         from pathlib import Path
-        from common import WriterLock
+        from locking import WriterLock
         assert WriterLock(Path({str(output)!r}), 'holder').acquire()
         print("locked", flush=True)
         time.sleep(120)

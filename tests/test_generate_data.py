@@ -10,8 +10,9 @@ from sklearn.model_selection import train_test_split
 
 import generate_data
 import training
-from common import COLUMNS, DEFAULTS, FEATURES, ID_COLUMN, TARGET
+from common import COLUMNS, FEATURES, ID_COLUMN, TARGET
 from dataset import load_dataset
+from settings import DEFAULTS
 
 SHIPPED = [
     "practicedata/dataset1.csv",

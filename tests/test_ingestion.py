@@ -13,7 +13,8 @@ import pytest
 from conftest import HEADER, run_script, small_rows, write_csv
 
 import ingestion
-from common import COLUMNS, FINALDATA, INGESTED_FILES, INGESTION_RECORD, load_config
+from common import COLUMNS, FINALDATA, INGESTED_FILES, INGESTION_RECORD
+from settings import load_config
 
 OUTPUTS = [FINALDATA, INGESTED_FILES, INGESTION_RECORD]
 ENTRY_KEYS = {
@@ -368,7 +369,7 @@ def test_unchanged_files_are_not_hashed_again(config):
     import os
 
     import store
-    from common import scan_input
+    from sources import scan_input
 
     def find_new_files(folder, known):
         return [path for path, _ in scan_input(folder, *known).new]

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 import dataset
 import ingestion
 import store
-from common import COLUMNS, FINALDATA, load_config
+from common import COLUMNS, FINALDATA
+from settings import load_config
 
 CELLS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),

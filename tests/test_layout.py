@@ -18,11 +18,13 @@ PIPELINE = [
     "reporting",
 ]
 TOP = {"app", "fullprocess"}  # may use every script above
-HELPERS = {"store", "monitoring", "dataset", "risk", "common"}
+HELPERS = {"store", "monitoring", "dataset", "risk", "common", "settings", "locking"}
 # Parts: a module split off one script to keep files short. A part takes its owner's
 # place in the pipeline: it uses what its owner may use, and only its owner and the
 # scripts after it use the part.
 PARTS = {
+    "sources": "ingestion",
+    "ingestion_database": "ingestion",
     "report_pdf": "reporting",
     "model_health": "reporting",
     "report_text": "reporting",
@@ -36,6 +38,9 @@ PARTS = {
     "gating": "fullprocess",
     "notify": "fullprocess",
     "cron": "fullprocess",
+    "store_files": "store",
+    "store_tables": "store",
+    "verdicts": "monitoring",
 }
 # Entry points outside the pipeline: the API client, the sample-data generator and
 # the production server's two files.

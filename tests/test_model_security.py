@@ -17,7 +17,8 @@ import deployment
 import diagnostics
 import reporting
 import scoring
-from common import MODEL_FILE, MODEL_META, MODEL_SKOPS, ConfigError, ModelError, load_config
+from common import MODEL_FILE, MODEL_META, MODEL_SKOPS, ConfigError, ModelError
+from settings import load_config
 
 MANIFEST = "manifest.json"
 

@@ -14,7 +14,8 @@ from conftest import configure, deploy_workspace, free_port, run_script, small_r
 
 import fullprocess
 import notify
-from common import ConfigError, ModelError, load_config
+from common import ConfigError, ModelError
+from settings import load_config
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SETTINGS = {"failed_ticks": 3, "stale_days": 7.0}

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
 from schemathesis.config import SchemathesisConfig
 
-from common import DEFAULTS
 from openapi import openapi_spec
+from settings import DEFAULTS
 
 
 def test_openapi_json_is_a_valid_document(client):

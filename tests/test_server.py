@@ -18,7 +18,7 @@ import requests
 from conftest import ROOT, deploy_workspace, free_port, small_rows, write_csv
 from test_protocol import CSV, MLFLOW_PAYLOADS
 
-from common import load_config
+from settings import load_config
 
 
 def make_workspace(folder: Path) -> Path:

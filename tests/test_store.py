@@ -228,7 +228,7 @@ def test_a_poisoned_legacy_training_set_does_not_poison_the_store(tmp_path):
 def test_legacy_database_watermark_is_known_before_the_first_open(tmp_path):
     """An old record's database watermark is honoured by the very first read (store.db
     not created yet): the old rows are not read again."""
-    from common import watermark_key
+    from sources import watermark_key
 
     settings = {
         "url": "sqlite:////data/clients.db",

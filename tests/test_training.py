@@ -12,7 +12,8 @@ from conftest import run_script, small_rows, write_csv
 
 import ingestion
 import training
-from common import DEFAULTS, FEATURES, MODEL_FILE, MODEL_META, ModelError, sha256_file
+from common import FEATURES, MODEL_FILE, MODEL_META, ModelError, sha256_file
+from settings import DEFAULTS
 
 
 def features(*rows: list[int]) -> pd.DataFrame:
@@ -39,6 +40,23 @@ def test_trains_and_saves_model_with_metadata(config):
     assert saved["threshold"] == saved["selection"]["threshold"] == model.threshold
     assert saved["selection"]["transform"] in ("raw", "log")
     assert {"python", "scikit-learn", "numpy", "pandas"} <= set(saved["versions"])
+
+
+def test_metadata_records_the_settings_that_produced_the_model(config):
+    """trainedmodel.json holds the training, drift, gate and risk settings of its config."""
+    ingestion.run_ingestion(config)
+    config["training"]["C"] = 0.5
+    config["model_drift"]["rule"] = "raw"
+    config["risk"]["high"] = 0.6
+    training.run_training(config)
+    saved = json.loads((config["output_model_path"] / MODEL_META).read_text())
+    sections = ("training", "model_drift", "data_drift", "gate", "risk")
+    assert set(saved["settings"]) == set(sections)
+    for section in sections:
+        assert saved["settings"][section] == config[section], section
+    assert saved["settings"]["training"]["C"] == 0.5
+    assert saved["settings"]["model_drift"]["rule"] == "raw"
+    assert saved["settings"]["risk"]["high"] == 0.6
 
 
 def test_model_learns_the_signal(config):

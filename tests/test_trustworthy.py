@@ -33,9 +33,9 @@ from common import (
     MODEL_META,
     ConfigError,
     RiskError,
-    WriterLock,
-    load_config,
 )
+from locking import WriterLock
+from settings import load_config
 from store import Run
 
 MAX_LINE = 10_000  # bytes: a log line or a record entry must stay below this
@@ -108,7 +108,7 @@ def test_hand_ingestion_while_locked_exits_with_one_line_and_loses_nothing(works
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from common import WriterLock;"
+            "import sys, time; from pathlib import Path; from locking import WriterLock;"
             f"lock = WriterLock(Path({str(config['output_folder_path'])!r}), 'cron-job');"
             "assert lock.acquire(); print('locked', flush=True); time.sleep(60)",
         ],
@@ -942,7 +942,7 @@ def test_hand_run_waits_for_a_short_job_then_works(workspace):
         [
             sys.executable,
             "-c",
-            "import time; from pathlib import Path; from common import WriterLock;"
+            "import time; from pathlib import Path; from locking import WriterLock;"
             f"lock = WriterLock(Path({str(config['output_folder_path'])!r}), 'short-job');"
             "assert lock.acquire(); print('locked', flush=True); time.sleep(1.5); lock.release()",
         ],
