@@ -400,7 +400,7 @@ def test_hot_reload_of_a_new_deployment(app, client, deployed):
 
 def test_a_new_version_loads_without_stalling_other_requests(app, client, deployed):
     """While one thread loads a new version, the others answer with the last one."""
-    models = app.extensions["risk"]["models"]
+    models = app.extensions["risk_assessment"].models
     assert client.get("/version").get_json()["model_version"] == "v0001"
     deploy_second_model(deployed)
     with models.lock:  # another thread is loading v0002
@@ -414,7 +414,7 @@ def test_the_numpy_fast_path_scores_like_the_model(app, client):
     import pandas as pd
 
     client.get("/health")
-    model, twin, _ = app.extensions["risk"]["models"].current()
+    model, twin, _ = app.extensions["risk_assessment"].models.current()
     rows = np.array([[5.0, 100.0, 10.0], [200.0, 4000.0, 12.0]])
     frame = pd.DataFrame(rows, columns=FEATURES)
     assert twin is not None and not hasattr(twin, "feature_names_in_")
@@ -442,3 +442,21 @@ def test_cached_data_follows_a_new_ingestion(client, deployed):
     ingestion.run_ingestion(deployed)
     assert client.get("/summarystats").get_json()["rows"] == before + 5
     assert client.get("/risk").get_json()["total"] == listed + 3  # 2 of the 5 have exited
+
+
+def test_state_lives_under_one_named_extension(app):
+    """The shared state is one ApiState under "risk_assessment", read by serving.state()."""
+    import serving
+
+    shared = app.extensions["risk_assessment"]
+    assert isinstance(shared, serving.ApiState) and "risk" not in app.extensions
+    with app.app_context():
+        assert serving.state() is shared
+
+
+def test_every_view_is_a_module_level_function(app):
+    """No view is a closure: each endpoint's function is defined at the top of its module."""
+    views = {e: f for e, f in app.view_functions.items() if e != "static"}
+    assert len(views) >= 17
+    for endpoint, view in views.items():
+        assert view.__qualname__ == view.__name__, endpoint
