@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from common import FEATURES, ID_COLUMN, MODEL_META, RiskError, read_json
+from common import FEATURES, ID_COLUMN, METRIC_LABELS, MODEL_META, RiskError, read_json
 
 import numpy as np
 import pandas as pd
@@ -264,6 +264,7 @@ bp.add_app_template_filter(when)
 bp.add_app_template_filter(risk.percent, "percent")
 bp.add_app_template_global(link)
 bp.add_app_template_global(risk.CHANGES, "change_names")
+bp.add_app_template_global(METRIC_LABELS, "metric_labels")
 
 
 @bp.app_context_processor
