@@ -1,7 +1,9 @@
 """HTTP API over the deployed model and the diagnostics. Every answer is JSON (but /).
 
 Speaks MLflow's scoring protocol on /invocations (protocol.py), describes itself at
-/openapi.json (openapi.py) and counts itself at /metrics (metrics.py).
+/openapi.json (openapi.py) and counts itself at /metrics (metrics.py). The views are
+module-level functions on a Blueprint (the dashboard's are in dashboard.py); what they
+share (models, data caches, config) is one serving.ApiState, read through serving.state().
 Reads   the deployed model (prod_deployment_path/current), finaldata.csv, the test data,
         the recorded timings and the cached dependency table
 Run     python app.py [--config config.json]          development server, 127.0.0.1:8000
@@ -142,7 +144,7 @@ def observations_cache(folder: Path) -> DatasetCache:
     return DatasetCache(db, "run ingestion.py", load, also=(db.with_name(db.name + "-wal"),))
 
 
-def max_rows() -> int:
+def max_request_rows() -> int:
     """The most rows one request body may hold (api.max_rows)."""
     return int(state().config["api"]["max_rows"])
 
@@ -166,7 +168,7 @@ def prediction():
     ids, matrix, source, paging = prediction_rows(state().config)
     total, offset = len(matrix), 0
     if paging is not None:
-        offset, limit = page_args(paging, max_rows())
+        offset, limit = page_args(paging, max_request_rows())
         ids = ids[offset : offset + limit] if ids is not None else None
         matrix = matrix[offset : offset + limit]
     preds, proba = predict(model, matrix) if len(matrix) else ([], [])
@@ -185,7 +187,7 @@ def prediction():
 def invocations():
     """MLflow's scoring protocol: 0/1 per row."""
     model, _ = state().models.predictor()
-    _, matrix = request_rows(max_rows())
+    _, matrix = request_rows(max_request_rows())
     return jsonify(predictions=predict(model, matrix, proba=False)[0].tolist())
 
 
