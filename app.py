@@ -1,7 +1,9 @@
 """HTTP API over the deployed model and the diagnostics. Every answer is JSON (but /).
 
 Speaks MLflow's scoring protocol on /invocations (protocol.py), describes itself at
-/openapi.json (openapi.py) and counts itself at /metrics (metrics.py).
+/openapi.json (openapi.py) and counts itself at /metrics (metrics.py). The views are
+module-level functions on a Blueprint (the dashboard's are in dashboard.py); what they
+share (models, data caches, config) is one serving.ApiState, read through serving.state().
 Reads   the deployed model (prod_deployment_path/current), finaldata.csv, the test data,
         the recorded timings and the cached dependency table
 Run     python app.py [--config config.json]          development server, 127.0.0.1:8000
@@ -11,7 +13,6 @@ Run     python app.py [--config config.json]          development server, 127.0.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from common import (
     run_cli,
 )
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 import dashboard
@@ -45,7 +46,16 @@ from protocol import (
     parse_json,
 )
 from scoring import score_model, test_data_file
-from serving import ModelHolder, predict, read_data_file, strip_paths
+from serving import (
+    STATE_KEY,
+    ApiState,
+    DatasetCache,
+    ModelHolder,
+    predict,
+    read_data_file,
+    state,
+    strip_paths,
+)
 from settings import load_config
 
 log = logging.getLogger("app")
@@ -124,43 +134,6 @@ def page_args(args: Any, max_rows: int) -> tuple[int, int]:
     return values[0], values[1]
 
 
-class DatasetCache:
-    """A data set, reloaded only when its files change, with values derived from it.
-
-    Requests read the observations and the test data many times between (rare) changes;
-    loading a million rows takes seconds, a cache hit microseconds.
-    """
-
-    def __init__(self, path: Path, hint: str, load=None, also: tuple[Path, ...] = ()):
-        self.path, self.hint, self.also = path, hint, also
-        self.load = load or dataset.load_dataset
-        self.lock = threading.Lock()
-        self.key, self.data, self.derived = None, None, {}
-
-    def version(self) -> tuple:
-        """What identifies the current content: mtime and size of each file."""
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            raise ApiError(503, f"{self.path.name} not found; {self.hint}") from None
-        others = [
-            (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in self.also
-        ]
-        return (stat.st_mtime_ns, stat.st_size, *others)
-
-    def get(self, name: str | None = None, compute=None, extra: Any = None):
-        """The data, or compute(data) memoized under (name, extra) for this file version."""
-        key = self.version()
-        with self.lock:
-            if key != self.key:
-                self.data, self.derived, self.key = self.load(self.path), {}, key
-            if name is None:
-                return self.data
-            if (name, extra) not in self.derived:
-                self.derived[(name, extra)] = compute(self.data)
-            return self.derived[(name, extra)]
-
-
 def observations_cache(folder: Path) -> DatasetCache:
     """Every stored observation (labelled or not) in order of arrival, from the store."""
     db = store.store_path(folder)
@@ -171,113 +144,153 @@ def observations_cache(folder: Path) -> DatasetCache:
     return DatasetCache(db, "run ingestion.py", load, also=(db.with_name(db.name + "-wal"),))
 
 
-def scores_for(ext: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def max_request_rows() -> int:
+    """The most rows one request body may hold (api.max_rows)."""
+    return int(state().config["api"]["max_rows"])
+
+
+def scores_for(api: ApiState) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metrics on the test data, manifest) of the model being served, memoized."""
-    model, manifest = ext["models"].get()
-    scores = ext["testdata"].get(
-        "scores", lambda d: score_model(model, d), manifest["model_sha256"]
-    )
+    model, manifest = api.models.get()
+    scores = api.testdata.get("scores", lambda d: score_model(model, d), manifest["model_sha256"])
     return scores, manifest
 
 
-def register_routes(app: Flask, config: dict[str, Any], models: ModelHolder) -> None:
-    """The API's routes."""
+# ---- the API's routes ------------------------------------------------------------------------
 
-    @app.route("/prediction", methods=["GET", "POST"])
-    def prediction():
-        model, manifest = models.predictor()
-        ids, matrix, source, paging = prediction_rows(config)
-        total, offset = len(matrix), 0
-        if paging is not None:
-            offset, limit = page_args(paging, int(config["api"]["max_rows"]))
-            ids = ids[offset : offset + limit] if ids is not None else None
-            matrix = matrix[offset : offset + limit]
-        preds, proba = predict(model, matrix) if len(matrix) else ([], [])
-        pairs = zip(preds, proba, strict=True)
-        rows = [{"prediction": int(p), "probability": float(q)} for p, q in pairs]
-        if ids is not None:
-            rows = [{ID_COLUMN: i, **r} for i, r in zip(ids, rows, strict=True)]
-        answer = {"model_version": manifest["version"], "rows": len(rows), "predictions": rows}
-        if paging is not None:
-            end = offset + len(rows)
-            answer.update(total=total, offset=offset, next_offset=end if end < total else None)
-        return jsonify(answer)
+bp = Blueprint("api", __name__)
 
-    @app.post("/invocations")
-    def invocations():
-        model, _ = models.predictor()
-        _, matrix = request_rows(int(config["api"]["max_rows"]))
-        return jsonify(predictions=predict(model, matrix, proba=False)[0].tolist())
 
-    @app.get("/scoring")
-    def scoring_route():
-        scores, manifest = scores_for(app.extensions["risk"])
-        path = test_data_file(config["test_data_path"])
-        return jsonify(model_version=manifest["version"], test_data=path.name, **scores)
+@bp.route("/prediction", methods=["GET", "POST"])
+def prediction():
+    """Predictions for a data file (paged), records or a CSV body."""
+    model, manifest = state().models.predictor()
+    ids, matrix, source, paging = prediction_rows(state().config)
+    total, offset = len(matrix), 0
+    if paging is not None:
+        offset, limit = page_args(paging, max_request_rows())
+        ids = ids[offset : offset + limit] if ids is not None else None
+        matrix = matrix[offset : offset + limit]
+    preds, proba = predict(model, matrix) if len(matrix) else ([], [])
+    pairs = zip(preds, proba, strict=True)
+    rows = [{"prediction": int(p), "probability": float(q)} for p, q in pairs]
+    if ids is not None:
+        rows = [{ID_COLUMN: i, **r} for i, r in zip(ids, rows, strict=True)]
+    answer = {"model_version": manifest["version"], "rows": len(rows), "predictions": rows}
+    if paging is not None:
+        end = offset + len(rows)
+        answer.update(total=total, offset=offset, next_offset=end if end < total else None)
+    return jsonify(answer)
 
-    @app.get("/summarystats")
-    @app.get("/summary")  # the original project's write-ups use both spellings
-    def summarystats():
-        finaldata = app.extensions["risk"]["finaldata"]
-        data = finaldata.get()
-        summary = finaldata.get("summary", diagnostics.dataframe_summary)
-        return jsonify(rows=len(data), summary=summary)
 
-    @app.get("/diagnostics")
-    def diagnostics_route():
-        missing = app.extensions["risk"]["finaldata"].get("missing", diagnostics.missing_data)
-        deps = diagnostics.read_cached_dependencies(
-            config["output_model_path"] / diagnostics.DEPENDENCIES_CACHE
-        )
-        return jsonify(
-            missing_data=missing,
-            execution_time=diagnostics.recorded_timings(config),
-            dependencies=deps or {"packages": [], "note": "not checked yet: run diagnostics.py"},
-        )
+@bp.post("/invocations")
+def invocations():
+    """MLflow's scoring protocol: 0/1 per row."""
+    model, _ = state().models.predictor()
+    _, matrix = request_rows(max_request_rows())
+    return jsonify(predictions=predict(model, matrix, proba=False)[0].tolist())
 
-    @app.get("/ping")
-    def ping():
-        models.get()
-        return Response("\n", mimetype="application/json")
 
-    @app.get("/health")
-    def health():
-        try:
-            _, manifest = models.get()
-        except ApiError as exc:
-            body = {"status": "unavailable", "error_code": exc.code, "message": str(exc)}
-            return jsonify(**body, error=str(exc)), 503
-        return jsonify(
-            status="ok",
-            model_version=manifest["version"],
-            deployed_at=manifest["deployed_at"],
-            reload_error=models.error,
-        )
+@bp.get("/scoring")
+def scoring_route():
+    """The served model's metrics on the test data."""
+    scores, manifest = scores_for(state())
+    path = test_data_file(state().config["test_data_path"])
+    return jsonify(model_version=manifest["version"], test_data=path.name, **scores)
 
-    description = openapi_spec(int(config["api"]["max_rows"]))
 
-    @app.get("/openapi.json")
-    def openapi_json():
-        return jsonify(description)
+@bp.get("/summarystats")
+@bp.get("/summary")  # the original project's write-ups use both spellings
+def summarystats():
+    """Mean, median and standard deviation of each feature of finaldata."""
+    finaldata = state().finaldata
+    data = finaldata.get()
+    summary = finaldata.get("summary", diagnostics.dataframe_summary)
+    return jsonify(rows=len(data), summary=summary)
 
-    @app.get("/metrics")
-    def metrics_route():
-        try:
-            models.get()  # so the served model shows even before the first prediction
-        except ApiError:
-            pass
-        body, content_type = app.extensions["risk"]["metrics"].exposition()
-        return Response(body, content_type=content_type)
 
-    @app.get("/version")
-    def version():
+@bp.get("/diagnostics")
+def diagnostics_route():
+    """Missing data, recorded timings and the cached dependency table."""
+    config = state().config
+    missing = state().finaldata.get("missing", diagnostics.missing_data)
+    deps = diagnostics.read_cached_dependencies(
+        config["output_model_path"] / diagnostics.DEPENDENCIES_CACHE
+    )
+    return jsonify(
+        missing_data=missing,
+        execution_time=diagnostics.recorded_timings(config),
+        dependencies=deps or {"packages": [], "note": "not checked yet: run diagnostics.py"},
+    )
+
+
+@bp.get("/ping")
+def ping():
+    """MLflow's liveness check: 200 once a model is served."""
+    state().models.get()
+    return Response("\n", mimetype="application/json")
+
+
+@bp.get("/health")
+def health():
+    """Liveness, the served version and the last reload's error (503 without a model)."""
+    models = state().models
+    try:
         _, manifest = models.get()
-        return jsonify(
-            model_version=manifest["version"],
-            model_sha256=manifest["model_sha256"],
-            deployed_at=manifest["deployed_at"],
-            f1=manifest["f1"],
-        )
+    except ApiError as exc:
+        body = {"status": "unavailable", "error_code": exc.code, "message": str(exc)}
+        return jsonify(**body, error=str(exc)), 503
+    return jsonify(
+        status="ok",
+        model_version=manifest["version"],
+        deployed_at=manifest["deployed_at"],
+        reload_error=models.error,
+    )
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """This API's OpenAPI description."""
+    return jsonify(state().spec)
+
+
+@bp.get("/metrics")
+def metrics_route():
+    """Prometheus metrics of every worker."""
+    try:
+        state().models.get()  # so the served model shows even before the first prediction
+    except ApiError:
+        pass
+    body, content_type = state().metrics.exposition()
+    return Response(body, content_type=content_type)
+
+
+@bp.get("/version")
+def version():
+    """The served version, its sha256 and the F1 recorded when it was deployed."""
+    _, manifest = state().models.get()
+    return jsonify(
+        model_version=manifest["version"],
+        model_sha256=manifest["model_sha256"],
+        deployed_at=manifest["deployed_at"],
+        f1=manifest["f1"],
+    )
+
+
+# ---- every request counted, every error as JSON ----------------------------------------------
+
+
+def start_clock() -> None:
+    """Note when the request started (for its latency)."""
+    g.started = time.perf_counter()
+
+
+def count_request(response: Response) -> Response:
+    """Count the request and its time per endpoint (the route's rule, not the raw path)."""
+    rule = request.url_rule.rule if request.url_rule else "unmatched"
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    state().metrics.observe(rule, request.method, response.status_code, elapsed)
+    return response
 
 
 def error_answer(status: int, message: str, code: str | None = None):
@@ -286,49 +299,59 @@ def error_answer(status: int, message: str, code: str | None = None):
     return jsonify(error_code=code, message=message, error=message), status
 
 
-def register_metrics(app: Flask, metrics: Metrics) -> None:
-    """Count every request and its time per endpoint (the route's rule, not the raw path)."""
-
-    @app.before_request
-    def start_clock():
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def count(response: Response):
-        rule = request.url_rule.rule if request.url_rule else "unmatched"
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        metrics.observe(rule, request.method, response.status_code, elapsed)
-        return response
+def api_error(exc: ApiError):
+    """An error the API raised on purpose, with its status and code."""
+    return error_answer(exc.status, str(exc), exc.code)
 
 
-def register_errors(app: Flask) -> None:
-    """Every error becomes JSON with the right status and an MLflow error code."""
+def data_error(exc: DataError):
+    """Data that cannot be read: a 400 naming the problem (without server folders)."""
+    return error_answer(400, strip_paths(str(exc)), "INVALID_PARAMETER_VALUE")
 
-    @app.errorhandler(ApiError)
-    def api_error(exc: ApiError):
-        return error_answer(exc.status, str(exc), exc.code)
 
-    @app.errorhandler(DataError)
-    def data_error(exc: DataError):
-        return error_answer(400, strip_paths(str(exc)), "INVALID_PARAMETER_VALUE")
+def model_error(exc: ModelError):
+    """A model that cannot be used: 503."""
+    return error_answer(503, strip_paths(str(exc)))
 
-    @app.errorhandler(ModelError)
-    def model_error(exc: ModelError):
-        return error_answer(503, strip_paths(str(exc)))
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        code = "ENDPOINT_NOT_FOUND" if exc.code == 404 else None
-        response, status = error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
-        for name, value in exc.get_headers():  # e.g. Allow on a 405
-            if name.lower() != "content-type":
-                response.headers[name] = value
-        return response, status
+def http_error(exc: HTTPException):
+    """Flask's own errors (404, 405, 413, ...) in the same JSON shape, with their headers."""
+    code = "ENDPOINT_NOT_FOUND" if exc.code == 404 else None
+    response, status = error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
+    for name, value in exc.get_headers():  # e.g. Allow on a 405
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
 
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        log.exception("unexpected error on %s", request.path)
-        return error_answer(500, "internal error; see the server log")
+
+def unexpected(exc: Exception):
+    """Anything else: logged, answered 500 without details."""
+    log.exception("unexpected error on %s", request.path)
+    return error_answer(500, "internal error; see the server log")
+
+
+ERROR_HANDLERS = (
+    (ApiError, api_error),
+    (DataError, data_error),
+    (ModelError, model_error),
+    (HTTPException, http_error),
+    (Exception, unexpected),
+)
+
+
+def api_state(config: dict[str, Any]) -> ApiState:
+    """The models, data caches, metrics and description every request shares."""
+    models = ModelHolder(config["prod_deployment_path"], config["deployment"]["signing_key_path"])
+    output = config["output_folder_path"]
+    return ApiState(
+        config=config,
+        models=models,
+        finaldata=DatasetCache(output / FINALDATA, "run ingestion.py"),
+        observations=observations_cache(output),
+        testdata=DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
+        metrics=Metrics(models, output),
+        spec=openapi_spec(int(config["api"]["max_rows"])),
+    )
 
 
 def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
@@ -340,19 +363,13 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
         MAX_CONTENT_LENGTH=int(config["api"]["max_request_bytes"]), JSON_SORT_KEYS=False
     )
     app.json.sort_keys = False
-    models = ModelHolder(config["prod_deployment_path"], config["deployment"]["signing_key_path"])
-    app.extensions["risk"] = {
-        "config": config,
-        "models": models,
-        "finaldata": DatasetCache(config["output_folder_path"] / FINALDATA, "run ingestion.py"),
-        "observations": observations_cache(config["output_folder_path"]),
-        "testdata": DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
-        "metrics": Metrics(models, config["output_folder_path"]),
-    }
-    register_routes(app, config, models)
-    dashboard.register(app)  # the client managers' pages and /risk
-    register_errors(app)
-    register_metrics(app, app.extensions["risk"]["metrics"])
+    app.extensions[STATE_KEY] = api_state(config)
+    app.register_blueprint(bp)
+    app.register_blueprint(dashboard.bp)  # the client managers' pages and /risk
+    for kind, handler in ERROR_HANDLERS:
+        app.register_error_handler(kind, handler)
+    app.before_request(start_clock)
+    app.after_request(count_request)
     return app
 
 

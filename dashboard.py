@@ -1,4 +1,4 @@
-"""The client managers' pages and the risk list's endpoints, registered by app.create_app.
+"""The client managers' pages and the risk list's endpoints: a Blueprint app.create_app adds.
 
 Routes  /                    the dashboard: the risk list first, then model health
         /risk                the list as JSON (paged) or CSV (?format=csv: all that match)
@@ -7,23 +7,24 @@ Routes  /                    the dashboard: the risk list first, then model heal
         /runs                the run history of fullprocess
         /report.pdf, /confusionmatrix.png   the files reporting.py wrote
 
-Reads only through the small functions under "data access", so they can be pointed at
-another store. Everything that changes only with a run (the risk list, what changed,
-the history chart, test-data intervals) is computed once per file version and cached.
+Views are module-level functions that take the app's state from serving.state() and
+pass it (an ApiState) on; data is read only through the small functions under "data
+access", so they can be pointed at another store. Everything that changes only with a
+run (the risk list, what changed, the history chart, test-data intervals) is computed
+once per file version and cached.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from common import FEATURES, ID_COLUMN, MODEL_META, RiskError, read_json
+from common import FEATURES, ID_COLUMN, METRIC_LABELS, MODEL_META, RiskError, read_json
 
 import numpy as np
 import pandas as pd
-from flask import Flask, Response, render_template, request, send_file
+from flask import Blueprint, Response, render_template, request, send_file
 from werkzeug.exceptions import BadRequest, NotFound
 
 import diagnostics
@@ -31,6 +32,7 @@ import model_health
 import risk
 import store
 from deployment import load_deployed_version
+from serving import ApiState, stamp, state
 
 PAGE_ROWS = 25  # clients per dashboard page
 SORTS = {
@@ -42,51 +44,18 @@ SORTS = {
 REPORT_FILES = {"report.pdf": "summary_report.pdf", "confusionmatrix.png": "confusionmatrix.png"}
 
 
-# ---- a cache of values that change only with a run -------------------------------------------
-
-
-class Memo:
-    """One value per name, recomputed only when its key (file stamps, versions) changes."""
-
-    def __init__(self):
-        self.lock, self.values = threading.Lock(), {}
-
-    def get(self, name: str, key: Any, compute):
-        """compute() for this key, or the value kept from the last call with the same key."""
-        with self.lock:
-            kept = self.values.get(name)
-        if kept is not None and kept[0] == key:
-            return kept[1]
-        value = compute()
-        with self.lock:
-            self.values[name] = (key, value)
-        return value
-
-
-def stamp(*paths: Path) -> tuple:
-    """What identifies the current content of files: (mtime, size) each, None if absent."""
-    out = []
-    for path in paths:
-        try:
-            st = path.stat()
-            out.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
-
-
 # ---- data access: the functions to repoint at another store ----------------------------------
 
 
-def observations(ext: dict[str, Any]) -> pd.DataFrame:
+def observations(api: ApiState) -> pd.DataFrame:
     """Every observation of every client, labelled or not, in order of arrival (the store)."""
-    return ext["observations"].get()
+    return api.observations.get()
 
 
-def client_observations(ext: dict[str, Any], corporation: str) -> pd.DataFrame:
+def client_observations(api: ApiState, corporation: str) -> pd.DataFrame:
     """The observations of one client, in arrival order (an index built once per file)."""
-    data = observations(ext)
-    index = ext["observations"].get("by_client", lambda d: d.groupby(ID_COLUMN, sort=False).indices)
+    data = observations(api)
+    index = api.observations.get("by_client", lambda d: d.groupby(ID_COLUMN, sort=False).indices)
     return data.iloc[index.get(corporation, [])]
 
 
@@ -98,24 +67,24 @@ def runs_stamp(config: dict[str, Any]) -> tuple:
 # ---- the risk list ---------------------------------------------------------------------------
 
 
-def risk_list(ext: dict[str, Any]) -> tuple[pd.DataFrame, dict, dict, dict]:
+def risk_list(api: ApiState) -> tuple[pd.DataFrame, dict, dict, dict]:
     """(the served list with a change column, manifest, facts: band and change counts,
     views: what filtering and sorting need), computed once per model, data and saved lists.
 
     The baseline is the last written list if it differs from the served one (the list was
     not refreshed yet), else the list before it.
     """
-    model, manifest = ext["models"].get()
-    config = ext["config"]
+    model, manifest = api.models.get()
+    config = api.config
     folder = config["output_model_path"]
 
     def compute(data: pd.DataFrame) -> pd.DataFrame:
         return risk.served_risk_table(model, manifest, data, config["risk"])
 
-    table = ext["observations"].get("risk", compute, manifest["model_sha256"])
+    table = api.observations.get("risk", compute, manifest["model_sha256"])
     # the table (kept alive with the value, so its id is not reused) and the written lists
     key = (id(table), stamp(folder / risk.RISK_CSV, folder / risk.RISK_PREVIOUS))
-    listed, facts, views, _ = ext["memo"].get(
+    listed, facts, views, _ = api.memo.get(
         "risk_list", key, lambda: (*prepared(table, folder), table)
     )
     return listed, manifest, facts, views
@@ -201,70 +170,63 @@ def csv_download(rows: pd.DataFrame, query: dict[str, Any]) -> Response:
 # ---- model health ----------------------------------------------------------------------------
 
 
-def scores_on_test_data(ext: dict[str, Any], model, sha: str) -> dict[str, Any]:
+def scores_on_test_data(api: ApiState, model, sha: str) -> dict[str, Any]:
     """scores_with_interval() on the test data, cached per model and file version."""
     score = model_health.scores_with_interval
-    return ext["testdata"].get("scores+interval", lambda d: score(model, d), sha)
+    return api.testdata.get("scores+interval", lambda d: score(model, d), sha)
 
 
-def previous_scores(ext: dict[str, Any], versions: list[dict], live: str) -> dict | None:
+def previous_scores(api: ApiState, versions: list[dict], live: str) -> dict | None:
     """The version deployed before the live one, scored on today's test data (or None)."""
     before = model_health.previous_version(versions, live)
     if before is None:
         return None
     try:
         model, _ = load_deployed_version(
-            before["folder"], ext["config"]["deployment"]["signing_key_path"]
+            before["folder"], api.config["deployment"]["signing_key_path"]
         )
     except RiskError:  # a damaged old version: show the rest
         return None
-    return {"version": before["version"], **scores_on_test_data(ext, model, before["model_sha256"])}
+    return {"version": before["version"], **scores_on_test_data(api, model, before["model_sha256"])}
 
 
-def health(ext: dict[str, Any]) -> dict[str, Any]:
+def health_facts(api: ApiState, model, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Everything the model health panel shows, read from the store and the files."""
+    config, prod = api.config, api.config["prod_deployment_path"]
+    min_rows = config["model_drift"]["min_batch_rows"]
+    versions = model_health.version_history(prod)
+    runs = model_health.run_history(config, 50)
+    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
+    judged_runs = [r for r in runs if model_health.judgeable(r, min_rows)]
+    drift_runs = (r for r in judged_runs if isinstance(r.get("data_drift_psi"), dict))
+    drift_run = next(drift_runs, None)
+    current = risk.current_clients(observations(api))
+    return {
+        "meta": meta,
+        "scores": scores_on_test_data(api, model, manifest["model_sha256"]),
+        "previous": previous_scores(api, versions, manifest["version"]),
+        "versions": versions,
+        "judged": judged_runs[0] if judged_runs else None,
+        "drift_run": drift_run,
+        "distributions": model_health.distributions(meta, drift_run, current),
+        "history_svg": model_health.history_svg(versions, judged_runs),
+        "runs": runs[:5],
+        # hook: the label-free performance estimate, once runs record one
+        "label_free": next((r for r in runs if r.get("estimated_f1") is not None), None),
+    }
+
+
+def health(api: ApiState) -> dict[str, Any]:
     """F1 with interval against the previous version, last judged batch, drift, history."""
-    config = ext["config"]
-    model, manifest = ext["models"].get()
-    prod = config["prod_deployment_path"]
+    model, manifest = api.models.get()
     key = (  # a run, a deployment or new data: stat() calls only, no reading
         manifest["model_sha256"],
-        runs_stamp(config),
-        stamp(prod / "versions"),
-        ext["testdata"].version(),
-        ext["observations"].version(),
+        runs_stamp(api.config),
+        stamp(api.config["prod_deployment_path"] / "versions"),
+        api.testdata.version(),
+        api.observations.version(),
     )
-    min_rows = config["model_drift"]["min_batch_rows"]
-
-    def compute() -> dict[str, Any]:
-        versions = model_health.version_history(prod)
-        runs = model_health.run_history(config, 50)
-        meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-        judged_runs = [r for r in runs if model_health.judgeable(r, min_rows)]
-        judged = judged_runs[0] if judged_runs else None
-        drift_run = next(
-            (
-                r
-                for r in runs
-                if model_health.judgeable(r, min_rows) and isinstance(r.get("data_drift_psi"), dict)
-            ),
-            None,
-        )
-        current = risk.current_clients(observations(ext))
-        return {
-            "meta": meta,
-            "scores": scores_on_test_data(ext, model, manifest["model_sha256"]),
-            "previous": previous_scores(ext, versions, manifest["version"]),
-            "versions": versions,
-            "judged": judged,
-            "drift_run": drift_run,
-            "distributions": model_health.distributions(meta, drift_run, current),
-            "history_svg": model_health.history_svg(versions, judged_runs),
-            "runs": runs[:5],
-            # hook: the label-free performance estimate, once runs record one
-            "label_free": next((r for r in runs if r.get("estimated_f1") is not None), None),
-        }
-
-    return ext["memo"].get("health", key, compute)
+    return api.memo.get("health", key, lambda: health_facts(api, model, manifest))
 
 
 # ---- pages and endpoints ---------------------------------------------------------------------
@@ -291,107 +253,121 @@ def page_rows(positions: np.ndarray, per_page: int) -> tuple[np.ndarray, int, in
     return positions[(page - 1) * per_page : page * per_page], page, pages
 
 
-def records(rows: pd.DataFrame, ext: dict[str, Any]) -> list[dict[str, Any]]:
+def records(rows: pd.DataFrame, api: ApiState) -> list[dict[str, Any]]:
     """Rows of the list as client_record()s."""
-    top = ext["config"]["risk"]["top_reasons"]
+    top = api.config["risk"]["top_reasons"]
     return [risk.client_record(r, top) for r in rows.to_dict(orient="records")]
 
 
-def register(app: Flask) -> None:
-    """Add the dashboard, the risk endpoints and the file links to the app."""
-    ext = app.extensions["risk"]
-    ext["memo"] = Memo()
-    config = ext["config"]
-    app.add_template_filter(when)
-    app.add_template_filter(risk.percent, "percent")
-    app.add_template_global(link)
-    app.add_template_global(risk.CHANGES, "change_names")
+bp = Blueprint("dashboard", __name__)
+bp.add_app_template_filter(when)
+bp.add_app_template_filter(risk.percent, "percent")
+bp.add_app_template_global(link)
+bp.add_app_template_global(risk.CHANGES, "change_names")
+bp.add_app_template_global(METRIC_LABELS, "metric_labels")
 
-    @app.context_processor
-    def written_reports() -> dict[str, Any]:
-        """Which of the report files exist (the header links only to those)."""
-        folder = config["output_model_path"]
-        return {"reports": {k: (folder / v).is_file() for k, v in REPORT_FILES.items()}}
 
-    @app.get("/")
-    def dashboard_page():
-        listed, manifest, facts, views = risk_list(ext)
-        query = list_query()
-        rows = filtered(views, query)
-        chunk, page, pages = page_rows(rows, PAGE_ROWS)
-        return render_template(
-            "dashboard.html",
-            manifest=manifest,
-            facts=facts,
-            query=query,
-            sorts=SORTS,
-            rows=records(listed.iloc[chunk], ext),
-            matched=len(rows),
-            first=(page - 1) * PAGE_ROWS + 1,
-            page=page,
-            pages=pages,
-            health=health(ext),
-            psi_band=diagnostics.psi_band,
-            bars=model_health.bars_svg,
-        )
+@bp.app_context_processor
+def written_reports() -> dict[str, Any]:
+    """Which of the report files exist (the header links only to those)."""
+    folder = state().config["output_model_path"]
+    return {"reports": {k: (folder / v).is_file() for k, v in REPORT_FILES.items()}}
 
-    @app.get("/risk")
-    def risk_endpoint():
-        listed, manifest, _, views = risk_list(ext)
-        query = list_query()
-        rows = filtered(views, query)
-        if request.args.get("format") == "csv":
-            return csv_download(listed.iloc[rows], query)
-        top, page = int_param("top", 50, 1, 1000), int_param("page", 1, 1, 10**6)
-        chunk = listed.iloc[rows[(page - 1) * top : page * top]]
-        return {
-            "model_version": manifest["version"],
-            "total": len(rows),
-            "page": page,
-            "top": top,
-            "band": query["band"] or None,
-            "clients": records(chunk, ext),
-        }
 
-    @app.get("/risk/<corporation>")
-    def risk_client(corporation: str):
-        listed, manifest, _, views = risk_list(ext)
-        position = views["position"].get(corporation)
-        if position is None:
-            raise NotFound(f"corporation {corporation!r}: not a current client")
-        return {"model_version": manifest["version"], **records(listed.iloc[[position]], ext)[0]}
+@bp.get("/")
+def dashboard_page():
+    """The dashboard: a page of the risk list, then model health."""
+    api = state()
+    listed, manifest, facts, views = risk_list(api)
+    query = list_query()
+    rows = filtered(views, query)
+    chunk, page, pages = page_rows(rows, PAGE_ROWS)
+    return render_template(
+        "dashboard.html",
+        manifest=manifest,
+        facts=facts,
+        query=query,
+        sorts=SORTS,
+        rows=records(listed.iloc[chunk], api),
+        matched=len(rows),
+        first=(page - 1) * PAGE_ROWS + 1,
+        page=page,
+        pages=pages,
+        health=health(api),
+        psi_band=diagnostics.psi_band,
+        bars=model_health.bars_svg,
+    )
 
-    @app.get("/client/<corporation>")
-    def client_page(corporation: str):
-        listed, manifest, facts, views = risk_list(ext)
-        history = client_observations(ext, corporation)
-        if history.empty:
-            raise NotFound(f"corporation {corporation!r}: not a known client")
-        model, _ = ext["models"].get()
-        history = history.assign(score=model.predict_proba(history[FEATURES].astype(float))[:, 1])
-        position = views["position"].get(corporation)
-        return render_template(
-            "client.html",
-            manifest=manifest,
-            corporation=corporation,
-            client=None if position is None else records(listed.iloc[[position]], ext)[0],
-            total=facts["total"],
-            history=history.to_dict(orient="records"),
-            features=FEATURES,
-            labels=risk.LABELS,
-        )
 
-    @app.get("/runs")
-    def runs_page():
-        _, manifest = ext["models"].get()
-        runs = model_health.run_history(config, 200)
-        return render_template("runs.html", manifest=manifest, runs=runs)
+@bp.get("/risk")
+def risk_endpoint():
+    """A page of the risk list as JSON, or every matching row as CSV (?format=csv)."""
+    api = state()
+    listed, manifest, _, views = risk_list(api)
+    query = list_query()
+    rows = filtered(views, query)
+    if request.args.get("format") == "csv":
+        return csv_download(listed.iloc[rows], query)
+    top, page = int_param("top", 50, 1, 1000), int_param("page", 1, 1, 10**6)
+    chunk = listed.iloc[rows[(page - 1) * top : page * top]]
+    return {
+        "model_version": manifest["version"],
+        "total": len(rows),
+        "page": page,
+        "top": top,
+        "band": query["band"] or None,
+        "clients": records(chunk, api),
+    }
 
-    @app.get("/report.pdf", endpoint="report_pdf")
-    @app.get("/confusionmatrix.png", endpoint="confusion_png")
-    def report_file():
-        name = REPORT_FILES[request.path.lstrip("/")]
-        path = config["output_model_path"] / name
-        if not path.is_file():
-            raise NotFound(f"{name}: not written yet; run reporting.py")
-        return send_file(path, max_age=0)
+
+@bp.get("/risk/<corporation>")
+def risk_client(corporation: str):
+    """One current client of the risk list, with its reasons."""
+    api = state()
+    listed, manifest, _, views = risk_list(api)
+    position = views["position"].get(corporation)
+    if position is None:
+        raise NotFound(f"corporation {corporation!r}: not a current client")
+    return {"model_version": manifest["version"], **records(listed.iloc[[position]], api)[0]}
+
+
+@bp.get("/client/<corporation>")
+def client_page(corporation: str):
+    """One client's page: every observation with its score, and the reasons."""
+    api = state()
+    listed, manifest, facts, views = risk_list(api)
+    history = client_observations(api, corporation)
+    if history.empty:
+        raise NotFound(f"corporation {corporation!r}: not a known client")
+    model, _ = api.models.get()
+    history = history.assign(score=model.predict_proba(history[FEATURES].astype(float))[:, 1])
+    position = views["position"].get(corporation)
+    return render_template(
+        "client.html",
+        manifest=manifest,
+        corporation=corporation,
+        client=None if position is None else records(listed.iloc[[position]], api)[0],
+        total=facts["total"],
+        history=history.to_dict(orient="records"),
+        features=FEATURES,
+        labels=risk.LABELS,
+    )
+
+
+@bp.get("/runs")
+def runs_page():
+    """The run history of fullprocess."""
+    _, manifest = state().models.get()
+    runs = model_health.run_history(state().config, 200)
+    return render_template("runs.html", manifest=manifest, runs=runs)
+
+
+@bp.get("/report.pdf", endpoint="report_pdf")
+@bp.get("/confusionmatrix.png", endpoint="confusion_png")
+def report_file():
+    """A file reporting.py wrote (404 until it has)."""
+    name = REPORT_FILES[request.path.lstrip("/")]
+    path = state().config["output_model_path"] / name
+    if not path.is_file():
+        raise NotFound(f"{name}: not written yet; run reporting.py")
+    return send_file(path, max_age=0)

@@ -1,4 +1,7 @@
-"""The model server's internals: the served model and safe reads of data files.
+"""The model server's internals: the app's shared state, the served model, safe reads.
+
+The state (ApiState) lives in app.extensions["risk_assessment"]; app.py and dashboard.py
+read it only through state(). Data sets are cached per file version (DatasetCache).
 
 The served model is loaded lazily, verified (deployment.load_deployed), reloaded when
 `current` changes, and kept with a "numpy twin" that scores rows without pandas (the hot
@@ -15,6 +18,7 @@ import os
 import stat
 import threading
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,12 @@ from common import FEATURES, RiskError
 
 import numpy as np
 import pandas as pd
+from flask import current_app
 from sklearn.base import BaseEstimator
 
+import dataset
 from deployment import CURRENT, load_deployed
+from metrics import Metrics
 from protocol import ApiError, invalid
 
 log = logging.getLogger("app")
@@ -244,3 +251,101 @@ def strip_paths(message: str) -> str:
         for w in message.split(" ")
     ]
     return " ".join(words)
+
+
+# ---- caches and the app's shared state -------------------------------------------------------
+
+
+class DatasetCache:
+    """A data set, reloaded only when its files change, with values derived from it.
+
+    Requests read the observations and the test data many times between (rare) changes,
+    so each is loaded once per file version.
+    """
+
+    def __init__(self, path: Path, hint: str, load=None, also: tuple[Path, ...] = ()):
+        self.path, self.hint, self.also = path, hint, also
+        self.load = load or dataset.load_dataset
+        self.lock = threading.Lock()
+        self.key, self.data, self.derived = None, None, {}
+
+    def version(self) -> tuple:
+        """What identifies the current content: mtime and size of each file."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            raise ApiError(503, f"{self.path.name} not found; {self.hint}") from None
+        others = [
+            (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in self.also
+        ]
+        return (stat.st_mtime_ns, stat.st_size, *others)
+
+    def get(self, name: str | None = None, compute=None, model_sha256: str | None = None):
+        """The data, or compute(data) memoized under (name, the model it used) for this
+        file version (model_sha256 None: a value that does not depend on the model)."""
+        key = self.version()
+        with self.lock:
+            if key != self.key:
+                self.data, self.derived, self.key = self.load(self.path), {}, key
+            if name is None:
+                return self.data
+            if (name, model_sha256) not in self.derived:
+                self.derived[(name, model_sha256)] = compute(self.data)
+            return self.derived[(name, model_sha256)]
+
+
+class Memo:
+    """One value per name, recomputed only when its key (file stamps, versions) changes."""
+
+    def __init__(self):
+        self.lock, self.values = threading.Lock(), {}
+
+    def get(self, name: str, key: Any, compute):
+        """compute() for this key, or the value kept from the last call with the same key."""
+        with self.lock:
+            kept = self.values.get(name)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        value = compute()
+        with self.lock:
+            self.values[name] = (key, value)
+        return value
+
+
+def stamp(*paths: Path) -> tuple:
+    """What identifies the current content of files: (mtime, size) each, None if absent."""
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+STATE_KEY = "risk_assessment"  # the app.extensions entry holding the ApiState
+
+
+@dataclass
+class ApiState:
+    """What every request of the API shares, built once by app.create_app.
+
+    config: the loaded config.json; models: the served model; finaldata, observations,
+    testdata: data sets cached per file version; metrics: the Prometheus counters;
+    spec: the OpenAPI description; memo: what the dashboard computes once per run.
+    """
+
+    config: dict[str, Any]
+    models: ModelHolder
+    finaldata: DatasetCache
+    observations: DatasetCache
+    testdata: DatasetCache
+    metrics: Metrics
+    spec: dict[str, Any]
+    memo: Memo = field(default_factory=Memo)
+
+
+def state() -> ApiState:
+    """The shared state of the app handling the current request."""
+    return current_app.extensions[STATE_KEY]

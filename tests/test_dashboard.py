@@ -480,7 +480,7 @@ def test_report_files_are_served_once_written(reportable):
 def test_what_changes_only_with_a_run_is_computed_once(dashboard):
     """Model health (chart, intervals) is cached until a run is recorded."""
     app = api.create_app(dashboard)
-    ext = app.extensions["risk"]
+    ext = app.extensions["risk_assessment"]
     with app.test_request_context("/"):
         first = dash.health(ext)
         assert dash.health(ext) is first

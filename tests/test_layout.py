@@ -30,6 +30,7 @@ PARTS = {
     "report_text": "reporting",
     "dashboard": "app",
     "openapi": "app",
+    "openapi_schemas": "app",
     "protocol": "app",
     "serving": "app",
     "metrics": "app",
