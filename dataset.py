@@ -3,7 +3,8 @@
 Every cell is read as text and checked the same way, whether it comes from an input file,
 a database row, finaldata.csv or the test data:
 - headers are matched case- and space-insensitively (" Exited" is `exited`);
-- ids are kept as text exactly as written (`0012` stays `0012`);
+- ids are kept as text exactly as written (`0012` stays `0012`), without control
+  characters (a line break in an id is a broken export);
 - counts are non-negative integers written in digits, at most MAX_INT (2^53: every such
   integer is exact in a float, so numpy, pandas, JSON and SQLite all agree on it);
 - `exited` is 0 or 1, or empty when the outcome is not known yet (an unlabelled row).
@@ -26,6 +27,9 @@ MAX_INT = 2**53  # the largest count accepted (documented in the README)
 MAX_ID_CHARS = 200  # a longer id is a wrong export, not a client
 _MAX_TEXT = str(MAX_INT)
 _DIGITS = r"^\+?[0-9]+(?:\.0*)?$"  # 12, +12, 12.0: integers as spreadsheets write them
+# A line break, tab or other control character in an id is a broken export, not a client
+# (and a carriage return would split the row when finaldata.csv is read again).
+_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 
 
 def decode_text(source: str, raw: bytes) -> str:
@@ -159,8 +163,12 @@ def validate_rows(
 
     if ID_COLUMN in raw:
         ids = raw[ID_COLUMN]
-        conditions = [ids == "", ids.str.len() > MAX_ID_CHARS]
-        texts = [f"missing {ID_COLUMN}", f"{ID_COLUMN} longer than {MAX_ID_CHARS} characters"]
+        conditions = [ids == "", ids.str.len() > MAX_ID_CHARS, ids.str.contains(_CONTROL)]
+        texts = [
+            f"missing {ID_COLUMN}",
+            f"{ID_COLUMN} longer than {MAX_ID_CHARS} characters",
+            f"control character in {ID_COLUMN}",
+        ]
         flag(pd.Series(np.select(conditions, texts, ""), index=raw.index))
     for col in [c for c in FEATURES if c in raw]:
         values[col], bad = integer_cells(raw[col], col)

@@ -49,6 +49,16 @@ def test_a_bad_count_drops_its_row_with_its_reason(cell, reason):
     assert clean[ID_COLUMN].tolist() == ["b"] and reasons == {reason: 1}
 
 
+@pytest.mark.parametrize("control", ["\r", "\n", "\t", "\x1b", "\x85"])
+def test_an_id_with_a_control_character_drops_its_row(tmp_path, control):
+    """A line break (or any control character) in an id is a broken export: the row is
+    dropped, so finaldata.csv, written back from the store, reads as the same rows."""
+    path = tmp_path / "d.csv"
+    path.write_text(f'{HEADER}\n"a{control}b",1,1,1,0\nc,1,1,1,0\n', encoding="utf-8")
+    clean, reasons = dataset.clean_rows(dataset.read_raw_csv(path))
+    assert clean[ID_COLUMN].tolist() == ["c"] and reasons == {"control character in corporation": 1}
+
+
 def test_spreadsheet_integers_and_the_bound_itself_are_counts():
     """+12 and 12.0 are 12; 2^53 is accepted."""
     clean, reasons = dataset.clean_rows(raw(("a", "+12", "12.0", 2**53, 1)))

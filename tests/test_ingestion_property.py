@@ -171,6 +171,7 @@ def is_valid(row: tuple) -> bool:
         and corporation != ""
         and corporation == corporation.strip()
         and len(corporation) <= dataset.MAX_ID_CHARS
+        and not any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in corporation)
         and all(type(c) is int and 0 <= c <= dataset.MAX_INT for c in counts)
         and exited in (0, 1, None)
     )
@@ -190,6 +191,9 @@ def folders(tmp_path_factory):
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(content=CONTENT)
+@example(
+    content=b'"corporation",lastmonth_activity,lastyear_activity,number_of_employees,exited\n"0\r0",0,0,0,0\n'
+)
 @example(content=f"{HEADER}\nacme,1,\u0661\u0662,3,0\nok,1,2,3,0\nfine,4,5,6,1\n".encode())
 @example(content=f"{HEADER}\nacme,1,\uff11\uff12,3,0\nok,1,2,3,0\nfine,4,5,6,1\n".encode())
 def test_anything_beside_a_good_file_never_breaks_ingestion(folders, content):
