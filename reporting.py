@@ -20,12 +20,10 @@ from typing import Any
 
 from common import (
     FINALDATA,
-    INGESTION_RECORD,
     METRIC_LABELS,
     RiskError,
     cli_parser,
     now_iso,
-    read_json,
     run_cli,
     test_data_file,
     write_atomic,
@@ -206,7 +204,7 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     test_path = test_data_file(config["test_data_path"])
     test = dataset.load_dataset(test_path)
     data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
-    record = read_json(Path(manifest["folder"]) / INGESTION_RECORD, {}) or {}
+    record = store.read_record_file(manifest["folder"])
     runs = with_current_run(model_health.run_history(config, 50), current_run)
     versions = model_health.version_history(config["prod_deployment_path"])
     ranked = served_risk_table(model, manifest, observations(config), config["risk"])

@@ -27,7 +27,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from common import FINALDATA, INGESTION_RECORD, DataError, now_iso
+from common import FINALDATA, INGESTION_RECORD, DataError, now_iso, read_json
 
 import store_files
 from store_tables import (
@@ -347,6 +347,11 @@ def load_record(folder: Path) -> dict[str, Any]:
         return {"files": [], "runs": []}
     with closing(open_store(folder)) as db:
         return store_files.ingestion_record(db)
+
+
+def read_record_file(folder: Path) -> dict[str, Any]:
+    """The ingestion record exported into folder (a deployed version's copy); {} if none."""
+    return read_json(Path(folder) / INGESTION_RECORD, {}) or {}
 
 
 # ---- run history ----------------------------------------------------------------------------

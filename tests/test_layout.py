@@ -152,3 +152,14 @@ def test_apicalls_is_a_client_that_imports_no_script():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_only_the_store_reads_or_writes_the_ingestion_record():
+    """The record's layout is known in one place: no module but store.py and its parts
+    names the ingestion record's file (deployment copies it as a file among others)."""
+    readers = {
+        m
+        for m in project_modules()
+        if "INGESTION_RECORD" in (ROOT / f"{m}.py").read_text(encoding="utf-8")
+    }
+    assert readers <= {"common", "store", "store_files", "deployment"}, readers
