@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from common import FEATURES, ID_COLUMN, METRIC_LABELS, MODEL_META, RiskError, read_json
+from common import FEATURES, ID_COLUMN, METRIC_LABELS, RiskError
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ import diagnostics
 import model_health
 import risk
 import store
-from deployment import load_deployed_version
+from deployment import load_deployed_version, read_model_meta
 from serving import ApiState, stamp, state
 
 PAGE_ROWS = 25  # clients per dashboard page
@@ -196,7 +196,7 @@ def health_facts(api: ApiState, model, manifest: dict[str, Any]) -> dict[str, An
     min_rows = config["model_drift"]["min_batch_rows"]
     versions = model_health.version_history(prod)
     runs = model_health.run_history(config, 50)
-    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
+    meta = read_model_meta(manifest["folder"])
     judged_runs = [r for r in runs if model_health.judgeable(r, min_rows)]
     drift_runs = (r for r in judged_runs if isinstance(r.get("data_drift_psi"), dict))
     drift_run = next(drift_runs, None)

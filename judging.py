@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from common import MODEL_META, TARGET, read_json
+from common import TARGET
 
 import store
 
@@ -140,8 +140,9 @@ def data_verdict(config: dict[str, Any], frame, manifest) -> Finding | None:
     """Each feature of the batch against the model's training bins: chi-square (Holm) for
     the verdict, PSI beside it; a verdict needs model_drift.min_batch_rows rows."""
     import monitoring
+    from deployment import read_model_meta
 
-    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
+    meta = read_model_meta(manifest["folder"])
     profile = meta.get("profile")
     if not profile or frame.empty:
         return None
