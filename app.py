@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from common import (
     FINALDATA,
@@ -38,6 +38,7 @@ from openapi import openapi_spec
 from protocol import (
     STATUS_CODES,
     ApiError,
+    Rows,
     check_content_type,
     csv_rows,
     from_records,
@@ -69,7 +70,7 @@ def body_bytes() -> bytes:
         raise ApiError(408, "request body: not received in time") from None
 
 
-def request_rows(max_rows: int) -> tuple:
+def request_rows(max_rows: int) -> Rows:
     """(ids, matrix) of an MLflow scoring request (JSON or CSV)."""
     mime = check_content_type(request.content_type)
     raw = body_bytes()
@@ -78,8 +79,16 @@ def request_rows(max_rows: int) -> tuple:
     return mlflow_rows(parse_json(raw), max_rows)
 
 
-def prediction_rows(config: dict[str, Any]) -> tuple:
-    """(ids, matrix, source, paging) of a /prediction request: a file, records or CSV.
+class PredictionInput(NamedTuple):
+    """What a /prediction request asks to score, and its paging arguments (the query or
+    the JSON body; None for rows sent in the body, which are not paged)."""
+
+    rows: Rows
+    paging: Any | None
+
+
+def prediction_rows(config: dict[str, Any]) -> PredictionInput:
+    """The rows of a /prediction request (a file, records or CSV) and their paging.
 
     Files are paged (offset, limit in `paging`, the query or the body); request bodies
     are capped at api.max_rows and have no paging (None).
@@ -89,11 +98,11 @@ def prediction_rows(config: dict[str, Any]) -> tuple:
         given = request.args.get("filename") or request.args.get("filepath")
         if not given:
             raise ApiError(400, "query parameter filename is required")
-        return csv_rows(read_data_file(config, given), given, 10**9) + (given, request.args)
+        return PredictionInput(csv_rows(read_data_file(config, given), given, 10**9), request.args)
     mime = check_content_type(request.content_type)
     raw = body_bytes()
     if mime == "text/csv":
-        return csv_rows(raw, "CSV body", max_rows) + ("CSV body", None)
+        return PredictionInput(csv_rows(raw, "CSV body", max_rows), None)
     body = parse_json(raw)
     if not isinstance(body, dict):
         raise ApiError(400, "request body: must be a JSON object")
@@ -106,12 +115,12 @@ def prediction_rows(config: dict[str, Any]) -> tuple:
             "(with offset, limit) or 'records'",
         )
     if "records" in body:
-        return from_records(body["records"], "records", max_rows) + ("records", None)
+        return PredictionInput(from_records(body["records"], "records", max_rows), None)
     if "filepath" in body:
         if not isinstance(body["filepath"], str):
             raise invalid("filepath: must be a string")
         rows = csv_rows(read_data_file(config, body["filepath"]), body["filepath"], 10**9)
-        return rows + (body["filepath"], body)
+        return PredictionInput(rows, body)
     raise ApiError(400, "request body: give 'filepath' or 'records' (or send text/csv)")
 
 
@@ -165,7 +174,7 @@ bp = Blueprint("api", __name__)
 def prediction():
     """Predictions for a data file (paged), records or a CSV body."""
     model, manifest = state().models.predictor()
-    ids, matrix, source, paging = prediction_rows(state().config)
+    (ids, matrix), paging = prediction_rows(state().config)
     total, offset = len(matrix), 0
     if paging is not None:
         offset, limit = page_args(paging, max_request_rows())

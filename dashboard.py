@@ -17,7 +17,7 @@ once per file version and cached.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from common import FEATURES, ID_COLUMN, METRIC_LABELS, RiskError
@@ -67,9 +67,18 @@ def runs_stamp(config: dict[str, Any]) -> tuple:
 # ---- the risk list ---------------------------------------------------------------------------
 
 
-def risk_list(api: ApiState) -> tuple[pd.DataFrame, dict, dict, dict]:
-    """(the served list with a change column, manifest, facts: band and change counts,
-    views: what filtering and sorting need), computed once per model, data and saved lists.
+class RiskList(NamedTuple):
+    """The served risk list with a change column, the model's manifest, the band and
+    change counts (facts), and what filtering and sorting need (views)."""
+
+    listed: pd.DataFrame
+    manifest: dict
+    facts: dict
+    views: dict
+
+
+def risk_list(api: ApiState) -> RiskList:
+    """The risk list of the live model, computed once per model, data and saved lists.
 
     The baseline is the last written list if it differs from the served one (the list was
     not refreshed yet), else the list before it.
@@ -87,7 +96,7 @@ def risk_list(api: ApiState) -> tuple[pd.DataFrame, dict, dict, dict]:
     listed, facts, views, _ = api.memo.get(
         "risk_list", key, lambda: (*prepared(table, folder), table)
     )
-    return listed, manifest, facts, views
+    return RiskList(listed, manifest, facts, views)
 
 
 def prepared(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict, dict]:

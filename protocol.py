@@ -19,7 +19,7 @@ import io
 import json
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from common import FEATURES, ID_COLUMN
 
@@ -152,7 +152,14 @@ def check_rows(n: int, field: str, max_rows: int) -> None:
         raise ApiError(413, f"{field}: {n} rows, at most {max_rows} per request (api.max_rows)")
 
 
-def from_columns(columns: dict[str, list], field: str, max_rows: int, text: bool = False) -> tuple:
+class Rows(NamedTuple):
+    """Rows to score: their ids (None when the request gave none) and the feature matrix."""
+
+    ids: list[str] | None
+    matrix: np.ndarray
+
+
+def from_columns(columns: dict[str, list], field: str, max_rows: int, text: bool = False) -> Rows:
     """(ids, matrix) from {column: [values]}; every column the same length."""
     missing = [f for f in FEATURES if f not in columns]
     if missing:
@@ -164,10 +171,10 @@ def from_columns(columns: dict[str, list], field: str, max_rows: int, text: bool
     check_rows(lengths.pop(), field, max_rows)
     matrix = np.column_stack([column_values(columns[f], f, text) for f in FEATURES])
     ids = columns.get(ID_COLUMN)
-    return (id_values(ids) if ids is not None else None), matrix
+    return Rows(id_values(ids) if ids is not None else None, matrix)
 
 
-def from_records(records: Any, field: str, max_rows: int) -> tuple:
+def from_records(records: Any, field: str, max_rows: int) -> Rows:
     """(ids, matrix) from a list of {column: value} objects."""
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise invalid(f"{field}: must be a list of objects")
@@ -178,12 +185,12 @@ def from_records(records: Any, field: str, max_rows: int) -> tuple:
             raise invalid(f"{field}: record {i + 1} misses column(s) {', '.join(missing)}")
     matrix = np.column_stack([column_values([r[f] for r in records], f) for f in FEATURES])
     has_ids = all(ID_COLUMN in r for r in records)
-    return (id_values([r[ID_COLUMN] for r in records]) if has_ids else None), matrix
+    return Rows(id_values([r[ID_COLUMN] for r in records]) if has_ids else None, matrix)
 
 
 def from_rows(
     rows: list, columns: list | None, field: str, max_rows: int, text: bool = False
-) -> tuple:
+) -> Rows:
     """(ids, matrix) from a list of rows, in the named columns (default: FEATURES)."""
     columns = list(FEATURES) if columns is None else columns
     if not all(isinstance(c, str) for c in columns):
@@ -198,7 +205,7 @@ def from_rows(
     return from_columns({k: list(v) for k, v in table.items()}, field, max_rows, text)
 
 
-def from_split(split: Any, max_rows: int) -> tuple:
+def from_split(split: Any, max_rows: int) -> Rows:
     """(ids, matrix) from pandas' split orient: {"columns", "data", optional "index"}."""
     field = "dataframe_split"
     if not isinstance(split, dict) or not isinstance(split.get("data"), list):
@@ -211,7 +218,7 @@ def from_split(split: Any, max_rows: int) -> tuple:
     return from_rows(split["data"], columns, field, max_rows)
 
 
-def from_tensor(value: Any, field: str, max_rows: int) -> tuple:
+def from_tensor(value: Any, field: str, max_rows: int) -> Rows:
     """(ids, matrix) from instances/inputs: records, rows, or a dict of columns."""
     if isinstance(value, dict):
         return from_columns(value, field, max_rows)
@@ -222,7 +229,7 @@ def from_tensor(value: Any, field: str, max_rows: int) -> tuple:
     return from_rows(value, None, field, max_rows)
 
 
-def mlflow_rows(body: Any, max_rows: int) -> tuple:
+def mlflow_rows(body: Any, max_rows: int) -> Rows:
     """(ids, matrix) of an MLflow JSON request: exactly one format key; params ignored."""
     if not isinstance(body, dict):
         raise ApiError(400, f"request body: must be a JSON object with one of {', '.join(FORMATS)}")
@@ -240,7 +247,7 @@ def mlflow_rows(body: Any, max_rows: int) -> tuple:
     return from_tensor(body[key], key, max_rows)
 
 
-def csv_rows(raw: bytes, source: str, max_rows: int) -> tuple:
+def csv_rows(raw: bytes, source: str, max_rows: int) -> Rows:
     """(ids, matrix) from CSV bytes with a header (features required, id optional)."""
     try:
         text = raw.decode("utf-8-sig")
