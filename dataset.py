@@ -215,14 +215,21 @@ def load_dataset(path: str | Path, required: list[str] = COLUMNS) -> pd.DataFram
 
 
 def feature_frame(data: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The FEATURES columns of data as validated int64; DataError naming source otherwise."""
+    """The FEATURES columns of data as validated int64; DataError naming the source, the
+    first bad cell's column and 1-based row, and the count of bad rows otherwise."""
     missing = [c for c in FEATURES if c not in data.columns]
     if missing:
         raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
-    text = data[FEATURES].apply(lambda col: col.astype(str).str.strip())
+    text = data[FEATURES].reset_index(drop=True).apply(lambda col: col.astype(str).str.strip())
     clean, reasons = clean_rows(text)
     if reasons:
-        raise DataError(f"{source}: {sum(reasons.values())} bad row(s): {describe(reasons)}")
+        _, why = validate_rows(text)
+        row = int(np.flatnonzero((why != "").to_numpy())[0])
+        col = next(c for c in FEATURES if why.iloc[row].endswith(c))
+        raise DataError(
+            f"{source}: column {col} row {row + 1}: {text[col].iloc[row]!r} is not a count "
+            f"({why.iloc[row]}); {sum(reasons.values())} bad row(s): {describe(reasons)}"
+        )
     return clean[FEATURES]
 
 

@@ -57,30 +57,12 @@ REQUIREMENTS = PROJECT_DIR / "requirements.txt"
 PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
 
 
-def feature_frame(data: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The FEATURES of data as numbers; DataError naming the column and first bad row."""
-    missing = [c for c in FEATURES if c not in data.columns]
-    if missing:
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
-    out = pd.DataFrame(index=data.index)
-    for col in FEATURES:
-        values = pd.to_numeric(data[col], errors="coerce")
-        bad = values.isna() | ~np.isfinite(values.fillna(0).astype(float))
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"{source}: column {col} row {row + 1}: {data[col].iloc[row]!r} is not a number"
-            )
-        out[col] = values.astype(float)
-    return out
-
-
 def model_predictions(data: pd.DataFrame, model, source: str = "data") -> pd.DataFrame:
     """Prediction (0/1) and exit probability per row, same length and order as data.
 
     Carries the corporation id when data has one.
     """
-    features = feature_frame(data, source)
+    features = dataset.feature_frame(data, source).astype(float)
     out = pd.DataFrame(index=data.index)
     if ID_COLUMN in data.columns:
         out[ID_COLUMN] = data[ID_COLUMN].astype(str)

@@ -116,7 +116,7 @@ def test_feature_frame_checks_columns_and_values():
     assert dataset.feature_frame(frame, "posted").dtypes.eq("int64").all()
     with pytest.raises(DataError, match="posted: missing column"):
         dataset.feature_frame(frame.drop(columns=FEATURES[0]), "posted")
-    with pytest.raises(DataError, match="posted: 1 bad row"):
+    with pytest.raises(DataError, match=r"posted: column lastyear_activity row 2: '-2' is not"):
         dataset.feature_frame(frame.assign(**{FEATURES[1]: ["1", "-2"]}), "posted")
 
 
