@@ -74,19 +74,13 @@ def deployment_sources(config: dict[str, Any]) -> dict[str, Path]:
 
 
 def check_sources(sources: dict[str, Path]) -> dict[str, Any]:
-    """ModelError unless every file exists and the score belongs to this very model.
-
-    Returns the scores.json content.
-    """
+    """ModelError unless every file exists and the score belongs to this very model;
+    returns the scores.json content."""
     for name, path in sources.items():
         if not path.is_file():
-            hint = (
-                "ingestion.py"
-                if name in (INGESTED_FILES, INGESTION_RECORD)
-                else (
-                    "training.py" if name in (MODEL_SKOPS, MODEL_FILE, MODEL_META) else "scoring.py"
-                )
-            )
+            hint = "training.py" if name in (MODEL_SKOPS, MODEL_FILE, MODEL_META) else "scoring.py"
+            if name in (INGESTED_FILES, INGESTION_RECORD):
+                hint = "ingestion.py"
             raise ModelError(f"{path}: missing; run {hint} first")
     scores = read_json(sources[SCORES_JSON])
     model_sha = sha256_file(sources[MODEL_SKOPS])
@@ -127,8 +121,7 @@ def read_model_meta(folder: Path | str) -> dict[str, Any]:
 
 def deployed_f1s(prod: Path) -> list[float]:
     """The F1 recorded at deployment of every version, oldest first."""
-    scores = [m.get("f1") for m in read_manifests(prod)]
-    return [f1 for f1 in scores if f1 is not None]
+    return [m["f1"] for m in read_manifests(prod) if m.get("f1") is not None]
 
 
 def current_version(prod: Path) -> str | None:
@@ -291,15 +284,12 @@ def prune(config: dict[str, Any]) -> list[str]:
     versions, live = list_versions(prod), current_version(prod)
     protected = set(versions[-keep["keep_versions"] :])
     if live in versions:
-        at = versions.index(live)
-        protected |= set(versions[max(at - 1, 0) :])
+        protected |= set(versions[max(versions.index(live) - 1, 0) :])
     gone = [v for v in versions if v not in protected]
     for name in gone:
         shutil.rmtree(prod / VERSIONS / name)
-    refused_root = config["output_model_path"] / "refused"
-    refused = (
-        sorted(p for p in refused_root.iterdir() if p.is_dir()) if refused_root.is_dir() else []
-    )
+    root = config["output_model_path"] / "refused"
+    refused = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     for folder in refused[: max(len(refused) - keep["keep_refused"], 0)]:
         shutil.rmtree(folder)
         gone.append(f"refused/{folder.name}")
@@ -311,8 +301,7 @@ def prune(config: dict[str, Any]) -> list[str]:
 def version_of_model(prod: Path, model_sha256: str) -> str | None:
     """The kept version holding this model (the live one first, else the newest), or None."""
     live = current_version(prod)
-    candidates = ([live] if live else []) + list_versions(prod)[::-1]
-    for name in candidates:
+    for name in ([live] if live else []) + list_versions(prod)[::-1]:
         manifest = read_json(prod / VERSIONS / name / MANIFEST, {}) or {}
         if manifest.get("model_sha256") == model_sha256:
             return name
@@ -360,11 +349,9 @@ def load_deployed_version(folder: Path, key_file: Path | None = None) -> tuple[A
 
 
 def load_deployed(prod: Path, key_file: Path | None = None) -> tuple[Any, dict[str, Any]]:
-    """The live model, verified, and its manifest (with its folder).
-
-    Resolves `current` once, so the model and manifest come from the same version.
-    key_file: the config's deployment.signing_key_path (default: beside prod).
-    """
+    """The live model, verified, and its manifest (with its folder). `current` is resolved
+    once, so both come from the same version. key_file: the config's
+    deployment.signing_key_path (default: beside prod)."""
     link = prod / CURRENT
     if not link.is_symlink():
         raise ModelError(f"{prod}: no deployed model; run deployment.py first")
@@ -376,11 +363,9 @@ def format_versions(prod: Path) -> str:
     live = current_version(prod)
     lines = [f"{'version':8} {'deployed_at':26} {'f1':>7}  live"]
     for m in read_manifests(prod):
-        name = m["version"]
-        mark = "*" if name == live else ""
-        lines.append(
-            f"{name:8} {m.get('deployed_at', '?'):26} {m.get('f1', float('nan')):7.4f}  {mark}"
-        )
+        mark = "*" if m["version"] == live else ""
+        f1 = m.get("f1", float("nan"))
+        lines.append(f"{m['version']:8} {m.get('deployed_at', '?'):26} {f1:7.4f}  {mark}")
     return "\n".join(lines)
 
 
@@ -393,17 +378,16 @@ def main() -> int:
     action.add_argument("--to", metavar="vNNNN", help="make this kept version live (see --list)")
     args = parser.parse_args()
     config = load_config(args.config)
+    prod, key_file = config["prod_deployment_path"], config["deployment"]["signing_key_path"]
     if args.list:
-        print(format_versions(config["prod_deployment_path"]))
+        print(format_versions(prod))
         return 0
     with writer_lock(config, "deployment.py"):
         if args.rollback:
-            rollback(config["prod_deployment_path"], config["deployment"]["signing_key_path"])
+            rollback(prod, key_file)
             return 0
         if args.to:
-            switch_to(
-                config["prod_deployment_path"], args.to, config["deployment"]["signing_key_path"]
-            )
+            switch_to(prod, args.to, key_file)
             return 0
         store.refresh_exports(config["output_folder_path"])
         deploy(config)

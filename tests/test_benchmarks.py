@@ -43,3 +43,14 @@ def test_monitoring_benchmark_runs_through_fullprocess():
     lines = done.stdout.splitlines()
     assert lines[0].split()[:5] == ["regime", "rows", "n", "retrain", "deployed"]
     assert [line.split()[0] for line in lines[2:4]] == ["base", "concept"]
+
+
+@pytest.mark.slow
+def test_database_benchmark_reads_a_small_table():
+    """A tiny table is built and read in chunks: exit 0, one line per step with its numbers."""
+    done = run_script("benchmarks/bench_database.py", "--rows", "300", "--chunk", "100")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("built table of 300 rows in ")
+    assert lines[1].startswith("read+validate 300 rows in chunks of 100: ")
+    assert "rows/s" in lines[1] and "peak" in lines[1]

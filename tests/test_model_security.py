@@ -8,6 +8,7 @@ import os
 import pathlib
 import pickle
 import stat
+from pathlib import Path
 
 import pytest
 from conftest import configure, deploy_workspace, run_script, small_rows, write_csv
@@ -17,7 +18,8 @@ import deployment
 import diagnostics
 import reporting
 import scoring
-from common import MODEL_FILE, MODEL_META, MODEL_SKOPS, ConfigError, ModelError
+from common import MODEL_FILE, MODEL_META, MODEL_SKOPS, ConfigError, ModelError, sha256_file
+from scoring import load_model_verified
 from settings import load_config
 
 MANIFEST = "manifest.json"
@@ -138,3 +140,111 @@ def test_a_planted_pickle_never_runs(workspace, tmp_path):
         assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
     assert not marker.exists()
     assert os.readlink(prod / "current") == "versions/v0002"
+
+
+# --- load_model_verified ---------------------------------------------------------------
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> tuple[Path, str]:
+    """A small skops model and its sha256."""
+    import numpy as np
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1])
+    path = tmp_path / "trainedmodel.skops"
+    path.write_bytes(skops.io.dumps(model))
+    return path, sha256_file(path)
+
+
+def test_verified_model_loads(model_file):
+    """A file matching its recorded hash is loaded."""
+    path, digest = model_file
+    assert load_model_verified(path, digest).predict([[3.0]]).tolist() == [1]
+
+
+def test_one_changed_byte_is_refused(model_file):
+    """A file with one byte changed raises ModelError naming the path."""
+    path, digest = model_file
+    payload = bytearray(path.read_bytes())
+    payload[len(payload) // 2] ^= 0x01
+    path.write_bytes(bytes(payload))
+    with pytest.raises(ModelError, match="refusing") as info:
+        load_model_verified(path, digest)
+    assert str(path) in str(info.value)
+
+
+def test_truncated_model_is_refused(model_file):
+    """A truncated file raises ModelError naming the path."""
+    path, digest = model_file
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(ModelError, match="refusing") as info:
+        load_model_verified(path, digest)
+    assert str(path) in str(info.value)
+
+
+def test_a_pickle_never_runs_even_with_its_own_hash(model_file, tmp_path):
+    """A malicious pickle is refused, with a wrong hash or its own: its payload never runs."""
+    path, digest = model_file
+    marker = tmp_path / "payload_ran"
+    path.write_bytes(pickle.dumps(TouchOnUnpickle(marker)))
+    with pytest.raises(ModelError, match="refusing"):
+        load_model_verified(path, digest)
+    with pytest.raises(ModelError, match="not a skops model"):
+        load_model_verified(path, sha256_file(path))
+    assert not marker.exists()
+    pickle.loads(path.read_bytes())  # the payload is live: unpickled, it does run
+    assert marker.exists()
+
+
+class Untrusted:
+    """A type that is not in TRUSTED_TYPES."""
+
+
+def test_a_skops_file_with_an_untrusted_type_is_refused(tmp_path):
+    """skops builds only the types listed in code: another type is refused by name."""
+    import skops.io
+
+    path = tmp_path / "trainedmodel.skops"
+    path.write_bytes(skops.io.dumps({"model": Untrusted()}))
+    with pytest.raises(ModelError, match="untrusted type.*Untrusted"):
+        load_model_verified(path, sha256_file(path))
+
+
+def test_the_coming_model_shape_loads(tmp_path):
+    """FixedThresholdClassifier(Pipeline([log1p or passthrough, scaler or passthrough,
+    LogisticRegression])) holds only trusted types and loads."""
+    import numpy as np
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import FixedThresholdClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    x = np.arange(40, dtype=float).reshape(20, 2)
+    y = (x[:, 0] > 18).astype(int)
+    for transform, scale in [(FunctionTransformer(np.log1p), StandardScaler())] + [
+        ("passthrough", "passthrough")
+    ]:
+        steps = [("transform", transform), ("scale", scale), ("model", LogisticRegression())]
+        model = FixedThresholdClassifier(Pipeline(steps), threshold=0.3).fit(x, y)
+        path = tmp_path / "trainedmodel.skops"
+        path.write_bytes(skops.io.dumps(model))
+        loaded = load_model_verified(path, sha256_file(path))
+        assert loaded.predict(x).tolist() == model.predict(x).tolist()
+
+
+def test_missing_model_names_the_path(tmp_path):
+    """A missing model file raises ModelError naming the path."""
+    path = tmp_path / "models" / "trainedmodel.pkl"
+    with pytest.raises(ModelError) as info:
+        load_model_verified(path, "0" * 64)
+    assert str(path) in str(info.value)
+
+
+def test_model_without_recorded_hash_is_refused(model_file):
+    """No recorded hash means no load."""
+    path, _ = model_file
+    with pytest.raises(ModelError, match="sha256"):
+        load_model_verified(path, None)

@@ -915,51 +915,6 @@ def test_a_refusal_applies_refused_retention(workspace):
     assert len(kept) == 1 and not kept[0].startswith("2001"), kept
 
 
-def test_temp_files_left_by_a_killed_run_are_removed(offline):
-    """A run killed inside an atomic write leaves a temp file (or a staging folder); the
-    next run, holding the writer lock, removes what it finds (made an hour ago here)."""
-    fullprocess.run_once(offline)
-    left = [
-        offline["output_folder_path"] / ".finaldata.csv.k1ll3d.tmp",
-        offline["output_model_path"] / ".trainedmodel.pkl.k1ll3d.tmp",
-        offline["prod_deployment_path"] / "versions" / ".staging-k1ll3d",
-    ]
-    for path in left[:2]:
-        path.write_text("half of a file")
-    left[2].mkdir()
-    (left[2] / "trainedmodel.pkl").write_text("half")
-    for path in left:
-        age(path)
-    write_csv(offline["input_folder_path"] / "dataset3.csv", small_rows(60, 200))
-    fullprocess.run_once(offline)
-    assert [p for p in left if p.exists()] == []
-
-
-def test_hand_run_waits_for_a_short_job_then_works(workspace):
-    """A hand run waits lock.wait_seconds: a job that finishes within it is waited for."""
-    config = configure(workspace, lock={"wait_seconds": 30})
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from pathlib import Path; from locking import WriterLock;"
-            f"lock = WriterLock(Path({str(config['output_folder_path'])!r}), 'short-job');"
-            "assert lock.acquire(); print('locked', flush=True); time.sleep(1.5); lock.release()",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        done = cli("ingestion.py", config)
-    finally:
-        holder.wait(timeout=60)
-        holder.stdout.close()
-    assert done.returncode == 0, done.stderr
-    assert by_source(config) == {"dataset1.csv": 20, "dataset2.csv": 20}
-
-
 def test_unlabelled_rows_are_stored_ranked_never_trained_on(offline):
     """Rows with an empty `exited` are stored as unlabelled observations: not in
     finaldata.csv, not trained on, but in the latest observations."""
