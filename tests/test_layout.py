@@ -163,3 +163,11 @@ def test_only_the_store_reads_or_writes_the_ingestion_record():
         if "INGESTION_RECORD" in (ROOT / f"{m}.py").read_text(encoding="utf-8")
     }
     assert readers <= {"common", "store", "store_files", "deployment"}, readers
+
+
+def test_every_script_and_helper_has_its_own_test_file():
+    """Tests mirror the code (flaskr): tests/test_<module>.py for each script and helper;
+    a part is tested in its own file or its owner's."""
+    tested = {p.stem.removeprefix("test_") for p in (ROOT / "tests").glob("test_*.py")}
+    untested = (set(PIPELINE) | TOP | HELPERS | {"apicalls"}) - tested
+    assert untested == set()
