@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -123,6 +124,24 @@ def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | Non
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def hold_writer_lock(folder: Path, who: str, seconds: float) -> subprocess.Popen:
+    """A process that takes the workspace's writer lock as who, prints 'locked' once it
+    holds it, and releases it after seconds (the caller waits for or kills it)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from pathlib import Path; from locking import WriterLock;"
+            f"lock = WriterLock(Path({str(folder)!r}), {who!r});"
+            f"assert lock.acquire(); print('locked', flush=True); time.sleep({seconds});"
+            "lock.release()",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, configure, small_rows, write_csv
+from conftest import configure, hold_writer_lock, small_rows, write_csv
 from test_trustworthy import age, by_source, cli
 
 import fullprocess
@@ -43,18 +41,7 @@ def test_temp_files_left_by_a_killed_run_are_removed(offline):
 def test_hand_run_waits_for_a_short_job_then_works(workspace):
     """A hand run waits lock.wait_seconds: a job that finishes within it is waited for."""
     config = configure(workspace, lock={"wait_seconds": 30})
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from pathlib import Path; from locking import WriterLock;"
-            f"lock = WriterLock(Path({str(config['output_folder_path'])!r}), 'short-job');"
-            "assert lock.acquire(); print('locked', flush=True); time.sleep(1.5); lock.release()",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = hold_writer_lock(config["output_folder_path"], "short-job", 1.5)
     try:
         assert holder.stdout.readline().strip() == "locked"
         done = cli("ingestion.py", config)

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT, configure, deploy_workspace, run_script, small_rows, write_csv
+from conftest import (
+    ROOT,
+    configure,
+    deploy_workspace,
+    hold_writer_lock,
+    run_script,
+    small_rows,
+    write_csv,
+)
 
 import dataset
 import deployment
@@ -104,18 +112,7 @@ def test_hand_ingestion_while_locked_exits_with_one_line_and_loses_nothing(works
     """ingestion.py while another process holds the writer lock: exit 1, one clear line
     naming the holder; nothing stored; once free, both files are stored."""
     config = configure(workspace, lock={"wait_seconds": 0.5})
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from locking import WriterLock;"
-            f"lock = WriterLock(Path({str(config['output_folder_path'])!r}), 'cron-job');"
-            "assert lock.acquire(); print('locked', flush=True); time.sleep(60)",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = hold_writer_lock(config["output_folder_path"], "cron-job", 60)
     try:
         assert holder.stdout.readline().strip() == "locked"
         done = cli("ingestion.py", config)
