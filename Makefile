@@ -33,7 +33,7 @@ install: $(STAMP)
 ## run: the main job on the shipped data (fullprocess.py); a second run finds nothing new
 run: $(STAMP)
 	$(PY) fullprocess.py
-	@echo "Outputs: ingesteddata/ (finaldata.csv, ingestion_record.json, runs.db, fullprocess.log)"
+	@echo "Outputs: ingesteddata/ (finaldata.csv, ingestion_record.json, store.db, fullprocess.log)"
 	@echo "         practicemodels/ (trainedmodel.pkl, scores.json, summary_report.pdf, risk_scores.csv)"
 	@echo "         production_deployment/ (current -> versions/vNNNN)"
 	@echo "Serve the API and dashboard: make serve  (http://$(HOST):$(PORT)/)"

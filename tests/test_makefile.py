@@ -46,6 +46,7 @@ def test_clean_keeps_state_and_reset_removes_it(tmp_path):
     keep = [
         "ingesteddata/finaldata.csv",
         "ingesteddata/runs.db",
+        "ingesteddata/store.db",
         "practicemodels/trainedmodel.pkl",
         "production_deployment/versions/v0001/manifest.json",
         "practicedata/dataset1.csv",
