@@ -10,6 +10,8 @@ from conftest import configure, hold_writer_lock, small_rows, write_csv
 from test_trustworthy import age, by_source, cli
 
 import fullprocess
+from common import LockError
+from locking import WriterLock, remove_stale_temps, writer_lock
 
 
 @pytest.fixture
@@ -50,3 +52,50 @@ def test_hand_run_waits_for_a_short_job_then_works(workspace):
         holder.stdout.close()
     assert done.returncode == 0, done.stderr
     assert by_source(config) == {"dataset1.csv": 20, "dataset2.csv": 20}
+
+
+# ---- locking.py's functions, in this process and one other -------------------------------
+
+
+def test_a_second_holder_is_refused_and_told_who_holds_it(tmp_path):
+    """While one process holds the lock, another cannot take it and reads the holder's
+    line; once released, it can."""
+    holder = hold_writer_lock(tmp_path, "cron-job", 60)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        lock = WriterLock(tmp_path, "hand-run")
+        assert lock.acquire(0.3) is False
+        assert lock.previous.startswith("cron-job pid ")
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    with WriterLock(tmp_path, "hand-run") as lock:  # the kernel dropped the dead holder's
+        assert lock.acquire() is True
+        assert (tmp_path / WriterLock.FILE).read_text().startswith("hand-run pid ")
+    assert (tmp_path / WriterLock.FILE).read_text() == ""  # released: emptied
+
+
+def test_writer_lock_names_the_holder_and_the_wait(config):
+    """writer_lock raises LockError with the lock file, the holder and the wait."""
+    config["lock"]["wait_seconds"] = 0.2
+    with writer_lock(config, "first"), pytest.raises(LockError) as error:
+        with writer_lock(config, "second"):
+            pass
+    assert "held by first pid" in str(error.value) and "waited 0.2 s" in str(error.value)
+    with writer_lock(config, "third") as lock:  # released after the first block
+        assert lock.fh is not None
+
+
+def test_remove_stale_temps_takes_only_temps_and_staging_folders(config):
+    """Temp files of write_atomic and deployment's staging folders go; real files stay."""
+    out, prod = config["output_folder_path"], config["prod_deployment_path"]
+    (prod / "versions" / ".staging-123").mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    temp, real = out / ".finaldata.csv.abc.tmp", out / "finaldata.csv"
+    temp.write_text("half")
+    real.write_text("whole")
+    gone = remove_stale_temps(config)
+    assert sorted(p.name for p in gone) == [".finaldata.csv.abc.tmp", ".staging-123"]
+    assert real.read_text() == "whole" and not temp.exists()
+    assert not (prod / "versions" / ".staging-123").exists()
