@@ -60,3 +60,24 @@ def test_every_curl_example_answers_on_the_production_server(shipped):
                 assert "risk_model_info" in body, command
             else:
                 assert json.loads(body) is not None, command
+
+
+def test_every_config_key_is_in_the_readmes_table():
+    """Each setting of settings.DEFAULTS has a row in the README's configuration table
+    (as `section.key`, or `key` in a row of its section)."""
+    from settings import DEFAULTS
+
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("## Configuration") :].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    missing = []
+    for section, value in DEFAULTS.items():
+        keys = list(value) if isinstance(value, dict) else [None]
+        for key in keys:
+            name = section if key is None else f"{section}.{key}"
+            in_row = any(
+                f"`{name}`" in row or (f"`{section}." in row and f"`{key}`" in row) for row in rows
+            )
+            if not in_row:
+                missing.append(name)
+    assert missing == []
