@@ -114,6 +114,11 @@ def read_manifests(prod: Path) -> list[dict[str, Any]]:
     return manifests
 
 
+def read_live_manifest(prod: Path) -> dict[str, Any]:
+    """The live version's manifest as recorded (unverified, no model load); {} if none."""
+    return read_json(prod / CURRENT / MANIFEST, {}) or {}
+
+
 def read_model_meta(folder: Path | str) -> dict[str, Any]:
     """The trainedmodel.json of a version folder (how its model was trained), {} if missing."""
     return read_json(Path(folder) / MODEL_META, {}) or {}

@@ -42,7 +42,6 @@ from common import (
     format_number,
     format_table,
     now_iso,
-    read_json,
     run_cli,
     setup_logging,
 )
@@ -310,12 +309,11 @@ NO_NEW_ROWS = "no new rows (files rejected or rows ingested before)"
 def batch_facts(config: dict[str, Any], batch: dict[str, Any], files: list[str]) -> tuple:
     """(files, frame, live) of a batch: its source names (files when given), its new rows
     (read once per run) and the live version and its F1 (from the manifest, no model load)."""
-    from deployment import CURRENT, MANIFEST, current_version
+    from deployment import current_version, read_live_manifest
 
     output, prod = config["output_folder_path"], config["prod_deployment_path"]
     files = files or [e["name"] for e in store.batch_sources(output, batch["id"])]
-    manifest = read_json(prod / CURRENT / MANIFEST, None) or {}
-    live = (current_version(prod), manifest.get("f1"))
+    live = (current_version(prod), read_live_manifest(prod).get("f1"))
     return tuple(files), batch_frame(config, batch["id"]), live
 
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import run_script, small_rows, write_csv
+from conftest import deploy_workspace, run_script, small_rows, write_csv
 
 import deployment
 import ingestion
@@ -234,3 +234,14 @@ def test_to_refuses_a_broken_version(scored):
     with pytest.raises(ModelError, match="refusing to load"):
         deployment.switch_to(prod, "v0001")
     assert deployment.current_version(prod) == "v0002"
+
+
+def test_the_live_manifest_is_read_without_loading_the_model(config):
+    """read_live_manifest: {} before the first deployment, then the live version's
+    manifest as written (its F1 included), without loading or verifying the model."""
+    prod = config["prod_deployment_path"]
+    assert deployment.read_live_manifest(prod) == {}
+    version = deploy_workspace(config)
+    live = deployment.read_live_manifest(prod)
+    written = json.loads((prod / "versions" / version / "manifest.json").read_text())
+    assert live == written and isinstance(live["f1"], float)
