@@ -27,12 +27,11 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from common import FINALDATA, INGESTION_RECORD, DataError, now_iso, read_json
+from common import INGESTION_RECORD, DataError, now_iso, read_json
 
 import store_files
 from store_tables import (
     INSERT_OBS,
-    RUN_FIELDS,
     SCHEMA,
     Run,
     add_run_columns,
@@ -119,40 +118,11 @@ def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
                 db.execute(statement)
             add_run_columns(db)
             if fresh or version == 0:
-                import_legacy(db, folder)
+                store_files.import_legacy(db, folder, folder / LEGACY_HISTORY)
             set_meta(db, "schema_version", SCHEMA_VERSION)
     elif missing_run_columns(db):  # only then a write: readers never wait on each other
         with transaction(db):
             add_run_columns(db)
-
-
-# ---- the legacy files: an installation made before the store existed -------------------------
-
-
-def import_legacy(db: sqlite3.Connection, folder: Path) -> None:
-    """Take over an installation's ingestion record, finaldata.csv and runs.db.
-
-    The old files are read, never changed: the imported rows form one batch marked done
-    (the old code judged them already), and the old run history is copied.
-    """
-    record = store_files.legacy_record(folder)
-    if record is not None:
-        batch = insert_batch(db, "done")
-        for entry in record.get("files", []):
-            insert_source(db, batch, "file", entry)
-        rows = store_files.legacy_rows(folder / FINALDATA)
-        source = insert_source(
-            db, batch, "legacy", {"name": FINALDATA, "status": "imported", "rows_kept": len(rows)}
-        )
-        db.executemany(INSERT_OBS, [(source, *row) for row in rows])
-        database = record.get("database") or {}
-        if database.get("source"):
-            key = json.dumps(database["source"], sort_keys=True)
-            save_watermark(db, key, database.get("watermark"), [])
-        for metrics in record.get("runs", []):
-            insert_row(db, "ingestions", {"batch_id": batch, "metrics": json.dumps(metrics)})
-    for row in store_files.legacy_history(folder / LEGACY_HISTORY):
-        insert_row(db, "runs", {k: v for k, v in row.items() if k in RUN_FIELDS})
 
 
 # ---- ingestion: one transaction per batch --------------------------------------------------

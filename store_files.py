@@ -34,6 +34,15 @@ from common import (
     write_json,
 )
 
+from store_tables import (
+    INSERT_OBS,
+    RUN_FIELDS,
+    insert_batch,
+    insert_row,
+    insert_source,
+    save_watermark,
+)
+
 EXPORTS = (FINALDATA, INGESTED_FILES, INGESTION_RECORD)
 
 # ---- reading an installation made before the store existed ---------------------------
@@ -144,3 +153,29 @@ def write_exports(folder: Path, rows: list[tuple], record: dict[str, Any]) -> di
     write_atomic(folder / INGESTED_FILES, "".join(f"{n}\n" for n in names))
     written[INGESTED_FILES] = sha256_file(folder / INGESTED_FILES)
     return written
+
+
+def import_legacy(db: sqlite3.Connection, folder: Path, history: Path) -> None:
+    """Take over an installation's ingestion record, finaldata.csv and run history.
+
+    The old files are read, never changed: the imported rows form one batch marked done
+    (the old code judged them already), and the old run history is copied.
+    """
+    record = legacy_record(folder)
+    if record is not None:
+        batch = insert_batch(db, "done")
+        for entry in record.get("files", []):
+            insert_source(db, batch, "file", entry)
+        rows = legacy_rows(folder / FINALDATA)
+        source = insert_source(
+            db, batch, "legacy", {"name": FINALDATA, "status": "imported", "rows_kept": len(rows)}
+        )
+        db.executemany(INSERT_OBS, [(source, *row) for row in rows])
+        database = record.get("database") or {}
+        if database.get("source"):
+            key = json.dumps(database["source"], sort_keys=True)
+            save_watermark(db, key, database.get("watermark"), [])
+        for metrics in record.get("runs", []):
+            insert_row(db, "ingestions", {"batch_id": batch, "metrics": json.dumps(metrics)})
+    for row in legacy_history(history):
+        insert_row(db, "runs", {k: v for k, v in row.items() if k in RUN_FIELDS})
