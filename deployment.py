@@ -18,13 +18,9 @@ sha256 and types; the model is the skops file, the pickle is never loaded.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import os
 import re
-import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -51,6 +47,7 @@ import store
 from locking import writer_lock
 from scoring import load_model_verified
 from settings import default_signing_key, load_config
+from signing import SIGNATURE, manifest_signature, signing_key, verify_manifest
 
 log = logging.getLogger("deployment")
 
@@ -60,8 +57,6 @@ VERSIONS = "versions"
 # Flat names kept at the top of prod_deployment_path, as the original project had them.
 TOP_LEVEL_LINKS = [MODEL_FILE, SCORE_FILE, INGESTED_FILES]
 VERSION_RE = re.compile(r"^v(\d{4,})$")
-SIGNATURE = "signature"
-KEY_BYTES = 32
 
 
 def deployment_sources(config: dict[str, Any]) -> dict[str, Path]:
@@ -143,53 +138,11 @@ def swap_symlink(link: Path, target: str) -> None:
     os.replace(tmp, link)
 
 
-def signing_key(path: Path, create: bool = False) -> bytes:
-    """The HMAC key at path; with create, made (random, mode 0600) when missing."""
-    try:
-        key = path.read_bytes().strip()
-    except FileNotFoundError:
-        if not create:
-            raise ModelError(
-                f"{path}: signing key not found (deployment.signing_key_path); "
-                "cannot verify the deployment"
-            ) from None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another deploy made it meanwhile
-            return signing_key(path)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(KEY_BYTES) + "\n")
-        log.info("created signing key %s (mode 0600)", path)
-        return signing_key(path)
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read signing key ({exc.strerror})") from None
-    if len(key) < KEY_BYTES:
-        raise ModelError(f"{path}: signing key too short ({len(key)} bytes)")
-    return key
-
-
-def manifest_signature(manifest: dict[str, Any], key: bytes) -> str:
-    """HMAC-SHA256 of the manifest without its signature, as canonical JSON."""
-    body = {k: v for k, v in manifest.items() if k != SIGNATURE}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
 def is_legacy_version(folder: Path) -> bool:
     """A version deployed by the code before signed manifests and skops models: an
     unsigned manifest and a pickle only. It is never loaded (a pickle can run code)."""
     manifest = read_json(folder / MANIFEST, {}) or {}
     return SIGNATURE not in manifest and not (folder / MODEL_SKOPS).exists()
-
-
-def verify_manifest(manifest: dict[str, Any], key: bytes, where: Path) -> None:
-    """ModelError unless the manifest carries a valid signature under key."""
-    given = manifest.get(SIGNATURE)
-    if not isinstance(given, str):
-        raise ModelError(f"{where}: manifest not signed; redeploy with this version")
-    if not hmac.compare_digest(given, manifest_signature(manifest, key)):
-        raise ModelError(f"{where}: manifest signature does not match; tampered, refusing to load")
 
 
 def stage_files(prod: Path, sources: dict[str, Path]) -> Path:

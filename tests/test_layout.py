@@ -25,6 +25,7 @@ HELPERS = {"store", "monitoring", "dataset", "risk", "common", "settings", "lock
 PARTS = {
     "sources": "ingestion",
     "ingestion_database": "ingestion",
+    "signing": "deployment",
     "report_pdf": "reporting",
     "model_health": "reporting",
     "report_text": "reporting",
