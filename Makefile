@@ -64,17 +64,17 @@ data: $(STAMP)
 
 ## cronline: print the cron line with this checkout's paths
 cronline: $(STAMP)
-	@$(PY) cron.py line
+	@$(PY) -m risk_assessment.pipeline.cron line
 
 ## cron: install (or replace) this checkout's cron line, then run it once as cron would
 cron: $(STAMP)
 	@command -v $(firstword $(CRONTAB)) >/dev/null || { echo "crontab not found: install cron first"; exit 1; }
-	@$(PY) cron.py install --crontab '$(CRONTAB)'
+	@$(PY) -m risk_assessment.pipeline.cron install --crontab '$(CRONTAB)'
 
 ## uncron: remove this checkout's cron line (other lines stay)
 uncron: $(STAMP)
 	@command -v $(firstword $(CRONTAB)) >/dev/null || { echo "crontab not found: nothing to remove"; exit 0; }
-	@$(PY) cron.py remove --crontab '$(CRONTAB)'
+	@$(PY) -m risk_assessment.pipeline.cron remove --crontab '$(CRONTAB)'
 
 ## clean: remove what is rebuilt on demand (caches, reports); keeps data, models, history
 clean:
@@ -84,5 +84,5 @@ clean:
 ## reset: back to the shipped state: also deletes data, models, deployments, history, logs
 reset: clean
 	@if [ -x $(PY) ] && command -v $(firstword $(CRONTAB)) >/dev/null; then \
-		$(PY) cron.py remove --crontab '$(CRONTAB)'; fi
+		$(PY) -m risk_assessment.pipeline.cron remove --crontab '$(CRONTAB)'; fi
 	rm -rf $(GENERATED)

@@ -3,6 +3,6 @@
 The config comes from $RISK_CONFIG, else config.json beside this file.
 """
 
-from app import create_app
+from risk_assessment.server.app import create_app
 
 app = create_app()

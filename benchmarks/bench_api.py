@@ -21,16 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import write_atomic  # noqa: E402
+from risk_assessment.core.common import write_atomic  # noqa: E402
 
-import deployment  # noqa: E402
-import generate_data  # noqa: E402
-import ingestion  # noqa: E402
-import scoring  # noqa: E402
-import store  # noqa: E402
-import training  # noqa: E402
-from app import create_app  # noqa: E402
-from settings import load_config  # noqa: E402
+from risk_assessment.core.settings import load_config  # noqa: E402
+from risk_assessment.deployment import versions as deployment  # noqa: E402
+from risk_assessment.modelling import scoring, training  # noqa: E402
+from risk_assessment.samples import course as generate_data  # noqa: E402
+from risk_assessment.server.app import create_app  # noqa: E402
+from risk_assessment.sources import ingestion  # noqa: E402
+from risk_assessment.store import records as store  # noqa: E402
 
 ENDPOINTS = [
     "/diagnostics",

@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import store  # noqa: E402
-from settings import load_config  # noqa: E402
+from risk_assessment.core.settings import load_config  # noqa: E402
+from risk_assessment.store import records as store  # noqa: E402
 
 CONFIG = {
     "input_folder_path": "input",

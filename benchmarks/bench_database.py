@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import ingestion  # noqa: E402
-from settings import DEFAULTS  # noqa: E402
+from risk_assessment.core.settings import DEFAULTS  # noqa: E402
+from risk_assessment.sources import ingestion  # noqa: E402
 
 
 def peak_mb() -> float:

@@ -34,14 +34,14 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import FEATURES, TARGET  # noqa: E402
+from risk_assessment.core.common import FEATURES, TARGET  # noqa: E402
 
 import simulate  # noqa: E402
 
-import diagnostics  # noqa: E402
-import monitoring as m  # noqa: E402
-import training  # noqa: E402
-from settings import DEFAULTS  # noqa: E402
+from risk_assessment.core.settings import DEFAULTS  # noqa: E402
+from risk_assessment.modelling import training  # noqa: E402
+from risk_assessment.monitoring import statistics as m  # noqa: E402
+from risk_assessment.reports import diagnostics  # noqa: E402
 
 HISTORY_ROWS = 5000
 EVAL_ROWS = 20_000

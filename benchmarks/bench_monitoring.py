@@ -35,14 +35,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import FEATURES  # noqa: E402
+from risk_assessment.core.common import FEATURES  # noqa: E402
 
 import simulate  # noqa: E402
 
-import deployment  # noqa: E402
-import fullprocess  # noqa: E402
-from monitoring import best_threshold, f1_at, roc_auc  # noqa: E402
-from settings import load_config  # noqa: E402
+from risk_assessment.core.settings import load_config  # noqa: E402
+from risk_assessment.deployment import versions as deployment  # noqa: E402
+from risk_assessment.monitoring.statistics import best_threshold, f1_at, roc_auc  # noqa: E402
+from risk_assessment.pipeline import run as fullprocess  # noqa: E402
 
 INITIAL_ROWS = 5000  # the base-regime history the first model is trained on
 TEST_ROWS = 1000  # testdata.csv, base regime (the original project's frozen test set)

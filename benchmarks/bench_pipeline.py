@@ -15,14 +15,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import write_atomic  # noqa: E402
+from risk_assessment.core.common import write_atomic  # noqa: E402
 
-import dataset  # noqa: E402
-import generate_data  # noqa: E402
-import ingestion  # noqa: E402
-import scoring  # noqa: E402
-import training  # noqa: E402
-from settings import DEFAULTS  # noqa: E402
+from risk_assessment.core.settings import DEFAULTS  # noqa: E402
+from risk_assessment.modelling import (
+    scoring,  # noqa: E402
+    training,  # noqa: E402
+)
+from risk_assessment.samples import course as generate_data  # noqa: E402
+from risk_assessment.schema import dataset  # noqa: E402
+from risk_assessment.sources import ingestion  # noqa: E402
 
 
 def peak_mb() -> float:

@@ -30,15 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import FEATURES  # noqa: E402
+from risk_assessment.core.common import FEATURES  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import deployment  # noqa: E402
-import ingestion  # noqa: E402
-import scoring  # noqa: E402
-import training  # noqa: E402
-from settings import load_config  # noqa: E402
+from risk_assessment.core.settings import load_config  # noqa: E402
+from risk_assessment.deployment import versions as deployment  # noqa: E402
+from risk_assessment.modelling import scoring, training  # noqa: E402
+from risk_assessment.sources import ingestion  # noqa: E402
 
 CLIENT_PROCESSES = 4
 SCORING_SHARE = 0.1

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from common import COLUMNS
-from settings import load_config
+from risk_assessment.core.common import COLUMNS
+from risk_assessment.core.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests run make themselves (cronline, serve, the Makefile's targets): started from
@@ -111,6 +111,21 @@ def configure(folder: Path, **settings) -> dict:
     return load_config(path)
 
 
+def run_module(module: str, *args: str, cwd: Path | None = None, env: dict | None = None):
+    """Run a package module as `python -m module`, in a subprocess; returns CompletedProcess."""
+    import os
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd or ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | None = None):
     """Run a project script as a user would, in a subprocess; returns CompletedProcess."""
     import os
@@ -147,10 +162,9 @@ def hold_writer_lock(folder: Path, who: str, seconds: float) -> subprocess.Popen
 
 def deploy_workspace(config: dict) -> str:
     """Ingest, train, score and deploy the workspace's data; returns the version."""
-    import deployment
-    import ingestion
-    import scoring
-    import training
+    from risk_assessment.deployment import versions as deployment
+    from risk_assessment.modelling import scoring, training
+    from risk_assessment.sources import ingestion
 
     ingestion.run_ingestion(config)
     training.run_training(config)
@@ -230,7 +244,7 @@ def free_port() -> int:
 @pytest.fixture
 def app(deployed: dict):
     """The real Flask app over the deployed workspace."""
-    from app import create_app
+    from risk_assessment.server.app import create_app
 
     return create_app(deployed)
 
@@ -244,7 +258,7 @@ def client(app):
 @pytest.fixture
 def reportable(deployed: dict) -> dict:
     """A deployed workspace with a fresh dependency cache, so reporting asks no index."""
-    from common import now_iso
+    from risk_assessment.core.common import now_iso
 
     package = {
         "package": "pandas",

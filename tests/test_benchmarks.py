@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simulate
-from conftest import run_script
 
-import dataset
-from common import COLUMNS
+from risk_assessment.core.common import COLUMNS
+from risk_assessment.schema import dataset
+from tests.conftest import run_script
 
 
 def test_simulated_rows_pass_ingestion_and_follow_their_true_probability(tmp_path):

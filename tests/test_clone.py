@@ -9,10 +9,10 @@ import subprocess
 
 import pytest
 import requests
-from conftest import ROOT, SHIPPED_CONFIG, free_port, production_server
-from test_readme import readme_commands
 
-import cron
+from risk_assessment.pipeline import cron
+from tests.conftest import ROOT, SHIPPED_CONFIG, free_port, production_server
+from tests.test_readme import readme_commands
 
 OLD = 946684800  # 2000-01-01: the clone's requirements are older than the shared .venv
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_script
-
-import dataset
-import deployment
-import ingestion
-import scoring
-import training
-from settings import load_config
+from risk_assessment.core.settings import load_config
+from risk_assessment.deployment import versions as deployment
+from risk_assessment.modelling import scoring, training
+from risk_assessment.schema import dataset
+from risk_assessment.sources import ingestion
+from tests.conftest import run_script
 
 # What the generator implies (measured with the default config): the practice model
 # scores F1 0.488 on the mixed test data, and about 0.33 on the drifted source data.

@@ -18,11 +18,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port
 
-import dataset
-import deployment
-import store
+from risk_assessment.deployment import versions as deployment
+from risk_assessment.schema import dataset
+from risk_assessment.store import records as store
+from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -1,80 +1,105 @@
-"""The layout: imports run one way down the pipeline, into helpers, with no circle."""
+"""The layout: scripts at the top, one package under them, imports running one way."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
-# The pipeline's scripts in order: a script may use those before it, never after it.
-PIPELINE = [
-    "ingestion",
-    "training",
-    "scoring",
-    "deployment",
-    "diagnostics",
-    "reporting",
-]
-TOP = {"app", "fullprocess"}  # may use every script above
-HELPERS = {"store", "monitoring", "dataset", "risk", "common", "settings", "locking"}
-# Parts: a module split off one script to keep files short. A part takes its owner's
-# place in the pipeline: it uses what its owner may use, and only its owner and the
-# scripts after it use the part.
-PARTS = {
-    "sources": "ingestion",
-    "ingestion_database": "ingestion",
-    "signing": "deployment",
-    "report_pdf": "reporting",
-    "model_health": "reporting",
-    "report_text": "reporting",
-    "dashboard": "app",
-    "openapi": "app",
-    "openapi_schemas": "app",
-    "protocol": "app",
-    "serving": "app",
-    "metrics": "app",
-    "batch_steps": "fullprocess",
-    "judging": "fullprocess",
-    "gating": "fullprocess",
-    "notify": "fullprocess",
-    "cron": "fullprocess",
-    "store_files": "store",
-    "store_tables": "store",
-    "verdicts": "monitoring",
+PACKAGE = "risk_assessment"
+# The top level is the design card: these scripts and nothing else of Python but the
+# production server's settings file.
+SCRIPTS = {
+    "ingestion", "training", "scoring", "deployment", "diagnostics", "reporting", "app",
+    "wsgi", "apicalls", "fullprocess", "generate_data",
+}  # fmt: skip
+# The sub-packages in order: each may import only those before it in this table.
+ORDER = [
+    "core", "schema", "store", "sources", "monitoring", "modelling", "deployment",
+    "reports", "server", "client", "samples", "pipeline",
+]  # fmt: skip
+# Exceptions to "everything before it": a light sub-package that must stay light.
+MAY_IMPORT = {
+    "monitoring": {"core"},
+    "client": {"core"},
+    "samples": {"core"},
+    "pipeline": set(ORDER) - {"pipeline", "server"},
 }
-# Entry points outside the pipeline: the API client, the sample-data generator and
-# the production server's two files.
-STANDALONE = {"apicalls", "generate_data", "wsgi", "gunicorn.conf"}
 
 
-def project_modules() -> set[str]:
-    """Every top-level module of the project."""
-    return {p.stem for p in ROOT.glob("*.py")}
+def allowed(sub: str) -> set[str]:
+    """The sub-packages that sub may import."""
+    return MAY_IMPORT.get(sub, set(ORDER[: ORDER.index(sub)]))
 
 
-def imports_of(name: str, modules: set[str]) -> set[str]:
-    """The project modules a module imports, at the top or inside functions."""
-    tree = ast.parse((ROOT / f"{name}.py").read_text(encoding="utf-8"))
+def package_modules() -> dict[str, Path]:
+    """Dotted name -> file of every module of the package."""
+    found = {}
+    for path in (ROOT / PACKAGE).rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The absolute module names a file imports (for `from a import b`, a.b and a)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {a.name.split(".")[0] for a in node.names}
+            found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return (found & modules) - {name}
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return found
 
 
-def graph() -> dict[str, set[str]]:
-    """Module -> the project modules it imports."""
-    modules = project_modules()
-    return {m: imports_of(m, modules) for m in modules}
+def sub_of(module: str) -> str | None:
+    """The sub-package of a dotted module name (None for the package itself)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == PACKAGE else None
 
 
-def test_no_import_circle():
-    """No module reaches itself through the imports of others."""
-    edges = graph()
+def module_graph() -> dict[str, set[str]]:
+    """Package module -> the package modules it imports."""
+    modules = package_modules()
+    return {m: imported_modules(p) & set(modules) for m, p in modules.items()}
+
+
+def test_the_top_level_is_the_design_card():
+    """The only Python files at the top are the scripts and gunicorn.conf.py."""
+    assert {p.stem for p in ROOT.glob("*.py")} == SCRIPTS | {"gunicorn.conf"}
+
+
+def test_every_sub_package_is_in_the_order_and_says_what_it_owns():
+    """Each folder of the package is in ORDER and has an __init__.py docstring that names
+    what it may import; ORDER has no folder that does not exist."""
+    folders = {p.parent.name for p in (ROOT / PACKAGE).glob("*/__init__.py")}
+    assert folders == set(ORDER)
+    for sub in ORDER:
+        doc = ast.get_docstring(ast.parse((ROOT / PACKAGE / sub / "__init__.py").read_text()))
+        assert doc and "May import" in doc, sub
+
+
+def test_sub_packages_import_only_those_before_them():
+    """An import between sub-packages follows ORDER (and MAY_IMPORT's exceptions)."""
+    wrong = []
+    for module, imported in module_graph().items():
+        here = sub_of(module)
+        for target in imported:
+            there = sub_of(target)
+            if here and there and there != here and there not in allowed(here):
+                wrong.append((module, target))
+    assert wrong == []
+
+
+def test_no_import_circle_between_modules():
+    """No package module reaches itself through the imports of others."""
+    edges = module_graph()
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         for nxt in edges[start]:
@@ -85,64 +110,35 @@ def test_no_import_circle():
     assert [m for m in edges if reaches(m, m, {m})] == []
 
 
-def test_scripts_use_only_scripts_before_them():
-    """A pipeline script imports no script after it (nor app or fullprocess)."""
-    edges = graph()
-    for i, script in enumerate(PIPELINE):
-        later = set(PIPELINE[i + 1 :]) | TOP
-        assert not (edges[script] & later), (script, edges[script] & later)
+def test_the_package_imports_no_script_and_scripts_import_only_the_package():
+    """Nothing under risk_assessment/ imports a top-level script; a script imports the
+    standard library, third-party packages and the package, never another script."""
+    for path in (ROOT / PACKAGE).rglob("*.py"):
+        tops = {m.split(".")[0] for m in imported_modules(path)}
+        assert not (tops & SCRIPTS), (path, tops & SCRIPTS)
+    for script in SCRIPTS:
+        tops = {m.split(".")[0] for m in imported_modules(ROOT / f"{script}.py")}
+        assert not (tops & SCRIPTS), (script, tops & SCRIPTS)
 
 
-def rank(module: str) -> int:
-    """A module's place: helpers -1, scripts by pipeline order, app/fullprocess last."""
-    owner = PARTS.get(module, module)
-    if owner in HELPERS:
-        return -1
-    return len(PIPELINE) if owner in TOP else PIPELINE.index(owner)
+def test_scripts_are_thin_edges():
+    """A script is a docstring, imports, main() and the __main__ guard (wsgi: the app)."""
+    for script in SCRIPTS - {"wsgi"}:
+        tree = ast.parse((ROOT / f"{script}.py").read_text(encoding="utf-8"))
+        functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+        assert functions == ["main"], (script, functions)
+        assert ast.get_docstring(tree), script
 
 
-def test_every_module_has_a_place():
-    """Each top-level module is a script, a helper, a part of one script or an entry point."""
-    placed = set(PIPELINE) | TOP | HELPERS | set(PARTS) | STANDALONE
-    assert project_modules() == placed
-    assert set(PARTS.values()) <= set(PIPELINE) | TOP | HELPERS
+def test_the_core_imports_nothing_of_the_package():
+    """core stands under everything: it imports no other sub-package."""
+    for module, imported in module_graph().items():
+        if sub_of(module) == "core":
+            assert {sub_of(t) for t in imported} <= {"core"}, module
 
 
-def may_import(module: str, imported: str) -> bool:
-    """Whether module may import imported: anything placed before it, parts of its own
-    owner, helpers among helpers (test_no_import_circle keeps them apart); an entry
-    point only from fullprocess and its parts (the cycle calls apicalls, as the original
-    project did)."""
-    if imported in STANDALONE:
-        return PARTS.get(module, module) == "fullprocess"
-    return (
-        rank(imported) < rank(module)
-        or PARTS.get(imported, imported) == PARTS.get(module, module)
-        or rank(imported) == rank(module) == -1
-    )
-
-
-def test_imports_run_down_the_pipeline_through_parts():
-    """Every import of every module (entry points aside) follows may_import."""
-    edges = graph()
-    for module, imported in edges.items():
-        if module not in STANDALONE:
-            wrong = {x for x in imported if not may_import(module, x)}
-            assert not wrong, (module, wrong)
-
-
-def test_helpers_import_no_script():
-    """store, monitoring, dataset, risk and common stand under every script."""
-    edges = graph()
-    scripts = set(PIPELINE) | TOP | {"apicalls"}
-    for helper in HELPERS:
-        assert not (edges[helper] & scripts), (helper, edges[helper] & scripts)
-    assert edges["common"] == set()
-
-
-def test_apicalls_is_a_client_that_imports_no_script():
-    """apicalls.py imports no script, and --help loads no pandas, scikit-learn, reportlab."""
-    assert not (graph()["apicalls"] & (set(PIPELINE) | TOP))
+def test_apicalls_is_a_light_client():
+    """apicalls.py --help loads no pandas, scikit-learn or reportlab."""
     code = (
         "import runpy, sys; sys.argv = ['apicalls.py', '--help']\n"
         "try:\n    runpy.run_path('apicalls.py', run_name='__main__')\n"
@@ -156,19 +152,43 @@ def test_apicalls_is_a_client_that_imports_no_script():
 
 
 def test_only_the_store_reads_or_writes_the_ingestion_record():
-    """The record's layout is known in one place: no module but store.py and its parts
+    """The record's layout is known in one place: no module but the store and core's names
     names the ingestion record's file (deployment copies it as a file among others)."""
     readers = {
         m
-        for m in project_modules()
-        if "INGESTION_RECORD" in (ROOT / f"{m}.py").read_text(encoding="utf-8")
+        for m, path in package_modules().items()
+        if "INGESTION_RECORD" in path.read_text(encoding="utf-8")
     }
-    assert readers <= {"common", "store", "store_files", "deployment"}, readers
+    expected = {f"{PACKAGE}.{m}" for m in ("core.common", "store.records", "store.files")}
+    assert readers <= expected | {f"{PACKAGE}.deployment.versions"}, readers
 
 
-def test_every_script_and_helper_has_its_own_test_file():
-    """Tests mirror the code (flaskr): tests/test_<module>.py for each script and helper;
-    a part is tested in its own file or its owner's."""
-    tested = {p.stem.removeprefix("test_") for p in (ROOT / "tests").glob("test_*.py")}
-    untested = (set(PIPELINE) | TOP | HELPERS | {"apicalls"}) - tested
+def test_tests_mirror_the_package():
+    """Each sub-package has its tests/<sub>/ folder of test files, and every module is
+    imported by a test or by a module a test imports (no module goes untested)."""
+    for sub in ORDER:
+        assert list((ROOT / "tests" / sub).glob("test_*.py")), sub
+    modules, edges = package_modules(), module_graph()
+    reached = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        reached |= imported_modules(path) & set(modules)
+    frontier = set(reached)
+    while frontier:
+        frontier = set().union(*(edges[m] for m in frontier)) - reached
+        reached |= frontier
+    untested = {m for m, p in modules.items() if p.name != "__init__.py"} - reached
     assert untested == set()
+
+
+def test_files_and_functions_stay_short():
+    """Every module is at most 400 lines and every function at most 40."""
+    long_files, long_functions = [], []
+    for path in [*(ROOT / PACKAGE).rglob("*.py"), *ROOT.glob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 400:
+            long_files.append(path.name)
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.end_lineno - node.lineno + 1 > 40:
+                    long_functions.append(f"{path.name}:{node.name}")
+    assert long_files == [] and long_functions == []

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 def make(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:

@@ -8,7 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, configure, deploy_workspace, production_server
+
+from tests.conftest import ROOT, configure, deploy_workspace, production_server
 
 README = ROOT / "README.md"
 
@@ -65,7 +66,7 @@ def test_every_curl_example_answers_on_the_production_server(shipped):
 def test_every_config_key_is_in_the_readmes_table():
     """Each setting of settings.DEFAULTS has a row in the README's configuration table
     (as `section.key`, or `key` in a row of its section)."""
-    from settings import DEFAULTS
+    from risk_assessment.core.settings import DEFAULTS
 
     text = README.read_text(encoding="utf-8")
     table = text[text.index("## Configuration") :].split("\n## ", 1)[0]

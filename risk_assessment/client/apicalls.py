@@ -1,0 +1,149 @@
+"""API calls: call every endpoint of a running server and save the answers.
+
+Reads   the server at api.base_url (default http://127.0.0.1:8000), or --url
+Writes  output_model_path/apireturns.txt    readable: one section per endpoint
+        output_model_path/apireturns.json   every answer with its status code
+Run     python apicalls.py [--config config.json] [--url URL]
+
+Before saving anything it asks the server's /version and compares the model's sha256 with
+this deployment's live manifest: answers from a server serving another deployment (another
+checkout, an old process on the same port) are not saved. Imports no other script, so it
+starts without pandas, scikit-learn or reportlab.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from risk_assessment.core.common import (
+    FEATURES,
+    LIVE_MANIFEST,
+    RiskError,
+    now_iso,
+    read_json,
+    test_data_file,
+    write_atomic,
+    write_json,
+)
+
+import requests
+
+log = logging.getLogger("apicalls")
+
+TIMEOUT = 30  # seconds per call: /prediction on a large file may take a while
+SAMPLE_ROW = dict.fromkeys(FEATURES, 10)
+
+
+def api_requests(test_file: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path, requests keyword arguments) of every call to make."""
+    return [
+        ("GET", "/health", {}),
+        ("GET", "/version", {}),
+        ("GET", "/ping", {}),
+        ("POST", "/prediction", {"json": {"filepath": test_file}}),
+        ("GET", "/prediction", {"params": {"filename": test_file}}),
+        ("POST", "/prediction", {"json": {"records": [{"corporation": "abcd", **SAMPLE_ROW}]}}),
+        ("POST", "/invocations", {"json": {"dataframe_records": [SAMPLE_ROW]}}),
+        ("GET", "/scoring", {}),
+        ("GET", "/summarystats", {}),
+        ("GET", "/diagnostics", {}),
+    ]
+
+
+class OtherServerError(RiskError):
+    """The server at the URL does not serve this deployment's model."""
+
+
+def check_served_model(base_url: str, prod: Path) -> dict[str, Any]:
+    """OtherServerError unless the server's /version names the live model of prod.
+
+    Returns the /version answer. Neither a model here nor there (a fresh workspace) passes:
+    the calls then record the server's 503s.
+    """
+    live = read_json(prod / LIVE_MANIFEST, {}) or {}
+    (answer,) = call_api(base_url, [("GET", "/version", {})])
+    served = answer["body"] if answer["status"] == 200 and isinstance(answer["body"], dict) else {}
+    if served.get("model_sha256") == live.get("model_sha256"):
+        return served
+    what = (
+        f"model {served.get('model_version')} ({str(served.get('model_sha256'))[:12]}...)"
+        if served
+        else f"no model of ours (/version answered {answer['status']})"
+    )
+    ours = (
+        f"{(prod / LIVE_MANIFEST).parent.resolve().name} ({live.get('model_sha256', '?')[:12]}...)"
+        if live
+        else "none (nothing deployed here)"
+    )
+    raise OtherServerError(
+        f"{base_url} serves {what}, not this deployment's model {ours} from {prod}: "
+        f"another deployment? answers not saved"
+    )
+
+
+def call_api(base_url: str, calls: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Make the calls; RiskError (one line) when the server cannot be reached."""
+    session, answers = requests.Session(), []
+    with session:
+        for method, path, kwargs in calls:
+            url = base_url.rstrip("/") + path
+            try:
+                reply = session.request(method, url, timeout=TIMEOUT, **kwargs)
+            except requests.ConnectionError:
+                raise RiskError(
+                    f"{base_url}: API server not reachable; start it with "
+                    f"`python app.py` or gunicorn (see README)"
+                ) from None
+            except requests.Timeout:
+                raise RiskError(f"{url}: no answer within {TIMEOUT} s") from None
+            try:
+                body = reply.json()
+            except ValueError:
+                body = reply.text
+            answers.append(
+                {"method": method, "path": path, "status": reply.status_code, "body": body}
+            )
+    return answers
+
+
+def answers_text(answers: list[dict[str, Any]], base_url: str) -> str:
+    """The answers as text: a header line per call, then its JSON, predictions shortened."""
+    parts = [f"API answers from {base_url} at {now_iso()}"]
+    for a in answers:
+        body = a["body"]
+        if isinstance(body, dict) and isinstance(body.get("predictions"), list):
+            preds = body["predictions"]
+            body = {
+                **body,
+                "predictions": preds[:5]
+                + ([f"... {len(preds) - 5} more"] if len(preds) > 5 else []),
+            }
+        parts.append(f"== {a['method']} {a['path']} -> {a['status']}\n{json.dumps(body, indent=2)}")
+    return "\n\n".join(parts) + "\n"
+
+
+def relative_test_file(config: dict[str, Any]) -> str:
+    """The test data file as the server expects it: relative to the config's folder."""
+    path = test_data_file(config["test_data_path"])
+    try:
+        return str(path.relative_to(config["config_file"].parent))
+    except ValueError:
+        return str(path)
+
+
+def run_apicalls(config: dict[str, Any], base_url: str | None = None) -> Path:
+    """Call every endpoint and save the answers; returns the text file's path."""
+    base_url = base_url or config["api"]["base_url"]
+    check_served_model(base_url, config["prod_deployment_path"])
+    answers = call_api(base_url, api_requests(relative_test_file(config)))
+    folder = config["output_model_path"]
+    write_json(folder / "apireturns.json", {"base_url": base_url, "answers": answers})
+    path = write_atomic(folder / "apireturns.txt", answers_text(answers, base_url))
+    failed = [f"{a['method']} {a['path']} {a['status']}" for a in answers if a["status"] >= 400]
+    log.info("%d calls to %s, %d failed; wrote %s", len(answers), base_url, len(failed), path)
+    if failed:
+        raise RiskError(f"{base_url}: {len(failed)} call(s) failed: {', '.join(failed)}")
+    return path

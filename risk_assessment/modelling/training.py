@@ -1,0 +1,375 @@
+"""Training: fit the attrition model on the ingested data.
+
+Reads   output_folder_path/finaldata.csv
+Writes  output_model_path/trainedmodel.skops  the fitted scikit-learn model (skops: loads
+                                              without running code; the one that is used)
+        output_model_path/trainedmodel.pkl    the same model pickled, for the original tools
+        output_model_path/trainedmodel.json   its provenance: data hash, rows, features,
+                                              hyperparameters, library versions, time
+Run     python training.py [--config config.json]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pickle
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from risk_assessment.core.common import (
+    COLUMNS,
+    FEATURES,
+    FINALDATA,
+    MODEL_FILE,
+    MODEL_META,
+    MODEL_SKOPS,
+    TARGET,
+    ModelError,
+    now_iso,
+    sha256_file,
+    write_atomic,
+    write_json,
+)
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from risk_assessment.monitoring.statistics import best_threshold, f1_at, row_logloss
+from risk_assessment.schema.dataset import load_dataset, observations_frame
+from risk_assessment.store import records as store
+
+log = logging.getLogger("training")
+
+
+TRANSFORMS = ("raw", "log")  # the counts as they are, or log1p of them (heavy tails)
+# The config sections recorded with each model: how it was trained, how drift is judged
+# and a retrained model gated, how its probabilities are banded into risk.
+SETTINGS_SECTIONS = ("training", "model_drift", "data_drift", "gate", "risk")
+
+
+def build_model(params: dict[str, Any], transform: str = "raw") -> Pipeline:
+    """The logistic regression behind an optional log1p transform and StandardScaler."""
+    model = LogisticRegression(
+        solver=params["solver"],
+        C=params["C"],
+        max_iter=int(params["max_iter"]),
+        random_state=int(params["random_state"]),
+    )
+    log1p = FunctionTransformer(np.log1p, feature_names_out="one-to-one")
+    return Pipeline(
+        [
+            ("transform", log1p if transform == "log" else "passthrough"),
+            ("scale", StandardScaler() if params["scale_features"] else "passthrough"),
+            ("model", model),
+        ]
+    )
+
+
+def check_training_data(data: pd.DataFrame, min_rows: int, source: str) -> None:
+    """ModelError when the data cannot give a meaningful classifier."""
+    if len(data) < min_rows:
+        raise ModelError(
+            f"{source}: {len(data)} row(s), need at least {min_rows} to train (training.min_rows)"
+        )
+    classes = sorted(data[TARGET].unique().tolist())
+    if len(classes) < 2:
+        raise ModelError(f"{source}: every row has {TARGET}={classes[0]}; need both classes")
+
+
+def out_of_fold(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w, folds: int, seed: int):
+    """Out-of-fold P(exit) of pipe (stratified folds), or None when a class is too rare."""
+    k = min(folds, int(np.bincount(y, minlength=2).min()))
+    if k < 2:
+        return None
+    proba = np.empty(len(y))
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y):
+        fitted = clone(pipe).fit(
+            X.iloc[train], y[train], model__sample_weight=None if w is None else w[train]
+        )
+        proba[test] = fitted.predict_proba(X.iloc[test])[:, 1]
+    return proba
+
+
+SELECTION_ROWS = 100_000  # the transform and cut-off are chosen on at most this many rows
+
+
+def selection_rows(n: int, seed: int) -> np.ndarray:
+    """Rows used to choose the transform and cut-off: all, or a random SELECTION_ROWS of
+    them (two numbers are well estimated from 100,000 rows; more would only lengthen the
+    cross-validation). The final fit always uses every row."""
+    if n <= SELECTION_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False))
+
+
+def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None):
+    """Choose the transform by cross-validated log-loss and the cut-off by F1 on the
+    chosen pipeline's out-of-fold probabilities; fit on all rows.
+
+    Returns (FixedThresholdClassifier, selection record for the metadata).
+    """
+    X, y = data[FEATURES], data[TARGET].to_numpy().astype(int)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    seed, folds = int(params["random_state"]), int(params["cv_folds"])
+    choices = TRANSFORMS if params["transform"] == "auto" else (params["transform"],)
+    rows = selection_rows(len(y), seed)
+    Xs, ys, ws = X.iloc[rows], y[rows], None if w is None else w[rows]
+    oof = {t: out_of_fold(build_model(params, t), Xs, ys, ws, folds, seed) for t in choices}
+    losses = {
+        t: float(np.average(row_logloss(ys, p), weights=ws))
+        for t, p in oof.items()
+        if p is not None
+    }
+    # too few exits to cross-validate: log1p, which suits heavy-tailed counts
+    transform = min(losses, key=losses.get) if losses else choices[-1]
+    threshold, f1_tuned = 0.5, None
+    if params["tune_threshold"] and oof[transform] is not None:
+        threshold, f1_tuned = best_threshold(ys, oof[transform], ws)
+        threshold = round(threshold, 6)  # the model's and the metadata's cut-off, equal
+    pipe = build_model(params, transform).fit(X, y, model__sample_weight=w)
+    model = FixedThresholdClassifier(pipe, threshold=threshold)
+    model.estimator_ = pipe  # fitted here: FixedThresholdClassifier.fit cannot pass weights
+    selection = {
+        "transform": transform,
+        "threshold": float(threshold),
+        "cv_logloss": {t: round(v, 6) for t, v in losses.items()},
+        "cv_rows": len(rows),
+        "cv_f1_at_0.5": None
+        if oof[transform] is None
+        else round(f1_at(ys, oof[transform], 0.5), 6),
+        "cv_f1_tuned": None if f1_tuned is None else round(f1_tuned, 6),
+    }
+    return model, selection
+
+
+def fit_with_selection(
+    data: pd.DataFrame, params: dict[str, Any], source: str = "training data", sample_weight=None
+):
+    """select_model with checks and convergence warnings: (model, warning, selection)."""
+    check_training_data(data, int(params["min_rows"]), source)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model, selection = select_model(data, params, sample_weight)
+    notes = [
+        str(w.message).splitlines()[0] for w in caught if issubclass(w.category, ConvergenceWarning)
+    ]
+    return model, (notes[0] if notes else None), selection
+
+
+def train_model(
+    data: pd.DataFrame, params: dict[str, Any], source: str = "training data", sample_weight=None
+):
+    """Fit the model on data's FEATURES and TARGET (rows weighted by sample_weight, e.g.
+    by recency); returns (model, convergence warning). The model predicts with its
+    stored, F1-tuned cut-off."""
+    model, warning, _ = fit_with_selection(data, params, source, sample_weight)
+    return model, warning
+
+
+PROFILE_BINS = 10  # deciles: the reference distribution for data-drift checks (PSI)
+
+
+def feature_profile(data: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per feature: mean, std, decile edges and the share of rows in each bin.
+
+    Saved with the model, so data drift can be measured against the model's own
+    training data without keeping a copy of it.
+    """
+    profile = {}
+    for col in FEATURES:
+        values = data[col].to_numpy(dtype=float)
+        inner = np.quantile(values, np.linspace(0, 1, PROFILE_BINS + 1)[1:-1])
+        edges = np.unique(inner)
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        profile[col] = {
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "edges": edges.tolist(),
+            "shares": (counts / len(values)).tolist(),
+        }
+    return profile
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of what the pickle depends on, to check before loading it elsewhere."""
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def recorded_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that produced a model, as JSON values, to keep in its metadata (as
+    nanoGPT keeps its config in the checkpoint)."""
+    return json.loads(json.dumps({name: config[name] for name in SETTINGS_SECTIONS}, default=str))
+
+
+def model_metadata(
+    data: pd.DataFrame,
+    source: str,
+    data_sha256: str,
+    config: dict[str, Any],
+    seconds: float,
+    warning: str | None,
+    selection: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Provenance of a trained model: data, settings (config's SETTINGS_SECTIONS), and how
+    its transform and cut-off were chosen."""
+    params = config["training"]
+    return {
+        "trained_at": now_iso(),
+        "training_data": source,
+        "training_data_sha256": data_sha256,
+        "rows": len(data),
+        "exit_rate": round(float(data[TARGET].mean()), 6),
+        "features": FEATURES,
+        "target": TARGET,
+        "hyperparameters": dict(params),
+        "convergence_warning": warning,
+        "selection": selection or {},
+        "threshold": (selection or {}).get("threshold", 0.5),
+        "seconds": round(seconds, 4),
+        "versions": library_versions(),
+        "profile": feature_profile(data),
+        "settings": recorded_settings(config),
+    }
+
+
+def save_model(model, metadata: dict[str, Any], folder: Path) -> Path:
+    """Atomically write the skops model (the one loaded), the pickle (for the original
+    project's tools; never loaded here), then the metadata with the sha256 of both."""
+    import skops.io
+
+    path = write_atomic(folder / MODEL_SKOPS, skops.io.dumps(model))
+    pickled = write_atomic(
+        folder / MODEL_FILE, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    )
+    hashes = {"model_sha256": sha256_file(path), "pickle_sha256": sha256_file(pickled)}
+    write_json(folder / MODEL_META, {**metadata, **hashes})
+    return path
+
+
+def run_training(config: dict[str, Any]) -> dict[str, Any]:
+    """Train on finaldata.csv and save; returns the metadata. Used by fullprocess.py too."""
+    data_path = config["output_folder_path"] / FINALDATA
+    store.refresh_exports(config["output_folder_path"])  # a deleted or edited export is rebuilt
+    if not data_path.exists():
+        raise ModelError(f"{data_path}: no training data; run ingestion.py first")
+    data = load_dataset(data_path)
+    start = time.perf_counter()
+    model, warning, selection = fit_with_selection(data, config["training"], str(data_path))
+    seconds = time.perf_counter() - start
+    if warning:
+        log.warning("model did not converge: %s", warning)
+    log.info(
+        "transform %s (CV log-loss %s on %d rows), cut-off %.3f (CV F1 %s, at 0.5 %s)",
+        selection["transform"],
+        ", ".join(f"{t} {v:.4f}" for t, v in selection["cv_logloss"].items()) or "n/a",
+        selection["cv_rows"],
+        selection["threshold"],
+        selection["cv_f1_tuned"],
+        selection["cv_f1_at_0.5"],
+    )
+    metadata = model_metadata(
+        data,
+        str(data_path),
+        sha256_file(data_path),
+        config,
+        seconds,
+        warning,
+        selection,
+    )
+    path = save_model(model, metadata, config["output_model_path"])
+    log.info(
+        "trained on %d rows (exit rate %.3f) in %.3f s; wrote %s",
+        len(data),
+        metadata["exit_rate"],
+        seconds,
+        path,
+    )
+    return metadata
+
+
+def fit_candidates(
+    windows: dict[str, tuple[pd.DataFrame, Any]], params: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """A candidate model per training window (name -> (rows, row weights or None)).
+
+    A window too small or with one class only is skipped with one log line. Returns
+    name -> {model, warning, selection, data, seconds}.
+    """
+    out = {}
+    for name, (data, weights) in windows.items():
+        start = time.perf_counter()
+        try:
+            model, warning, selection = fit_with_selection(data, params, f"{name} window", weights)
+        except ModelError as exc:
+            log.info("candidate %s skipped: %s", name, exc)
+            continue
+        out[name] = {
+            "model": model,
+            "warning": warning,
+            "selection": selection,
+            "data": data,
+            "seconds": time.perf_counter() - start,
+        }
+    return out
+
+
+def training_windows(
+    config: dict[str, Any], batch_id: int, holdout_share: float
+) -> tuple[dict[str, tuple[pd.DataFrame, Any]], pd.DataFrame]:
+    """The candidates' training windows after a batch, and the batch's holdout.
+
+    A random share of the batch's labelled rows (seeded by the batch) is held out: no
+    candidate trains on it, and the gate compares on it. Windows: `recent` (the rest of
+    the batch), `all` (every labelled row before it, plus recent) and `weighted` (all, the
+    recent rows weighted to count as much as the rest).
+    """
+    frame = observations_frame(store.training_rows(config["output_folder_path"]))
+    batch = sorted(r[0] for r in store.batch_rows(config["output_folder_path"], batch_id))
+    draws = np.random.default_rng(batch_id).random(len(batch))  # the same on a rerun
+    held_seqs = [seq for seq, draw in zip(batch, draws, strict=True) if draw < holdout_share]
+    in_batch = frame["seq"].isin(batch).to_numpy()
+    held = frame["seq"].isin(held_seqs).to_numpy()
+    frame = frame.astype({TARGET: "int64"})
+    recent, history = frame[in_batch & ~held], frame[~in_batch]
+    both = pd.concat([history, recent], ignore_index=True)
+    weights = np.r_[
+        np.ones(len(history)), np.full(len(recent), max(len(history), 1) / max(len(recent), 1))
+    ]
+    windows = {"recent": (recent, None), "all": (both, None), "weighted": (both, weights)}
+    return windows, frame[held]
+
+
+def save_candidate(config: dict[str, Any], name: str, candidate: dict[str, Any]) -> dict[str, Any]:
+    """Save a candidate as the trained model, its window recorded as its training data."""
+    data = candidate["data"]
+    digest = hashlib.sha256(data[COLUMNS].to_csv(index=False).encode()).hexdigest()
+    source = f"observations: {name} window ({len(data)} rows)"
+    metadata = model_metadata(
+        data,
+        source,
+        digest,
+        config,
+        candidate["seconds"],
+        candidate["warning"],
+        candidate["selection"],
+    )
+    metadata["window"] = name
+    save_model(candidate["model"], metadata, config["output_model_path"])
+    return metadata

@@ -1,0 +1,130 @@
+"""The retrain-and-gate step of the cron job (a part of fullprocess.py): candidates trained
+on several windows, the best gated against the live model, a refused model kept aside.
+
+Reads   the store's training rows (training.training_windows), the test data
+Writes  output_model_path/   the chosen candidate, trained and scored (what deployment takes)
+        output_model_path/refused/<time>/   a refused model, its scores and why
+Run     by fullprocess.py (gate_step), with the writer lock held
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from risk_assessment.core.common import (
+    FEATURES,
+    MODEL_FILE,
+    MODEL_META,
+    MODEL_SKOPS,
+    SCORE_FILE,
+    SCORES_JSON,
+    TARGET,
+    ModelError,
+    now_iso,
+    test_data_file,
+    write_json,
+)
+
+from risk_assessment.modelling import scoring, training
+from risk_assessment.monitoring import statistics as monitoring
+from risk_assessment.schema.dataset import load_dataset
+
+
+def retrain_and_gate(config: dict[str, Any], batch_id: int, deployed) -> dict[str, Any]:
+    """Retrain and decide: candidates on several windows, the best on the batch's holdout
+    gated against the deployed model (paired, with an interval). The chosen candidate is
+    saved as the trained model and scored on the test data (the reported score).
+
+    Returns the gate record: deploy, reason, window, new_f1, model_sha256, holdout numbers.
+    """
+    if deployed is None:
+        return first_model(config)
+    settings = config["gate"]
+    windows, holdout = training.training_windows(config, batch_id, settings["holdout_share"])
+    fitted = training.fit_candidates(windows, config["training"])
+    if not fitted:
+        raise ModelError(f"batch {batch_id}: no training window gave a model (too few rows?)")
+    usable = len(holdout) >= settings["min_holdout_rows"] and holdout[TARGET].nunique() == 2
+    record = holdout_gate(holdout, fitted, deployed, settings, batch_id) if usable else None
+    best = record["window"] if record else ("all" if "all" in fitted else next(iter(fitted)))
+    training.save_candidate(config, best, fitted[best])
+    scores = scoring.run_scoring(config)
+    if record is None:  # too few new labelled rows to hold out: the test data decides
+        record = testdata_gate(config, scores["f1"], deployed, best, len(holdout))
+    if not record["deploy"] and config["deployment"]["force"]:
+        record.update(deploy=True, reason=f"forced (deployment.force): {record['reason']}")
+    return {**record, "new_f1": scores["f1"], "model_sha256": scores["model_sha256"]}
+
+
+def first_model(config: dict[str, Any]) -> dict[str, Any]:
+    """No model is live yet: train on everything, score, and deploy it."""
+    training.run_training(config)
+    scores = scoring.run_scoring(config)
+    return {
+        "deploy": True,
+        "reason": "no deployed model yet: first deployment",
+        "window": "all",
+        "new_f1": scores["f1"],
+        "model_sha256": scores["model_sha256"],
+    }
+
+
+def testdata_gate(
+    config: dict[str, Any], new_f1: float, deployed, window: str, holdout_rows: int
+) -> dict[str, Any]:
+    """The gate when the holdout is too small: the candidate's F1 on the test data against
+    the deployed model's (monitoring.gate_decision)."""
+    test = load_dataset(test_data_file(config["test_data_path"]))
+    deployed_f1 = scoring.score_model(deployed, test)["f1"]
+    ok, why = monitoring.gate_decision(new_f1, deployed_f1, False)
+    return {
+        "deploy": ok,
+        "reason": f"holdout too small ({holdout_rows} rows); {why}",
+        "window": window,
+    }
+
+
+def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> dict[str, Any]:
+    """The candidate with the lowest holdout log-loss, gated against the deployed model on
+    the same rows (monitoring.paired_gate)."""
+    y, X = holdout[TARGET].to_numpy(), holdout[FEATURES]
+    probs = {name: c["model"].predict_proba(X)[:, 1] for name, c in fitted.items()}
+    losses = {name: float(monitoring.row_logloss(y, p).mean()) for name, p in probs.items()}
+    best = min(losses, key=losses.get)
+    cut = getattr(fitted[best]["model"], "threshold", 0.5)
+    result = monitoring.paired_gate(
+        y,
+        probs[best],
+        deployed.predict_proba(X)[:, 1],
+        cut,
+        getattr(deployed, "threshold", 0.5),
+        settings["alpha"],
+        seed,
+    )
+    rows = len(fitted[best]["data"])
+    return {
+        "deploy": result.deploy,
+        "window": best,
+        "holdout_rows": result.n,
+        "reason": f"candidate '{best}' ({rows} rows): {result.reason}",
+        "candidates_logloss": losses,
+        "holdout": {
+            "logloss": result.logloss.as_dict(),
+            "roc_auc": result.roc_auc.as_dict(),
+            "f1": result.f1.as_dict(),
+            "f1_candidate": result.f1_candidate,
+            "f1_deployed": result.f1_deployed,
+        },
+    }
+
+
+def keep_refused(config: dict[str, Any], reason: str) -> Path:
+    """Copy the refused model and its scores aside, with the reason, for inspection."""
+    folder = config["output_model_path"] / "refused" / now_iso().replace(":", "")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, MODEL_SKOPS, MODEL_META, SCORE_FILE, SCORES_JSON):
+        shutil.copy2(config["output_model_path"] / name, folder / name)
+    write_json(folder / "refused.json", {"reason": reason, "time": now_iso()})
+    return folder

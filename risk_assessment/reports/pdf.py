@@ -1,0 +1,376 @@
+"""The PDF report's layout: page 1 an executive summary for stakeholders, then model
+health, data drift and the top of the risk list; dependencies and timings in an appendix.
+
+A helper of reporting.py (which gathers the facts and writes the file): build_report()
+turns facts into PDF bytes and reads or writes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from risk_assessment.core.common import ID_COLUMN, METRIC_LABELS, format_number
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from risk_assessment.reports import risk
+from risk_assessment.reports.diagnostics import psi_band
+from risk_assessment.reports.text import decision_text, drift_text, list_text, when
+
+SUMMARY_TOP = 10  # clients on page 1
+LIST_TOP = 50  # clients in the report's top list
+MODEL_PARAMS = ("C", "penalty", "solver", "max_iter", "class_weight", "random_state")
+
+
+# ---- words and numbers -----------------------------------------------------------------------
+
+
+def step_name(step) -> str:
+    """'StandardScaler', 'log1p' for a FunctionTransformer of np.log1p, 'none' if skipped."""
+    if step in (None, "passthrough"):
+        return "none"
+    func = getattr(step, "func", None)
+    return getattr(func, "__name__", None) or type(step).__name__
+
+
+def model_text(model) -> str:
+    """The model's own steps and hyperparameters (nothing about the pipeline's settings)."""
+    head, lr = risk.model_parts(model)
+    steps = [] if head is None else [f"{name}: {step_name(step)}" for name, step in head.steps]
+    params = lr.get_params(deep=False)
+    own = ", ".join(
+        f"{k}={params[k]}" for k in MODEL_PARAMS if params.get(k) not in (None, "deprecated")
+    )
+    threshold = getattr(model, "threshold", None)
+    cut = [f"cut-off {threshold}"] if isinstance(threshold, (int, float)) else []
+    return "; ".join([*steps, f"{type(lr).__name__}({own})", *cut])
+
+
+# ---- building blocks -------------------------------------------------------------------------
+
+
+def styles():
+    """The sample stylesheet with a smaller cell style."""
+    st = getSampleStyleSheet()
+    st.add(st["BodyText"].clone("cell", fontSize=8.5, leading=10.5))
+    st.add(st["BodyText"].clone("lead", fontSize=10.5, leading=14, spaceAfter=4))
+    st["Heading1"].keepWithNext = 1  # never a heading alone at the foot of a page
+    return st
+
+
+def table(rows: list[list[Any]], widths: list[float] | None = None, st=None) -> Table:
+    """A report table: bold header row (repeated on each page), light grid, zebra rows."""
+    wrap = (st or styles())["cell"]
+    cells = [[Paragraph(str(c), wrap) if len(str(c)) > 30 else str(c) for c in row] for row in rows]
+    t = Table(cells, colWidths=widths, hAlign="LEFT", repeatRows=1)
+    t.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f5f7fa")]),
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b0b8c4")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return t
+
+
+def section(title: str, st, *content, keep: bool = True) -> list:
+    """A heading and its content (kept on one page when small)."""
+    block = [Paragraph(title, st["Heading2"]), *content, Spacer(1, 4)]
+    return [KeepTogether(block)] if keep else block
+
+
+def top_table(facts: dict[str, Any], n: int, st) -> Table:
+    """The n clients most likely to exit with their plain reasons."""
+    rows = [["rank", "client", "exit risk", "band", "why"]] + [
+        [
+            r["rank"],
+            r[ID_COLUMN],
+            risk.percent(r["exit_probability"]),
+            r["risk_band"],
+            r["top_reasons"] or "nothing above average",
+        ]
+        for r in facts["risk"].head(n).to_dict(orient="records")
+    ]
+    return table(rows, [1.1 * cm, 2.2 * cm, 1.7 * cm, 1.5 * cm, 10.5 * cm], st)
+
+
+# ---- the pages -------------------------------------------------------------------------------
+
+
+def summary_page(facts: dict[str, Any], st) -> list:
+    """Page 1: decision and why, F1 against the previous version, the list, drift."""
+    s, prev = facts["scores"], facts["previous"]
+    quality = [["model", "", "F1 on the test data", "95% interval"]]
+    quality.append(
+        [
+            facts["manifest"]["version"],
+            "serving",
+            f"{s['f1']:.3f}",
+            f"{s['f1_low']:.2f} to {s['f1_high']:.2f}",
+        ]
+    )
+    if prev:
+        quality.append(
+            [
+                prev["version"],
+                "previous",
+                f"{prev['f1']:.3f}",
+                f"{prev['f1_low']:.2f} to {prev['f1_high']:.2f}",
+            ]
+        )
+    return [
+        Paragraph("Attrition risk: executive summary", st["Title"]),
+        Paragraph(
+            f"{when(facts['date'])}, test data {facts['test_data']} ({s['rows']} clients)",
+            st["Normal"],
+        ),
+        *section("Decision", st, Paragraph(decision_text(facts), st["lead"])),
+        *section("Model quality", st, table(quality, [2.2 * cm, 2 * cm, 4 * cm, 4 * cm], st)),
+        *section("Clients at risk", st, Paragraph(list_text(facts), st["lead"])),
+        *section(f"Top {SUMMARY_TOP} clients to call", st, top_table(facts, SUMMARY_TOP, st)),
+        *section("Data drift", st, Paragraph(drift_text(facts), st["lead"])),
+        PageBreak(),
+    ]
+
+
+def scores_side(facts: dict[str, Any], st, confusion_png: bytes) -> Table:
+    """Every metric (and the F1 interval) beside the confusion matrix."""
+    s = facts["scores"]
+    metrics = [["metric", "value"]] + [
+        [label, format_number(s[k])] for k, label in METRIC_LABELS.items()
+    ]
+    metrics.insert(2, ["F1, 95% interval", f"{s['f1_low']:.4f} to {s['f1_high']:.4f}"])
+    return Table(
+        [
+            [
+                table(metrics, [3.4 * cm, 3.2 * cm], st),
+                Image(io.BytesIO(confusion_png), width=8.6 * cm, height=7.2 * cm),
+            ]
+        ],
+        colWidths=[7.2 * cm, 9.8 * cm],
+        style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)],
+    )
+
+
+def batch_rows(judged: list[dict[str, Any]]) -> list[list[Any]]:
+    """The table of the last twelve judged batches, header first."""
+    header = ["run", "when", "new rows", "batch F1 (95% interval)", "checked against", "decision"]
+    return [header] + [
+        [
+            r["id"],
+            when(r["started_at"]),
+            r["new_rows"],
+            f"{r['batch_f1']:.3f} ({r['batch_f1_low']:.2f} to {r['batch_f1_high']:.2f})",
+            f"{r['deployed_version']} ({format_number(r['deployed_f1'], 3)})",
+            r["decision"],
+        ]
+        for r in judged[:12]
+    ]
+
+
+def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: bytes) -> list:
+    """Model health: every metric, the confusion matrix, the history, the judged batches."""
+    batches = batch_rows(facts["judged"])
+    return [
+        Paragraph("Model health", st["Heading1"]),
+        *section(
+            f"Scores and confusion matrix on {facts['test_data']}",
+            st,
+            scores_side(facts, st, confusion_png),
+        ),
+        *section(
+            "Scores by version", st, Image(io.BytesIO(history_png), width=17 * cm, height=7.25 * cm)
+        ),
+        *section(
+            "Judged batches (newest first)",
+            st,
+            table(batches, [1.6 * cm, 3.6 * cm, 1.7 * cm, 4.0 * cm, 3.3 * cm, 2.8 * cm], st)
+            if len(batches) > 1
+            else Paragraph("None yet.", st["Normal"]),
+            keep=False,
+        ),
+    ]
+
+
+def drift_section(facts: dict[str, Any], st) -> list:
+    """PSI per feature of the last judged batch, against the training data."""
+    run = next((r for r in facts["judged"] if isinstance(r.get("data_drift_psi"), dict)), None)
+    if run is None:
+        return section("Data drift", st, Paragraph(drift_text(facts), st["Normal"]))
+    profile = facts["model_meta"].get("profile", {})
+    rows = [["feature", "PSI", "shift", "training mean"]] + [
+        [
+            f,
+            f"{v:.3f}",
+            psi_band(v),
+            format_number(profile.get(f, {}).get("mean"), 2),
+        ]
+        for f, v in run["data_drift_psi"].items()
+    ]
+    note = Paragraph(
+        drift_text(facts)
+        + " PSI below 0.1: no shift; 0.1 to below 0.25: moderate; 0.25 or more: significant.",
+        st["Normal"],
+    )
+    return section("Data drift", st, note, Spacer(1, 4), table(rows, None, st))
+
+
+def model_rows(facts: dict[str, Any], st) -> list[list[Any]]:
+    """The appendix's model table: version, deployment, training data and the model."""
+    m, meta = facts["manifest"], facts["model_meta"]
+    data = Path(meta.get("training_data", "?")).name
+    rate = format_number(meta.get("exit_rate"))
+    return [
+        ["model version", m["version"]],
+        ["deployed at", when(m["deployed_at"])],
+        ["model sha256", m["model_sha256"][:16] + "..."],
+        ["trained at", when(meta.get("trained_at"))],
+        ["training data", f"{data}, {meta.get('rows', '?')} rows, exit rate {rate}"],
+        ["model", Paragraph(model_text(facts["model"]), st["cell"])],
+    ]
+
+
+def data_rows(facts: dict[str, Any]) -> list[list[Any]]:
+    """Mean, median, std and missing share of each feature of finaldata.csv, header first."""
+    return [["feature", "mean", "median", "std", "missing"]] + [
+        [
+            f,
+            format_number(d["mean"], 2),
+            format_number(d["median"], 2),
+            format_number(d["std"], 2),
+            f"{facts['missing'].get(f, 0):.1%}",
+        ]
+        for f, d in facts["summary"].items()
+    ]
+
+
+def timing_rows(t: dict[str, Any]) -> list[list[Any]]:
+    """Seconds and time of the last ingestion and training runs, header first."""
+    return [
+        ["step", "seconds", "when"],
+        ["ingestion", format_number(t["ingestion_seconds"]), when(t["ingestion_time"])],
+        ["training", format_number(t["training_seconds"]), when(t["training_time"])],
+    ]
+
+
+def ingestion_rows(facts: dict[str, Any]) -> list[list[Any]]:
+    """The files of the last ingestion with their row counts, header first."""
+    last = facts["last_ingestion"]
+    names = last.get("files_ingested", []) + last.get("files_rejected", [])
+    return [["file", "status", "rows read", "kept", "rejected", "new"]] + [
+        [e["name"], e["status"], e["rows_read"], e["rows_kept"], e["rows_rejected"], e["rows_new"]]
+        for e in facts["ingested_files"]
+        if e["name"] in names
+    ]
+
+
+def appendix(facts: dict[str, Any], st) -> list:
+    """Model details, training data, timings, the last ingestion and dependencies."""
+    about = Table(
+        model_rows(facts, st),
+        colWidths=[3.5 * cm, 13.5 * cm],
+        style=[("FONTSIZE", (0, 0), (-1, -1), 8.5), ("VALIGN", (0, 0), (-1, -1), "TOP")],
+    )
+    last, deps = facts["last_ingestion"], facts["dependencies"]
+    packages = [["package", "pinned", "installed", "latest"]] + [
+        [p["package"], p["pinned"], p["installed"] or "missing", latest_cell(p)]
+        for p in deps["packages"]
+    ]
+    return [
+        Paragraph("Appendix", st["Heading1"]),
+        *section("Model", st, about),
+        *section("Training data (finaldata.csv)", st, table(data_rows(facts), None, st)),
+        *section("Timings of the last runs", st, table(timing_rows(facts["timings"]), None, st)),
+        *section(
+            f"Last ingestion ({when(last.get('time'))}, {last.get('rows_total', 'n/a')} "
+            "rows in total)",
+            st,
+            table(ingestion_rows(facts), None, st),
+        ),
+        *section(
+            f"Dependencies (checked {when(deps['checked_at'])})",
+            st,
+            table(packages, None, st),
+        ),
+    ]
+
+
+def latest_cell(package: dict[str, Any]) -> str:
+    """The 'latest' cell of the dependency table: version, Python it needs, or why unknown."""
+    if not package["latest"]:
+        return f"unknown ({package['latest_unknown_reason']})"
+    needs = package.get("latest_requires_python")
+    if needs and package.get("outdated") is False and package["latest"] != package["installed"]:
+        return f"{package['latest']} (needs Python {needs})"
+    return package["latest"]
+
+
+class NumberedCanvas(Canvas):
+    """A canvas that writes 'Page n of N' at the foot of every page (two passes)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pages: list[dict] = []
+
+    def showPage(self):  # noqa: N802 (reportlab's name)
+        self.pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        for state in self.pages:
+            self.__dict__.update(state)
+            self.setFont("Helvetica", 8)
+            self.setFillColor(colors.HexColor("#5b6775"))
+            self.drawRightString(
+                A4[0] - 2 * cm, 1 * cm, f"Page {self._pageNumber} of {len(self.pages)}"
+            )
+            self.drawString(2 * cm, 1 * cm, "Attrition risk report")
+            super().showPage()
+        super().save()
+
+
+def build_report(facts: dict[str, Any], confusion_png: bytes, history_png: bytes) -> bytes:
+    """The PDF report as bytes."""
+    st = styles()
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        title="Attrition risk report",
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+        topMargin=1.6 * cm,
+        bottomMargin=1.8 * cm,
+    )
+    story = [
+        *summary_page(facts, st),
+        *health_pages(facts, st, confusion_png, history_png),
+        *drift_section(facts, st),
+        *section(
+            f"Top {LIST_TOP} clients by exit risk", st, top_table(facts, LIST_TOP, st), keep=False
+        ),
+        *appendix(facts, st),
+    ]
+    doc.build(story, canvasmaker=NumberedCanvas)
+    return buf.getvalue()

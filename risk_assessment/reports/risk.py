@@ -1,0 +1,332 @@
+"""The risk list: current clients ranked by exit probability, with bands and plain reasons.
+
+A helper module (like common.py), imported by reporting.py and the dashboard; it imports
+no script and no plotting or PDF library, so the API's /risk stays light.
+
+A reason is a feature pushing a client's risk up. Its contribution is the model's
+coefficient times the client's standardized value, in the model's own transformed space
+(after a log1p step, say): how far the feature moves the client's log-odds away from
+those of a typical client of the training data. Signed numbers are kept for data
+scientists (contribution_<feature>); people read a sentence per reason.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from risk_assessment.core.common import (
+    FEATURES,
+    ID_COLUMN,
+    MODEL_META,
+    TARGET,
+    ModelError,
+    read_json,
+)
+
+import numpy as np
+import pandas as pd
+
+BANDS = ("high", "medium", "low")
+MIN_REASON = 0.005  # smaller contributions round to +0.00: not a reason worth showing
+FIRST_COLUMNS = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
+# People's names of the features, and how strong a contribution (log-odds) reads.
+LABELS = {
+    "lastmonth_activity": "activity last month",
+    "lastyear_activity": "activity last year",
+    "number_of_employees": "number of employees",
+}
+DEGREES = ((1.0, "far "), (0.3, ""), (0.0, "slightly "))
+
+
+# ---- which clients ---------------------------------------------------------------------------
+
+
+def current_clients(data: pd.DataFrame) -> pd.DataFrame:
+    """The latest observation of each client that has not exited, in arrival order.
+
+    Rows are in arrival order (ingestion and the store append). A client whose latest
+    row says exited = 1 has left; a row with exited 0 or empty (unlabelled) is current.
+    """
+    latest = data.drop_duplicates(subset=ID_COLUMN, keep="last")
+    if TARGET in latest.columns:
+        exited = pd.to_numeric(latest[TARGET], errors="coerce").astype("Float64")
+        latest = latest[~exited.eq(1).fillna(False).astype(bool)]  # <NA>: unlabelled, current
+    return latest.reset_index(drop=True)
+
+
+# ---- contributions in the model's own space --------------------------------------------------
+
+
+def model_parts(model) -> tuple[Any, Any]:
+    """(the steps before the classifier or None, the logistic regression) of a model.
+
+    Supports a bare LogisticRegression, a Pipeline ending in one, and a wrapper such as
+    FixedThresholdClassifier (its fitted .estimator_, else .estimator) around either.
+    """
+    seen = 0
+    while not hasattr(model, "coef_") and not hasattr(model, "steps"):
+        inner = getattr(model, "estimator_", None)
+        inner = inner if inner is not None else getattr(model, "estimator", None)
+        if inner is None or seen > 5:
+            raise ModelError(f"{type(model).__name__}: cannot find a linear model to explain")
+        model, seen = inner, seen + 1
+    if hasattr(model, "steps"):
+        head, last = (model[:-1] if len(model.steps) > 1 else None), model.steps[-1][1]
+        if not hasattr(last, "coef_"):
+            _, last = model_parts(last)
+        return head, last
+    return None, model
+
+
+def is_standardizing(head) -> bool:
+    """True when the last real step before the classifier centres and scales (StandardScaler)."""
+    if head is None:
+        return False
+    real = [step for _, step in head.steps if step not in (None, "passthrough")]
+    return bool(real) and hasattr(real[-1], "mean_") and hasattr(real[-1], "scale_")
+
+
+def transformed(head, X: pd.DataFrame) -> np.ndarray:
+    """X in the classifier's input space (after the pipeline's steps)."""
+    out = X if head is None else head.transform(X)
+    return np.asarray(out, dtype=float)
+
+
+def contributions(model, X: pd.DataFrame, profile: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(per row and feature: coefficient x standardized value, the coefficients).
+
+    After a StandardScaler the transformed values are already standardized (0 is the
+    training mean). Otherwise the reference is a typical training client (the profile's
+    means, transformed), so coef * (x' - ref') = (coef * std) * z for a raw feature.
+    """
+    head, lr = model_parts(model)
+    Xt = transformed(head, X[FEATURES])
+    if is_standardizing(head):
+        return Xt * lr.coef_[0], lr.coef_[0]
+    means = pd.DataFrame([[profile[f]["mean"] for f in FEATURES]], columns=FEATURES)
+    return (Xt - transformed(head, means)) * lr.coef_[0], lr.coef_[0]
+
+
+def profile_of(data: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Means and stds of the features of data (for a model saved without a profile)."""
+    return {
+        f: {"mean": float(data[f].mean()), "std": float(data[f].std(ddof=1) or 1.0)}
+        for f in FEATURES
+    }
+
+
+# ---- reasons in plain words ------------------------------------------------------------------
+
+
+def reason_phrase(feature: str, contribution: float, above: bool) -> str:
+    """'activity last month is far below average' for one positive contribution."""
+    degree = next(word for low, word in DEGREES if contribution >= low)
+    return f"{LABELS.get(feature, feature)} is {degree}{'above' if above else 'below'} average"
+
+
+def reasons_per_row(contrib: np.ndarray, above: np.ndarray, top: int) -> np.ndarray:
+    """Per row: the plain reasons ('; '-joined), largest contribution first, at most top.
+
+    Only contributions of at least MIN_REASON count. Vectorized over rows.
+    """
+    n = len(contrib)
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
+    rows = np.arange(n)[:, None]
+    values, ups = contrib[rows, order], above[rows, order]
+    degree = np.select([values >= low for low, _ in DEGREES[:-1]], [0, 1], 2)
+    phrases = np.array(
+        [
+            [[reason_phrase(f, DEGREES[d][0], up) for up in (False, True)] for d in range(3)]
+            for f in FEATURES
+        ],
+        dtype=object,
+    )
+    text = np.full(n, "", dtype=object)
+    for k in range(order.shape[1]):  # sorted: the reasons are a prefix of each row
+        piece = phrases[order[:, k], degree[:, k], ups[:, k].astype(int)]
+        keep = values[:, k] >= MIN_REASON
+        text = np.where(keep, np.where(text == "", piece, text + "; " + piece), text)
+    return text
+
+
+def percent(p: float) -> str:
+    """A probability for people: '87%', '>99%', '<1%'."""
+    return ">99%" if p > 0.995 else "<1%" if p < 0.005 else f"{p:.0%}"
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+
+def band_of(proba: np.ndarray, settings: dict[str, Any]) -> np.ndarray:
+    """'high', 'medium' or 'low' per probability, by the configured cut-offs."""
+    return np.where(
+        proba >= settings["high"], "high", np.where(proba >= settings["medium"], "medium", "low")
+    )
+
+
+def risk_table(
+    model, data: pd.DataFrame, profile: dict[str, Any], settings: dict[str, Any]
+) -> pd.DataFrame:
+    """Every current client ranked by exit probability, with band and plain reasons."""
+    clients = current_clients(data)
+    X = clients[FEATURES].astype(float)
+    proba = model.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
+    contrib, coef = contributions(model, X, profile) if len(X) else (np.zeros((0, 3)), 0)
+    table = pd.DataFrame({ID_COLUMN: clients[ID_COLUMN].astype(str), "exit_probability": proba})
+    for j, f in enumerate(FEATURES):
+        table[f"contribution_{f}"] = contrib[:, j].round(4)
+    table["risk_band"] = band_of(proba, settings)
+    above = np.broadcast_to(np.asarray(coef) > 0, contrib.shape)  # a reason pushes risk up
+    table["top_reasons"] = reasons_per_row(contrib.round(4), above, settings["top_reasons"])
+    table = table.sort_values(["exit_probability", ID_COLUMN], ascending=[False, True])
+    table["rank"] = np.arange(1, len(table) + 1)
+    rest = [c for c in table.columns if c not in FIRST_COLUMNS]
+    return table[FIRST_COLUMNS + rest].reset_index(drop=True)
+
+
+def served_risk_table(
+    model, manifest: dict[str, Any], data: pd.DataFrame, settings: dict[str, Any]
+) -> pd.DataFrame:
+    """risk_table() of a deployed model, standardized with its saved training profile."""
+    meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
+    profile = meta.get("profile") or profile_of(data)  # older models saved no profile
+    return risk_table(model, data, profile, settings)
+
+
+def client_record(row: dict[str, Any], top: int) -> dict[str, Any]:
+    """One client of the risk table as JSON: plain reasons with their signed contributions."""
+    contrib = {f: float(row[f"contribution_{f}"]) for f in FEATURES}
+    texts = [t for t in str(row.get("top_reasons") or "").split("; ") if t]
+    ranked = sorted(((f, c) for f, c in contrib.items() if c >= MIN_REASON), key=lambda p: -p[1])
+    record = {
+        ID_COLUMN: row[ID_COLUMN],
+        "exit_probability": float(row["exit_probability"]),
+        "rank": int(row["rank"]),
+        "risk_band": row["risk_band"],
+        "reasons": [
+            {"feature": f, "contribution": c, "text": t}
+            for (f, c), t in zip(ranked[:top], texts, strict=False)
+        ],
+        "contributions": contrib,
+    }
+    if "change" in row:
+        record["change"] = row["change"] or None
+    return record
+
+
+# ---- what changed since the previous list ----------------------------------------------------
+
+CHANGES = {"new_high": "new in high", "up": "moved up", "down": "moved down", "new": "new"}
+
+
+def list_changes(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:
+    """Per client of current: 'new_high', 'up', 'down', 'new' or '' against previous.
+
+    new_high: in the high band now and not before (a new client included); up / down:
+    a higher / lower band than before; new: a client the previous list did not have.
+    """
+    if previous is None:
+        return pd.Series("", index=current.index, dtype=object)
+    order = {b: i for i, b in enumerate(reversed(BANDS))}  # low 0, medium 1, high 2
+    before = current[ID_COLUMN].map(
+        dict(zip(previous[ID_COLUMN], previous["risk_band"], strict=True))
+    )
+    now_level = current["risk_band"].map(order)
+    then_level = before.map(order)
+    change = np.select(
+        [
+            (current["risk_band"] == "high") & (before != "high"),
+            before.isna(),
+            now_level > then_level,
+            now_level < then_level,
+        ],
+        ["new_high", "new", "up", "down"],
+        "",
+    )
+    return pd.Series(change, index=current.index, dtype=object)
+
+
+def change_counts(changes: pd.Series, current: pd.DataFrame, previous) -> dict[str, int]:
+    """How many clients are new in high, moved up, moved down, and left the list."""
+    counts = {k: int((changes == k).sum()) for k in CHANGES}
+    left = 0 if previous is None else int((~previous[ID_COLUMN].isin(current[ID_COLUMN])).sum())
+    return {**counts, "left": left}
+
+
+def same_bands(a: pd.DataFrame, b: pd.DataFrame | None) -> bool:
+    """True when two lists hold the same clients in the same bands."""
+    if b is None or len(a) != len(b):
+        return False
+    key = [ID_COLUMN, "risk_band"]
+    return a[key].sort_values(ID_COLUMN).values.tolist() == (
+        b[key].sort_values(ID_COLUMN).values.tolist()
+    )
+
+
+RISK_CSV = "risk_scores.csv"  # the list as written for people, in output_model_path
+RISK_PREVIOUS = "risk_scores.previous.csv"  # the list it replaced: what changed
+CHANGE_ORDER = {"new_high": 0, "up": 1, "new": 2, "down": 3, "": 4}  # "changes first"
+
+
+def saved_lists(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(risk_scores.csv, risk_scores.previous.csv) of output_model_path, or None each."""
+    return read_people_csv(folder / RISK_CSV), read_people_csv(folder / RISK_PREVIOUS)
+
+
+def with_changes(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict]:
+    """The table with change and change_order columns, and the counts shown on top."""
+    saved, previous = saved_lists(folder)
+    baseline = saved if saved is not None and not same_bands(table, saved) else previous
+    listed = table.copy()
+    listed["change"] = list_changes(listed, baseline)
+    listed["change_order"] = listed["change"].map(CHANGE_ORDER)
+    bands = listed["risk_band"].value_counts()
+    facts = {
+        "total": len(listed),
+        "bands": {b: int(bands.get(b, 0)) for b in BANDS},
+        "changes": change_counts(listed["change"], listed, baseline),
+        "has_baseline": baseline is not None,
+    }
+    return listed, facts
+
+
+# ---- CSV files for people --------------------------------------------------------------------
+
+FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet will not run: a leading quote before =, +, -, @, tab or CR.
+
+    OWASP's advice, made reversible: a value that already starts with quotes before such
+    a character gets one more, so unescape_cell() gives back every value exactly.
+    """
+    return "'" + value if FORMULA.match(value) else value
+
+
+def unescape_cell(value: str) -> str:
+    """The original value of a spreadsheet_safe() cell."""
+    return value[1:] if FORMULA.match(value) and value.startswith("'") else value
+
+
+def people_csv(table: pd.DataFrame) -> str:
+    """A table as CSV text for people to open: text cells neutralised, numbers as numbers."""
+    safe = table.copy()
+    for col in safe.columns:
+        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = safe[col].map(lambda v: spreadsheet_safe(v) if isinstance(v, str) else v)
+    return safe.to_csv(index=False, lineterminator="\n")
+
+
+def read_people_csv(path) -> pd.DataFrame | None:
+    """A risk list written by people_csv(), ids exactly as they were; None if missing."""
+    try:
+        table = pd.read_csv(path, dtype={ID_COLUMN: str}, keep_default_na=False)
+    except FileNotFoundError:
+        return None
+    for col in (ID_COLUMN, "risk_band", "top_reasons"):
+        if col in table.columns:
+            table[col] = table[col].astype(str).map(unescape_cell)
+    return table

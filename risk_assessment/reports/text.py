@@ -1,0 +1,96 @@
+"""The report's sentences: which model serves and why, the risk list and the data drift
+in plain words, and times as people read them.
+
+A part of reporting.py (used by report_pdf.py): facts in, text out; reads or writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from risk_assessment.reports.diagnostics import psi_band
+
+
+def decision_text(facts: dict[str, Any]) -> str:
+    """Which model serves, since when, and why it was deployed, in plain words."""
+    m = facts["manifest"]
+    head = f"Model {m['version']} serves the risk list since {when(m['deployed_at'])}."
+    run = next(
+        (r for r in facts["runs"] if r.get("new_version") == m["version"]), None
+    )  # the run that deployed it
+    if run is None:
+        return f"{head} It was deployed by hand (deployment.py), not by a monitoring run."
+    if not run.get("deployed_version"):
+        return f"{head} It is the first model deployed ({run.get('new_rows') or 0} rows)."
+    why = f"{head} It replaced {run['deployed_version']}" + retrain_text(run)
+    gate = run.get("gate") or {}
+    held = (gate.get("holdout") or {}).get("logloss")
+    if held:
+        why += (
+            f". On {held['n']} new rows held out from training it predicts better than the old"
+            f" model (log-loss {held['effect']:+.3f}, 90% interval {held['low']:+.3f} to"
+            f" {held['high']:+.3f}; trained on the {gate.get('window', '?')} window)"
+        )
+    if run.get("new_f1") is not None and run.get("deployed_f1") is not None:
+        why += (
+            f". It scores F1 {run['new_f1']:.2f} on the test data against "
+            f"{run['deployed_f1']:.2f} for the old model"
+        )
+    return why + "."
+
+
+def retrain_text(run: dict[str, Any]) -> str:
+    """Why the run retrained, in plain words with its numbers."""
+    refit = (run.get("verdict") or {}).get("refit")
+    f1 = ""
+    if run.get("batch_f1") is not None:
+        f1 = (
+            f"; the old model's F1 on them was {run['batch_f1']:.2f}"
+            f" ({run['batch_f1_low']:.2f} to {run['batch_f1_high']:.2f})"
+        )
+    if run.get("model_drift") and refit:
+        return (
+            f" after model drift: on {refit['n']} labelled new rows a model refit on them"
+            f" predicted them better (log-loss lower by {refit['effect']:.3f},"
+            f" p {refit['p_value']:.2g}){f1}"
+        )
+    if run.get("model_drift"):
+        return f" after model drift{f1}, below its {run.get('deployed_f1') or 0:.2f}"
+    if run.get("data_drift"):
+        return " after the new clients' data drifted"
+    return ""
+
+
+def list_text(facts: dict[str, Any]) -> str:
+    """Clients per band and what changed since the previous list."""
+    lst = facts["list"]
+    b, c = lst["bands"], lst["changes"]
+    text = (
+        f"{lst['total']} current clients: <b>{b['high']} high</b>, {b['medium']} medium, "
+        f"{b['low']} low risk."
+    )
+    if not lst["has_baseline"]:
+        return text + " This is the first list: nothing to compare with yet."
+    return text + (
+        f" Since the previous list: {c['new_high']} new in high, {c['up']} moved up, "
+        f"{c['down']} moved down, {c['left']} left the list."
+    )
+
+
+def drift_text(facts: dict[str, Any]) -> str:
+    """Data drift of the last judged batch in one line."""
+    run = next((r for r in facts["judged"] if isinstance(r.get("data_drift_psi"), dict)), None)
+    if run is None:
+        return "No batch of new clients has been judged for drift yet."
+    psi = run["data_drift_psi"]
+    shifted = [f for f, v in psi.items() if psi_band(v) == "significant"]
+    detail = ", ".join(f"{f} {v:.2f}" for f, v in psi.items())
+    return (
+        f"Last judged batch ({run['new_rows']} new clients, {when(run['started_at'])}): "
+        f"significant shift in {len(shifted)} of {len(psi)} features (PSI {detail})."
+    )
+
+
+def when(iso: str | None) -> str:
+    """'2026-11-26 14:05 UTC' from an ISO time."""
+    return (iso or "n/a")[:16].replace("T", " ") + (" UTC" if iso else "")

@@ -1,0 +1,4 @@
+"""Samples: the deterministic generators of the shipped sample data.
+
+May import: core.
+"""

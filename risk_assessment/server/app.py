@@ -1,0 +1,380 @@
+"""HTTP API over the deployed model and the diagnostics. Every answer is JSON (but /).
+
+Speaks MLflow's scoring protocol on /invocations (protocol.py), describes itself at
+/openapi.json (openapi.py) and counts itself at /metrics (metrics.py). The views are
+module-level functions on a Blueprint (the dashboard's are in dashboard.py); what they
+share (models, data caches, config) is one serving.ApiState, read through serving.state().
+Reads   the deployed model (prod_deployment_path/current), finaldata.csv, the test data,
+        the recorded timings and the cached dependency table
+Run     python app.py [--config config.json]          development server, 127.0.0.1:8000
+        gunicorn -c gunicorn.conf.py wsgi:app          production (see README)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from risk_assessment.core.common import (
+    FINALDATA,
+    ID_COLUMN,
+    DataError,
+    ModelError,
+)
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+
+from risk_assessment.core.settings import load_config
+from risk_assessment.modelling.scoring import score_model, test_data_file
+from risk_assessment.reports import diagnostics
+from risk_assessment.schema import dataset
+from risk_assessment.server import dashboard
+from risk_assessment.server.metrics import Metrics
+from risk_assessment.server.openapi import openapi_spec
+from risk_assessment.server.protocol import (
+    STATUS_CODES,
+    ApiError,
+    Rows,
+    check_content_type,
+    csv_rows,
+    from_records,
+    invalid,
+    mlflow_rows,
+    parse_json,
+)
+from risk_assessment.server.serving import (
+    STATE_KEY,
+    ApiState,
+    DatasetCache,
+    ModelHolder,
+    predict,
+    read_data_file,
+    state,
+    strip_paths,
+)
+from risk_assessment.store import records as store
+
+log = logging.getLogger("app")
+
+
+def body_bytes() -> bytes:
+    """The request body; 408 when the client stalls past the server's read timeout."""
+    try:
+        return request.get_data(cache=False)
+    except (OSError, ClientDisconnected):  # read timeout set by gunicorn.conf.py
+        raise ApiError(408, "request body: not received in time") from None
+
+
+def request_rows(max_rows: int) -> Rows:
+    """(ids, matrix) of an MLflow scoring request (JSON or CSV)."""
+    mime = check_content_type(request.content_type)
+    raw = body_bytes()
+    if mime == "text/csv":
+        return csv_rows(raw, "CSV body", max_rows)
+    return mlflow_rows(parse_json(raw), max_rows)
+
+
+class PredictionInput(NamedTuple):
+    """What a /prediction request asks to score, and its paging arguments (the query or
+    the JSON body; None for rows sent in the body, which are not paged)."""
+
+    rows: Rows
+    paging: Any | None
+
+
+def prediction_rows(config: dict[str, Any]) -> PredictionInput:
+    """The rows of a /prediction request (a file, records or CSV) and their paging.
+
+    Files are paged (offset, limit in `paging`, the query or the body); request bodies
+    are capped at api.max_rows and have no paging (None).
+    """
+    max_rows = int(config["api"]["max_rows"])
+    if request.method == "GET":
+        given = request.args.get("filename") or request.args.get("filepath")
+        if not given:
+            raise ApiError(400, "query parameter filename is required")
+        return PredictionInput(csv_rows(read_data_file(config, given), given, 10**9), request.args)
+    mime = check_content_type(request.content_type)
+    raw = body_bytes()
+    if mime == "text/csv":
+        return PredictionInput(csv_rows(raw, "CSV body", max_rows), None)
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body: must be a JSON object")
+    unknown = sorted(set(body) - {"records", "filepath", "offset", "limit"})
+    if unknown or ("records" in body and len(body) > 1):
+        extra = ", ".join(unknown) or ", ".join(sorted(set(body) - {"records"}))
+        raise ApiError(
+            400,
+            f"request body: unexpected key(s) {extra[:200]}; give 'filepath' "
+            "(with offset, limit) or 'records'",
+        )
+    if "records" in body:
+        return PredictionInput(from_records(body["records"], "records", max_rows), None)
+    if "filepath" in body:
+        if not isinstance(body["filepath"], str):
+            raise invalid("filepath: must be a string")
+        rows = csv_rows(read_data_file(config, body["filepath"]), body["filepath"], 10**9)
+        return PredictionInput(rows, body)
+    raise ApiError(400, "request body: give 'filepath' or 'records' (or send text/csv)")
+
+
+def page_args(args: Any, max_rows: int) -> tuple[int, int]:
+    """(offset, limit) of a paged file prediction, from the query or the JSON body."""
+    values = []
+    for name, default, high in (("offset", 0, 10**9), ("limit", max_rows, max_rows)):
+        raw = args.get(name)
+        if raw is None or raw == "":
+            values.append(default)
+            continue
+        try:
+            value = int(raw) if not isinstance(raw, bool | float) else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not (0 if name == "offset" else 1) <= value <= high:
+            low = 0 if name == "offset" else 1
+            raise invalid(f"{name}: must be an integer between {low} and {high}")
+        values.append(value)
+    return values[0], values[1]
+
+
+def observations_cache(folder: Path) -> DatasetCache:
+    """Every stored observation (labelled or not) in order of arrival, from the store."""
+    db = store.store_path(folder)
+
+    def load(_path: Path):
+        return dataset.observations_frame(store.all_observations(folder))
+
+    return DatasetCache(db, "run ingestion.py", load, also=(db.with_name(db.name + "-wal"),))
+
+
+def max_request_rows() -> int:
+    """The most rows one request body may hold (api.max_rows)."""
+    return int(state().config["api"]["max_rows"])
+
+
+def scores_for(api: ApiState) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics on the test data, manifest) of the model being served, memoized."""
+    model, manifest = api.models.get()
+    scores = api.testdata.get("scores", lambda d: score_model(model, d), manifest["model_sha256"])
+    return scores, manifest
+
+
+# ---- the API's routes ------------------------------------------------------------------------
+
+bp = Blueprint("api", __name__)
+
+
+@bp.route("/prediction", methods=["GET", "POST"])
+def prediction():
+    """Predictions for a data file (paged), records or a CSV body."""
+    model, manifest = state().models.predictor()
+    (ids, matrix), paging = prediction_rows(state().config)
+    total, offset = len(matrix), 0
+    if paging is not None:
+        offset, limit = page_args(paging, max_request_rows())
+        ids = ids[offset : offset + limit] if ids is not None else None
+        matrix = matrix[offset : offset + limit]
+    preds, proba = predict(model, matrix) if len(matrix) else ([], [])
+    pairs = zip(preds, proba, strict=True)
+    rows = [{"prediction": int(p), "probability": float(q)} for p, q in pairs]
+    if ids is not None:
+        rows = [{ID_COLUMN: i, **r} for i, r in zip(ids, rows, strict=True)]
+    answer = {"model_version": manifest["version"], "rows": len(rows), "predictions": rows}
+    if paging is not None:
+        end = offset + len(rows)
+        answer.update(total=total, offset=offset, next_offset=end if end < total else None)
+    return jsonify(answer)
+
+
+@bp.post("/invocations")
+def invocations():
+    """MLflow's scoring protocol: 0/1 per row."""
+    model, _ = state().models.predictor()
+    _, matrix = request_rows(max_request_rows())
+    return jsonify(predictions=predict(model, matrix, proba=False)[0].tolist())
+
+
+@bp.get("/scoring")
+def scoring_route():
+    """The served model's metrics on the test data."""
+    scores, manifest = scores_for(state())
+    path = test_data_file(state().config["test_data_path"])
+    return jsonify(model_version=manifest["version"], test_data=path.name, **scores)
+
+
+@bp.get("/summarystats")
+@bp.get("/summary")  # the original project's write-ups use both spellings
+def summarystats():
+    """Mean, median and standard deviation of each feature of finaldata."""
+    finaldata = state().finaldata
+    data = finaldata.get()
+    summary = finaldata.get("summary", diagnostics.dataframe_summary)
+    return jsonify(rows=len(data), summary=summary)
+
+
+@bp.get("/diagnostics")
+def diagnostics_route():
+    """Missing data, recorded timings and the cached dependency table."""
+    config = state().config
+    missing = state().finaldata.get("missing", diagnostics.missing_data)
+    deps = diagnostics.read_cached_dependencies(
+        config["output_model_path"] / diagnostics.DEPENDENCIES_CACHE
+    )
+    return jsonify(
+        missing_data=missing,
+        execution_time=diagnostics.recorded_timings(config),
+        dependencies=deps or {"packages": [], "note": "not checked yet: run diagnostics.py"},
+    )
+
+
+@bp.get("/ping")
+def ping():
+    """MLflow's liveness check: 200 once a model is served."""
+    state().models.get()
+    return Response("\n", mimetype="application/json")
+
+
+@bp.get("/health")
+def health():
+    """Liveness, the served version and the last reload's error (503 without a model)."""
+    models = state().models
+    try:
+        _, manifest = models.get()
+    except ApiError as exc:
+        body = {"status": "unavailable", "error_code": exc.code, "message": str(exc)}
+        return jsonify(**body, error=str(exc)), 503
+    return jsonify(
+        status="ok",
+        model_version=manifest["version"],
+        deployed_at=manifest["deployed_at"],
+        reload_error=models.error,
+    )
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """This API's OpenAPI description."""
+    return jsonify(state().spec)
+
+
+@bp.get("/metrics")
+def metrics_route():
+    """Prometheus metrics of every worker."""
+    try:
+        state().models.get()  # so the served model shows even before the first prediction
+    except ApiError:
+        pass
+    body, content_type = state().metrics.exposition()
+    return Response(body, content_type=content_type)
+
+
+@bp.get("/version")
+def version():
+    """The served version, its sha256 and the F1 recorded when it was deployed."""
+    _, manifest = state().models.get()
+    return jsonify(
+        model_version=manifest["version"],
+        model_sha256=manifest["model_sha256"],
+        deployed_at=manifest["deployed_at"],
+        f1=manifest["f1"],
+    )
+
+
+# ---- every request counted, every error as JSON ----------------------------------------------
+
+
+def start_clock() -> None:
+    """Note when the request started (for its latency)."""
+    g.started = time.perf_counter()
+
+
+def count_request(response: Response) -> Response:
+    """Count the request and its time per endpoint (the route's rule, not the raw path)."""
+    rule = request.url_rule.rule if request.url_rule else "unmatched"
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    state().metrics.observe(rule, request.method, response.status_code, elapsed)
+    return response
+
+
+def error_answer(status: int, message: str, code: str | None = None):
+    """MLflow's error shape {"error_code", "message"}, plus "error" (the same message)."""
+    code = code or STATUS_CODES.get(status, "BAD_REQUEST")
+    return jsonify(error_code=code, message=message, error=message), status
+
+
+def api_error(exc: ApiError):
+    """An error the API raised on purpose, with its status and code."""
+    return error_answer(exc.status, str(exc), exc.code)
+
+
+def data_error(exc: DataError):
+    """Data that cannot be read: a 400 naming the problem (without server folders)."""
+    return error_answer(400, strip_paths(str(exc)), "INVALID_PARAMETER_VALUE")
+
+
+def model_error(exc: ModelError):
+    """A model that cannot be used: 503."""
+    return error_answer(503, strip_paths(str(exc)))
+
+
+def http_error(exc: HTTPException):
+    """Flask's own errors (404, 405, 413, ...) in the same JSON shape, with their headers."""
+    code = "ENDPOINT_NOT_FOUND" if exc.code == 404 else None
+    response, status = error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
+    for name, value in exc.get_headers():  # e.g. Allow on a 405
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
+
+
+def unexpected(exc: Exception):
+    """Anything else: logged, answered 500 without details."""
+    log.exception("unexpected error on %s", request.path)
+    return error_answer(500, "internal error; see the server log")
+
+
+ERROR_HANDLERS = (
+    (ApiError, api_error),
+    (DataError, data_error),
+    (ModelError, model_error),
+    (HTTPException, http_error),
+    (Exception, unexpected),
+)
+
+
+def api_state(config: dict[str, Any]) -> ApiState:
+    """The models, data caches, metrics and description every request shares."""
+    models = ModelHolder(config["prod_deployment_path"], config["deployment"]["signing_key_path"])
+    output = config["output_folder_path"]
+    return ApiState(
+        config=config,
+        models=models,
+        finaldata=DatasetCache(output / FINALDATA, "run ingestion.py"),
+        observations=observations_cache(output),
+        testdata=DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
+        metrics=Metrics(models, output),
+        spec=openapi_spec(int(config["api"]["max_rows"])),
+    )
+
+
+def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
+    """Build the API from a loaded config, a config file path, or the default config."""
+    if not isinstance(config, dict):
+        config = load_config(config)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=int(config["api"]["max_request_bytes"]), JSON_SORT_KEYS=False
+    )
+    app.json.sort_keys = False
+    app.extensions[STATE_KEY] = api_state(config)
+    app.register_blueprint(bp)
+    app.register_blueprint(dashboard.bp)  # the client managers' pages and /risk
+    for kind, handler in ERROR_HANDLERS:
+        app.register_error_handler(kind, handler)
+    app.before_request(start_clock)
+    app.after_request(count_request)
+    return app

@@ -1,0 +1,226 @@
+"""The component schemas of the API's description (openapi.py): inputs, answers, the error.
+
+Built from the same constants the server enforces (features, bounds, row cap).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from risk_assessment.core.common import FEATURES, ID_COLUMN
+
+from risk_assessment.server.protocol import FORMATS, MAX_ABS
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: list[str], **properties: Any) -> dict[str, Any]:
+    """An object schema with these properties, the required ones listed."""
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def closed(required: list[str], **properties: Any) -> dict[str, Any]:
+    """A request object that takes only these properties (an extra format key is a 400)."""
+    return {**obj(required, **properties), "additionalProperties": False}
+
+
+NUMBER = {"type": "number", "minimum": 0, "maximum": MAX_ABS}  # counts
+NULLABLE_NUMBER = {"type": "number", "nullable": True}
+TEXT = {"type": "string"}
+# A dict of columns must have columns of equal length: described with one row each.
+COLUMNS = {f: {"type": "array", "items": NUMBER, "minItems": 1, "maxItems": 1} for f in FEATURES}
+COLUMNS[ID_COLUMN] = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1}
+# File names the description promises to take (the server takes any name, but these never
+# hit a file-system limit): relative, plain characters, .csv
+FILE_NAME = {"type": "string", "pattern": r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,60}/){0,3}\w+\.csv$"}
+
+
+def one_format(key: str, schema: dict, params: dict) -> dict[str, Any]:
+    """An MLflow request with this format key and none of the others (other keys ignored)."""
+    others = [{"required": [k]} for k in FORMATS if k != key]
+    return {**obj([key], **{key: schema, "params": params}), "not": {"anyOf": others}}
+
+
+def mlflow_request(records: dict, rows: dict) -> dict[str, Any]:
+    """MLflow's request: exactly one of its four formats, each with ignored params."""
+    tensor = {"oneOf": [records, rows, obj(FEATURES, **COLUMNS)]}
+    split = obj(
+        ["data"],
+        columns={
+            "type": "array",
+            "nullable": True,
+            "description": "default: the features in their usual order",
+            "items": {"type": "string", "enum": FEATURES},
+            "minItems": 3,
+            "maxItems": 3,
+            "uniqueItems": True,
+        },
+        data=rows,
+        index={"type": "array", "nullable": True, "description": "ignored"},
+    )
+    params = {
+        "type": "object",
+        "nullable": True,
+        "description": "accepted and ignored (the model takes none)",
+    }
+    return {
+        "oneOf": [
+            one_format("dataframe_split", split, params),
+            one_format("dataframe_records", records, params),
+            one_format("instances", tensor, params),
+            one_format("inputs", tensor, params),
+        ],
+        "description": "exactly one of dataframe_split, dataframe_records, instances, inputs",
+    }
+
+
+def request_schemas(max_rows: int) -> dict[str, Any]:
+    """The inputs: a record, MLflow's request, a file request and a records request."""
+    record = obj(FEATURES, **{f: NUMBER for f in FEATURES}, **{ID_COLUMN: {"type": "string"}})
+    records = {"type": "array", "items": ref("Record"), "minItems": 1, "maxItems": max_rows}
+    row = {"type": "array", "items": NUMBER, "minItems": 3, "maxItems": 3}
+    rows = {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows}
+    return {
+        "Record": record,
+        "MlflowRequest": mlflow_request(records, rows),
+        "FileRequest": closed(
+            ["filepath"],
+            filepath=FILE_NAME,
+            offset={"type": "integer", "minimum": 0},
+            limit={"type": "integer", "minimum": 1, "maximum": max_rows},
+        ),
+        "RecordsRequest": closed(["records"], records=records),
+    }
+
+
+def prediction_schemas() -> dict[str, Any]:
+    """The answers of /prediction and /invocations."""
+    prediction = obj(
+        ["prediction", "probability"],
+        prediction={"type": "integer", "enum": [0, 1]},
+        probability={"type": "number", "minimum": 0, "maximum": 1},
+        **{ID_COLUMN: {"type": "string"}},
+    )
+    return {
+        "Predictions": obj(
+            ["model_version", "rows", "predictions"],
+            model_version=TEXT,
+            rows={"type": "integer"},
+            predictions={"type": "array", "items": prediction},
+            total={"type": "integer"},
+            offset={"type": "integer"},
+            next_offset={"type": "integer", "nullable": True},
+        ),
+        "MlflowPredictions": obj(
+            ["predictions"],
+            predictions={"type": "array", "items": {"type": "integer", "enum": [0, 1]}},
+        ),
+    }
+
+
+def data_schemas() -> dict[str, Any]:
+    """The answers of /scoring, /summarystats and /diagnostics."""
+    stats = obj(
+        ["mean", "median", "std"], mean=NULLABLE_NUMBER, median=NULLABLE_NUMBER, std=NULLABLE_NUMBER
+    )
+    confusion = obj(
+        ["tn", "fp", "fn", "tp"], **{k: {"type": "integer"} for k in ("tn", "fp", "fn", "tp")}
+    )
+    return {
+        "Scores": obj(
+            ["model_version", "f1", "precision", "recall", "roc_auc", "accuracy", "rows"],
+            model_version=TEXT,
+            test_data=TEXT,
+            f1={"type": "number"},
+            precision={"type": "number"},
+            recall={"type": "number"},
+            roc_auc=NULLABLE_NUMBER,
+            accuracy={"type": "number"},
+            rows={"type": "integer"},
+            positives={"type": "integer"},
+            confusion_matrix=confusion,
+        ),
+        "Summary": obj(
+            ["rows", "summary"],
+            rows={"type": "integer"},
+            summary={"type": "object", "additionalProperties": stats},
+        ),
+        "Diagnostics": obj(
+            ["missing_data", "execution_time", "dependencies"],
+            missing_data={"type": "object"},
+            execution_time={"type": "object"},
+            dependencies={"type": "object"},
+        ),
+    }
+
+
+def client_schema() -> dict[str, Any]:
+    """One client of the risk list, with its reasons."""
+    return obj(
+        [ID_COLUMN, "exit_probability", "rank", "risk_band", "reasons", "contributions"],
+        **{ID_COLUMN: {"type": "string"}},
+        exit_probability={"type": "number"},
+        rank={"type": "integer"},
+        risk_band={"type": "string", "enum": ["high", "medium", "low"]},
+        reasons={
+            "type": "array",
+            "items": obj(
+                ["feature", "contribution"],
+                feature={"type": "string"},
+                contribution={"type": "number"},
+            ),
+        },
+        contributions={"type": "object", "additionalProperties": {"type": "number"}},
+    )
+
+
+def risk_schemas() -> dict[str, Any]:
+    """The answers of /risk and /risk/{corporation}."""
+    client = client_schema()
+    return {
+        "RiskPage": obj(
+            ["model_version", "total", "page", "top", "band", "clients"],
+            model_version=TEXT,
+            total={"type": "integer"},
+            page={"type": "integer"},
+            top={"type": "integer"},
+            band={"type": "string", "nullable": True},
+            clients={"type": "array", "items": client},
+        ),
+        "RiskClient": {"allOf": [client, obj(["model_version"], model_version=TEXT)]},
+    }
+
+
+def status_schemas() -> dict[str, Any]:
+    """The answers of /health and /version, and the error of every endpoint."""
+    return {
+        "Health": obj(
+            ["status", "model_version", "deployed_at"],
+            status=TEXT,
+            model_version=TEXT,
+            deployed_at=TEXT,
+            reload_error={"type": "string", "nullable": True},
+        ),
+        "Version": obj(
+            ["model_version", "model_sha256", "deployed_at", "f1"],
+            model_version=TEXT,
+            model_sha256=TEXT,
+            deployed_at=TEXT,
+            f1={"type": "number"},
+        ),
+        "Error": obj(["error_code", "message", "error"], error_code=TEXT, message=TEXT, error=TEXT),
+    }
+
+
+def schemas(max_rows: int) -> dict[str, Any]:
+    """The component schemas: inputs, answers and the error."""
+    return {
+        **request_schemas(max_rows),
+        **prediction_schemas(),
+        **data_schemas(),
+        **risk_schemas(),
+        **status_schemas(),
+    }

@@ -1,0 +1,181 @@
+"""The original project's files, for the store: read once from an installation made before
+the store existed, and written from the store as exports.
+
+    ingestion_record.json  per source: name, sha256, counts, status; per run: metrics
+    finaldata.csv          the training set (labelled rows, exact repeats dropped)
+    ingestedfiles.txt      one ingested file name per line
+
+A part of store.py, and only store.py imports it (the ingestion record is read and written
+by the store only). Standard library only; pandas is loaded just to read an old
+finaldata.csv, once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from risk_assessment.core.common import (
+    COLUMNS,
+    FINALDATA,
+    INGESTED_FILES,
+    INGESTION_RECORD,
+    escape_text,
+    read_json,
+    sha256_file,
+    write_atomic,
+    write_json,
+)
+
+from risk_assessment.store.tables import (
+    INSERT_OBS,
+    RUN_FIELDS,
+    insert_batch,
+    insert_row,
+    insert_source,
+    save_watermark,
+)
+
+EXPORTS = (FINALDATA, INGESTED_FILES, INGESTION_RECORD)
+
+# ---- reading an installation made before the store existed ---------------------------
+
+
+def legacy_record(folder: Path) -> dict[str, Any] | None:
+    """The old ingestion record of folder, if it names any file or database source."""
+    record = read_json(Path(folder) / INGESTION_RECORD, None)
+    if isinstance(record, dict) and (record.get("files") or record.get("database")):
+        return record
+    return None
+
+
+def legacy_rows(path: Path) -> list[tuple]:
+    """The valid rows of an old finaldata.csv. Old code could write poisoned values (say
+    -9223372036854775808 for a huge number), so the rows go through dataset.py's rules
+    like any input; bad ones are left out (imported once, so pandas is loaded here only)."""
+    if not path.exists():
+        return []
+    from risk_assessment.schema.dataset import clean_rows, read_raw_csv
+
+    clean, reasons = clean_rows(read_raw_csv(path))
+    if reasons:
+        logging.getLogger("store").warning(
+            "%s: %d row(s) of the old training set left out (%s)",
+            path, sum(reasons.values()), ", ".join(f"{k}: {v}" for k, v in reasons.items()),
+        )  # fmt: skip
+    return [
+        (str(c), int(m), int(y), int(e), int(x))
+        for c, m, y, e, x in clean[COLUMNS].itertuples(index=False, name=None)
+    ]
+
+
+def legacy_history(path: Path) -> list[dict[str, Any]]:
+    """The runs of an old run history (an SQLite file), oldest first; [] if unreadable."""
+    if not path.exists():
+        return []
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as old:
+        old.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in old.execute("SELECT * FROM runs ORDER BY id")]
+        except sqlite3.DatabaseError:
+            return []  # not a history we can read: leave it, start a new one
+
+
+# ---- the exports -----------------------------------------------------------------------
+
+
+def ingestion_record(db: sqlite3.Connection) -> dict[str, Any]:
+    """The ingestion record in its JSON layout, from the store: files, database, runs."""
+    files, batches = [], []
+    for row in db.execute("SELECT kind, entry FROM sources ORDER BY id"):
+        entry = json.loads(row["entry"])
+        (files if row["kind"] == "file" else batches if row["kind"] == "database" else []).append(
+            entry
+        )
+    runs = [json.loads(r[0]) for r in db.execute("SELECT metrics FROM ingestions ORDER BY id")]
+    record: dict[str, Any] = {"files": files, "runs": runs}
+    marks = db.execute("SELECT source, value FROM watermarks").fetchall()
+    if marks or batches:
+        source = json.loads(marks[-1][0]) if marks else None
+        watermark = json.loads(marks[-1][1]) if marks else None
+        record["database"] = {"source": source, "watermark": watermark, "batches": batches}
+    return record
+
+
+def export_fingerprint(db: sqlite3.Connection) -> list[int]:
+    """What the exports reflect: the last observation and the last source."""
+    return list(
+        db.execute(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM observations), "
+            "(SELECT COALESCE(MAX(id), 0) FROM sources)"
+        ).fetchone()
+    )
+
+
+def exports_current(folder: Path, recorded: dict[str, Any], fingerprint: list[int]) -> bool:
+    """True if every export exists, is unedited (its sha256 as recorded) and reflects the
+    store as it is (recorded at the same fingerprint)."""
+    if recorded.get("fingerprint") != fingerprint:
+        return False
+    for name in EXPORTS:
+        path = folder / name
+        if recorded.get(name) and (not path.exists() or sha256_file(path) != recorded[name]):
+            return False
+    return True
+
+
+def rows_csv(rows: Iterable[Sequence]) -> str:
+    """COLUMNS rows as CSV text with a header (ids written exactly as stored)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_exports(folder: Path, rows: list[tuple], record: dict[str, Any]) -> dict[str, str]:
+    """Write finaldata.csv (when there are rows or it exists), the ingestion record and
+    ingestedfiles.txt, each whole and atomically; returns the sha256 of each written."""
+    written = {}
+    if rows or (folder / FINALDATA).exists():
+        write_atomic(folder / FINALDATA, rows_csv(rows))
+        written[FINALDATA] = sha256_file(folder / FINALDATA)
+    write_json(folder / INGESTION_RECORD, record)
+    written[INGESTION_RECORD] = sha256_file(folder / INGESTION_RECORD)
+    names = [escape_text(e["name"], 255) for e in record["files"] if e["status"] == "ingested"]
+    write_atomic(folder / INGESTED_FILES, "".join(f"{n}\n" for n in names))
+    written[INGESTED_FILES] = sha256_file(folder / INGESTED_FILES)
+    return written
+
+
+def import_legacy(db: sqlite3.Connection, folder: Path, history: Path) -> None:
+    """Take over an installation's ingestion record, finaldata.csv and run history.
+
+    The old files are read, never changed: the imported rows form one batch marked done
+    (the old code judged them already), and the old run history is copied.
+    """
+    record = legacy_record(folder)
+    if record is not None:
+        batch = insert_batch(db, "done")
+        for entry in record.get("files", []):
+            insert_source(db, batch, "file", entry)
+        rows = legacy_rows(folder / FINALDATA)
+        source = insert_source(
+            db, batch, "legacy", {"name": FINALDATA, "status": "imported", "rows_kept": len(rows)}
+        )
+        db.executemany(INSERT_OBS, [(source, *row) for row in rows])
+        database = record.get("database") or {}
+        if database.get("source"):
+            key = json.dumps(database["source"], sort_keys=True)
+            save_watermark(db, key, database.get("watermark"), [])
+        for metrics in record.get("runs", []):
+            insert_row(db, "ingestions", {"batch_id": batch, "metrics": json.dumps(metrics)})
+    for row in legacy_history(history):
+        insert_row(db, "runs", {k: v for k, v in row.items() if k in RUN_FIELDS})

@@ -1,0 +1,375 @@
+"""The system of record: one SQLite file, output_folder_path/store.db, and the only code
+that reads or writes it (with its parts: store_tables.py, the rows; store_files.py, the
+original project's files).
+
+Tables
+    observations  every valid row ever ingested, in order of arrival (seq), with its source;
+                  `exited` is NULL for an unlabelled row (a current client, outcome unknown)
+    sources       every input file or database batch seen: sha256, counts, reasons, status
+    batches       what one ingestion stored together, and how far its run got:
+                  ingested -> judged -> gated -> deployed -> done, with verdict and decision
+    watermarks    per database source: the last value read and the rows read at that value
+    ingestions    per ingestion: metrics (time, rows, seconds)
+    runs          the history of fullprocess runs; idle ticks fold into one row per stretch
+    meta          schema version, export fingerprints
+Everything one ingestion stores is committed in one transaction, so a crash leaves all of it
+or none. The original project's files are exports, rewritten when missing, edited or behind.
+
+Standard library only: the cron tick opens the store without importing pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from risk_assessment.core.common import INGESTION_RECORD, DataError, now_iso, read_json
+
+from risk_assessment.store import files as store_files
+from risk_assessment.store.tables import (
+    INSERT_OBS,
+    SCHEMA,
+    Run,
+    add_run_columns,
+    batch_dict,
+    decode_run,
+    encode_run,
+    get_meta,
+    insert_batch,
+    insert_row,
+    insert_source,
+    is_idle,
+    is_idle_row,
+    mark_duplicates,
+    missing_run_columns,
+    save_ingestion_metrics,
+    save_watermark,
+    schema_version,
+    set_meta,
+    transaction,
+)
+
+STORE_FILE = "store.db"
+LEGACY_HISTORY = "runs.db"  # the run history before the store existed
+SCHEMA_VERSION = 2
+STEPS = ("ingested", "judged", "gated", "deployed", "done")
+
+
+# ---- opening, schema, migration ------------------------------------------------------------
+
+
+def store_path(folder: Path) -> Path:
+    """Where the store of an output folder lives."""
+    return Path(folder) / STORE_FILE
+
+
+def open_store(folder: Path) -> sqlite3.Connection:
+    """The store of folder, created and migrated to SCHEMA_VERSION on first use.
+
+    WAL journal: readers (the API) never block the writer; synchronous=FULL: a committed
+    transaction survives a crash of the machine, not only of the process.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fresh = not store_path(folder).exists()
+    db = sqlite3.connect(store_path(folder), timeout=30, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        migrate(db, folder, fresh)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise DataError(f"{store_path(folder)}: not a usable store ({exc})") from None
+    return db
+
+
+def ready(folder: Path) -> bool:
+    """True when folder has a store; an installation made before the store existed (its
+    ingestion record is there) is imported first, so no reader sees it as empty."""
+    if store_path(folder).exists():
+        return True
+    if (Path(folder) / INGESTION_RECORD).exists() or (Path(folder) / LEGACY_HISTORY).exists():
+        open_store(folder).close()
+        return True
+    return False
+
+
+def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
+    """Bring the store forward to SCHEMA_VERSION, one transaction per step.
+
+    Version 1 held observations, sources, batches and runs; version 2 adds the verdict
+    to runs. Run columns are also added whenever Run gains a field, so an older store
+    never makes a later tick fail on a missing column.
+    """
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise DataError(
+            f"{store_path(folder)}: schema version {version} is newer than this code's "
+            f"{SCHEMA_VERSION}; update the code"
+        )
+    if version < SCHEMA_VERSION:
+        with transaction(db):
+            for statement in SCHEMA:
+                db.execute(statement)
+            add_run_columns(db)
+            if fresh or version == 0:
+                store_files.import_legacy(db, folder, folder / LEGACY_HISTORY)
+            set_meta(db, "schema_version", SCHEMA_VERSION)
+    elif missing_run_columns(db):  # only then a write: readers never wait on each other
+        with transaction(db):
+            add_run_columns(db)
+
+
+# ---- ingestion: one transaction per batch --------------------------------------------------
+
+
+def commit_batch(
+    folder: Path,
+    sources: Sequence[tuple[str, dict[str, Any], Iterable[tuple]]],
+    metrics: dict[str, Any],
+    watermark: tuple[str, Any, list[str]] | None = None,
+) -> int | None:
+    """Store one ingestion atomically: sources, their rows, the watermark, the metrics.
+
+    Args:
+        sources: (kind, record entry, rows) per source, rows as COLUMNS tuples (exited
+            None when unlabelled), in order of arrival.
+        metrics: the ingestion's metrics, stored with rows_new and rows_total filled in
+            (read them back with ingestion_metrics).
+        watermark: (source key, last value read, fingerprints of the rows at that value).
+    Returns the batch id, or None when there was nothing to store. Each entry's rows_new
+    (rows that are not exact repeats of an earlier observation) is filled in.
+    """
+    if not sources:
+        return None
+    with closing(open_store(folder)) as db, transaction(db):
+        batch = insert_batch(db)
+        first = db.execute("SELECT COALESCE(MAX(seq), 0) FROM observations").fetchone()[0]
+        for kind, entry, rows in sources:
+            source = insert_source(db, batch, kind, entry)
+            db.executemany(INSERT_OBS, ((source, *row) for row in rows))
+            entry["rows_new"] = mark_duplicates(db, source, first)
+            db.execute(
+                "UPDATE sources SET entry = ? WHERE id = ?",
+                (json.dumps(entry, default=str), source),
+            )
+        if watermark:
+            save_watermark(db, *watermark)
+        rows_new = sum(e.get("rows_new", 0) for _, e, _ in sources)
+        save_ingestion_metrics(db, batch, {**metrics, "rows_new": rows_new})
+        if not rows_new:  # nothing to judge: a batch of rejected files or repeats
+            db.execute("UPDATE batches SET step = 'done' WHERE id = ?", (batch,))
+    return batch
+
+
+def ingestion_metrics(folder: Path, batch: int) -> dict[str, Any]:
+    """The metrics stored with a batch's ingestion (rows_new and rows_total filled in)."""
+    with closing(open_store(folder)) as db:
+        row = db.execute("SELECT metrics FROM ingestions WHERE batch_id = ?", (batch,)).fetchone()
+    return json.loads(row[0])
+
+
+# ---- what was seen -----------------------------------------------------------------------
+
+
+def known_files(folder: Path) -> tuple[set[str], set[tuple]]:
+    """(sha256 of every file handled, (path, size, mtime_ns) of every file handled)."""
+    if not ready(folder):
+        return set(), set()
+    with closing(open_store(folder)) as db:
+        rows = db.execute("SELECT path, size, mtime_ns, sha256 FROM sources WHERE kind = 'file'")
+        rows = rows.fetchall()
+    return {r["sha256"] for r in rows}, {(r["path"], r["size"], r["mtime_ns"]) for r in rows}
+
+
+def read_watermark(folder: Path, key: str) -> tuple[Any, list[str]]:
+    """(last value read, fingerprints of rows read at that value) of a database source."""
+    if not ready(folder):
+        return None, []
+    with closing(open_store(folder)) as db:
+        row = db.execute("SELECT value, boundary FROM watermarks WHERE source = ?", (key,))
+        row = row.fetchone()
+    return (json.loads(row[0]), json.loads(row[1] or "[]")) if row else (None, [])
+
+
+# ---- batches: the steps of a run ----------------------------------------------------------
+
+
+def pending_batch(folder: Path) -> dict[str, Any] | None:
+    """The oldest batch whose run has not finished (step before done), or None."""
+    if not ready(folder):
+        return None
+    with closing(open_store(folder)) as db:
+        row = db.execute(
+            "SELECT * FROM batches WHERE step != 'done' ORDER BY id LIMIT 1"
+        ).fetchone()
+    return batch_dict(row) if row else None
+
+
+def advance_batch(folder: Path, batch: int, step: str, **state: Any) -> dict[str, Any]:
+    """Record that a batch reached step, merging state into what it holds; one commit."""
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}")
+    with closing(open_store(folder)) as db, transaction(db):
+        row = db.execute("SELECT * FROM batches WHERE id = ?", (batch,)).fetchone()
+        merged = {**json.loads(row["state"] or "{}"), **state}
+        db.execute(
+            "UPDATE batches SET step = ?, state = ?, updated_at = ? WHERE id = ?",
+            (step, json.dumps(merged, default=str), now_iso(), batch),
+        )
+        row = db.execute("SELECT * FROM batches WHERE id = ?", (batch,)).fetchone()
+    return batch_dict(row)
+
+
+def batch_sources(folder: Path, batch: int) -> list[dict[str, Any]]:
+    """The record entries of a batch's sources, in order of arrival."""
+    with closing(open_store(folder)) as db:
+        rows = db.execute("SELECT entry FROM sources WHERE batch_id = ? ORDER BY id", (batch,))
+        return [json.loads(r[0]) for r in rows]
+
+
+_OBS_COLUMNS = (
+    "o.seq, o.corporation, o.lastmonth_activity, o.lastyear_activity, "
+    "o.number_of_employees, o.exited"
+)
+
+
+def observation_rows(folder: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """(seq, *COLUMNS) rows of a query over observations `o` (and sources `s`); [] before
+    the first ingestion."""
+    if not ready(folder):
+        return []
+    with closing(open_store(folder)) as db:
+        return [tuple(r) for r in db.execute(f"SELECT {_OBS_COLUMNS} {sql}", params)]
+
+
+_BATCH_JOIN = "FROM observations o JOIN sources s ON o.source_id = s.id"
+
+
+def batch_rows(folder: Path, batch: int) -> list[tuple]:
+    """(seq, *COLUMNS) of a batch's new observations (exact repeats left out), in order."""
+    return observation_rows(
+        folder, f"{_BATCH_JOIN} WHERE s.batch_id = ? AND o.duplicate = 0 ORDER BY o.seq", (batch,)
+    )
+
+
+def training_rows(folder: Path, since_batch: int | None = None) -> list[tuple]:
+    """(seq, *COLUMNS) of the training set: labelled observations, exact repeats dropped,
+    in order of arrival; only those of batches >= since_batch when given."""
+    where = "" if since_batch is None else " AND s.batch_id >= ?"
+    params = () if since_batch is None else (since_batch,)
+    sql = f"{_BATCH_JOIN} WHERE o.exited IS NOT NULL AND o.duplicate = 0{where} ORDER BY o.seq"
+    return observation_rows(folder, sql, params)
+
+
+def latest_observations(folder: Path) -> list[tuple]:
+    """(seq, *COLUMNS) of the last observation to arrive of every client, in order."""
+    return observation_rows(
+        folder,
+        "FROM observations o WHERE o.seq = (SELECT MAX(seq) FROM observations "
+        "WHERE corporation = o.corporation) ORDER BY o.seq",
+    )
+
+
+def client_observations(folder: Path, corporation: str) -> list[tuple]:
+    """(seq, *COLUMNS) of every observation of one client, in order of arrival."""
+    return observation_rows(
+        folder, "FROM observations o WHERE corporation = ? ORDER BY seq", (corporation,)
+    )
+
+
+def all_observations(folder: Path) -> list[tuple]:
+    """(seq, *COLUMNS) of every observation, labelled or not, in order of arrival."""
+    return observation_rows(folder, "FROM observations o ORDER BY seq")
+
+
+# ---- exports: the original project's files, written from the store ------------------------
+
+
+def refresh_exports(folder: Path) -> bool:
+    """Rewrite the exports from the store when missing, edited or behind; True if written.
+
+    An export is never merged onto: it is rebuilt whole, so a deleted or hand-edited
+    finaldata.csv cannot restart or poison the training set.
+    """
+    folder = Path(folder)
+    if not ready(folder):
+        return False
+    with closing(open_store(folder)) as db:
+        fingerprint = store_files.export_fingerprint(db)
+        if store_files.exports_current(folder, get_meta(db, "exports", {}), fingerprint):
+            return False
+        rows = [r[1:] for r in training_rows(folder)]
+        written = store_files.write_exports(folder, rows, store_files.ingestion_record(db))
+        with transaction(db):
+            set_meta(db, "exports", {"fingerprint": fingerprint, **written})
+    return True
+
+
+def load_record(folder: Path) -> dict[str, Any]:
+    """The ingestion record of folder's store; an empty one before the first ingestion."""
+    if not ready(folder):
+        return {"files": [], "runs": []}
+    with closing(open_store(folder)) as db:
+        return store_files.ingestion_record(db)
+
+
+def read_record_file(folder: Path) -> dict[str, Any]:
+    """The ingestion record exported into folder (a deployed version's copy); {} if none."""
+    return read_json(Path(folder) / INGESTION_RECORD, {}) or {}
+
+
+# ---- run history ----------------------------------------------------------------------------
+
+
+def record_run(folder: Path, run: Run) -> int:
+    """Append a run to the history; an idle run (no batch, no error) extends the last
+    row when that row is idle too, so idle ticks never push real runs away."""
+    run.ended_at = run.ended_at or now_iso()
+    values = encode_run(run)
+    with closing(open_store(folder)) as db, transaction(db):
+        last = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        if is_idle(run) and last is not None and is_idle_row(dict(last)):
+            ticks = int(json.loads(last["ticks"] or "1")) + 1
+            db.execute(
+                "UPDATE runs SET ended_at = ?, ticks = ? WHERE id = ?",
+                (run.ended_at, json.dumps(ticks), last["id"]),
+            )
+            return int(last["id"])
+        return insert_row(db, "runs", values)
+
+
+def read_history(folder: Path, limit: int = 20) -> list[dict[str, Any]]:
+    """The last runs, newest first, decoded."""
+    if not ready(folder):
+        return []
+    with closing(open_store(folder)) as db:
+        rows = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    return [decode_run(dict(r)) for r in rows]
+
+
+def last_judged_run(folder: Path) -> dict[str, Any] | None:
+    """The newest run that judged a batch for drift, however long ago."""
+    if not ready(folder):
+        return None
+    with closing(open_store(folder)) as db:
+        row = db.execute(
+            "SELECT * FROM runs WHERE verdict IS NOT NULL OR model_drift IS NOT NULL "
+            "OR data_drift_psi IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    return decode_run(dict(row)) if row else None
+
+
+def prune_history(folder: Path, keep_days: float) -> int:
+    """Delete history rows older than keep_days (judged or not); returns how many."""
+    from datetime import UTC, datetime, timedelta
+
+    cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat(timespec="seconds")
+    with closing(open_store(folder)) as db, transaction(db):
+        return db.execute("DELETE FROM runs WHERE started_at < ?", (cutoff,)).rowcount

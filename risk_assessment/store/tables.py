@@ -1,0 +1,257 @@
+"""The store's tables: their schema, the Run row of the history, and the statements that
+write rows, each on an open connection inside the caller's transaction.
+
+A part of store.py, and only store.py imports it: store.py opens the file, migrates it and
+answers the pipeline's questions; this module knows the rows. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from risk_assessment.core.common import now_iso
+
+
+@dataclass
+class Run:
+    """What one fullprocess run saw and decided; one row of the history.
+
+    The history table's columns are these fields: a new field is a new column, added to an
+    existing store when it is opened (text fields as TEXT, the rest as JSON text).
+    """
+
+    started_at: str = field(default_factory=now_iso)
+    ended_at: str | None = None
+    seconds: float | None = None
+    dry_run: bool = False
+    ticks: int = 1  # idle ticks folded into this row
+    batch_id: int | None = None
+    step: str | None = None  # how far the batch got in this run
+    new_files: list[str] = field(default_factory=list)
+    new_rows: int = 0
+    unlabelled_rows: int = 0
+    deployed_version: str | None = None
+    deployed_f1: float | None = None
+    batch_f1: float | None = None
+    batch_f1_low: float | None = None
+    batch_f1_high: float | None = None
+    drift_rule: str | None = None
+    drift_threshold: float | None = None
+    model_drift: bool | None = None
+    data_drift: bool | None = None
+    data_drift_share: float | None = None
+    data_drift_psi: dict[str, float] | None = None
+    data_drift_shares: dict[str, list[float]] | None = None  # the batch's bin shares
+    estimated_f1: float | None = None  # label-free estimate on the unlabelled rows
+    verdict: dict[str, Any] | None = None  # every test's numbers (monitoring)
+    gate: dict[str, Any] | None = None  # the retrained candidate against the live model
+    decision: str = "none"
+    reason: str = ""
+    new_f1: float | None = None
+    new_version: str | None = None
+    error: str | None = None
+
+
+RUN_FIELDS = [f.name for f in fields(Run)]
+# annotations are strings here (from __future__ import annotations)
+TEXT_FIELDS = {f.name for f in fields(Run) if f.type in ("str", "str | None")}
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)""",
+    """CREATE TABLE IF NOT EXISTS batches (
+        id INTEGER PRIMARY KEY, created_at TEXT, step TEXT, updated_at TEXT,
+        state TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE IF NOT EXISTS sources (
+        id INTEGER PRIMARY KEY, batch_id INTEGER, kind TEXT, name TEXT, path TEXT,
+        sha256 TEXT, size INTEGER, mtime_ns INTEGER, status TEXT, entry TEXT)""",
+    """CREATE INDEX IF NOT EXISTS sources_sha ON sources(sha256)""",
+    """CREATE TABLE IF NOT EXISTS observations (
+        seq INTEGER PRIMARY KEY, source_id INTEGER NOT NULL, corporation TEXT NOT NULL,
+        lastmonth_activity INTEGER NOT NULL, lastyear_activity INTEGER NOT NULL,
+        number_of_employees INTEGER NOT NULL, exited INTEGER, duplicate INTEGER NOT NULL
+        DEFAULT 0)""",
+    """CREATE INDEX IF NOT EXISTS observations_row ON observations(corporation,
+        lastmonth_activity, lastyear_activity, number_of_employees, exited)""",
+    """CREATE INDEX IF NOT EXISTS observations_source ON observations(source_id)""",
+    """CREATE TABLE IF NOT EXISTS watermarks (source TEXT PRIMARY KEY, value TEXT,
+        boundary TEXT)""",
+    """CREATE TABLE IF NOT EXISTS ingestions (id INTEGER PRIMARY KEY, batch_id INTEGER,
+        metrics TEXT)""",
+    """CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY)""",
+]
+
+
+# ---- schema and meta ------------------------------------------------------------------
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    """The version recorded in meta; 0 for a store without one."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def missing_run_columns(db: sqlite3.Connection) -> list[str]:
+    """The Run fields the runs table has no column for."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    return [name for name in RUN_FIELDS if name not in have]
+
+
+def add_run_columns(db: sqlite3.Connection) -> None:
+    """ALTER TABLE runs ADD COLUMN for every Run field the table lacks."""
+    for name in missing_run_columns(db):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {name} TEXT")
+
+
+class transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (a context manager)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if kind else "COMMIT")
+
+
+def get_meta(db: sqlite3.Connection, key: str, default: Any = None) -> Any:
+    """A JSON value from meta."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else default
+
+
+def set_meta(db: sqlite3.Connection, key: str, value: Any) -> None:
+    """Store a JSON value in meta (inside the caller's transaction)."""
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+
+# ---- writing rows ---------------------------------------------------------------------
+
+INSERT_OBS = (
+    "INSERT INTO observations (source_id, corporation, lastmonth_activity, "
+    "lastyear_activity, number_of_employees, exited) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_batch(db: sqlite3.Connection, step: str = "ingested") -> int:
+    """A new batch row; returns its id."""
+    now = now_iso()
+    cur = db.execute(
+        "INSERT INTO batches (created_at, step, updated_at) VALUES (?, ?, ?)", (now, step, now)
+    )
+    return int(cur.lastrowid)
+
+
+def insert_source(db: sqlite3.Connection, batch: int, kind: str, entry: dict[str, Any]) -> int:
+    """A sources row for a file or database entry; returns its id."""
+    cur = db.execute(
+        "INSERT INTO sources (batch_id, kind, name, path, sha256, size, mtime_ns, status, entry)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            batch,
+            kind,
+            entry.get("name"),
+            entry.get("path"),
+            entry.get("sha256"),
+            entry.get("size"),
+            entry.get("mtime_ns"),
+            entry.get("status"),
+            json.dumps(entry, default=str),
+        ),
+    )
+    return int(cur.lastrowid)
+
+
+def insert_row(db: sqlite3.Connection, table: str, values: dict[str, Any]) -> int:
+    """INSERT one row of {column: value} into table; returns its id."""
+    names = list(values)
+    cur = db.execute(
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+        [values[n] for n in names],
+    )
+    return int(cur.lastrowid)
+
+
+def save_watermark(db: sqlite3.Connection, key: str, value: Any, boundary: list[str]) -> None:
+    """Record how far a database source was read (inside the caller's transaction)."""
+    db.execute(
+        "INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)",
+        (key, json.dumps(value), json.dumps(boundary)),
+    )
+
+
+def save_ingestion_metrics(db: sqlite3.Connection, batch: int, metrics: dict[str, Any]) -> None:
+    """Store an ingestion's metrics with the training set's size after it (rows_total)."""
+    total = db.execute(
+        "SELECT COUNT(*) FROM observations WHERE exited IS NOT NULL AND duplicate = 0"
+    ).fetchone()[0]
+    db.execute(
+        "INSERT INTO ingestions (batch_id, metrics) VALUES (?, ?)",
+        (batch, json.dumps({**metrics, "rows_total": total}, default=str)),
+    )
+
+
+def mark_duplicates(db: sqlite3.Connection, source: int, first_seq: int) -> int:
+    """Flag this source's rows that repeat an earlier observation exactly; count the rest."""
+    db.execute(
+        """UPDATE observations SET duplicate = 1 WHERE source_id = ? AND EXISTS (
+            SELECT 1 FROM observations o WHERE o.seq < observations.seq
+            AND o.corporation = observations.corporation
+            AND o.lastmonth_activity = observations.lastmonth_activity
+            AND o.lastyear_activity = observations.lastyear_activity
+            AND o.number_of_employees = observations.number_of_employees
+            AND o.exited IS observations.exited)""",
+        (source,),
+    )
+    return db.execute(
+        "SELECT COUNT(*) FROM observations WHERE source_id = ? AND duplicate = 0", (source,)
+    ).fetchone()[0]
+
+
+# ---- reading rows back ---------------------------------------------------------------
+
+
+def batch_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """A batches row with its state decoded."""
+    return {
+        "id": row["id"],
+        "step": row["step"],
+        "created_at": row["created_at"],
+        **json.loads(row["state"] or "{}"),
+    }
+
+
+def encode_run(run: Run) -> dict[str, Any]:
+    """A Run as column values: text fields as they are, the rest as JSON."""
+    row = asdict(run)
+    return {k: v if v is None or k in TEXT_FIELDS else json.dumps(v) for k, v in row.items()}
+
+
+def decode_run(row: dict[str, Any]) -> dict[str, Any]:
+    """A runs row back to Python values (the inverse of encode_run)."""
+    out = dict(row)
+    for key, value in row.items():
+        if key in RUN_FIELDS and key not in TEXT_FIELDS and isinstance(value, str):
+            try:
+                out[key] = json.loads(value)
+            except json.JSONDecodeError:
+                out[key] = value  # a hand-edited cell: show it, do not fail the history
+    return out
+
+
+def is_idle(run: Run) -> bool:
+    """A run that found nothing to do."""
+    return run.batch_id is None and not run.error and run.decision == "none" and not run.dry_run
+
+
+def is_idle_row(row: dict[str, Any]) -> bool:
+    """A history row written by an idle run."""
+    return row.get("batch_id") is None and not row.get("error") and row.get("decision") == "none"

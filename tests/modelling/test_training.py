@@ -1,0 +1,202 @@
+"""Training: the model, its metadata, and clear failures on data it cannot learn from."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_assessment.core.common import FEATURES, MODEL_FILE, MODEL_META, ModelError, sha256_file
+from risk_assessment.core.settings import DEFAULTS
+from risk_assessment.modelling import training
+from risk_assessment.sources import ingestion
+from tests.conftest import run_script, small_rows, write_csv
+
+
+def features(*rows: list[int]) -> pd.DataFrame:
+    """Feature rows as the model expects them: a DataFrame with named columns."""
+    return pd.DataFrame(rows, columns=FEATURES)
+
+
+def test_trains_and_saves_model_with_metadata(config):
+    """The pickle predicts, and its metadata records data hash, rows, params, versions."""
+    ingestion.run_ingestion(config)
+    meta = training.run_training(config)
+    folder = config["output_model_path"]
+    model = pickle.loads((folder / MODEL_FILE).read_bytes())
+    assert set(model.predict(features([5, 100, 10], [200, 4000, 10]))) <= {0, 1}
+    saved = json.loads((folder / MODEL_META).read_text())
+    assert saved["model_sha256"] == sha256_file(folder / "trainedmodel.skops")
+    assert saved["pickle_sha256"] == sha256_file(folder / MODEL_FILE)
+    data = config["output_folder_path"] / "finaldata.csv"
+    assert saved["training_data_sha256"] == sha256_file(data)
+    assert saved["rows"] == meta["rows"] == 40
+    assert saved["features"] == FEATURES
+    assert saved["hyperparameters"]["solver"] == "lbfgs"
+    assert saved["hyperparameters"]["C"] == 1.0
+    assert saved["threshold"] == saved["selection"]["threshold"] == model.threshold
+    assert saved["selection"]["transform"] in ("raw", "log")
+    assert {"python", "scikit-learn", "numpy", "pandas"} <= set(saved["versions"])
+
+
+def test_metadata_records_the_settings_that_produced_the_model(config):
+    """trainedmodel.json holds the training, drift, gate and risk settings of its config."""
+    ingestion.run_ingestion(config)
+    config["training"]["C"] = 0.5
+    config["model_drift"]["rule"] = "raw"
+    config["risk"]["high"] = 0.6
+    training.run_training(config)
+    saved = json.loads((config["output_model_path"] / MODEL_META).read_text())
+    sections = ("training", "model_drift", "data_drift", "gate", "risk")
+    assert set(saved["settings"]) == set(sections)
+    for section in sections:
+        assert saved["settings"][section] == config[section], section
+    assert saved["settings"]["training"]["C"] == 0.5
+    assert saved["settings"]["model_drift"]["rule"] == "raw"
+    assert saved["settings"]["risk"]["high"] == 0.6
+
+
+def test_model_learns_the_signal(config):
+    """On clearly separable data the model ranks low activity as riskier."""
+    ingestion.run_ingestion(config)
+    training.run_training(config)
+    model = pickle.loads((config["output_model_path"] / MODEL_FILE).read_bytes())
+    low, high = model.predict_proba(features([5, 100, 12], [150, 3000, 12]))[:, 1]
+    assert low > high
+
+
+def test_pipeline_steps_follow_the_config(config):
+    """transform and scale_features choose the pipeline's steps (passthrough when off)."""
+    plain = training.build_model({**config["training"], "scale_features": False}, "raw")
+    logged = training.build_model(config["training"], "log")
+    assert [name for name, _ in plain.steps] == ["transform", "scale", "model"]
+    assert plain.named_steps["transform"] == plain.named_steps["scale"] == "passthrough"
+    assert type(logged.named_steps["transform"]).__name__ == "FunctionTransformer"
+    assert type(logged.named_steps["scale"]).__name__ == "StandardScaler"
+
+
+def known_world(n: int, seed: int, log_linear: bool) -> pd.DataFrame:
+    """Clients whose true logit is linear in log1p(counts) (heavy tails) or in the counts."""
+    rng = np.random.default_rng(seed)
+    if log_linear:
+        counts = np.round(np.exp(rng.normal([4.0, 6.5, 3.0], [1.2, 1.1, 1.0], (n, 3))))
+        z = (np.log1p(counts) - [4.0, 6.5, 3.0]) / [1.2, 1.1, 1.0]
+    else:
+        counts = np.round(rng.uniform(0, 200, (n, 3)))
+        z = (counts - 100) / 58
+    p = 1 / (1 + np.exp(-(-1.0 + z @ np.array([-2.0, 0.7, -0.8]))))
+    data = pd.DataFrame(counts.astype(int), columns=FEATURES)
+    data["exited"] = (rng.random(n) < p).astype(int)
+    return data
+
+
+@pytest.mark.parametrize("log_linear, expected", [(True, "log"), (False, "raw")])
+def test_transform_is_chosen_by_cross_validated_log_loss(log_linear, expected):
+    """Heavy-tailed counts with a log-linear truth choose log1p; a linear truth, raw."""
+    data = known_world(3000, 1, log_linear)
+    _, _, selection = training.fit_with_selection(data, DEFAULTS["training"])
+    assert selection["transform"] == expected
+    losses = selection["cv_logloss"]
+    assert losses[expected] == min(losses.values())
+
+
+def test_cut_off_is_tuned_stored_and_used_by_predict():
+    """The out-of-fold F1-optimal cut-off is the model's threshold, and predict uses it."""
+    data = known_world(3000, 2, True)
+    model, _, selection = training.fit_with_selection(data, DEFAULTS["training"])
+    assert model.threshold == selection["threshold"] != 0.5
+    assert selection["cv_f1_tuned"] >= selection["cv_f1_at_0.5"]
+    proba = model.predict_proba(data[FEATURES])[:, 1]
+    assert (model.predict(data[FEATURES]) == (proba >= model.threshold)).all()
+    fixed, _, sel = training.fit_with_selection(
+        data, {**DEFAULTS["training"], "tune_threshold": False, "transform": "raw"}
+    )
+    assert (
+        fixed.threshold == 0.5 and sel["transform"] == "raw" and list(sel["cv_logloss"]) == ["raw"]
+    )
+
+
+def test_probabilities_are_calibrated_on_new_rows():
+    """On fresh rows of the same world, observed and predicted exits agree, per decile too."""
+    model, _ = training.train_model(known_world(5000, 3, True), DEFAULTS["training"])
+    fresh = known_world(20000, 4, True)
+    p = model.predict_proba(fresh[FEATURES])[:, 1]
+    assert abs(fresh["exited"].mean() - p.mean()) < 0.02  # 5,000 training rows: not exact
+    deciles = np.array_split(np.argsort(p), 10)
+    gaps = [abs(fresh["exited"].to_numpy()[i].mean() - p[i].mean()) for i in deciles]
+    assert max(gaps) < 0.04
+
+
+def test_sample_weight_zero_rows_do_not_count():
+    """Rows weighted 0 change nothing: the fit equals one on the other rows alone."""
+    old, new = known_world(2000, 5, True), known_world(2000, 6, False)
+    params = {**DEFAULTS["training"], "C": 1e6, "transform": "log", "tune_threshold": False}
+    both = pd.concat([old, new], ignore_index=True)
+    weights = np.r_[np.zeros(len(old)), np.ones(len(new))]
+    weighted, _ = training.train_model(both, params, sample_weight=weights)
+    alone, _ = training.train_model(new, params)
+    unweighted, _ = training.train_model(both, params)
+    probe = known_world(500, 7, False)[FEATURES]
+    p_w, p_a = (m.predict_proba(probe)[:, 1] for m in (weighted, alone))
+    np.testing.assert_allclose(p_w, p_a, atol=1e-3)
+    assert np.abs(unweighted.predict_proba(probe)[:, 1] - p_a).max() > 0.05
+
+
+def test_single_class_is_a_clear_error(config):
+    """Training data where nobody exited ends in ModelError naming the file."""
+    rows = [r[:-1] + (0,) for r in small_rows(20)]
+    path = write_csv(config["output_folder_path"] / "finaldata.csv", rows)
+    with pytest.raises(ModelError, match="need both classes") as err:
+        training.run_training(config)
+    assert str(path) in str(err.value)
+
+
+def test_too_few_rows_is_a_clear_error(config):
+    """Fewer rows than training.min_rows ends in ModelError naming the setting."""
+    write_csv(config["output_folder_path"] / "finaldata.csv", small_rows(4))
+    with pytest.raises(ModelError, match="min_rows"):
+        training.run_training(config)
+
+
+def test_missing_training_data_says_run_ingestion(config):
+    """Without finaldata.csv the message says what to run."""
+    with pytest.raises(ModelError, match="run ingestion.py"):
+        training.run_training(config)
+
+
+def test_cli_failure_is_one_line_without_traceback(workspace):
+    """The script exits 1 with one error line when training is impossible."""
+    write_csv(workspace / "ingesteddata" / "finaldata.csv", small_rows(3))
+    done = run_script("training.py", "--config", str(workspace / "config.json"))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "min_rows" in errors[0]
+    assert not (workspace / "models" / MODEL_FILE).exists()
+
+
+def test_failed_training_keeps_previous_model(config):
+    """A failed retrain leaves the previous model and metadata untouched."""
+    ingestion.run_ingestion(config)
+    training.run_training(config)
+    before = (config["output_model_path"] / MODEL_FILE).read_bytes()
+    config["training"]["min_rows"] = 1_000  # this retrain cannot succeed
+    with pytest.raises(ModelError):
+        training.run_training(config)
+    assert (config["output_model_path"] / MODEL_FILE).read_bytes() == before
+
+
+def test_large_data_choose_on_a_sample_and_fit_on_every_row(monkeypatch):
+    """Above SELECTION_ROWS the choice is cross-validated on a sample; the fit uses all rows."""
+    monkeypatch.setattr(training, "SELECTION_ROWS", 500)
+    data = known_world(2000, 8, True)
+    model, _, selection = training.fit_with_selection(data, DEFAULTS["training"])
+    assert selection["cv_rows"] == 500
+    full = training.build_model(DEFAULTS["training"], selection["transform"])
+    full.fit(data[FEATURES], data["exited"])
+    np.testing.assert_allclose(
+        model.estimator_.named_steps["model"].coef_, full.named_steps["model"].coef_
+    )

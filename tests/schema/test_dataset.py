@@ -1,0 +1,127 @@
+"""dataset.py, the CSV schema: data tests (headers, ids, counts, labels, nulls) on real
+files in tmp_path. Model behaviour is tested in test_training.py and test_scoring.py."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from risk_assessment.core.common import COLUMNS, FEATURES, ID_COLUMN, TARGET, DataError
+from risk_assessment.schema import dataset
+from tests.conftest import HEADER, small_rows, write_csv
+
+
+def raw(*rows: tuple, header: str = HEADER) -> pd.DataFrame:
+    """Rows as the parser gives them: text cells under the header."""
+    text = "\n".join([header, *(",".join(map(str, r)) for r in rows)]) + "\n"
+    return dataset.parse_csv(text.encode(), "t.csv")
+
+
+def test_load_dataset_types_every_column(tmp_path):
+    """Ids stay text, counts are int64, the label is int64: the schema's types."""
+    data = dataset.load_dataset(write_csv(tmp_path / "d.csv", small_rows(12)))
+    assert list(data.columns) == COLUMNS and len(data) == 12
+    assert data[ID_COLUMN].map(type).eq(str).all()
+    assert all(str(data[c].dtype) == "int64" for c in [*FEATURES, TARGET])
+
+
+def test_header_is_matched_without_case_or_spaces_and_ids_keep_their_zeros():
+    """' Exited' is exited; an id written 0012 stays 0012."""
+    header = " Corporation ,LastMonth_Activity,lastyear_activity,NUMBER_OF_EMPLOYEES, Exited"
+    clean, reasons = dataset.clean_rows(raw(("0012", 1, 2, 3, 1), header=header))
+    assert not reasons and clean.loc[0, ID_COLUMN] == "0012"
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("", "missing lastmonth_activity"),
+        ("-3", "negative lastmonth_activity"),
+        ("2.5", "non-integer lastmonth_activity"),
+        ("abc", "non-numeric lastmonth_activity"),
+        (str(2**53 + 1), "lastmonth_activity above 2^53"),
+        ("١٢", "non-numeric lastmonth_activity"),  # Arabic-Indic digits are not counts
+    ],
+)
+def test_a_bad_count_drops_its_row_with_its_reason(cell, reason):
+    """Each rule names its column; the good row beside it is kept."""
+    clean, reasons = dataset.clean_rows(raw(("a", cell, 1, 1, 0), ("b", 5, 1, 1, 0)))
+    assert clean[ID_COLUMN].tolist() == ["b"] and reasons == {reason: 1}
+
+
+@pytest.mark.parametrize("control", ["\r", "\n", "\t", "\x1b", "\x85"])
+def test_an_id_with_a_control_character_drops_its_row(tmp_path, control):
+    """A line break (or any control character) in an id is a broken export: the row is
+    dropped, so finaldata.csv, written back from the store, reads as the same rows."""
+    path = tmp_path / "d.csv"
+    path.write_text(f'{HEADER}\n"a{control}b",1,1,1,0\nc,1,1,1,0\n', encoding="utf-8")
+    clean, reasons = dataset.clean_rows(dataset.read_raw_csv(path))
+    assert clean[ID_COLUMN].tolist() == ["c"] and reasons == {"control character in corporation": 1}
+
+
+def test_spreadsheet_integers_and_the_bound_itself_are_counts():
+    """+12 and 12.0 are 12; 2^53 is accepted."""
+    clean, reasons = dataset.clean_rows(raw(("a", "+12", "12.0", 2**53, 1)))
+    assert not reasons
+    assert clean.loc[0, FEATURES].tolist() == [12, 12, 2**53]
+
+
+@pytest.mark.parametrize("label", ["2", "yes", "-1"])
+def test_label_other_than_0_or_1_drops_the_row(label):
+    """exited is 0 or 1 (or 0.0/1.0 as spreadsheets write them)."""
+    clean, reasons = dataset.clean_rows(raw(("a", 1, 1, 1, label), ("b", 1, 1, 1, "1.0")))
+    assert clean[TARGET].tolist() == [1] and reasons == {"exited not 0 or 1": 1}
+
+
+def test_empty_label_is_unlabelled_only_where_allowed():
+    """An empty exited is a missing label for training, an unknown outcome (<NA>) when
+    unlabelled rows are allowed (current clients)."""
+    rows = raw(("a", 1, 1, 1, ""), ("b", 1, 1, 1, 0))
+    strict, reasons = dataset.clean_rows(rows)
+    assert strict[ID_COLUMN].tolist() == ["b"] and reasons == {"missing exited": 1}
+    lenient, none = dataset.clean_rows(rows, allow_unlabelled=True)
+    assert not none and lenient[TARGET].isna().tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "empty file"),
+        (b"\x00\x01binary", "binary content"),
+        (b"\xff\xfe,broken", "not UTF-8"),
+        (HEADER.encode() + b"\n", "header only"),
+        (b"corporation,exited\na,1\n", r"missing column\(s\)"),
+        (HEADER.encode() + b"\na,1,2,3,0,extra\n", "more fields than the header"),
+    ],
+)
+def test_unreadable_files_are_one_error_naming_the_file(tmp_path, content, says):
+    """Every way a file can fail to be a CSV of the schema: DataError with the file name."""
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=says) as error:
+        dataset.load_dataset(path)
+    assert str(path) in str(error.value)
+
+
+def test_load_dataset_refuses_any_bad_row_and_counts_them(tmp_path):
+    """Training and test data are all-or-nothing: the error counts the bad rows."""
+    path = write_csv(tmp_path / "d.csv", [*small_rows(4), ("x", -1, 1, 1, 0), ("y", 1, 1, 1, 7)])
+    with pytest.raises(DataError, match=r"2 bad row\(s\)"):
+        dataset.load_dataset(path)
+
+
+def test_feature_frame_checks_columns_and_values():
+    """The features of a frame, validated; a missing column or a bad value is a DataError."""
+    frame = pd.DataFrame({c: ["1", "2"] for c in FEATURES})
+    assert dataset.feature_frame(frame, "posted").dtypes.eq("int64").all()
+    with pytest.raises(DataError, match="posted: missing column"):
+        dataset.feature_frame(frame.drop(columns=FEATURES[0]), "posted")
+    with pytest.raises(DataError, match=r"posted: column lastyear_activity row 2: '-2' is not"):
+        dataset.feature_frame(frame.assign(**{FEATURES[1]: ["1", "-2"]}), "posted")
+
+
+def test_observations_frame_types_store_rows():
+    """Store rows become a typed frame; an unlabelled row's exited is <NA>."""
+    frame = dataset.observations_frame([(1, "a", 1, 2, 3, 1), (2, "b", 4, 5, 6, None)])
+    assert frame["seq"].tolist() == [1, 2] and frame[TARGET].isna().tolist() == [False, True]
+    assert str(frame[TARGET].dtype) == "Int64"
