@@ -22,6 +22,8 @@ from risk_assessment.core.common import (
     sqlite_file,
 )
 
+from risk_assessment.core.columns import parse_schema
+
 # Every setting with its default. The five path keys are the original project's.
 DEFAULTS: dict[str, Any] = {
     "input_folder_path": "practicedata",  # folder of new *.csv files to ingest
@@ -232,7 +234,9 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
         raise ConfigError(f"{file}: not valid JSON ({exc})") from None
     if not isinstance(given, dict):
         raise ConfigError(f"{file}: must hold a JSON object")
+    schema = given.pop("schema", None)
     config = merge_settings(DEFAULTS, given, file.name)
+    config["schema"] = parse_schema(schema, f"{file.name}: schema")
     check_ranges(config, file.name)
     risk = config["risk"]
     if not 0 <= risk["medium"] <= risk["high"] <= 1:

@@ -1,0 +1,230 @@
+"""The user's columns, declared once: the `schema` section of config.json.
+
+Without a `schema` section the course's five columns apply (corporation, three activity
+counts, exited). load_config builds the one ColumnSchema at load and every part reads it
+from config["schema"]: validation, the store, the model, the API, monitoring and reports.
+Standard library only; the format is documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from risk_assessment.core.common import ConfigError
+
+TYPES = ("integer", "number", "category", "boolean")
+FEATURE_KEYS = {"type", "min", "max", "levels", "label", "required"}
+SCHEMA_KEYS = {"id", "target", "value", "features", "aliases"}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: its column name, type, inclusive bounds, levels and label."""
+
+    name: str
+    type: str
+    min: float | None = None
+    max: float | None = None
+    levels: tuple[str, ...] | None = None
+    label: str = ""
+    required: bool = True
+
+    @property
+    def words(self) -> str:
+        """The plain words used for this feature in reasons, tables and the dashboard."""
+        return self.label or self.name
+
+    @property
+    def numeric(self) -> bool:
+        """Integer and number features are numeric; categories and booleans are not."""
+        return self.type in ("integer", "number")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The feature as config.json writes it (defaults left out)."""
+        out: dict[str, Any] = {"type": self.type}
+        for key in ("min", "max", "label"):
+            if getattr(self, key) not in (None, ""):
+                out[key] = getattr(self, key)
+        if self.levels is not None:
+            out["levels"] = list(self.levels)
+        if not self.required:
+            out["required"] = False
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """The outcome column: 1/0 by default, or the text labels of exited and stayed."""
+
+    column: str
+    positive: str | None = None
+    negative: str | None = None
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    """The id, target, optional value column, features (in order) and header aliases."""
+
+    id: str
+    target: Target
+    features: tuple[Feature, ...]
+    value: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The features' column names, in declared order."""
+        return [f.name for f in self.features]
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the schema reads: id, features, target, then the value column."""
+        extra = [self.value] if self.value and self.value not in self.feature_names else []
+        return [self.id, *self.feature_names, self.target.column, *extra]
+
+    def feature(self, name: str) -> Feature:
+        """The feature of that column name (KeyError when there is none)."""
+        return {f.name: f for f in self.features}[name]
+
+    def words(self, name: str) -> str:
+        """A column's plain words: its label when it is a feature with one, else its name."""
+        known = {f.name: f.words for f in self.features}
+        return known.get(name, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schema as config.json writes it."""
+        target: Any = self.target.column
+        if self.target.positive is not None:
+            target = {
+                "column": self.target.column,
+                "positive": self.target.positive,
+                "negative": self.target.negative,
+            }
+        out: dict[str, Any] = {"id": self.id, "target": target}
+        if self.value:
+            out["value"] = self.value
+        out["features"] = {f.name: f.to_dict() for f in self.features}
+        if self.aliases:
+            out["aliases"] = dict(self.aliases)
+        return out
+
+    def fingerprint(self) -> str:
+        """A short hash of the schema: models and stored rows record the one they used."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+COURSE_SCHEMA = {
+    "id": "corporation",
+    "target": "exited",
+    "features": {
+        "lastmonth_activity": {"type": "integer", "min": 0, "label": "activity last month"},
+        "lastyear_activity": {"type": "integer", "min": 0, "label": "activity last year"},
+        "number_of_employees": {"type": "integer", "min": 0, "label": "number of employees"},
+    },
+}
+
+
+def parse_feature(name: str, spec: Any, where: str) -> Feature:
+    """One feature from its config object; ConfigError names the key that is wrong."""
+    here = f"{where}.features.{name}"
+    if not isinstance(spec, dict):
+        raise ConfigError(f'{here} must be an object like {{"type": "number"}}')
+    unknown = sorted(set(spec) - FEATURE_KEYS)
+    if unknown:
+        raise ConfigError(f"{here}: unknown key(s) {', '.join(unknown)}")
+    kind = spec.get("type")
+    if kind not in TYPES:
+        raise ConfigError(f"{here}.type must be one of {', '.join(TYPES)}, not {kind!r}")
+    bounds = {k: spec.get(k) for k in ("min", "max")}
+    for key, value in bounds.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"{here}.{key} must be a number, not {value!r}")
+        if value is not None and kind not in ("integer", "number"):
+            raise ConfigError(f"{here}.{key}: only integer and number features have bounds")
+    if None not in bounds.values() and bounds["min"] > bounds["max"]:
+        raise ConfigError(f"{here}: min {bounds['min']} is above max {bounds['max']}")
+    levels = spec.get("levels")
+    if levels is not None:
+        if kind != "category":
+            raise ConfigError(f"{here}.levels: only category features have levels")
+        if not isinstance(levels, list) or not levels:
+            raise ConfigError(f"{here}.levels must be a non-empty list of texts")
+        if not all(isinstance(v, str) and v.strip() for v in levels) or len(set(levels)) < len(
+            levels
+        ):
+            raise ConfigError(f"{here}.levels must hold distinct, non-empty texts")
+        levels = tuple(levels)
+    label, required = spec.get("label", ""), spec.get("required", True)
+    if not isinstance(label, str):
+        raise ConfigError(f"{here}.label must be a text, not {label!r}")
+    if not isinstance(required, bool):
+        raise ConfigError(f"{here}.required must be true or false, not {required!r}")
+    return Feature(name, kind, bounds["min"], bounds["max"], levels, label, required)
+
+
+def parse_target(spec: Any, where: str) -> Target:
+    """The target: a column name, or {column, positive, negative} for text labels."""
+    if isinstance(spec, str) and spec.strip():
+        return Target(spec)
+    if not isinstance(spec, dict) or set(spec) != {"column", "positive", "negative"}:
+        raise ConfigError(
+            f'{where}.target must be a column name or {{"column", "positive", "negative"}}'
+        )
+    if not all(isinstance(spec[k], str) and spec[k].strip() for k in spec):
+        raise ConfigError(f"{where}.target: column, positive and negative must be texts")
+    if spec["positive"].strip().lower() == spec["negative"].strip().lower():
+        raise ConfigError(f"{where}.target: positive and negative must differ")
+    return Target(spec["column"], spec["positive"], spec["negative"])
+
+
+def text_key(spec: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
+    """A non-empty text value of the schema section, or ConfigError naming the key."""
+    value = spec.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.{key} must be a column name (a non-empty text)")
+    return value
+
+
+def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
+    """The ColumnSchema of a config's `schema` section (None or {}: the course's five)."""
+    if not spec:
+        spec = COURSE_SCHEMA
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} must be an object")
+    unknown = sorted(set(spec) - SCHEMA_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    ident, value = text_key(spec, "id", where), text_key(spec, "value", where, required=False)
+    target = parse_target(spec.get("target"), where)
+    raw = spec.get("features")
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{where}.features must be an object with at least one feature")
+    features = tuple(parse_feature(name, s, where) for name, s in raw.items())
+    names = [f.name.strip().lower() for f in features]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{where}.features: {', '.join(twice)} named twice")
+    for role, column in (("id", ident), ("target", target.column)):
+        if column.strip().lower() in names:
+            raise ConfigError(f"{where}.features: {column} is the {role} column, not a feature")
+    if ident.strip().lower() == target.column.strip().lower():
+        raise ConfigError(f"{where}: id and target are the same column ({ident})")
+    aliases = spec.get("aliases", {})
+    if not isinstance(aliases, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
+    ):
+        raise ConfigError(f"{where}.aliases must map input headers to schema column names")
+    columns = {ident, target.column, *(f.name for f in features), *([value] if value else [])}
+    strays = sorted(set(aliases.values()) - columns)
+    if strays:
+        raise ConfigError(f"{where}.aliases: {', '.join(strays)} is not a column of the schema")
+    return ColumnSchema(ident, target, features, value, dict(aliases))
+
+
+DEFAULT_SCHEMA = parse_schema(None)

@@ -1,0 +1,92 @@
+"""The schema section of config.json: the course's five by default, the user's columns
+otherwise, every mistake one line naming the key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from risk_assessment.core.columns import DEFAULT_SCHEMA, parse_schema
+from risk_assessment.core.common import ConfigError
+from risk_assessment.core.settings import load_config
+
+ISSUE_EXAMPLE = {
+    "id": "account",
+    "target": {"column": "churned", "positive": "yes", "negative": "no"},
+    "value": "annual_contract_value",
+    "features": {
+        "seats": {"type": "integer", "min": 0, "label": "licensed seats"},
+        "monthly_spend": {"type": "number", "min": 0},
+        "nps": {"type": "number", "min": -100, "max": 100, "label": "satisfaction (NPS)"},
+        "industry": {"type": "category"},
+        "region": {"type": "category", "levels": ["north", "south", "east", "west"]},
+        "auto_renew": {"type": "boolean"},
+    },
+    "aliases": {"client_id": "account"},
+}
+
+
+def test_without_a_schema_the_course_five_apply(tmp_path):
+    """An old config.json (the five keys only) loads with the course's columns."""
+    file = tmp_path / "config.json"
+    file.write_text(json.dumps({"input_folder_path": "practicedata"}))
+    schema = load_config(file)["schema"]
+    assert schema == DEFAULT_SCHEMA
+    assert schema.columns == [
+        "corporation", "lastmonth_activity", "lastyear_activity", "number_of_employees", "exited",
+    ]  # fmt: skip
+    assert schema.words("lastyear_activity") == "activity last year"
+
+
+def test_the_documented_example_loads(tmp_path):
+    """The issue's example schema loads as written, with its roles, types and labels."""
+    file = tmp_path / "config.json"
+    file.write_text(json.dumps({"schema": ISSUE_EXAMPLE}))
+    schema = load_config(file)["schema"]
+    assert schema.id == "account" and schema.target.positive == "yes"
+    assert schema.value == "annual_contract_value"
+    assert schema.feature("region").levels == ("north", "south", "east", "west")
+    assert schema.words("nps") == "satisfaction (NPS)" and schema.words("industry") == "industry"
+    assert schema.columns[-1] == "annual_contract_value"
+    assert parse_schema(schema.to_dict()) == schema
+    assert schema.fingerprint() != DEFAULT_SCHEMA.fingerprint()
+
+
+def variant(**change):
+    """The example with some keys replaced (None removes a key)."""
+    spec = json.loads(json.dumps(ISSUE_EXAMPLE))
+    for key, value in change.items():
+        if value is None:
+            spec.pop(key)
+        else:
+            spec[key] = value
+    return spec
+
+
+BAD = [
+    (variant(features={"a": {"type": "decimal"}}), "features.a.type"),
+    (variant(features={"a": {"type": "number", "min": 5, "max": 1}}), "min 5 is above max 1"),
+    (variant(features={"a": {"type": "category", "levels": []}}), "features.a.levels"),
+    (variant(features={"account": {"type": "number"}}), "account is the id column"),
+    (variant(features={"churned": {"type": "number"}}), "churned is the target column"),
+    (variant(features={"a": {"type": "number"}, "A": {"type": "integer"}}), "a named twice"),
+    (variant(features={"a": {"type": "number", "colour": 1}}), "unknown key(s) colour"),
+    (variant(features={"a": {"type": "boolean", "min": 0}}), "features.a.min"),
+    (variant(target={"column": "churned", "positive": "yes"}), "target"),
+    (variant(id=None), "schema.id"),
+    (variant(features={}), "features must be an object"),
+    (variant(aliases={"x": "nosuchcolumn"}), "nosuchcolumn is not a column"),
+    (variant(extra=1), "unknown key(s) extra"),
+]
+
+
+@pytest.mark.parametrize(("spec", "words"), BAD)
+def test_a_wrong_schema_is_one_line_naming_the_key(tmp_path, spec, words):
+    """Each mistake raises ConfigError at load, one line, naming the key."""
+    file = tmp_path / "config.json"
+    file.write_text(json.dumps({"schema": spec}))
+    with pytest.raises(ConfigError) as caught:
+        load_config(file)
+    message = str(caught.value)
+    assert words in message and "\n" not in message and message.startswith("config.json")
