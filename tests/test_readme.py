@@ -1,4 +1,5 @@
-"""The README's commands as written: every curl example against the production server."""
+"""The commands of the README and docs/ as written: every curl example against the production
+server; the README short, linking the docs; every config key documented."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, configure, deploy_workspace, production_server
@@ -14,21 +17,30 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 
 
-def readme_commands(prefix: str) -> list[str]:
-    """Every command starting with prefix in the README's ```sh blocks, continuations joined."""
-    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+def doc_files() -> list[Path]:
+    """README.md and every docs/*.md: where the tested commands live."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def readme_commands(prefix: str, files: Iterable[Path] = (README,)) -> list[str]:
+    """Every command starting with prefix in the ```sh blocks of files (the README alone
+    unless told: a fresh clone runs only what the README says), continuations joined,
+    each once, in order."""
     commands = []
-    for block in blocks:
-        for line in block.replace("\\\n", " ").splitlines():
-            command = re.sub(r"\s+#\s.*$", "", line).strip()  # drop a trailing comment
-            if command.startswith(prefix):
-                commands.append(re.sub(r"\s+", " ", command))
-    return commands
+    for file in files:
+        blocks = re.findall(r"```sh\n(.*?)```", file.read_text(encoding="utf-8"), re.S)
+        for block in blocks:
+            for line in block.replace("\\\n", " ").splitlines():
+                command = re.sub(r"\s+#\s.*$", "", line).strip()  # drop a trailing comment
+                if command.startswith(prefix):
+                    commands.append(re.sub(r"\s+", " ", command))
+    return list(dict.fromkeys(commands))
 
 
 def test_readme_has_the_curl_examples():
-    """The extraction finds every endpoint's example (so the test below cannot go empty)."""
-    commands = readme_commands("curl ")
+    """The extraction finds every endpoint's example in the README and docs/ (so the test
+    below cannot go empty)."""
+    commands = readme_commands("curl ", doc_files())
     paths = {re.search(r"localhost:8000(/[a-z]*)", c).group(1) for c in commands}
     assert {"/prediction", "/invocations", "/scoring", "/summarystats", "/diagnostics"} <= paths
     assert {"/risk", "/health"} <= paths and len(commands) >= 10
@@ -36,14 +48,17 @@ def test_readme_has_the_curl_examples():
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_every_curl_example_answers_on_the_production_server(shipped):
-    """Each curl example, run as written (port aside) from the project folder of a deployed
-    copy of the shipped data, against `make serve`: 200 and JSON (a CSV download, and
-    Prometheus' text for /metrics)."""
+    """Each curl example of the README and docs/, run as written (port aside) from the
+    project folder of a deployed copy of the shipped data, against `make serve`: 200 and
+    JSON (a CSV download into the file -o names, and Prometheus' text for /metrics)."""
     config = configure(shipped)
     deploy_workspace(config)
     with production_server(config["config_file"], via_make=True) as url:
-        for command in readme_commands("curl "):
+        for command in readme_commands("curl ", doc_files()):
             here = command.replace("localhost:8000", url.removeprefix("http://"))
+            download = shipped / command.split(" -o ")[1].split()[0] if " -o " in command else None
+            if download:
+                download.unlink(missing_ok=True)  # not one a run before left
             done = subprocess.run(
                 here + " -w '\\n%{http_code}'",
                 shell=True,
@@ -54,9 +69,8 @@ def test_every_curl_example_answers_on_the_production_server(shipped):
             )
             body, _, status = done.stdout.rpartition("\n")
             assert done.returncode == 0 and status == "200", (command, done.stdout[-300:])
-            if " -o " in command:  # a download: the file it names holds the CSV
-                name = command.split(" -o ")[1].split()[0]
-                assert (shipped / name).read_text().startswith("corporation,"), command
+            if download:  # the file it names (relative: in the project folder) holds the CSV
+                assert download.read_text().startswith("corporation,"), command
             elif "/metrics" in command:  # Prometheus' text format
                 assert "risk_model_info" in body, command
             else:
