@@ -95,3 +95,39 @@ def test_every_config_key_is_in_the_readmes_table():
             if not in_row:
                 missing.append(name)
     assert missing == []
+
+
+def test_readme_is_short_and_points_into_the_docs():
+    """The README fits on a few screens, and its first screen names `make help` and links
+    every docs/*.md file."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 320
+    first_screen = "\n".join(lines[:40])
+    assert "make help" in first_screen
+    docs = sorted(DOCS.glob("*.md"))
+    assert docs, "docs/ holds no .md file"
+    missing = [d.name for d in docs if f"](docs/{d.name})" not in first_screen]
+    assert missing == []
+
+
+def heading_anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown file (outside code blocks)."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    headings = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("source", doc_files(), ids=lambda p: p.name)
+def test_every_link_to_a_file_of_the_project_leads_somewhere(source):
+    """Each relative link of the README and docs/ names a file that exists, and a heading
+    of it when the link has an anchor (docs/*.md linked from the README among them)."""
+    text = re.sub(r"```.*?```", "", source.read_text(encoding="utf-8"), flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):  # https: and the like
+            continue
+        name, _, anchor = target.partition("#")
+        path = (source.parent / name).resolve() if name else source
+        if not path.exists() or (anchor and anchor not in heading_anchors(path)):
+            broken.append(target)
+    assert broken == []
