@@ -149,7 +149,8 @@ def hold_writer_lock(folder: Path, who: str, seconds: float) -> subprocess.Popen
         [
             sys.executable,
             "-c",
-            "import time; from pathlib import Path; from locking import WriterLock;"
+            "import time; from pathlib import Path;"
+            "from risk_assessment.core.locking import WriterLock;"
             f"lock = WriterLock(Path({str(folder)!r}), {who!r});"
             f"assert lock.acquire(); print('locked', flush=True); time.sleep({seconds});"
             "lock.release()",

@@ -488,7 +488,7 @@ def test_trickling_index_does_not_keep_the_process_alive(fake_index, requirement
 
     index = fake_index({"pandas": "9.9.9"}, trickle=0.3)  # the body takes about 10 s
     code = (
-        "import sys, diagnostics; print('start', flush=True); "
+        "import sys; from risk_assessment.reports import diagnostics; print('start', flush=True); "
         f"diagnostics.package_versions({index.url!r}, 0.5, __import__('pathlib')"
         f".Path({str(requirements)!r})); print('done', flush=True)"
     )

@@ -287,7 +287,8 @@ def test_dashboard_bad_band_is_400(client):
 def test_risk_endpoint_loads_no_pdf_or_plotting_library(deployed):
     """Serving /risk imports neither reportlab nor matplotlib (a light API process)."""
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from app import create_app; "
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from risk_assessment.server.app import create_app; "
         "c = create_app(sys.argv[2]).test_client(); "
         "assert c.get('/risk').status_code == 200; assert c.get('/risk/r01').status_code == 200; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('reportlab', 'matplotlib')))"

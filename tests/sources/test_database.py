@@ -448,7 +448,8 @@ def test_database_has_new_rows_stays_light(source):
     """For SQLite, the cron tick's check imports neither pandas nor SQLAlchemy."""
     url = source["input_database"]["url"]
     code = (
-        "import sys, sources\nfrom settings import DEFAULTS\n"
+        "import sys\nfrom risk_assessment.sources import scan as sources\n"
+        "from risk_assessment.core.settings import DEFAULTS\n"
         f"settings = dict(DEFAULTS['input_database'], url={url!r})\n"
         "print(sources.database_has_new_rows(settings, None))\n"
         "print(sorted(m for m in ('pandas', 'sqlalchemy', 'sklearn') if m in sys.modules))\n"
