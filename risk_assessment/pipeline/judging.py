@@ -37,13 +37,13 @@ class Finding(NamedTuple):
     reason: str
 
 
-def batch_frame(config: dict[str, Any], batch_id: int):
+def batch_frame(config: dict[str, Any], batch_id: int, db=None):
     """A batch's new observations as a frame (exited <NA> when unlabelled)."""
     from risk_assessment.core.common import COLUMNS
 
     import pandas as pd
 
-    rows = store.batch_rows(config["output_folder_path"], batch_id)
+    rows = store.batch_rows(config["output_folder_path"] if db is None else db, batch_id)
     frame = pd.DataFrame([r[1:] for r in rows], columns=COLUMNS)
     frame[TARGET] = frame[TARGET].astype("Int64")
     return frame

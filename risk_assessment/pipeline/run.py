@@ -135,17 +135,26 @@ def run_pipeline(config: dict[str, Any], record_idle: bool = True) -> Run:
     one is recorded as `error` with its one-line summary, its traceback goes to the log
     file, and it is raised as a RunError.
     """
+    with store.Store(config["output_folder_path"]) as db:  # opened once, passed down
+        run = run_steps(config, db, record_idle)
+    if run.batch_id is not None or record_idle:
+        log_decision(run)
+    return run
+
+
+def run_steps(config: dict[str, Any], db: store.Store, record_idle: bool) -> Run:
+    """run_pipeline's steps on the run's open store; returns the run it recorded."""
     started, work, failure, report_error = Started.now(), Work(), None, None
     batch = None
     try:
-        work = find_work(config)  # a batch an earlier run left, else: new data? ingest
+        work = find_work(config, db)  # a batch an earlier run left, else: new data? ingest
         batch = work.batch
         if batch is not None:
-            batch = judge_step(config, batch, work.frame)
-            batch = gate_step(config, batch)
-            batch = deploy_step(config, batch)
+            batch = judge_step(config, batch, work.frame, db)
+            batch = gate_step(config, batch, db)
+            batch = deploy_step(config, batch, db)
             report_error = report_step(config, asdict(run_record(started, work, batch)), batch)
-            batch = done_step(config, batch)
+            batch = done_step(config, batch, db)
     except Exception as exc:
         failure = failure_text(exc)
         raise_failure(exc, failure)
@@ -153,10 +162,8 @@ def run_pipeline(config: dict[str, Any], record_idle: bool = True) -> Run:
         decision = "error" if failure else None
         run = run_record(started, work, batch, decision=decision, error=failure or report_error)
         if record_idle or not store.is_idle(run):
-            store.record_run(config["output_folder_path"], run)
-            send_notifications(config, run)
-    if run.batch_id is not None or record_idle:
-        log_decision(run)
+            store.record_run(db, run)
+            send_notifications(config, db, run)
     return run
 
 
@@ -277,15 +284,15 @@ def run_outcome(verdict: dict[str, Any], gate: dict[str, Any] | None, dry_run: b
 # ---- what a run finds to do --------------------------------------------------------------
 
 
-def find_work(config: dict[str, Any]) -> Work:
+def find_work(config: dict[str, Any], db: store.Store) -> Work:
     """The batch an earlier run left unfinished; else, when there is new data, the batch
     ingesting it stored (a Work without batch, with its reason, when there is none)."""
-    batch = store.pending_batch(config["output_folder_path"])
+    batch = store.pending_batch(db)
     files = []
     if batch is not None:
         log.info("resuming batch %d from step %s", batch["id"], batch["step"])
     else:
-        names = new_inputs(config)
+        names = new_inputs(config, db)
         if not names:
             log.info(
                 "no new data in %s%s",
@@ -294,30 +301,30 @@ def find_work(config: dict[str, Any]) -> Work:
             )
             return Work(reason="no new data")
         log.info("new data: %s", ", ".join(escape_text(n, 100) for n in names))
-        batch, files = ingest_step(config)
+        batch, files = ingest_step(config, db)
         if batch is None:
             return Work(files=tuple(files), reason=NO_NEW_ROWS)
-    return Work(batch, *batch_facts(config, batch, files))
+    return Work(batch, *batch_facts(config, db, batch, files))
 
 
 NO_NEW_ROWS = "no new rows (files rejected or rows ingested before)"
 
 
-def batch_facts(config: dict[str, Any], batch: dict[str, Any], files: list[str]) -> tuple:
+def batch_facts(config: dict[str, Any], db: store.Store, batch: dict, files: list[str]) -> tuple:
     """(files, frame, live) of a batch: its source names (files when given), its new rows
     (read once per run) and the live version and its F1 (from the manifest, no model load)."""
     from risk_assessment.deployment.versions import current_version, read_live_manifest
 
-    output, prod = config["output_folder_path"], config["prod_deployment_path"]
-    files = files or [e["name"] for e in store.batch_sources(output, batch["id"])]
+    prod = config["prod_deployment_path"]
+    files = files or [e["name"] for e in store.batch_sources(db, batch["id"])]
     live = (current_version(prod), read_live_manifest(prod).get("f1"))
-    return tuple(files), batch_frame(config, batch["id"]), live
+    return tuple(files), batch_frame(config, batch["id"], db), live
 
 
-def send_notifications(config: dict[str, Any], run: Run) -> None:
+def send_notifications(config: dict[str, Any], db: store.Store, run: Run) -> None:
     """Notifications (notify.py; off by default; a failure to send never fails the run)."""
     if notify.enabled(settings := config["notify"]):
-        history = store.read_history(config["output_folder_path"], settings["failed_ticks"] + 2)
+        history = store.read_history(db, settings["failed_ticks"] + 2)
         notify.notify_run(config, asdict(run), history)
 
 

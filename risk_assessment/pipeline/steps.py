@@ -22,11 +22,16 @@ from risk_assessment.store import records as store
 log = logging.getLogger("fullprocess")
 
 
-def new_inputs(config: dict[str, Any]) -> list[str]:
+def store_of(config: dict[str, Any], db: store.Store | None) -> store.Where:
+    """The open store a run passes down, else the configured output folder."""
+    return config["output_folder_path"] if db is None else db
+
+
+def new_inputs(config: dict[str, Any], db: store.Store | None = None) -> list[str]:
     """Names of the new data: input files whose content the store has not seen, and the
     database when it holds rows not read yet. Standard library only (for SQLite); an
     unreachable database is one warning and the files go on."""
-    output = config["output_folder_path"]
+    output = store_of(config, db)
     known_sha, known_stamps = store.known_files(output)
     scan = scan_input(
         config["input_folder_path"], known_sha, known_stamps, config["ingestion"]["settle_seconds"]
@@ -55,24 +60,24 @@ class Ingested(NamedTuple):
     files: list[str]
 
 
-def ingest_step(config: dict[str, Any]) -> Ingested:
+def ingest_step(config: dict[str, Any], db: store.Store | None = None) -> Ingested:
     """Ingest and commit a batch (step ingested)."""
     from risk_assessment.sources import ingestion
 
-    result = ingestion.run_ingestion(config)
+    result = ingestion.run_ingestion(config, db)
     files = [f.entry["name"] for f in result.sources]
-    batch = store.pending_batch(config["output_folder_path"]) if result.batch_id else None
+    batch = store.pending_batch(store_of(config, db)) if result.batch_id else None
     return Ingested(batch, files)
 
 
-def judge_step(config: dict[str, Any], batch: dict[str, Any], frame) -> dict[str, Any]:
+def judge_step(config: dict[str, Any], batch: dict[str, Any], frame, db=None) -> dict[str, Any]:
     """Judge the batch once against the live model and store the verdict (step judged)."""
     if batch["step"] != "ingested":
         return batch
     model, manifest = load_live(config)
     verdict = judge(config, frame, model, manifest)
     return store.advance_batch(
-        config["output_folder_path"],
+        store_of(config, db),
         batch["id"],
         "judged",
         verdict=verdict._asdict(),
@@ -80,7 +85,7 @@ def judge_step(config: dict[str, Any], batch: dict[str, Any], frame) -> dict[str
     )
 
 
-def gate_step(config: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
+def gate_step(config: dict[str, Any], batch: dict[str, Any], db=None) -> dict[str, Any]:
     """When the verdict says retrain: retrain candidates and gate the best against the live
     model (step gated); again when the gated model was replaced since."""
     from risk_assessment.deployment import versions as deployment
@@ -88,7 +93,7 @@ def gate_step(config: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
 
     if batch["step"] == "gated" and batch["gate"]["deploy"] and gated_model_replaced(config, batch):
         log.warning("the gated model is no longer in %s; retraining", config["output_model_path"])
-        batch = store.advance_batch(config["output_folder_path"], batch["id"], "judged")
+        batch = store.advance_batch(store_of(config, db), batch["id"], "judged")
     if batch["step"] != "judged" or not batch["verdict"]["retrain"]:
         return batch
     gate = gating.retrain_and_gate(config, batch["id"], load_live(config)[0])
@@ -98,7 +103,7 @@ def gate_step(config: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
         deployment.prune(config)  # refused models are kept by retention.keep_refused
     else:
         log.info("gate: %s", gate["reason"])
-    return store.advance_batch(config["output_folder_path"], batch["id"], "gated", gate=gate)
+    return store.advance_batch(store_of(config, db), batch["id"], "gated", gate=gate)
 
 
 def gated_model_replaced(config: dict[str, Any], batch: dict[str, Any]) -> bool:
@@ -107,7 +112,7 @@ def gated_model_replaced(config: dict[str, Any], batch: dict[str, Any]) -> bool:
     return meta.get("model_sha256") != batch["gate"]["model_sha256"]
 
 
-def deploy_step(config: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
+def deploy_step(config: dict[str, Any], batch: dict[str, Any], db=None) -> dict[str, Any]:
     """Deploy the model the gate passed (step deployed). Deploying it again after a crash
     reuses the version it already went live as."""
     from risk_assessment.deployment import versions as deployment
@@ -116,9 +121,7 @@ def deploy_step(config: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]
         return batch
     version = deployment.deploy(config)
     deployment.prune(config)
-    return store.advance_batch(
-        config["output_folder_path"], batch["id"], "deployed", new_version=version
-    )
+    return store.advance_batch(store_of(config, db), batch["id"], "deployed", new_version=version)
 
 
 def report_step(config: dict[str, Any], run: dict[str, Any], batch: dict[str, Any]) -> str | None:
@@ -156,9 +159,9 @@ def call_api(config: dict[str, Any]) -> None:
         log.info("apicalls skipped or failed: %s", exc)
 
 
-def done_step(config: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
+def done_step(config: dict[str, Any], batch: dict[str, Any], db=None) -> dict[str, Any]:
     """The batch is finished (step done); history older than retention is pruned."""
-    output = config["output_folder_path"]
+    output = store_of(config, db)
     batch = store.advance_batch(output, batch["id"], "done")
     store.prune_history(output, config["retention"]["history_days"])
     return batch

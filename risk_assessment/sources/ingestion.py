@@ -317,20 +317,23 @@ def log_source(e: dict[str, Any]) -> None:
         )
 
 
-def ingest_configured(config: dict[str, Any]) -> IngestionResult:
-    """ingest() with the folders, settings and database of a loaded config."""
+def ingest_configured(config: dict[str, Any], db: store.Store | None = None) -> IngestionResult:
+    """ingest() with the folders, settings and database of a loaded config (and the run's
+    open store when it passes one down)."""
     return ingest(
         config["input_folder_path"],
-        config["output_folder_path"],
+        config["output_folder_path"] if db is None else db,
         config["ingestion"],
         config["input_database"],
     )
 
 
-def run_ingestion(config: dict[str, Any]) -> IngestionResult:
-    """Ingest and store with the settings of a loaded config (the caller holds the lock)."""
-    store.refresh_exports(config["output_folder_path"])  # a deleted export comes back
-    result = ingest_configured(config)
-    result.batch_id, result.metrics = save_ingestion(config["output_folder_path"], result)
+def run_ingestion(config: dict[str, Any], db: store.Store | None = None) -> IngestionResult:
+    """Ingest and store with the settings of a loaded config (the caller holds the lock);
+    a run passes its open store down as db."""
+    where = config["output_folder_path"] if db is None else db  # a run's open store
+    store.refresh_exports(where)  # a deleted export comes back
+    result = ingest_configured(config, db)
+    result.batch_id, result.metrics = save_ingestion(where, result)
     log_result(result)
     return result

@@ -1,19 +1,9 @@
 """The system of record: one SQLite file, output_folder_path/store.db, and the only code
-that reads or writes it (with its parts: store_tables.py, the rows; store_files.py, the
-original project's files).
-
-Tables
-    observations  every valid row ever ingested, in order of arrival (seq), with its source;
-                  `exited` is NULL for an unlabelled row (a current client, outcome unknown)
-    sources       every input file or database batch seen: sha256, counts, reasons, status
-    batches       what one ingestion stored together, and how far its run got:
-                  ingested -> judged -> gated -> deployed -> done, with verdict and decision
-    watermarks    per database source: the last value read and the rows read at that value
-    ingestions    per ingestion: metrics (time, rows, seconds)
-    runs          the history of fullprocess runs; idle ticks fold into one row per stretch
-    meta          schema version, export fingerprints
+that reads or writes it (with tables.py, the rows, and files.py, the original files).
 Everything one ingestion stores is committed in one transaction, so a crash leaves all of it
-or none. The original project's files are exports, rewritten when missing, edited or behind.
+or none. The original project's files are exports, rewritten when missing, edited or
+behind. A run opens the store once (Store) and passes it
+down; every function also takes a folder and then opens the store for that one call.
 
 Standard library only: the cron tick opens the store without importing pandas.
 """
@@ -22,8 +12,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
-from contextlib import closing
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +78,44 @@ def open_store(folder: Path) -> sqlite3.Connection:
     return db
 
 
-def ready(folder: Path) -> bool:
-    """True when folder has a store; an installation made before the store existed (its
-    ingestion record is there) is imported first, so no reader sees it as empty."""
-    if store_path(folder).exists():
+class Store:
+    """An open store, migrated once: a run opens it (`with Store(folder) as db`) and passes
+    it down; given a folder instead, a function below opens the store for that one call."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.db = open_store(self.folder)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+
+
+Where = Store | Path
+
+
+def folder_of(where: Where) -> Path:
+    """The output folder of a store or of a folder."""
+    return where.folder if isinstance(where, Store) else Path(where)
+
+
+@contextmanager
+def connection(where: Where) -> Iterator[sqlite3.Connection]:
+    """The connection of an open Store, or one opened (and closed) for this call."""
+    if isinstance(where, Store):
+        yield where.db
+        return
+    with closing(open_store(where)) as db:
+        yield db
+
+
+def ready(folder: Where) -> bool:
+    """True when folder has a store (an open Store has); an installation made before the
+    store existed (its ingestion record is there) is imported first, so no reader sees it
+    as empty."""
+    if isinstance(folder, Store) or store_path(folder).exists():
         return True
     if (Path(folder) / INGESTION_RECORD).exists() or (Path(folder) / LEGACY_HISTORY).exists():
         open_store(folder).close()
@@ -147,7 +171,7 @@ def commit_batch(
     """
     if not sources:
         return None
-    with closing(open_store(folder)) as db, transaction(db):
+    with connection(folder) as db, transaction(db):
         batch = insert_batch(db)
         first = db.execute("SELECT COALESCE(MAX(seq), 0) FROM observations").fetchone()[0]
         for kind, entry, rows in sources:
@@ -167,9 +191,9 @@ def commit_batch(
     return batch
 
 
-def ingestion_metrics(folder: Path, batch: int) -> dict[str, Any]:
+def ingestion_metrics(folder: Where, batch: int) -> dict[str, Any]:
     """The metrics stored with a batch's ingestion (rows_new and rows_total filled in)."""
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         row = db.execute("SELECT metrics FROM ingestions WHERE batch_id = ?", (batch,)).fetchone()
     return json.loads(row[0])
 
@@ -177,21 +201,21 @@ def ingestion_metrics(folder: Path, batch: int) -> dict[str, Any]:
 # ---- what was seen -----------------------------------------------------------------------
 
 
-def known_files(folder: Path) -> tuple[set[str], set[tuple]]:
+def known_files(folder: Where) -> tuple[set[str], set[tuple]]:
     """(sha256 of every file handled, (path, size, mtime_ns) of every file handled)."""
     if not ready(folder):
         return set(), set()
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         rows = db.execute("SELECT path, size, mtime_ns, sha256 FROM sources WHERE kind = 'file'")
         rows = rows.fetchall()
     return {r["sha256"] for r in rows}, {(r["path"], r["size"], r["mtime_ns"]) for r in rows}
 
 
-def read_watermark(folder: Path, key: str) -> tuple[Any, list[str]]:
+def read_watermark(folder: Where, key: str) -> tuple[Any, list[str]]:
     """(last value read, fingerprints of rows read at that value) of a database source."""
     if not ready(folder):
         return None, []
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         row = db.execute("SELECT value, boundary FROM watermarks WHERE source = ?", (key,))
         row = row.fetchone()
     return (json.loads(row[0]), json.loads(row[1] or "[]")) if row else (None, [])
@@ -200,22 +224,22 @@ def read_watermark(folder: Path, key: str) -> tuple[Any, list[str]]:
 # ---- batches: the steps of a run ----------------------------------------------------------
 
 
-def pending_batch(folder: Path) -> dict[str, Any] | None:
+def pending_batch(folder: Where) -> dict[str, Any] | None:
     """The oldest batch whose run has not finished (step before done), or None."""
     if not ready(folder):
         return None
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         row = db.execute(
             "SELECT * FROM batches WHERE step != 'done' ORDER BY id LIMIT 1"
         ).fetchone()
     return batch_dict(row) if row else None
 
 
-def advance_batch(folder: Path, batch: int, step: str, **state: Any) -> dict[str, Any]:
+def advance_batch(folder: Where, batch: int, step: str, **state: Any) -> dict[str, Any]:
     """Record that a batch reached step, merging state into what it holds; one commit."""
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}")
-    with closing(open_store(folder)) as db, transaction(db):
+    with connection(folder) as db, transaction(db):
         row = db.execute("SELECT * FROM batches WHERE id = ?", (batch,)).fetchone()
         merged = {**json.loads(row["state"] or "{}"), **state}
         db.execute(
@@ -226,9 +250,9 @@ def advance_batch(folder: Path, batch: int, step: str, **state: Any) -> dict[str
     return batch_dict(row)
 
 
-def batch_sources(folder: Path, batch: int) -> list[dict[str, Any]]:
+def batch_sources(folder: Where, batch: int) -> list[dict[str, Any]]:
     """The record entries of a batch's sources, in order of arrival."""
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         rows = db.execute("SELECT entry FROM sources WHERE batch_id = ? ORDER BY id", (batch,))
         return [json.loads(r[0]) for r in rows]
 
@@ -239,26 +263,26 @@ _OBS_COLUMNS = (
 )
 
 
-def observation_rows(folder: Path, sql: str, params: tuple = ()) -> list[tuple]:
+def observation_rows(folder: Where, sql: str, params: tuple = ()) -> list[tuple]:
     """(seq, *COLUMNS) rows of a query over observations `o` (and sources `s`); [] before
     the first ingestion."""
     if not ready(folder):
         return []
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         return [tuple(r) for r in db.execute(f"SELECT {_OBS_COLUMNS} {sql}", params)]
 
 
 _BATCH_JOIN = "FROM observations o JOIN sources s ON o.source_id = s.id"
 
 
-def batch_rows(folder: Path, batch: int) -> list[tuple]:
+def batch_rows(folder: Where, batch: int) -> list[tuple]:
     """(seq, *COLUMNS) of a batch's new observations (exact repeats left out), in order."""
     return observation_rows(
         folder, f"{_BATCH_JOIN} WHERE s.batch_id = ? AND o.duplicate = 0 ORDER BY o.seq", (batch,)
     )
 
 
-def training_rows(folder: Path, since_batch: int | None = None) -> list[tuple]:
+def training_rows(folder: Where, since_batch: int | None = None) -> list[tuple]:
     """(seq, *COLUMNS) of the training set: labelled observations, exact repeats dropped,
     in order of arrival; only those of batches >= since_batch when given."""
     where = "" if since_batch is None else " AND s.batch_id >= ?"
@@ -267,7 +291,7 @@ def training_rows(folder: Path, since_batch: int | None = None) -> list[tuple]:
     return observation_rows(folder, sql, params)
 
 
-def latest_observations(folder: Path) -> list[tuple]:
+def latest_observations(folder: Where) -> list[tuple]:
     """(seq, *COLUMNS) of the last observation to arrive of every client, in order."""
     return observation_rows(
         folder,
@@ -276,14 +300,14 @@ def latest_observations(folder: Path) -> list[tuple]:
     )
 
 
-def client_observations(folder: Path, corporation: str) -> list[tuple]:
+def client_observations(folder: Where, corporation: str) -> list[tuple]:
     """(seq, *COLUMNS) of every observation of one client, in order of arrival."""
     return observation_rows(
         folder, "FROM observations o WHERE corporation = ? ORDER BY seq", (corporation,)
     )
 
 
-def all_observations(folder: Path) -> list[tuple]:
+def all_observations(folder: Where) -> list[tuple]:
     """(seq, *COLUMNS) of every observation, labelled or not, in order of arrival."""
     return observation_rows(folder, "FROM observations o ORDER BY seq")
 
@@ -291,31 +315,31 @@ def all_observations(folder: Path) -> list[tuple]:
 # ---- exports: the original project's files, written from the store ------------------------
 
 
-def refresh_exports(folder: Path) -> bool:
+def refresh_exports(folder: Where) -> bool:
     """Rewrite the exports from the store when missing, edited or behind; True if written.
 
     An export is never merged onto: it is rebuilt whole, so a deleted or hand-edited
     finaldata.csv cannot restart or poison the training set.
     """
-    folder = Path(folder)
     if not ready(folder):
         return False
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         fingerprint = store_files.export_fingerprint(db)
-        if store_files.exports_current(folder, get_meta(db, "exports", {}), fingerprint):
+        out = folder_of(folder)
+        if store_files.exports_current(out, get_meta(db, "exports", {}), fingerprint):
             return False
         rows = [r[1:] for r in training_rows(folder)]
-        written = store_files.write_exports(folder, rows, store_files.ingestion_record(db))
+        written = store_files.write_exports(out, rows, store_files.ingestion_record(db))
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
 
 
-def load_record(folder: Path) -> dict[str, Any]:
+def load_record(folder: Where) -> dict[str, Any]:
     """The ingestion record of folder's store; an empty one before the first ingestion."""
     if not ready(folder):
         return {"files": [], "runs": []}
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         return store_files.ingestion_record(db)
 
 
@@ -327,12 +351,12 @@ def read_record_file(folder: Path) -> dict[str, Any]:
 # ---- run history ----------------------------------------------------------------------------
 
 
-def record_run(folder: Path, run: Run) -> int:
+def record_run(folder: Where, run: Run) -> int:
     """Append a run to the history; an idle run (no batch, no error) extends the last
     row when that row is idle too, so idle ticks never push real runs away."""
     run.ended_at = run.ended_at or now_iso()
     values = encode_run(run)
-    with closing(open_store(folder)) as db, transaction(db):
+    with connection(folder) as db, transaction(db):
         last = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         if is_idle(run) and last is not None and is_idle_row(dict(last)):
             ticks = int(json.loads(last["ticks"] or "1")) + 1
@@ -344,20 +368,20 @@ def record_run(folder: Path, run: Run) -> int:
         return insert_row(db, "runs", values)
 
 
-def read_history(folder: Path, limit: int = 20) -> list[dict[str, Any]]:
+def read_history(folder: Where, limit: int = 20) -> list[dict[str, Any]]:
     """The last runs, newest first, decoded."""
     if not ready(folder):
         return []
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         rows = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [decode_run(dict(r)) for r in rows]
 
 
-def last_judged_run(folder: Path) -> dict[str, Any] | None:
+def last_judged_run(folder: Where) -> dict[str, Any] | None:
     """The newest run that judged a batch for drift, however long ago."""
     if not ready(folder):
         return None
-    with closing(open_store(folder)) as db:
+    with connection(folder) as db:
         row = db.execute(
             "SELECT * FROM runs WHERE verdict IS NOT NULL OR model_drift IS NOT NULL "
             "OR data_drift_psi IS NOT NULL "
@@ -366,10 +390,10 @@ def last_judged_run(folder: Path) -> dict[str, Any] | None:
     return decode_run(dict(row)) if row else None
 
 
-def prune_history(folder: Path, keep_days: float) -> int:
+def prune_history(folder: Where, keep_days: float) -> int:
     """Delete history rows older than keep_days (judged or not); returns how many."""
     from datetime import UTC, datetime, timedelta
 
     cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat(timespec="seconds")
-    with closing(open_store(folder)) as db, transaction(db):
+    with connection(folder) as db, transaction(db):
         return db.execute("DELETE FROM runs WHERE started_at < ?", (cutoff,)).rowcount

@@ -3,6 +3,17 @@ write rows, each on an open connection inside the caller's transaction.
 
 A part of store.py, and only store.py imports it: store.py opens the file, migrates it and
 answers the pipeline's questions; this module knows the rows. Standard library only.
+
+Tables
+    observations  every valid row ever ingested, in order of arrival (seq), with its source;
+                  `exited` is NULL for an unlabelled row (a current client, outcome unknown)
+    sources       every input file or database batch seen: sha256, counts, reasons, status
+    batches       what one ingestion stored together, and how far its run got:
+                  ingested -> judged -> gated -> deployed -> done, with verdict and decision
+    watermarks    per database source: the last value read and the rows read at that value
+    ingestions    per ingestion: metrics (time, rows, seconds)
+    runs          the history of fullprocess runs; idle ticks fold into one row per stretch
+    meta          schema version, export fingerprints
 """
 
 from __future__ import annotations

@@ -244,3 +244,52 @@ def test_legacy_database_watermark_is_known_before_the_first_open(tmp_path):
     }
     (tmp_path / INGESTION_RECORD).write_text(json.dumps(record))
     assert store.read_watermark(tmp_path, watermark_key(settings))[0] == 30
+
+
+STORE_OPENS = """
+import sys
+from risk_assessment.core.settings import load_config
+from risk_assessment.pipeline import run
+opened = []
+sys.addaudithook(lambda event, args: opened.append(args) if event == "sqlite3.connect" else None)
+config = load_config(sys.argv[1])
+run.run_pipeline(config)
+print(sum(1 for a in opened if str(a[0]).endswith("store.db")))
+"""
+
+
+def test_an_idle_run_opens_the_store_once(tmp_path):
+    """The store is a handle: a cron tick with nothing new opens store.db once and passes
+    the open store down (Python's sqlite3.connect audit event counts the openings)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, configure, write_csv
+
+    (tmp_path / "practicedata").mkdir()
+    write_csv(tmp_path / "testdata" / "testdata.csv", small_rows(15, 100))
+    (tmp_path / "config.json").write_text(
+        '{"input_folder_path": "practicedata", "output_folder_path": "ingesteddata",'
+        ' "test_data_path": "testdata", "output_model_path": "models",'
+        ' "prod_deployment_path": "production_deployment"}'
+    )
+    configure(tmp_path)
+    for _ in range(2):  # the first tick creates the store; the second finds it
+        done = subprocess.run(
+            [sys.executable, "-c", STORE_OPENS, str(tmp_path / "config.json")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "1", done.stdout
+
+
+def test_functions_take_an_open_store_or_a_folder(tmp_path):
+    """A function below gets the same answer from an open Store as from the folder."""
+    store.commit_batch(tmp_path, [("file", {"name": "a.csv"}, small_rows(3))], {"rows": 3})
+    with store.Store(tmp_path) as db:
+        assert store.ready(db) and store.folder_of(db) == tmp_path
+        assert store.all_observations(db) == store.all_observations(tmp_path)
+        assert store.pending_batch(db) == store.pending_batch(tmp_path)
