@@ -13,7 +13,7 @@ REBUILDABLE := confusionmatrix.png summary_report.pdf risk_scores.csv apireturns
 # What a shipped checkout does not have: the user's data, models, deployments, history, logs.
 GENERATED := ingesteddata practicemodels models production_deployment production_deployment.key logs
 
-.PHONY: help install run serve bench test test-slow lint data cronline cron uncron clean reset
+.PHONY: help install run serve bench test test-slow lint data example-saas cronline cron uncron clean reset
 
 ## help: list every target with its purpose
 help:
@@ -61,6 +61,11 @@ lint: $(STAMP)
 ## data: regenerate the shipped sample data (deterministic)
 data: $(STAMP)
 	$(PY) generate_data.py
+
+## example-saas: write the SaaS example's data (examples/saas/); run it with its config.json
+example-saas: $(STAMP)
+	$(PY) generate_data.py --example saas
+	@echo "Run it: $(PY) fullprocess.py --config examples/saas/config.json"
 
 ## cronline: print the cron line with this checkout's paths
 cronline: $(STAMP)
