@@ -25,7 +25,18 @@ def test_the_benchmark_prints_its_table_on_a_small_run():
     done = run_script("benchmarks/bench_schema.py", "--rows", "2000")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split()[:4] == ["stage", "rows", "seconds", "rows/s"]
+    assert lines[0].split() == [
+        "stage",
+        "rows",
+        "seconds",
+        "cpu",
+        "s",
+        "rows/s",
+        "stage",
+        "MB",
+        "peak",
+        "MB",
+    ]
     stages = ["generate", "write", "parse", "validate", "train", "score", "batch"]
     assert [line.split()[0] for line in lines[1:8]] == stages
     assert lines[8].startswith("parse+validate+train+score: ") and "bad rows 2;" in lines[8]
