@@ -115,7 +115,7 @@ def target_spec(column: str, cells: pd.Series) -> tuple[Any, str]:
     """The schema's target for a two-valued column, and the note saying how it reads."""
     counts = cells.value_counts()
     values = list(counts.index)
-    if set(values) <= {"0", "1"}:
+    if set(values) <= {"0", "1", "0.0", "1.0"}:
         return column, f"target: {column} (1 = exited, 0 = stayed)"
     if len(values) < 2:
         raise DataError(f"target {column} has one value only ({values[0]}): write it by hand")

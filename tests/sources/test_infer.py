@@ -10,6 +10,8 @@ import pytest
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, parse_schema
 from risk_assessment.core.common import DataError
+from risk_assessment.core.settings import load_config
+from risk_assessment.samples import saas
 from risk_assessment.sources import infer
 from tests.conftest import ROOT, run_script
 
@@ -160,3 +162,17 @@ def test_read_table_strips_cells_and_lower_cases_headers(tmp_path):
     assert list(table.columns) == ["id", "seats"]
     assert table.iloc[0].tolist() == ["a", "5"]
     assert isinstance(table, pd.DataFrame)
+
+
+def test_the_saas_example_is_read_back_as_its_config_declares(tmp_path):
+    """Inferred from the SaaS example's first file, the schema has the roles and types of
+    examples/saas/config.json (NPS, written as whole numbers, reads as an integer)."""
+    text = saas.example_files()["practicedata/accounts_2025h1.csv"]
+    (tmp_path / "accounts.csv").write_text(text, encoding="utf-8")
+    inferred = parsed(infer.infer_file(tmp_path / "accounts.csv")[0])
+    declared = load_config(ROOT / "examples" / "saas" / "config.json")["schema"]
+    assert inferred.id == "client_id" and declared.aliases["client_id"] == declared.id
+    assert (inferred.target, inferred.value) == (declared.target, declared.value)
+    types = {f.name: f.type for f in declared.features} | {"nps": "integer"}
+    assert {f.name: f.type for f in inferred.features} == types
+    assert [f.name for f in inferred.features if not f.required] == ["usage_per_seat"]
