@@ -87,6 +87,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     # the header is read as a row: pandas would rename a repeated name x to x.1
     table.columns = [str(c).strip().lower() for c in table.iloc[0]]
     table = table.iloc[1:].reset_index(drop=True).fillna("")
+    nameless = [str(i + 1) for i, c in enumerate(table.columns) if c == ""]
+    if nameless:
+        raise DataError(f"{path}: column(s) {', '.join(nameless)} have no name in the header")
     if table.columns.duplicated().any():
         twice = sorted(set(table.columns[table.columns.duplicated()]))
         raise DataError(f"{path}: column(s) {', '.join(twice)} named twice")
@@ -134,8 +137,9 @@ def target_spec(column: str, cells: pd.Series) -> tuple[Any, str]:
 
 def guess_target(frame: pd.DataFrame, taken: set[str]) -> tuple[Any, str, str]:
     """(target spec, column, note): a two-valued column, by name first, else the last one."""
-    two = [c for c in frame if c not in taken and 1 <= frame[c][frame[c] != ""].nunique() <= 2]
-    named = [c for c in two if words_of(c) & TARGET_WORDS]
+    distinct = {c: frame[c][frame[c] != ""].nunique() for c in frame if c not in taken}
+    named = [c for c, n in distinct.items() if n in (1, 2) and words_of(c) & TARGET_WORDS]
+    two = [c for c, n in distinct.items() if n == 2]
     column = (named or two[-1:] or [None])[0]
     if column is None:
         raise DataError("no column looks like the target (two values such as 0/1 or yes/no)")

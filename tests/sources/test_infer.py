@@ -7,6 +7,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, parse_schema
 from risk_assessment.core.common import DataError
@@ -176,3 +178,48 @@ def test_the_saas_example_is_read_back_as_its_config_declares(tmp_path):
     types = {f.name: f.type for f in declared.features} | {"nps": "integer"}
     assert {f.name: f.type for f in inferred.features} == types
     assert [f.name for f in inferred.features if not f.required] == ["usage_per_seat"]
+
+
+NAMES = st.text("abcdefgh_ ", min_size=1, max_size=8).filter(lambda s: s.strip())
+CELLS = {
+    "integer": st.integers(-(10**6), 10**6).map(str),
+    "number": st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.3f}"),
+    "boolean": st.sampled_from(["true", "False", "YES", "no", "1", "0"]),
+    "category": st.sampled_from(["north", "south", "East", "x y", "1a"]),
+    "label": st.sampled_from(["yes", "no", ""]),
+}
+
+
+@st.composite
+def tables(draw) -> pd.DataFrame:
+    """Random tables: an id-ish column, then 1-8 columns of random kinds and names, with
+    empty cells here and there."""
+    rows = draw(st.integers(1, 30))
+    names = draw(st.lists(NAMES, min_size=2, max_size=9, unique_by=lambda s: s.strip().lower()))
+    data = {names[0].strip().lower(): [f"r{i}" for i in range(rows)]}
+    for name in names[1:]:
+        kind = draw(st.sampled_from(sorted(CELLS)))
+        cells = draw(st.lists(CELLS[kind], min_size=rows, max_size=rows))
+        holes = draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
+        data[name.strip().lower()] = [
+            "" if hole and kind != "label" else cell
+            for cell, hole in zip(cells, holes, strict=True)
+        ]
+    return pd.DataFrame(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables())
+def test_any_table_gives_a_schema_the_loader_accepts_or_one_data_error(table):
+    """Whatever the table: a DataError, or a schema parse_schema accepts that places every
+    column with a non-empty cell exactly once (id, target, value or a feature)."""
+    try:
+        schema, notes = infer.infer_schema(table)
+    except DataError as exc:
+        assert str(exc).startswith(("no column", "target "))
+        return
+    parsed_schema = parse_schema(json.loads("{" + infer.schema_block(schema) + "}")["schema"])
+    placed = [parsed_schema.id, parsed_schema.target.column, *parsed_schema.feature_names]
+    placed += [parsed_schema.value] if parsed_schema.value else []
+    assert sorted(placed) == sorted(c for c in table if (table[c] != "").any())
+    assert len(notes) >= len(placed) - 1
