@@ -17,7 +17,7 @@ p-values are Holm-adjusted across features; each result carries the feature's la
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,12 @@ class TypedFeatureDrift:
     largest_shift: tuple[str, float, float] | None = None  # (level, training, batch share)
     missing: tuple[float, float] | None = None  # missing share (training, batch)
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (the test as its own dict)."""
+        out = asdict(self)
+        out["new_levels"] = [list(pair) for pair in self.new_levels]
+        return out
+
     def text(self) -> str:
         """One line: 'industry: drift (p 0.0001, PSI 0.31); 'retail' 15% -> 35%; ...'."""
         state = "drift" if self.drift else "no drift"
@@ -79,6 +85,26 @@ class TypedDrift:
     def drifted(self) -> list[str]:
         """The labels of the drifted features, in schema order."""
         return [f.label for f in self.features if f.drift]
+
+    def text(self) -> str:
+        """One log line: 'data drift on 2000 rows: drift in industry (new level 'mining')'."""
+        if not self.verdict:
+            return f"data drift on {self.n} rows: none"
+        named = "; ".join(
+            f.label + "".join(f" (new level '{lv}')" for lv, _ in f.new_levels)
+            for f in self.features
+            if f.drift
+        )
+        return f"data drift on {self.n} rows: drift in {named}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values: the verdict and, per feature, its numbers and words."""
+        return {
+            "n": self.n,
+            "verdict": self.verdict,
+            "drifted": self.drifted,
+            "features": {f.feature: f.as_dict() for f in self.features},
+        }
 
     def new_level_texts(self) -> list[str]:
         """'industry: new level 'mining' (4% of the batch)', one per new level."""
@@ -151,7 +177,11 @@ def level_test(reference: dict[str, int], batch: pd.Series, alpha: float) -> dic
     fresh = [(lv, float(s)) for lv, r, s in zip(levels, ref, new_share, strict=True) if r == 0]
     return {
         "test": Verdict(
-            "level shares chi-square", n, math.sqrt(stat / n), p_value=float(p), verdict=p < alpha
+            "level shares chi-square",
+            n,
+            math.sqrt(stat / n),
+            p_value=float(p),
+            verdict=bool(p < alpha),
         ),
         "psi": psi(ref_share, new_share, PSI_FLOOR),
         "new_levels": tuple(sorted(fresh, key=lambda t: -t[1])),
@@ -180,6 +210,7 @@ def feature_test(
     if feature.numeric:
         x = pd.to_numeric(present, errors="coerce").dropna().to_numpy(dtype=float)
         test = binned_chi_square(profile["edges"], profile["shares"], x, profile["rows"], alpha)
+        test = replace(test, verdict=bool(test.verdict))  # numpy's bool is not JSON
         found = bin_counts(profile["edges"], x, len(profile["shares"])) / max(len(x), 1)
         out = {"test": test, "psi": psi(profile["shares"], found) if len(x) else 0.0}
     else:

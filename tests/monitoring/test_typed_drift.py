@@ -137,3 +137,17 @@ def test_an_empty_batch_and_a_feature_without_profile():
     drift = drift_by_type(profile, frame.iloc[:0], SCHEMA)
     assert drift.n == 0 and not drift.verdict
     assert [f.feature for f in drift.features] == ["spend", "industry", "auto_renew"]
+
+
+def test_the_verdict_as_one_line_and_as_json(profile):
+    """text() names the drifted features by label with their new levels; as_dict() is
+    plain JSON; a clean batch says none."""
+    shares = {"technology": 0.3, "retail": 0.45, "finance": 0.2, "mining": 0.05}
+    drift = drift_by_type(profile, accounts(2000, seed=15, industry=shares), SCHEMA)
+    assert drift.text() == "data drift on 2000 rows: drift in sector (new level 'mining')"
+    again = json.loads(json.dumps(drift.as_dict()))
+    assert again["drifted"] == ["sector"] and again["features"]["industry"]["drift"] is True
+    assert again["features"]["industry"]["new_levels"][0][0] == "mining"
+    assert again["features"]["spend"]["test"]["compared"] == "binned chi-square"
+    clean = drift_by_type(profile, accounts(2000, seed=2), SCHEMA)
+    assert clean.text() == "data drift on 2000 rows: none"
