@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -10,8 +11,11 @@ import pandas as pd
 import pytest
 
 from risk_assessment.core.columns import parse_schema
+from risk_assessment.core.settings import load_config
 from risk_assessment.monitoring import statistics
 from risk_assessment.monitoring.typed_drift import drift_by_type, profile_by_type
+from risk_assessment.samples import saas
+from tests.conftest import ROOT
 
 SCHEMA = parse_schema(
     {
@@ -151,3 +155,22 @@ def test_the_verdict_as_one_line_and_as_json(profile):
     assert again["features"]["spend"]["test"]["compared"] == "binned chi-square"
     clean = drift_by_type(profile, accounts(2000, seed=2), SCHEMA)
     assert clean.text() == "data drift on 2000 rows: none"
+
+
+def test_the_saas_example_batch_drifts_in_its_industry_only():
+    """On the SaaS example (its config's schema, header aliases applied): the later batch
+    against the practice files names the industry and its new level, nothing else; the
+    second practice file against the first moves nothing."""
+    schema = load_config(ROOT / "examples" / "saas" / "config.json")["schema"]
+    files = saas.example_files()
+
+    def read(rel: str) -> pd.DataFrame:
+        data = pd.read_csv(io.StringIO(files[rel]), dtype=str, keep_default_na=False)
+        data.columns = [schema.aliases.get(c.lower(), c.lower()) for c in data.columns]
+        return data
+
+    first = profile_by_type(read("practicedata/accounts_2025h1.csv"), schema)
+    batch = drift_by_type(first, read("sourcedata/accounts_2026h1.csv"), schema)
+    assert batch.drifted == ["industry"]
+    assert batch.new_level_texts() == ["industry: new level 'mining' (4% of the batch)"]
+    assert not drift_by_type(first, read("practicedata/accounts_2025h2.csv"), schema).verdict
