@@ -29,7 +29,7 @@ import pandas as pd
 MAX_ROWS = 200_000  # enough to guess from; a larger file is read in part (and said so)
 INTEGER = r"^[+-]?[0-9]+(?:\.0*)?$"
 BOOLEAN_WORDS = {"true", "false", "yes", "no", "1", "0"}
-ID_WORDS = {"id", "account", "client", "customer", "corporation", "company", "key", "code"}
+ID_WORDS = {"id", "account", "client", "customer", "corporation", "company"}
 TARGET_WORDS = {
     "exited", "exit", "churned", "churn", "target", "label", "left", "attrition",
     "cancelled", "canceled", "outcome", "lost", "y",
@@ -40,6 +40,8 @@ POSITIVE_WORDS = [
 ]  # fmt: skip
 # Ordered: the first word found in a header decides how well it names a value column.
 VALUE_WORDS = ["value", "revenue", "acv", "arr", "mrr", "ltv", "contract", "amount"]
+# ... unless it counts time or things: contract_months is a length, not a worth.
+NOT_VALUE_WORDS = {"month", "months", "days", "years", "length", "count", "tenure", "date"}
 FREE_TEXT_LEVELS = 50  # a category with more levels (and mostly unique) looks like free text
 
 
@@ -157,7 +159,9 @@ def guess_value(frame: pd.DataFrame, kinds: dict[str, str], taken: set[str]) -> 
 
     def rank(column: str) -> int:
         found = [i for i, w in enumerate(VALUE_WORDS) if w in column]
-        return found[0] if found else len(VALUE_WORDS)
+        if not found or words_of(column) & NOT_VALUE_WORDS:
+            return len(VALUE_WORDS)
+        return found[0]
 
     numeric = [
         c for c in frame

@@ -106,6 +106,15 @@ def test_zero_one_target_and_booleans(tmp_path):
     assert "1 empty cells are unlabelled" in notes[1]
 
 
+def test_a_length_of_contract_is_not_its_value(tmp_path):
+    """contract_months names a contract but counts months: a feature; revenue is the value."""
+    rows = [f"c{i},{12 * (1 + i % 3)},{1000 + i},{i % 2}" for i in range(12)]
+    path = write(tmp_path / "v.csv", "client,contract_months,revenue,exited", rows)
+    schema, notes = infer.infer_schema(infer.read_table(path))
+    assert schema["value"] == "revenue" and "contract_months" in schema["features"]
+    assert any(n.startswith("value: revenue") for n in notes)
+
+
 def test_the_course_files_give_the_course_schema():
     """Inferred from a shipped file, the schema is the course's default (types and bounds)."""
     block, _ = infer.infer_file(ROOT / "practicedata" / "dataset1.csv")
