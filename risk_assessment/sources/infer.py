@@ -89,6 +89,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     # the header is read as a row: pandas would rename a repeated name x to x.1
     table.columns = [str(c).strip().lower() for c in table.iloc[0]]
     table = table.iloc[1:].reset_index(drop=True).fillna("")
+    other = [s for s in (";", "\t", "|") if len(table.columns) == 1 and s in table.columns[0]]
+    if other:
+        raise DataError(f"{path}: fields separated by {other[0]!r}: save it as comma-separated")
     nameless = [str(i + 1) for i, c in enumerate(table.columns) if c == ""]
     if nameless:
         raise DataError(f"{path}: column(s) {', '.join(nameless)} have no name in the header")

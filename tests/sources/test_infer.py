@@ -151,6 +151,7 @@ def test_the_script_prints_the_block_on_stdout_and_the_guesses_on_stderr(tmp_pat
         ("id,x,x\na,1,0\n", "named twice"),
         ("id,exited\na,1,2\n", "malformed CSV"),
         (b"id,exited\n\xff\xfe,1\n", "not UTF-8"),
+        ("id;seats;exited\na;1;0\n", "separated by ';'"),
     ],
 )
 def test_a_bad_file_is_one_line_and_exit_1(tmp_path, content, message):
