@@ -9,7 +9,9 @@ then times each stage that exists today:
             levels, the target one of its labels: one reason per bad row;
 - train:    Pipeline(ColumnTransformer(OneHotEncoder, StandardScaler), LogisticRegression);
 - score:    P(exit) of every row and F1 at 0.5;
-- batch:    parse + validate + score of a 10,000-row file (the API-sized batch).
+- batch:    parse + validate + score of a 10,000-row file (the API-sized batch);
+- profile:  the training data's profile by feature type (monitoring/typed_drift.py);
+- drift:    a 10,000-row batch against that profile, by feature type.
 Each line: wall and CPU seconds, rows/s, the stage's peak resident memory (Linux: VmHWM
 reset before the stage; elsewhere getrusage's peak so far) and the peak of all stages.
 The issue's targets: all four stages of 1,000,000 x 20 in at most 15 s, peak memory at
@@ -40,6 +42,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from risk_assessment.core.columns import ColumnSchema, parse_schema  # noqa: E402
+from risk_assessment.monitoring.typed_drift import drift_by_type, profile_by_type  # noqa: E402
 from risk_assessment.schema import dataset  # noqa: E402
 
 INTEGERS, NUMBERS = 8, 7
@@ -221,6 +224,9 @@ def main() -> None:
         fitted = table.time("train", len(X), lambda: model(SCHEMA).fit(X, y))
         p = table.time("score", len(X), lambda: fitted.predict_proba(X)[:, 1])
         table.time("batch", min(args.rows, BATCH_ROWS), lambda: run_batch(batch, fitted))
+        profile = table.time("profile", len(X), profile_by_type, X, SCHEMA)
+        sample = X.sample(min(len(X), BATCH_ROWS), random_state=0)
+        table.time("drift", len(sample), drift_by_type, profile, sample, SCHEMA)
     stages = ("parse", "validate", "train", "score")
     print(
         f"parse+validate+train+score: {table.total(stages):.2f} s for {args.rows:,} rows x "

@@ -37,6 +37,6 @@ def test_the_benchmark_prints_its_table_on_a_small_run():
         "peak",
         "MB",
     ]
-    stages = ["generate", "write", "parse", "validate", "train", "score", "batch"]
-    assert [line.split()[0] for line in lines[1:8]] == stages
-    assert lines[8].startswith("parse+validate+train+score: ") and "bad rows 2;" in lines[8]
+    stages = ["generate", "write", "parse", "validate", "train", "score", "batch", "profile"]
+    assert [line.split()[0] for line in lines[1:10]] == [*stages, "drift"]
+    assert lines[10].startswith("parse+validate+train+score: ") and "bad rows 2;" in lines[10]

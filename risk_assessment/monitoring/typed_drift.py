@@ -117,6 +117,8 @@ class TypedDrift:
 
 def is_missing(values: pd.Series) -> pd.Series:
     """True where a cell is empty: NaN, None or blank text."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.isna()  # typed already: no text to be blank (and no str() of floats)
     return values.isna() | values.astype(str).str.strip().eq("")
 
 
