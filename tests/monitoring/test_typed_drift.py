@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk_assessment.core.columns import parse_schema
 from risk_assessment.core.settings import load_config
@@ -174,3 +176,47 @@ def test_the_saas_example_batch_drifts_in_its_industry_only():
     assert batch.drifted == ["industry"]
     assert batch.new_level_texts() == ["industry: new level 'mining' (4% of the batch)"]
     assert not drift_by_type(first, read("practicedata/accounts_2025h2.csv"), schema).verdict
+
+
+KINDS = ["integer", "number", "category", "boolean"]
+VALUES = {
+    "integer": st.one_of(st.integers(-5, 50), st.just("")),
+    "number": st.one_of(st.floats(-1e3, 1e3, allow_nan=False), st.just(None)),
+    "category": st.sampled_from(["a", "b", "c", " d ", "", None]),
+    "boolean": st.sampled_from([True, False, "TRUE", "no", "1", 0, ""]),
+}
+
+
+@st.composite
+def worlds(draw):
+    """A random schema (1-5 features of random types, optional or not) and a training
+    frame and batch of 0-40 rows each under it, with missing cells anywhere."""
+    kinds = draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=5))
+    optional = draw(st.lists(st.booleans(), min_size=len(kinds), max_size=len(kinds)))
+    features = {
+        f"f{i}": {"type": kind, "required": not opt}
+        for i, (kind, opt) in enumerate(zip(kinds, optional, strict=True))
+    }
+    schema = parse_schema({"id": "id", "target": "y", "features": features})
+
+    def frame(rows: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {name: draw(st.lists(VALUES[kinds[i]], min_size=rows, max_size=rows))
+             for i, name in enumerate(features)}
+        )  # fmt: skip
+
+    return schema, frame(draw(st.integers(0, 40))), frame(draw(st.integers(0, 40)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(worlds())
+def test_any_schema_and_frames_give_a_verdict(world):
+    """Random types, sizes (empty too) and missing cells: a verdict for every feature,
+    p-values in [0, 1], JSON-ready, never an exception."""
+    schema, train, batch = world
+    profile = json.loads(json.dumps(profile_by_type(train, schema)))
+    drift = drift_by_type(profile, batch, schema)
+    assert [f.feature for f in drift.features] == schema.feature_names
+    assert all(0.0 <= f.p_adjusted <= 1.0 and f.psi >= 0 for f in drift.features)
+    assert json.loads(json.dumps(drift.as_dict()))["n"] == len(batch)
+    assert drift.text().startswith(f"data drift on {len(batch)} rows: ")
