@@ -12,8 +12,10 @@ REBUILDABLE := confusionmatrix.png summary_report.pdf risk_scores.csv apireturns
 	apireturns.json dependencies.json
 # What a shipped checkout does not have: the user's data, models, deployments, history, logs.
 GENERATED := ingesteddata practicemodels models production_deployment production_deployment.key logs
+# An example's generated data (make example-saas writes it again); its config.json stays.
+EXAMPLE_DATA := practicedata sourcedata testdata
 
-.PHONY: help install run serve bench test test-slow lint data cronline cron uncron clean reset
+.PHONY: help install run serve bench test test-slow lint data example-saas cronline cron uncron clean reset
 
 ## help: list every target with its purpose
 help:
@@ -62,6 +64,11 @@ lint: $(STAMP)
 data: $(STAMP)
 	$(PY) generate_data.py
 
+## example-saas: write the SaaS example's data (examples/saas/); run it with its config.json
+example-saas: $(STAMP)
+	$(PY) generate_data.py --example saas
+	@echo "Run it: $(PY) fullprocess.py --config examples/saas/config.json"
+
 ## cronline: print the cron line with this checkout's paths
 cronline: $(STAMP)
 	@$(PY) -m risk_assessment.pipeline.cron line
@@ -86,3 +93,4 @@ reset: clean
 	@if [ -x $(PY) ] && command -v $(firstword $(CRONTAB)) >/dev/null; then \
 		$(PY) -m risk_assessment.pipeline.cron remove --crontab '$(CRONTAB)'; fi
 	rm -rf $(GENERATED)
+	rm -rf $(foreach e,$(wildcard examples/*),$(addprefix $(e)/,$(GENERATED) $(EXAMPLE_DATA)))

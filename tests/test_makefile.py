@@ -59,6 +59,12 @@ def test_clean_keeps_state_and_reset_removes_it(tmp_path):
     assert make("clean", cwd=tmp_path).returncode == 0
     assert all((tmp_path / n).exists() for n in keep + ["logs/cron.log"])
     assert not any((tmp_path / n).exists() for n in rebuilt)
+    example = ["practicedata/a.csv", "ingesteddata/store.db", "production_deployment.key"]
+    for name in ["config.json", *example]:
+        (tmp_path / "examples" / "saas" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "examples" / "saas" / name).write_text("x")
     assert make("reset", "CRONTAB=true", cwd=tmp_path).returncode == 0
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert left == ["Makefile", "config.json", "practicedata/dataset1.csv"]
+    assert left == [
+        "Makefile", "config.json", "examples/saas/config.json", "practicedata/dataset1.csv",
+    ]  # fmt: skip

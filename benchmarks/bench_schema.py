@@ -1,0 +1,239 @@
+"""Benchmark: a user's schema at scale: 1,000,000 rows x 20 features (5 categorical).
+
+In a temporary folder: generates the rows (8 integer, 7 decimal, 5 category features, a
+text id, yes/no labels; 0.1% of the rows with one bad cell), writes them as one CSV,
+then times each stage that exists today:
+- parse:    schema/dataset.py's parse_csv, every cell as stripped text (ingestion's reader);
+- validate: each feature's rule by type: integers with dataset.integer_cells (today's rule
+            for counts), numbers finite and in bounds, categories non-empty and in their
+            levels, the target one of its labels: one reason per bad row;
+- train:    Pipeline(ColumnTransformer(OneHotEncoder, StandardScaler), LogisticRegression);
+- score:    P(exit) of every row and F1 at 0.5;
+- batch:    parse + validate + score of a 10,000-row file (the API-sized batch);
+- profile:  the training data's profile by feature type (monitoring/typed_drift.py);
+- drift:    a 10,000-row batch against that profile, by feature type.
+Each line: wall and CPU seconds, rows/s, the stage's peak resident memory (Linux: VmHWM
+reset before the stage; elsewhere getrusage's peak so far) and the peak of all stages.
+The issue's targets: all four stages of 1,000,000 x 20 in at most 15 s, peak memory at
+most 2 GB, a 10,000-row batch in under 1 s. When schema/dataset.py validates by schema,
+swap it into validate().
+
+Run:  .venv/bin/python benchmarks/bench_schema.py [--rows 1000000]
+Prints a table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from risk_assessment.core.columns import ColumnSchema, parse_schema  # noqa: E402
+from risk_assessment.monitoring.typed_drift import drift_by_type, profile_by_type  # noqa: E402
+from risk_assessment.schema import dataset  # noqa: E402
+
+INTEGERS, NUMBERS = 8, 7
+LEVELS = [3, 5, 8, 12, 30]  # levels of the 5 category features
+BATCH_ROWS = 10_000
+BAD_SHARE = 0.001  # rows with one bad cell
+BAD_CELLS = [("count_0", "12.5"), ("amount_0", "n/a"), ("group_0", "zz")]
+SCHEMA = parse_schema(
+    {
+        "id": "client",
+        "target": {"column": "churned", "positive": "yes", "negative": "no"},
+        "features": {
+            **{f"count_{i}": {"type": "integer", "min": 0} for i in range(INTEGERS)},
+            **{f"amount_{i}": {"type": "number", "min": -1e6, "max": 1e6} for i in range(NUMBERS)},
+            **{
+                f"group_{i}": {"type": "category", "levels": [f"g{k:02d}" for k in range(n)]}
+                for i, n in enumerate(LEVELS)
+            },
+        },
+    }
+)
+
+
+def generate(rows: int, seed: int = 0) -> pd.DataFrame:
+    """rows clients under SCHEMA: counts, decimals, groups, and yes/no from a logistic link."""
+    rng = np.random.default_rng(seed)
+    data = {"client": [f"c{i:08d}" for i in range(rows)]}
+    logit = np.full(rows, -1.2)
+    for i in range(INTEGERS):
+        data[f"count_{i}"] = rng.poisson(3 + 4 * i, rows)
+        logit += 0.05 * (data[f"count_{i}"] - (3 + 4 * i)) * (-1) ** i
+    for i in range(NUMBERS):
+        data[f"amount_{i}"] = np.round(rng.normal(0, 10 + i, rows), 2)
+        logit += 0.03 * data[f"amount_{i}"] / (1 + i)
+    for i, n in enumerate(LEVELS):
+        codes = rng.integers(0, n, rows)
+        data[f"group_{i}"] = np.array([f"g{k:02d}" for k in range(n)])[codes]
+        logit += np.linspace(-0.5, 0.5, n)[codes]
+    exits = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    data["churned"] = np.where(exits, "yes", "no")
+    return spoil(pd.DataFrame(data), rng)
+
+
+def spoil(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """BAD_SHARE of the rows get one bad cell, as real exports do: a decimal in a count,
+    text in a number, a level outside the declared ones (the rows validate() drops)."""
+    rows = rng.choice(len(frame), size=int(len(frame) * BAD_SHARE), replace=False)
+    for k, (column, text) in enumerate(BAD_CELLS):
+        frame[column] = frame[column].astype(object)
+        frame.loc[rows[k :: len(BAD_CELLS)], column] = text
+    return frame
+
+
+def validate(raw: pd.DataFrame, schema: ColumnSchema) -> tuple[pd.DataFrame, int]:
+    """(valid rows with typed features, number of bad rows) by each feature's type rule."""
+    reason = pd.Series("", index=raw.index, dtype=object)
+    typed = {schema.id: raw[schema.id]}
+    for f in schema.features:
+        cells = raw[f.name]
+        if f.type == "integer":
+            values, bad = dataset.integer_cells(cells, f.name)
+        elif f.type == "number":
+            values = pd.to_numeric(cells, errors="coerce")
+            bad = np.where(values.between(f.min, f.max), "", f"bad {f.name}")
+        else:
+            values = cells
+            bad = np.where(cells.isin(f.levels), "", f"{f.name} outside its levels")
+        reason = reason.where(reason != "", bad)
+        typed[f.name] = values
+    labels = {schema.target.positive: 1, schema.target.negative: 0}
+    target = raw[schema.target.column].map(labels)
+    reason = reason.where(reason != "", np.where(target.isna(), "unknown label", ""))
+    typed[schema.target.column] = target
+    good = (reason == "").to_numpy()
+    return pd.DataFrame(typed)[good].reset_index(drop=True), int((~good).sum())
+
+
+def model(schema: ColumnSchema) -> Pipeline:
+    """One-hot categories (unknown levels ignored), scaled numbers, logistic regression."""
+    categories = [f.name for f in schema.features if f.type == "category"]
+    numbers = [f.name for f in schema.features if f.numeric]
+    columns = ColumnTransformer(
+        [
+            ("category", OneHotEncoder(handle_unknown="ignore"), categories),
+            ("number", StandardScaler(), numbers),
+        ]
+    )
+    return Pipeline([("columns", columns), ("model", LogisticRegression(max_iter=200))])
+
+
+def reset_peak() -> bool:
+    """Reset this process's peak resident memory (Linux); False where it cannot be."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def stage_peak_mb(resettable: bool) -> float:
+    """Peak resident memory since the last reset (VmHWM), else the process's peak."""
+    if resettable:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return process_peak_mb()
+
+
+def process_peak_mb() -> float:
+    """Peak resident memory of this process since start or the last reset, in MB (Linux
+    reports KB; resetting VmHWM resets this too, so Table keeps the maximum itself)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Table:
+    """Timed stages printed as rows of a table, kept for the total."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float]] = []
+        self.peak = 0.0
+        head = ("stage", "rows", "seconds", "cpu s", "rows/s", "stage MB", "peak MB")
+        print("{:10} {:>10} {:>8} {:>7} {:>11} {:>9} {:>8}".format(*head))
+
+    def time(self, label: str, rows: int, fn, *args):
+        """Run fn(*args) as a stage: print its wall and CPU seconds (the CPU time says how
+        much of the wall time was this process's own work on a shared machine), rows/s and
+        memory; return its result."""
+        resettable = reset_peak()
+        start, cpu = time.perf_counter(), time.process_time()
+        result = fn(*args)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        self.rows.append((label, seconds))
+        stage = stage_peak_mb(resettable)
+        self.peak = max(self.peak, stage)
+        print(
+            f"{label:10} {rows:>10,} {seconds:>8.2f} {cpu:>7.2f} "
+            f"{rows / max(seconds, 1e-9):>11,.0f} {stage:>9,.0f} {self.peak:>8,.0f}",
+            flush=True,
+        )
+        return result
+
+    def total(self, labels: tuple[str, ...]) -> float:
+        """Seconds of the named stages together."""
+        return sum(s for label, s in self.rows if label in labels)
+
+
+def write(frame: pd.DataFrame, path: Path) -> None:
+    """The rows as a CSV file, as a user's export would be."""
+    frame.to_csv(path, index=False)
+
+
+def read(path: Path) -> pd.DataFrame:
+    """A file's cells as stripped text, through the dataset module's CSV parser."""
+    return dataset.parse_csv(path.read_bytes(), path.name, SCHEMA.columns)
+
+
+def run_batch(path: Path, fitted: Pipeline) -> np.ndarray:
+    """Parse, validate and score one file: the work of an API-sized batch."""
+    clean, _ = validate(read(path), SCHEMA)
+    return fitted.predict_proba(clean[SCHEMA.feature_names])[:, 1]
+
+
+def main() -> None:
+    """Generate, write, parse, validate, train and score --rows rows in a temp folder."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    table = Table()
+    with tempfile.TemporaryDirectory() as tmp:
+        path, batch = Path(tmp) / "clients.csv", Path(tmp) / "batch.csv"
+        frame = table.time("generate", args.rows, generate, args.rows)
+        table.time("write csv", args.rows, write, frame, path)
+        write(frame.head(BATCH_ROWS), batch)
+        del frame
+        raw = table.time("parse", args.rows, read, path)
+        clean, bad = table.time("validate", args.rows, validate, raw, SCHEMA)
+        del raw
+        X, y = clean[SCHEMA.feature_names], clean[SCHEMA.target.column].to_numpy()
+        fitted = table.time("train", len(X), lambda: model(SCHEMA).fit(X, y))
+        p = table.time("score", len(X), lambda: fitted.predict_proba(X)[:, 1])
+        table.time("batch", min(args.rows, BATCH_ROWS), lambda: run_batch(batch, fitted))
+        profile = table.time("profile", len(X), profile_by_type, X, SCHEMA)
+        sample = X.sample(min(len(X), BATCH_ROWS), random_state=0)
+        table.time("drift", len(sample), drift_by_type, profile, sample, SCHEMA)
+    stages = ("parse", "validate", "train", "score")
+    print(
+        f"parse+validate+train+score: {table.total(stages):.2f} s for {args.rows:,} rows x "
+        f"{len(SCHEMA.features)} features; bad rows {bad}; F1 at 0.5 {f1_score(y, p >= 0.5):.3f}; "
+        f"peak {table.peak:,.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

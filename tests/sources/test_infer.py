@@ -1,0 +1,235 @@
+"""infer.py and `ingestion.py --infer-schema`: a schema block guessed from a user's file,
+every guess listed, that config.json's loader accepts."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from risk_assessment.core.columns import DEFAULT_SCHEMA, parse_schema
+from risk_assessment.core.common import DataError
+from risk_assessment.core.settings import load_config
+from risk_assessment.samples import saas
+from risk_assessment.sources import infer
+from tests.conftest import ROOT, run_script
+
+SAAS_HEADER = (
+    "Client_ID,seats,monthly_spend,NPS,industry,auto_renew,notes,annual_contract_value,churned"
+)
+
+
+def saas_rows(n: int = 40) -> list[str]:
+    """Rows of a small SaaS export: every type, an empty optional cell, text target labels."""
+    rows = []
+    for i in range(n):
+        spend = "" if i % 10 == 3 else f"{100 + 7.25 * i:.2f}"
+        industry = ["retail", "finance", "health"][i % 3]
+        renew = "TRUE" if i % 2 else "false"
+        churned = "yes" if i % 4 == 0 else "no"
+        rows.append(
+            f"acct-{i:04d},{5 + i},{spend},{(i * 37) % 201 - 100},{industry},{renew},,"
+            f"{1200 + 10 * i},{churned}"
+        )
+    return rows
+
+
+def write(path, header: str, rows: list[str]):
+    """A CSV file of header and rows; returns its path."""
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def parsed(block: str):
+    """The ColumnSchema of a printed block, read as config.json would hold it."""
+    return parse_schema(json.loads("{" + block + "}")["schema"], "pasted block")
+
+
+def test_a_saas_export_gets_every_type_role_and_bound(tmp_path):
+    """Types from content, id/target/value by name, min 0 only where no value is negative,
+    required false where cells are empty, an all-empty column left out; loads as a schema."""
+    block, notes = infer.infer_file(write(tmp_path / "a.csv", SAAS_HEADER, saas_rows()))
+    schema = parsed(block)
+    assert schema.id == "client_id"
+    assert (schema.target.column, schema.target.positive, schema.target.negative) == (
+        "churned", "yes", "no",
+    )  # fmt: skip
+    assert schema.value == "annual_contract_value"
+    kinds = {f.name: (f.type, f.min, f.required) for f in schema.features}
+    assert kinds == {
+        "seats": ("integer", 0, True),
+        "monthly_spend": ("number", 0, False),
+        "nps": ("integer", None, True),
+        "industry": ("category", None, True),
+        "auto_renew": ("boolean", None, True),
+    }
+    text = "\n".join(notes)
+    assert "notes: every cell empty, left out" in text
+    assert "monthly_spend: number" in text and "4 of 40 cells empty" in text
+    assert "exited = 'yes'" in text and "3 levels (retail, finance, health)" in text
+
+
+def test_content_decides_when_names_say_nothing(tmp_path):
+    """No id-like name: the first unique text column; no target-like name: the last
+    two-valued column, whose rarer label is the exit; both notes ask to check."""
+    rows = [
+        f"{'abcdefghij'[i % 10]}{i},{i % 5},{'gone' if i % 5 == 0 else 'here'}" for i in range(30)
+    ]
+    schema, notes = infer.infer_schema(
+        infer.read_table(write(tmp_path / "b.csv", "who,n,status", rows))
+    )
+    assert schema["id"] == "who"
+    assert schema["target"] == {"column": "status", "positive": "gone", "negative": "here"}
+    assert "check" in notes[0] and "check" in notes[1]
+    assert schema["features"] == {"n": {"type": "integer", "min": 0}}
+
+
+def test_zero_one_target_and_booleans(tmp_path):
+    """A 0/1 column named like the target is today's target; other 0/1 or yes/no columns
+    are booleans; an empty target cell is noted as an unlabelled client."""
+    rows = [
+        f"c{i},{i % 2},{'Yes' if i % 3 else 'NO'},{-i * 0.5},{'' if i == 7 else i % 2}"
+        for i in range(20)
+    ]
+    schema, notes = infer.infer_schema(
+        infer.read_table(write(tmp_path / "c.csv", "id,flag,renews,delta,exited", rows))
+    )
+    assert schema["target"] == "exited"
+    assert schema["features"] == {
+        "flag": {"type": "boolean"},
+        "renews": {"type": "boolean"},
+        "delta": {"type": "number"},
+    }
+    assert "1 empty cells are unlabelled" in notes[1]
+
+
+def test_a_length_of_contract_is_not_its_value(tmp_path):
+    """contract_months names a contract but counts months: a feature; revenue is the value."""
+    rows = [f"c{i},{12 * (1 + i % 3)},{1000 + i},{i % 2}" for i in range(12)]
+    path = write(tmp_path / "v.csv", "client,contract_months,revenue,exited", rows)
+    schema, notes = infer.infer_schema(infer.read_table(path))
+    assert schema["value"] == "revenue" and "contract_months" in schema["features"]
+    assert any(n.startswith("value: revenue") for n in notes)
+
+
+def test_the_course_files_give_the_course_schema():
+    """Inferred from a shipped file, the schema is the course's default (types and bounds)."""
+    block, _ = infer.infer_file(ROOT / "practicedata" / "dataset1.csv")
+    schema = parsed(block)
+    assert schema.id == DEFAULT_SCHEMA.id and schema.target == DEFAULT_SCHEMA.target
+    assert [(f.name, f.type, f.min) for f in schema.features] == [
+        (f.name, f.type, f.min) for f in DEFAULT_SCHEMA.features
+    ]
+
+
+def test_no_target_is_a_data_error_naming_the_file(tmp_path):
+    """Without a two-valued column there is no target to guess: DataError naming the file."""
+    path = write(tmp_path / "d.csv", "id,x", [f"c{i},{i}" for i in range(10)])
+    with pytest.raises(DataError, match=r"d\.csv: no column looks like the target"):
+        infer.infer_file(path)
+
+
+def test_the_script_prints_the_block_on_stdout_and_the_guesses_on_stderr(tmp_path):
+    """Exit 0; stdout is only the block (it parses); each guess is a line on stderr."""
+    path = write(tmp_path / "a.csv", SAAS_HEADER, saas_rows())
+    done = run_script("ingestion.py", "--infer-schema", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert parsed(done.stdout).value == "annual_contract_value"
+    guesses = [line for line in done.stderr.splitlines() if line.startswith("guess: ")]
+    assert len(guesses) >= 8 and guesses[0].startswith("guess: id: client_id")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "file not found"),
+        ("", "empty file"),
+        ("id,exited\n", "header only, no data rows"),
+        ("id,x,x\na,1,0\n", "named twice"),
+        ("id,exited\na,1,2\n", "malformed CSV"),
+        (b"id,exited\n\xff\xfe,1\n", "not UTF-8"),
+        ("id;seats;exited\na;1;0\n", "separated by ';'"),
+    ],
+)
+def test_a_bad_file_is_one_line_and_exit_1(tmp_path, content, message):
+    """Missing, empty, header-only, malformed or non-UTF-8: one line naming it, no traceback."""
+    path = tmp_path / "bad.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    done = run_script("ingestion.py", "--infer-schema", str(path), cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.csv" in lines[0] and message in lines[0]
+
+
+def test_read_table_strips_cells_and_lower_cases_headers(tmp_path):
+    """' Seats ' is seats; ' 5 ' is 5 (ingestion matches headers and cells the same way)."""
+    table = infer.read_table(write(tmp_path / "e.csv", " ID , Seats ", ["a, 5 "]))
+    assert list(table.columns) == ["id", "seats"]
+    assert table.iloc[0].tolist() == ["a", "5"]
+    assert isinstance(table, pd.DataFrame)
+
+
+def test_the_saas_example_is_read_back_as_its_config_declares(tmp_path):
+    """Inferred from the SaaS example's first file, the schema has the roles and types of
+    examples/saas/config.json (NPS, written as whole numbers, reads as an integer)."""
+    text = saas.example_files()["practicedata/accounts_2025h1.csv"]
+    (tmp_path / "accounts.csv").write_text(text, encoding="utf-8")
+    inferred = parsed(infer.infer_file(tmp_path / "accounts.csv")[0])
+    declared = load_config(ROOT / "examples" / "saas" / "config.json")["schema"]
+    assert inferred.id == "client_id" and declared.aliases["client_id"] == declared.id
+    assert (inferred.target, inferred.value) == (declared.target, declared.value)
+    types = {f.name: f.type for f in declared.features} | {"nps": "integer"}
+    assert {f.name: f.type for f in inferred.features} == types
+    assert [f.name for f in inferred.features if not f.required] == ["usage_per_seat"]
+
+
+NAMES = st.text("abcdefgh_ ", min_size=1, max_size=8).filter(lambda s: s.strip())
+CELLS = {
+    "integer": st.integers(-(10**6), 10**6).map(str),
+    "number": st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.3f}"),
+    "boolean": st.sampled_from(["true", "False", "YES", "no", "1", "0"]),
+    "category": st.sampled_from(["north", "south", "East", "x y", "1a"]),
+    "label": st.sampled_from(["yes", "no", ""]),
+}
+
+
+@st.composite
+def tables(draw) -> pd.DataFrame:
+    """Random tables: an id-ish column, then 1-8 columns of random kinds and names, with
+    empty cells here and there."""
+    rows = draw(st.integers(1, 30))
+    names = draw(st.lists(NAMES, min_size=2, max_size=9, unique_by=lambda s: s.strip().lower()))
+    data = {names[0].strip().lower(): [f"r{i}" for i in range(rows)]}
+    for name in names[1:]:
+        kind = draw(st.sampled_from(sorted(CELLS)))
+        cells = draw(st.lists(CELLS[kind], min_size=rows, max_size=rows))
+        holes = draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
+        data[name.strip().lower()] = [
+            "" if hole and kind != "label" else cell
+            for cell, hole in zip(cells, holes, strict=True)
+        ]
+    return pd.DataFrame(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables())
+def test_any_table_gives_a_schema_the_loader_accepts_or_one_data_error(table):
+    """Whatever the table: a DataError, or a schema parse_schema accepts that places every
+    column with a non-empty cell exactly once (id, target, value or a feature)."""
+    try:
+        schema, notes = infer.infer_schema(table)
+    except DataError as exc:
+        assert str(exc).startswith(("no column", "target "))
+        return
+    parsed_schema = parse_schema(json.loads("{" + infer.schema_block(schema) + "}")["schema"])
+    placed = [parsed_schema.id, parsed_schema.target.column, *parsed_schema.feature_names]
+    placed += [parsed_schema.value] if parsed_schema.value else []
+    assert sorted(placed) == sorted(c for c in table if (table[c] != "").any())
+    assert len(notes) >= len(placed) - 1
