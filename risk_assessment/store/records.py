@@ -3,8 +3,10 @@ that reads or writes it (with its parts: store_tables.py, the rows; store_files.
 original project's files).
 
 Tables
-    observations  every valid row ever ingested, in order of arrival (seq), with its source;
-                  `exited` is NULL for an unlabelled row (a current client, outcome unknown)
+    observations  every valid row ever ingested, in order of arrival (seq), with its source:
+                  the client id, `exited` (NULL for an unlabelled row: a current client,
+                  outcome unknown), the fingerprint of the schema it was stored under, and
+                  one "v:<name>" column per schema column (docs/design.md)
     sources       every input file or database batch seen: sha256, counts, reasons, status
     batches       what one ingestion stored together, and how far its run got:
                   ingested -> judged -> gated -> deployed -> done, with verdict and decision
@@ -29,12 +31,14 @@ from typing import Any
 
 from risk_assessment.core.common import INGESTION_RECORD, DataError, now_iso, read_json
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.store import files as store_files
+from risk_assessment.store.readable import select_columns, usable_sql
 from risk_assessment.store.tables import (
-    INSERT_OBS,
     SCHEMA,
     Run,
     add_run_columns,
+    add_value_columns,
     batch_dict,
     decode_run,
     encode_run,
@@ -42,6 +46,7 @@ from risk_assessment.store.tables import (
     insert_batch,
     insert_row,
     insert_source,
+    insert_sql,
     is_idle,
     is_idle_row,
     mark_duplicates,
@@ -51,11 +56,12 @@ from risk_assessment.store.tables import (
     schema_version,
     set_meta,
     transaction,
+    upgrade_observations,
 )
 
 STORE_FILE = "store.db"
 LEGACY_HISTORY = "runs.db"  # the run history before the store existed
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STEPS = ("ingested", "judged", "gated", "deployed", "done")
 
 
@@ -103,7 +109,9 @@ def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
     """Bring the store forward to SCHEMA_VERSION, one transaction per step.
 
     Version 1 held observations, sources, batches and runs; version 2 adds the verdict
-    to runs. Run columns are also added whenever Run gains a field, so an older store
+    to runs; version 3 keeps each observation's schema columns in "v:" columns with the
+    schema's fingerprint (the course's three columns move there). Run columns are
+    also added whenever Run gains a field, so an older store
     never makes a later tick fail on a missing column.
     """
     version = schema_version(db)
@@ -114,8 +122,11 @@ def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
         )
     if version < SCHEMA_VERSION:
         with transaction(db):
+            if version in (1, 2):
+                upgrade_observations(db, DEFAULT_SCHEMA)
             for statement in SCHEMA:
                 db.execute(statement)
+            add_value_columns(db, DEFAULT_SCHEMA)  # the course's columns are always there
             add_run_columns(db)
             if fresh or version == 0:
                 store_files.import_legacy(db, folder, folder / LEGACY_HISTORY)
@@ -133,12 +144,14 @@ def commit_batch(
     sources: Sequence[tuple[str, dict[str, Any], Iterable[tuple]]],
     metrics: dict[str, Any],
     watermark: tuple[str, Any, list[str]] | None = None,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
 ) -> int | None:
     """Store one ingestion atomically: sources, their rows, the watermark, the metrics.
 
     Args:
-        sources: (kind, record entry, rows) per source, rows as COLUMNS tuples (exited
-            None when unlabelled), in order of arrival.
+        sources: (kind, record entry, rows) per source, rows as tuples of the schema's
+            columns (id, features, target 1/0 or None when unlabelled, value), in order
+            of arrival.
         metrics: the ingestion's metrics, stored with rows_new and rows_total filled in
             (read them back with ingestion_metrics).
         watermark: (source key, last value read, fingerprints of the rows at that value).
@@ -147,13 +160,14 @@ def commit_batch(
     """
     if not sources:
         return None
+    fingerprint, insert = schema.fingerprint(), insert_sql(schema)
     with closing(open_store(folder)) as db, transaction(db):
+        add_value_columns(db, schema)
         batch = insert_batch(db)
-        first = db.execute("SELECT COALESCE(MAX(seq), 0) FROM observations").fetchone()[0]
         for kind, entry, rows in sources:
             source = insert_source(db, batch, kind, entry)
-            db.executemany(INSERT_OBS, ((source, *row) for row in rows))
-            entry["rows_new"] = mark_duplicates(db, source, first)
+            db.executemany(insert, ((source, fingerprint, *row) for row in rows))
+            entry["rows_new"] = mark_duplicates(db, source, schema)
             db.execute(
                 "UPDATE sources SET entry = ? WHERE id = ?",
                 (json.dumps(entry, default=str), source),
@@ -233,65 +247,75 @@ def batch_sources(folder: Path, batch: int) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in rows]
 
 
-_OBS_COLUMNS = (
-    "o.seq, o.corporation, o.lastmonth_activity, o.lastyear_activity, "
-    "o.number_of_employees, o.exited"
-)
-
-
-def observation_rows(folder: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    """(seq, *COLUMNS) rows of a query over observations `o` (and sources `s`); [] before
-    the first ingestion."""
+def observation_rows(
+    folder: Path, sql: str, params: tuple = (), schema: ColumnSchema = DEFAULT_SCHEMA
+) -> list[tuple]:
+    """(seq, *the schema's columns) rows of a query over observations `o` (and sources
+    `s`), only rows the schema can read; [] before the first ingestion. sql starts with
+    FROM and has a WHERE clause."""
     if not ready(folder):
         return []
     with closing(open_store(folder)) as db:
-        return [tuple(r) for r in db.execute(f"SELECT {_OBS_COLUMNS} {sql}", params)]
+        where = f" AND {usable_sql(db, schema)}"
+        head, _, order = sql.partition(" ORDER BY ")
+        query = f"SELECT {select_columns(db, schema)} {head}{where} ORDER BY {order}"
+        return [tuple(r) for r in db.execute(query, params)]
+
+
+def unusable_rows(folder: Path, schema: ColumnSchema = DEFAULT_SCHEMA) -> int:
+    """How many stored observations lack a column the schema needs: kept, never read."""
+    if not ready(folder):
+        return 0
+    with closing(open_store(folder)) as db:
+        sql = f"SELECT COUNT(*) FROM observations o WHERE NOT {usable_sql(db, schema)}"
+        return int(db.execute(sql).fetchone()[0])
 
 
 _BATCH_JOIN = "FROM observations o JOIN sources s ON o.source_id = s.id"
 
 
-def batch_rows(folder: Path, batch: int) -> list[tuple]:
-    """(seq, *COLUMNS) of a batch's new observations (exact repeats left out), in order."""
-    return observation_rows(
-        folder, f"{_BATCH_JOIN} WHERE s.batch_id = ? AND o.duplicate = 0 ORDER BY o.seq", (batch,)
-    )
+def batch_rows(folder: Path, batch: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
+    """(seq, *columns) of a batch's new observations (exact repeats left out)."""
+    sql = f"{_BATCH_JOIN} WHERE s.batch_id = ? AND o.duplicate = 0 ORDER BY o.seq"
+    return observation_rows(folder, sql, (batch,), schema)
 
 
-def training_rows(folder: Path, since_batch: int | None = None) -> list[tuple]:
-    """(seq, *COLUMNS) of the training set: labelled observations, exact repeats dropped,
-    in order of arrival; only those of batches >= since_batch when given."""
+def training_rows(
+    folder: Path, since_batch: int | None = None, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> list[tuple]:
+    """(seq, *columns) of the training set: labelled observations, exact
+    repeats dropped, in order of arrival; only those of batches >= since_batch when given."""
     where = "" if since_batch is None else " AND s.batch_id >= ?"
     params = () if since_batch is None else (since_batch,)
     sql = f"{_BATCH_JOIN} WHERE o.exited IS NOT NULL AND o.duplicate = 0{where} ORDER BY o.seq"
-    return observation_rows(folder, sql, params)
+    return observation_rows(folder, sql, params, schema)
 
 
-def latest_observations(folder: Path) -> list[tuple]:
-    """(seq, *COLUMNS) of the last observation to arrive of every client, in order."""
+def latest_observations(folder: Path, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
+    """(seq, *columns) of the last observation to arrive of every client."""
+    sql = "FROM observations o WHERE o.seq = (SELECT MAX(seq) FROM observations "
     return observation_rows(
-        folder,
-        "FROM observations o WHERE o.seq = (SELECT MAX(seq) FROM observations "
-        "WHERE corporation = o.corporation) ORDER BY o.seq",
+        folder, sql + "WHERE corporation = o.corporation) ORDER BY o.seq", (), schema
     )
 
 
-def client_observations(folder: Path, corporation: str) -> list[tuple]:
-    """(seq, *COLUMNS) of every observation of one client, in order of arrival."""
-    return observation_rows(
-        folder, "FROM observations o WHERE corporation = ? ORDER BY seq", (corporation,)
-    )
+def client_observations(
+    folder: Path, client: str, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> list[tuple]:
+    """(seq, *columns) of every observation of one client, in order of arrival."""
+    sql = "FROM observations o WHERE corporation = ? ORDER BY seq"
+    return observation_rows(folder, sql, (client,), schema)
 
 
-def all_observations(folder: Path) -> list[tuple]:
-    """(seq, *COLUMNS) of every observation, labelled or not, in order of arrival."""
-    return observation_rows(folder, "FROM observations o ORDER BY seq")
+def all_observations(folder: Path, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
+    """(seq, *columns) of every observation, labelled or not, in order."""
+    return observation_rows(folder, "FROM observations o WHERE 1 ORDER BY seq", (), schema)
 
 
 # ---- exports: the original project's files, written from the store ------------------------
 
 
-def refresh_exports(folder: Path) -> bool:
+def refresh_exports(folder: Path, schema: ColumnSchema = DEFAULT_SCHEMA) -> bool:
     """Rewrite the exports from the store when missing, edited or behind; True if written.
 
     An export is never merged onto: it is rebuilt whole, so a deleted or hand-edited
@@ -301,11 +325,12 @@ def refresh_exports(folder: Path) -> bool:
     if not ready(folder):
         return False
     with closing(open_store(folder)) as db:
-        fingerprint = store_files.export_fingerprint(db)
+        fingerprint = [*store_files.export_fingerprint(db), schema.fingerprint()]
         if store_files.exports_current(folder, get_meta(db, "exports", {}), fingerprint):
             return False
-        rows = [r[1:] for r in training_rows(folder)]
-        written = store_files.write_exports(folder, rows, store_files.ingestion_record(db))
+        rows = [r[1:] for r in training_rows(folder, schema=schema)]
+        record = store_files.ingestion_record(db)
+        written = store_files.write_exports(folder, rows, record, schema)
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
