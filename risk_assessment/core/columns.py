@@ -228,3 +228,30 @@ def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
 
 
 DEFAULT_SCHEMA = parse_schema(None)
+
+
+def model_columns(schema: dict[str, Any]) -> dict[str, Any]:
+    """What a model reads of a schema (as to_dict() writes it): each feature's name, type,
+    levels and whether it may be missing. Labels, bounds, aliases and the value column
+    can change without retraining."""
+    keep = ("type", "levels", "required")
+    features = schema.get("features", {})
+    return {name: {k: spec.get(k) for k in keep} for name, spec in features.items()}
+
+
+def check_model_schema(meta: dict[str, Any], schema: ColumnSchema, where: str) -> None:
+    """ModelError when a model (its metadata) was trained on other columns than the
+    schema's: it is never served or scored with the wrong columns. A model saved before
+    schemas were recorded was trained on the course's columns."""
+    from risk_assessment.core.common import ModelError
+
+    trained = meta.get("schema") or DEFAULT_SCHEMA.to_dict()
+    have, want = model_columns(trained), model_columns(schema.to_dict())
+    if list(have.items()) == list(want.items()):
+        return
+    differ = sorted(set(have) ^ set(want)) or sorted(n for n in want if have[n] != want[n])
+    differ = differ or ["the order of the features"]
+    raise ModelError(
+        f"{where}: the model was trained on other columns than config.json's schema declares "
+        f"({', '.join(differ)[:120]} differ); retrain it (python training.py)"
+    )

@@ -1,13 +1,15 @@
 """The CSV schema: parse, validate and load data files, one validation path for every value.
 
-Every cell is read as text and checked the same way, whether it comes from an input file,
-a database row, finaldata.csv or the test data:
-- headers are matched case- and space-insensitively (" Exited" is `exited`);
+Every cell is read as text and checked by the rules of its column in the schema
+(config["schema"], a core.columns.ColumnSchema; cells.py holds the rules), whether it comes
+from an input file, a database row, finaldata.csv, the test data or an API request:
+- headers are matched case- and space-insensitively (" Exited" is `exited`), then by the
+  schema's aliases; other columns are ignored and named (parse_csv's attrs["ignored"]);
 - ids are kept as text exactly as written (`0012` stays `0012`), without control
   characters (a line break in an id is a broken export);
-- counts are non-negative integers written in digits, at most MAX_INT (2^53: every such
-  integer is exact in a float, so numpy, pandas, JSON and SQLite all agree on it);
-- `exited` is 0 or 1, or empty when the outcome is not known yet (an unlabelled row).
+- features follow their type (integer, number, category, boolean) and bounds;
+- the target is 1/0 (or the schema's text labels), or empty when the outcome is not known
+  yet (an unlabelled row).
 A bad value drops its row with a reason; it never crashes the run or reaches the store.
 """
 
@@ -18,18 +20,23 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from risk_assessment.core.common import COLUMNS, FEATURES, ID_COLUMN, TARGET, DataError
+from risk_assessment.core.common import DataError
 
 import numpy as np
 import pandas as pd
 
-MAX_INT = 2**53  # the largest count accepted (documented in the README)
-MAX_ID_CHARS = 200  # a longer id is a wrong export, not a client
-_MAX_TEXT = str(MAX_INT)
-_DIGITS = r"^\+?[0-9]+(?:\.0*)?$"  # 12, +12, 12.0: integers as spreadsheets write them
-# A line break, tab or other control character in an id is a broken export, not a client
-# (and a carriage return would split the row when finaldata.csv is read again).
-_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
+from risk_assessment.schema.cells import (
+    MAX_INT,
+    MAX_TEXT_CHARS,
+    feature_cells,
+    id_cells,
+    target_cells,
+    value_cells,
+)
+
+MAX_ID_CHARS = MAX_TEXT_CHARS
+__all__ = ["MAX_INT", "MAX_ID_CHARS"]
 
 
 def decode_text(source: str, raw: bytes) -> str:
@@ -49,13 +56,62 @@ def normal_name(name: object) -> str:
     return str(name).strip().lower()
 
 
-def parse_csv(
-    raw: bytes, source: str, required: list[str] = COLUMNS, optional: tuple[str, ...] = ()
-) -> pd.DataFrame:
-    """Parse CSV bytes as stripped text cells, checking the required columns are there.
+def header_names(headers: list, schema: ColumnSchema) -> list[str | None]:
+    """Per input header: the schema column it is (by normal name, then by alias), or None."""
+    columns = {normal_name(c): c for c in schema.columns}
+    aliases = {normal_name(k): v for k, v in schema.aliases.items()}
+    out = []
+    for header in headers:
+        name = normal_name(header)
+        out.append(columns.get(name) or aliases.get(name))
+    return out
 
-    Returns the required columns, then any optional ones present. Raises DataError naming
-    the source and the problem.
+
+def needed_columns(schema: ColumnSchema, roles: tuple[str, ...]) -> list[str]:
+    """The columns a table must have: the required features, and the id and target when
+    roles names them."""
+    needed = [schema.id] if "id" in roles else []
+    needed += [f.name for f in schema.features if f.required]
+    return needed + ([schema.target.column] if "target" in roles else [])
+
+
+def schema_table(
+    table: pd.DataFrame, source: str, schema: ColumnSchema, roles: tuple[str, ...]
+) -> pd.DataFrame:
+    """A table of text cells under the schema's column names: checked for the needed
+    columns, absent optional ones empty; attrs["ignored"] names the other columns."""
+    names = header_names(list(table.columns), schema)
+    ignored = [str(c).strip()[:40] for c, n in zip(table.columns, names, strict=True) if n is None]
+    known = [n for n in names if n is not None]
+    if len(set(known)) < len(known):
+        twice = sorted({n for n in known if known.count(n) > 1})
+        raise DataError(f"{source}: duplicated column(s) {', '.join(twice)} after normalising "
+                        "the header")  # fmt: skip
+    missing = [c for c in needed_columns(schema, roles) if c not in known]
+    if missing:
+        found = ", ".join(str(c)[:40] for c in table.columns[:8]) or "none"
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (found: {found})")
+    table = table.loc[:, [n is not None for n in names]]
+    table.columns = known
+    out = pd.DataFrame(
+        {c: table[c].astype(str).str.strip() if c in known else "" for c in schema.columns},
+        index=table.index,
+    )
+    out.attrs["ignored"] = ignored
+    return out
+
+
+def parse_csv(
+    raw: bytes,
+    source: str,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
+    roles: tuple[str, ...] = ("id", "target"),
+) -> pd.DataFrame:
+    """Parse CSV bytes as stripped text cells under the schema's column names.
+
+    The id and target columns are needed when roles names them, required features always;
+    a column that is absent and not needed reads as empty cells. attrs["ignored"] lists
+    the file's columns that the schema does not know. Raises DataError naming the source.
     """
     text = decode_text(source, raw)
     try:
@@ -75,21 +131,14 @@ def parse_csv(
     except (pd.errors.ParserError, ValueError, OverflowError) as exc:
         reason = (str(exc).strip().splitlines() or ["parse error"])[-1][:200]
         raise DataError(f"{source}: malformed CSV ({reason})") from None
-    table.columns = [normal_name(c) for c in table.columns]
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        found = ", ".join(str(c)[:40] for c in table.columns[:8]) or "none"
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (found: {found})")
-    if table.columns.duplicated().any():
-        raise DataError(f"{source}: duplicated column(s) after normalising the header")
+    checked = schema_table(table, source, schema, roles)
     if table.empty:
         raise DataError(f"{source}: header only, no data rows")
-    keep = [*required, *(c for c in optional if c in table.columns and c not in required)]
-    return table[keep].apply(lambda col: col.astype(str).str.strip())
+    return checked
 
 
 def read_raw_csv(
-    path: str | Path, required: list[str] = COLUMNS, optional: tuple[str, ...] = ()
+    path: str | Path, schema: ColumnSchema = DEFAULT_SCHEMA, roles: tuple = ("id", "target")
 ) -> pd.DataFrame:
     """parse_csv() of a file; DataError naming the file when it cannot be read."""
     path = Path(path)
@@ -101,144 +150,163 @@ def read_raw_csv(
         raise DataError(f"{path}: is a folder, not a file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    return parse_csv(raw, str(path), required, optional)
+    return parse_csv(raw, str(path), schema, roles)
 
 
-def integer_cells(text: pd.Series, name: str) -> tuple[pd.Series, pd.Series]:
-    """(values as float, first reason per cell or '') for a column of count cells.
+class Checked:
+    """What validating a table gave: per row its first reason ('' when valid), the bad
+    cell's column and text, and each checked column's typed values."""
 
-    The common cell (plain ASCII digits, shorter than 2^53's 16) is converted at once;
-    only the others go through every rule.
-    """
-    lengths = text.str.len()
-    plain = (lengths < len(_MAX_TEXT)) & text.str.isascii() & text.str.isdigit()
-    if plain.all():
-        return pd.to_numeric(text).astype(float), pd.Series("", index=text.index, dtype=object)
-    values = pd.Series(np.nan, index=text.index)
-    reason = pd.Series("", index=text.index, dtype=object)
-    values[plain] = pd.to_numeric(text[plain]).astype(float)
-    rest = ~plain
-    values[rest], reason[rest] = every_rule(text[rest], name)
-    return values, reason
+    def __init__(self, index: pd.Index):
+        self.reason = pd.Series("", index=index, dtype=object)
+        self.column = pd.Series("", index=index, dtype=object)
+        self.cell = pd.Series("", index=index, dtype=object)
+        self.values: dict[str, pd.Series] = {}
 
+    def flag(self, bad: pd.Series, column: str, text: pd.Series) -> None:
+        """Record bad cells' reasons where the row has none yet (first column wins)."""
+        new = (bad != "") & (self.reason == "")
+        self.reason[new], self.column[new], self.cell[new] = bad[new], column, text[new]
 
-def every_rule(text: pd.Series, name: str) -> tuple[pd.Series, pd.Series]:
-    """integer_cells() of cells that are not plain digits: each rule, with its reason."""
-    reason = pd.Series("", index=text.index, dtype=object)
-    digits = text.str.match(_DIGITS)
-    whole = text.str.lstrip("+").str.split(".", n=1).str[0].str.lstrip("0")
-    # compared as text: a float cannot tell 2^53 + 1 from 2^53
-    too_long = digits & (
-        (whole.str.len() > len(_MAX_TEXT))
-        | ((whole.str.len() == len(_MAX_TEXT)) & (whole > _MAX_TEXT))
-    )
-    values = pd.to_numeric(text.where(digits & ~too_long, ""), errors="coerce").astype(float)
-    number = pd.to_numeric(text.where(~digits, ""), errors="coerce").astype(float)
-    reason[text == ""] = f"missing {name}"
-    left = reason == ""
-    reason[left & ~digits & (number < 0)] = f"negative {name}"
-    left = reason == ""
-    reason[left & ~digits & np.isfinite(number) & (number != np.floor(number))] = (
-        f"non-integer {name}"
-    )
-    left = reason == ""
-    big = too_long | (~digits & np.isfinite(number) & (number > MAX_INT))
-    reason[left & big] = f"{name} above 2^53"
-    reason[(reason == "") & ~digits] = f"non-numeric {name}"
-    return values.where(reason == ""), reason
+    @property
+    def valid(self) -> pd.Series:
+        return self.reason == ""
 
 
 def validate_rows(
-    raw: pd.DataFrame, allow_unlabelled: bool = False, values: dict | None = None
+    raw: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA, allow_unlabelled: bool = False
 ) -> tuple[pd.Series, pd.Series]:
-    """Per row: True when valid, and the first reason a row is bad ('' when valid).
-
-    values: filled with each count column's numbers (for clean_rows, so no cell is
-    checked twice)."""
-    values = {} if values is None else values
-    reason = pd.Series("", index=raw.index, dtype=object)
-
-    def flag(bad: pd.Series) -> None:
-        reason[(bad != "") & (reason == "")] = bad[(bad != "") & (reason == "")]
-
-    if ID_COLUMN in raw:
-        ids = raw[ID_COLUMN]
-        conditions = [ids == "", ids.str.len() > MAX_ID_CHARS, ids.str.contains(_CONTROL)]
-        texts = [
-            f"missing {ID_COLUMN}",
-            f"{ID_COLUMN} longer than {MAX_ID_CHARS} characters",
-            f"control character in {ID_COLUMN}",
-        ]
-        flag(pd.Series(np.select(conditions, texts, ""), index=raw.index))
-    for col in [c for c in FEATURES if c in raw]:
-        values[col], bad = integer_cells(raw[col], col)
-        flag(bad)
-    if TARGET in raw:
-        target = raw[TARGET]
-        empty = target == ""
-        fine = target.isin(["0", "1", "0.0", "1.0"]) | (empty & allow_unlabelled)
-        texts = ["", f"missing {TARGET}"]
-        flag(pd.Series(np.select([fine, empty], texts, f"{TARGET} not 0 or 1"), index=raw.index))
-    return reason == "", reason
+    """Per row: True when valid, and the first reason a row is bad ('' when valid)."""
+    checked = check_rows(raw, schema, allow_unlabelled)
+    return checked.valid, checked.reason
 
 
-def clean_rows(raw: pd.DataFrame, allow_unlabelled: bool = False) -> tuple[pd.DataFrame, Counter]:
+def check_rows(
+    raw: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA, allow_unlabelled: bool = False
+) -> Checked:
+    """Every rule of the schema over a table of text cells (only its columns present)."""
+    checked = Checked(raw.index)
+    if schema.id in raw:
+        checked.flag(id_cells(raw[schema.id], schema.id), schema.id, raw[schema.id])
+    for feature in [f for f in schema.features if f.name in raw]:
+        checked.values[feature.name], bad = feature_cells(raw[feature.name], feature)
+        checked.flag(bad, feature.name, raw[feature.name])
+    if schema.value and schema.value in raw and schema.value not in checked.values:
+        checked.values[schema.value], bad = value_cells(raw[schema.value], schema.value)
+        checked.flag(bad, schema.value, raw[schema.value])
+    name = schema.target.column
+    if name in raw:
+        checked.values[name], bad = target_cells(raw[name], schema, allow_unlabelled)
+        checked.flag(bad, name, raw[name])
+    return checked
+
+
+def typed(values: pd.Series, kind: str, required: bool) -> pd.Series:
+    """A validated column in its stored type: integers and booleans int64 when every row
+    has one (float with NaN otherwise), numbers float64, categories text (None missing)."""
+    if kind == "category":
+        return values.astype(object).where(values.notna(), None)
+    if kind in ("integer", "boolean") and required:
+        return values.astype("int64")
+    return values.astype(float)
+
+
+def clean_rows(
+    raw: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA, allow_unlabelled: bool = False
+) -> tuple[pd.DataFrame, Counter]:
     """Valid rows with typed columns, and a count of bad rows per reason.
 
-    Counts become int64; `exited` becomes Int64 (nullable: <NA> for an unlabelled row).
+    attrs["examples"] holds, per reason, the first bad cell's value (for the log and the
+    ingestion record). The target becomes Int64 (nullable: <NA> for an unlabelled row)
+    when allow_unlabelled, else int64.
     """
-    values: dict[str, pd.Series] = {}
-    valid, reason = validate_rows(raw, allow_unlabelled, values)
-    reasons = Counter(reason[~valid].tolist())
+    checked = check_rows(raw, schema, allow_unlabelled)
+    valid = checked.valid
+    reasons = Counter(checked.reason[~valid].tolist())
+    bad = pd.DataFrame({"reason": checked.reason, "cell": checked.cell})[~valid]
+    examples = dict(bad.drop_duplicates("reason").itertuples(index=False, name=None))
     clean = raw[valid].copy()
-    for col in [c for c in FEATURES if c in clean]:
-        clean[col] = values[col][valid].astype("int64")
-    if TARGET in clean:
-        target = pd.to_numeric(clean[TARGET].replace("", None), errors="coerce")
-        clean[TARGET] = target.astype("Int64") if allow_unlabelled else target.astype("int64")
-    if ID_COLUMN in clean:
-        clean[ID_COLUMN] = clean[ID_COLUMN].astype(str)
-    return clean.reset_index(drop=True), reasons
+    for feature in [f for f in schema.features if f.name in clean]:
+        clean[feature.name] = typed(checked.values[feature.name][valid], feature.type,
+                                    feature.required)  # fmt: skip
+    if schema.value and schema.value in clean and schema.value not in schema.feature_names:
+        clean[schema.value] = checked.values[schema.value][valid].astype(float)
+    target = schema.target.column
+    if target in clean:
+        values = checked.values[target][valid]
+        clean[target] = values.astype("Int64") if allow_unlabelled else values.astype("int64")
+    if schema.id in clean:
+        clean[schema.id] = clean[schema.id].astype(str)
+    clean = clean.reset_index(drop=True)
+    clean.attrs = {"examples": examples, "ignored": raw.attrs.get("ignored", [])}
+    return clean, reasons
 
 
-def describe(reasons: Counter) -> str:
-    """'non-numeric x: 2, negative y: 1', most frequent first."""
-    return ", ".join(f"{text}: {n}" for text, n in reasons.most_common())
+def describe(reasons: Counter, examples: dict | None = None) -> str:
+    """'non-numeric x: 2 (e.g. 'abc'), negative y: 1', most frequent first."""
+    examples = examples or {}
+    return ", ".join(
+        f"{text}: {n}" + (f" (e.g. {examples[text][:40]!r})" if text in examples else "")
+        for text, n in reasons.most_common()
+    )
 
 
-def load_dataset(path: str | Path, required: list[str] = COLUMNS) -> pd.DataFrame:
+def load_dataset(path: str | Path, schema: ColumnSchema = DEFAULT_SCHEMA) -> pd.DataFrame:
     """A schema-checked labelled dataset (training, test data); any bad row is an error."""
-    clean, reasons = clean_rows(read_raw_csv(path, required))
+    clean, reasons = clean_rows(read_raw_csv(path, schema), schema)
     if reasons:
         raise DataError(f"{Path(path)}: {sum(reasons.values())} bad row(s): {describe(reasons)}")
     return clean
 
 
-def feature_frame(data: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The FEATURES columns of data as validated int64; DataError naming the source, the
-    first bad cell's column and 1-based row, and the count of bad rows otherwise."""
-    missing = [c for c in FEATURES if c not in data.columns]
+def checked_features(
+    text: pd.DataFrame, source: str, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """The schema's features of a table of text cells, typed; DataError naming the source,
+    the first bad cell's column, 1-based row and value, and the count of bad rows."""
+    text = text.reset_index(drop=True)
+    clean, reasons = clean_rows(text, schema)
+    if reasons:
+        checked = check_rows(text, schema)
+        row = int(np.flatnonzero((~checked.valid).to_numpy())[0])
+        raise DataError(
+            f"{source}: column {checked.column.iloc[row]} row {row + 1}: "
+            f"{checked.cell.iloc[row][:40]!r} is not valid ({checked.reason.iloc[row]}); "
+            f"{sum(reasons.values())} bad row(s): {describe(reasons)}"
+        )
+    return clean[schema.feature_names]
+
+
+def feature_frame(
+    data: pd.DataFrame, source: str, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> pd.DataFrame:
+    """The schema's features of data (any types), validated and typed; DataError naming the
+    source and the first bad cell otherwise."""
+    missing = [f.name for f in schema.features if f.required and f.name not in data.columns]
     if missing:
         raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
-    text = data[FEATURES].reset_index(drop=True).apply(lambda col: col.astype(str).str.strip())
-    clean, reasons = clean_rows(text)
-    if reasons:
-        _, why = validate_rows(text)
-        row = int(np.flatnonzero((why != "").to_numpy())[0])
-        col = next(c for c in FEATURES if why.iloc[row].endswith(c))
-        raise DataError(
-            f"{source}: column {col} row {row + 1}: {text[col].iloc[row]!r} is not a count "
-            f"({why.iloc[row]}); {sum(reasons.values())} bad row(s): {describe(reasons)}"
-        )
-    return clean[FEATURES]
+    names = [f for f in schema.feature_names if f in data.columns]
+    text = (
+        data[names]
+        .reset_index(drop=True)
+        .apply(lambda col: col.astype(str).str.strip().where(col.notna(), ""))
+    )
+    for name in set(schema.feature_names) - set(names):
+        text[name] = ""
+    return checked_features(text, source, schema)
 
 
-def observations_frame(rows: list[tuple]) -> pd.DataFrame:
-    """Store rows (seq, *COLUMNS) as a frame: seq, typed columns, exited Int64 (<NA> when
-    unlabelled)."""
-    frame = pd.DataFrame(rows, columns=["seq", *COLUMNS])
-    frame[ID_COLUMN] = frame[ID_COLUMN].astype(str)
-    for col in FEATURES:
-        frame[col] = frame[col].astype("int64")
-    frame[TARGET] = frame[TARGET].astype("Int64")
+def observations_frame(rows: list[tuple], schema: ColumnSchema = DEFAULT_SCHEMA) -> pd.DataFrame:
+    """Store rows (seq, *the schema's columns) as a frame: seq, the id as text, the
+    features typed as clean_rows types them, the target Int64 (<NA> when unlabelled),
+    then the value column (float) when the schema has one."""
+    extra = [schema.value] if schema.value and schema.value not in schema.feature_names else []
+    frame = pd.DataFrame(rows, columns=["seq", *schema.columns])
+    frame[schema.id] = frame[schema.id].astype(str)
+    for f in schema.features:
+        values = frame[f.name] if f.type == "category" else frame[f.name].astype(float)
+        frame[f.name] = typed(values, f.type, f.required and values.notna().all())
+    for name in extra:
+        frame[name] = frame[name].astype(float)
+    frame[schema.target.column] = frame[schema.target.column].astype("Int64")
     return frame

@@ -19,7 +19,6 @@ from typing import Any, NamedTuple
 
 from risk_assessment.core.common import (
     FINALDATA,
-    ID_COLUMN,
     DataError,
     ModelError,
 )
@@ -69,12 +68,13 @@ def body_bytes() -> bytes:
 
 
 def request_rows(max_rows: int) -> Rows:
-    """(ids, matrix) of an MLflow scoring request (JSON or CSV)."""
+    """(ids, features) of an MLflow scoring request (JSON or CSV)."""
+    schema = state().config["schema"]
     mime = check_content_type(request.content_type)
     raw = body_bytes()
     if mime == "text/csv":
-        return csv_rows(raw, "CSV body", max_rows)
-    return mlflow_rows(parse_json(raw), max_rows)
+        return csv_rows(raw, "CSV body", max_rows, schema)
+    return mlflow_rows(parse_json(raw), max_rows, schema)
 
 
 class PredictionInput(NamedTuple):
@@ -91,16 +91,17 @@ def prediction_rows(config: dict[str, Any]) -> PredictionInput:
     Files are paged (offset, limit in `paging`, the query or the body); request bodies
     are capped at api.max_rows and have no paging (None).
     """
-    max_rows = int(config["api"]["max_rows"])
+    max_rows, schema = int(config["api"]["max_rows"]), config["schema"]
     if request.method == "GET":
         given = request.args.get("filename") or request.args.get("filepath")
         if not given:
             raise ApiError(400, "query parameter filename is required")
-        return PredictionInput(csv_rows(read_data_file(config, given), given, 10**9), request.args)
+        rows = csv_rows(read_data_file(config, given), given, 10**9, schema)
+        return PredictionInput(rows, request.args)
     mime = check_content_type(request.content_type)
     raw = body_bytes()
     if mime == "text/csv":
-        return PredictionInput(csv_rows(raw, "CSV body", max_rows), None)
+        return PredictionInput(csv_rows(raw, "CSV body", max_rows, schema), None)
     body = parse_json(raw)
     if not isinstance(body, dict):
         raise ApiError(400, "request body: must be a JSON object")
@@ -113,11 +114,12 @@ def prediction_rows(config: dict[str, Any]) -> PredictionInput:
             "(with offset, limit) or 'records'",
         )
     if "records" in body:
-        return PredictionInput(from_records(body["records"], "records", max_rows), None)
+        return PredictionInput(from_records(body["records"], "records", max_rows, schema), None)
     if "filepath" in body:
         if not isinstance(body["filepath"], str):
             raise invalid("filepath: must be a string")
-        rows = csv_rows(read_data_file(config, body["filepath"]), body["filepath"], 10**9)
+        raw = read_data_file(config, body["filepath"])
+        rows = csv_rows(raw, body["filepath"], 10**9, schema)
         return PredictionInput(rows, body)
     raise ApiError(400, "request body: give 'filepath' or 'records' (or send text/csv)")
 
@@ -141,12 +143,12 @@ def page_args(args: Any, max_rows: int) -> tuple[int, int]:
     return values[0], values[1]
 
 
-def observations_cache(folder: Path) -> DatasetCache:
+def observations_cache(folder: Path, schema) -> DatasetCache:
     """Every stored observation (labelled or not) in order of arrival, from the store."""
     db = store.store_path(folder)
 
     def load(_path: Path):
-        return dataset.observations_frame(store.all_observations(folder))
+        return dataset.observations_frame(store.all_observations(folder, schema), schema)
 
     return DatasetCache(db, "run ingestion.py", load, also=(db.with_name(db.name + "-wal"),))
 
@@ -172,17 +174,18 @@ bp = Blueprint("api", __name__)
 def prediction():
     """Predictions for a data file (paged), records or a CSV body."""
     model, manifest = state().models.predictor()
-    (ids, matrix), paging = prediction_rows(state().config)
-    total, offset = len(matrix), 0
+    (ids, frame), paging = prediction_rows(state().config)
+    total, offset = len(frame), 0
     if paging is not None:
         offset, limit = page_args(paging, max_request_rows())
         ids = ids[offset : offset + limit] if ids is not None else None
-        matrix = matrix[offset : offset + limit]
-    preds, proba = predict(model, matrix) if len(matrix) else ([], [])
+        frame = frame.iloc[offset : offset + limit]
+    preds, proba = predict(model, frame) if len(frame) else ([], [])
     pairs = zip(preds, proba, strict=True)
     rows = [{"prediction": int(p), "probability": float(q)} for p, q in pairs]
     if ids is not None:
-        rows = [{ID_COLUMN: i, **r} for i, r in zip(ids, rows, strict=True)]
+        id_column = state().config["schema"].id
+        rows = [{id_column: i, **r} for i, r in zip(ids, rows, strict=True)]
     answer = {"model_version": manifest["version"], "rows": len(rows), "predictions": rows}
     if paging is not None:
         end = offset + len(rows)
@@ -194,8 +197,8 @@ def prediction():
 def invocations():
     """MLflow's scoring protocol: 0/1 per row."""
     model, _ = state().models.predictor()
-    _, matrix = request_rows(max_request_rows())
-    return jsonify(predictions=predict(model, matrix, proba=False)[0].tolist())
+    _, frame = request_rows(max_request_rows())
+    return jsonify(predictions=predict(model, frame, proba=False)[0].tolist())
 
 
 @bp.get("/scoring")
@@ -348,16 +351,24 @@ ERROR_HANDLERS = (
 
 def api_state(config: dict[str, Any]) -> ApiState:
     """The models, data caches, metrics and description every request shares."""
-    models = ModelHolder(config["prod_deployment_path"], config["deployment"]["signing_key_path"])
+    schema = config["schema"]
+    key = config["deployment"]["signing_key_path"]
+    models = ModelHolder(config["prod_deployment_path"], key, schema)
     output = config["output_folder_path"]
+
+    def load(path: Path):
+        return dataset.load_dataset(path, schema)
+
     return ApiState(
         config=config,
         models=models,
-        finaldata=DatasetCache(output / FINALDATA, "run ingestion.py"),
-        observations=observations_cache(output),
-        testdata=DatasetCache(test_data_file(config["test_data_path"]), "check test_data_path"),
+        finaldata=DatasetCache(output / FINALDATA, "run ingestion.py", load),
+        observations=observations_cache(output, schema),
+        testdata=DatasetCache(
+            test_data_file(config["test_data_path"]), "check test_data_path", load
+        ),
         metrics=Metrics(models, output),
-        spec=openapi_spec(int(config["api"]["max_rows"])),
+        spec=openapi_spec(int(config["api"]["max_rows"]), schema),
     )
 
 

@@ -1,7 +1,8 @@
 """The API's machine-readable description (OpenAPI 3.0), served at GET /openapi.json.
 
-Built in code from the same constants the server enforces (features, bounds, row cap),
-so the description cannot drift from them. The paths are here, one function per group of
+Built in code from the same definitions the server enforces (the schema's features with
+their types, bounds, levels and labels; the row cap), so the description cannot drift
+from them. The paths are here, one function per group of
 endpoints; the component schemas are in openapi_schemas.py. tests/test_openapi.py
 validates it, and a schemathesis run (make test-slow) checks the server against it.
 """
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from risk_assessment.core.common import FEATURES
-
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.reports.risk import CHANGES
 from risk_assessment.server.openapi_schemas import FILE_NAME, ref, schemas
 
@@ -21,11 +21,18 @@ TOP = r"^([1-9][0-9]{0,2}|1000)?$"
 PAGE = r"^([1-9][0-9]{0,5}|1000000)?$"
 BAND = {"type": "string", "enum": ["high", "medium", "low", ""]}
 SORTS = ["", "rank", "-rank", "client", "change"]  # dashboard.SORTS
-CSV_BODY = {
-    "type": "string",
-    "pattern": "^" + ",".join(FEATURES) + r"\n([0-9]{1,9},[0-9]{1,9},[0-9]{1,9}\n){1,20}$",
-    "description": "a header row with the features (and optionally corporation), then rows",
-}
+
+
+def csv_body(schema: ColumnSchema) -> dict[str, Any]:
+    """A CSV body: the features' header, then rows (digits when every feature is a count)."""
+    counts = all(f.type == "integer" and (f.min or 0) >= 0 for f in schema.features)
+    cell = "[0-9]{1,9}" if counts else "[^,\\n]*"
+    row = ",".join([cell] * len(schema.features))
+    return {
+        "type": "string",
+        "pattern": "^" + ",".join(schema.feature_names) + r"\n(" + row + r"\n){1,20}$",
+        "description": f"a header row with the features (and optionally {schema.id}), then rows",
+    }
 
 
 def answer(description: str, schema: str | None = None, media: str = JSON) -> dict:
@@ -61,12 +68,12 @@ def query(name: str, schema: dict, description: str, required: bool = False) -> 
     }
 
 
-def body(*schemas_: str, csv: bool = True) -> dict[str, Any]:
+def body(*schemas_: str, csv: dict | None = None) -> dict[str, Any]:
     """A required request body: JSON of one of these schemas, or (optionally) CSV."""
     json_schema = ref(schemas_[0]) if len(schemas_) == 1 else {"oneOf": [ref(s) for s in schemas_]}
     content = {JSON: {"schema": json_schema}}
     if csv:
-        content["text/csv"] = {"schema": CSV_BODY}
+        content["text/csv"] = {"schema": csv}
     return {"required": True, "content": content}
 
 
@@ -102,7 +109,7 @@ def corporation() -> dict[str, Any]:
     return {"name": "corporation", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def prediction_paths(max_rows: int) -> dict[str, Any]:
+def prediction_paths(max_rows: int, schema: ColumnSchema) -> dict[str, Any]:
     """/prediction (a file, paged; records; CSV) and /invocations (MLflow)."""
     page = [
         query("offset", {"type": "integer", "minimum": 0}, "first row of the page"),
@@ -117,12 +124,12 @@ def prediction_paths(max_rows: int) -> dict[str, Any]:
     predicted = answer("predictions, one per row, in order", "Predictions")
     post = {
         "summary": "predictions for a data file, records, or a CSV body",
-        "requestBody": body("FileRequest", "RecordsRequest"),
+        "requestBody": body("FileRequest", "RecordsRequest", csv=csv_body(schema)),
         "responses": {"200": predicted, **errors(400, 403, 404, 408, 413, 415, 503)},
     }
     invocations = {
         "summary": "MLflow scoring protocol",
-        "requestBody": body("MlflowRequest"),
+        "requestBody": body("MlflowRequest", csv=csv_body(schema)),
         "responses": {
             "200": answer("0/1 per row", "MlflowPredictions"),
             **errors(400, 408, 413, 415, 503),
@@ -227,10 +234,10 @@ def self_paths() -> dict[str, Any]:
     }
 
 
-def paths(max_rows: int) -> dict[str, Any]:
+def paths(max_rows: int, schema: ColumnSchema) -> dict[str, Any]:
     """Every endpoint, its inputs and its answers."""
     return {
-        **prediction_paths(max_rows),
+        **prediction_paths(max_rows, schema),
         **data_paths(),
         **risk_paths(),
         **status_paths(),
@@ -239,7 +246,7 @@ def paths(max_rows: int) -> dict[str, Any]:
     }
 
 
-def openapi_spec(max_rows: int) -> dict[str, Any]:
+def openapi_spec(max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> dict[str, Any]:
     """The whole OpenAPI document."""
     return {
         "openapi": "3.0.3",
@@ -250,6 +257,6 @@ def openapi_spec(max_rows: int) -> dict[str, Any]:
             "/invocations, the project's own endpoints, diagnostics and metrics. "
             f"Numbers beyond +-2**53 are refused; at most {max_rows} rows per request.",
         },
-        "paths": paths(max_rows),
-        "components": {"schemas": schemas(max_rows)},
+        "paths": paths(max_rows, schema),
+        "components": {"schemas": schemas(max_rows, schema)},
     }

@@ -1,14 +1,15 @@
 """The component schemas of the API's description (openapi.py): inputs, answers, the error.
 
-Built from the same constants the server enforces (features, bounds, row cap).
+Built from the same definitions the server enforces: the schema's columns (each feature's
+type, bounds, levels, label; config["schema"]), the bounds of cells.py, the row cap.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from risk_assessment.core.common import FEATURES, ID_COLUMN
-
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema, Feature
 from risk_assessment.server.protocol import FORMATS, MAX_ABS
 
 
@@ -27,12 +28,45 @@ def closed(required: list[str], **properties: Any) -> dict[str, Any]:
     return {**obj(required, **properties), "additionalProperties": False}
 
 
-NUMBER = {"type": "number", "minimum": 0, "maximum": MAX_ABS}  # counts
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
 TEXT = {"type": "string"}
-# A dict of columns must have columns of equal length: described with one row each.
-COLUMNS = {f: {"type": "array", "items": NUMBER, "minItems": 1, "maxItems": 1} for f in FEATURES}
-COLUMNS[ID_COLUMN] = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1}
+# A category without declared levels: plain words (the server takes any text without
+# control characters, up to 200 characters; the description promises less)
+WORDS = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,60}$"}
+ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,60}$"}
+
+
+def value_schema(feature: Feature) -> dict[str, Any]:
+    """The JSON schema of one feature's value, from its type, bounds, levels and label."""
+    out: dict[str, Any]
+    if feature.numeric:
+        low = -MAX_ABS if feature.min is None else feature.min
+        high = MAX_ABS if feature.max is None else feature.max
+        out = {"type": feature.type, "minimum": low, "maximum": high}
+    elif feature.type == "boolean":
+        out = {"type": "boolean"}
+    else:
+        out = {"type": "string", "enum": list(feature.levels)} if feature.levels else dict(WORDS)
+    if not feature.required:
+        out["nullable"] = True
+    return {**out, "description": feature.words}
+
+
+def columns_schema(schema: ColumnSchema) -> dict[str, Any]:
+    """{column: [values]}: columns of equal length, described with one row each."""
+    columns = {
+        f.name: {"type": "array", "items": value_schema(f), "minItems": 1, "maxItems": 1}
+        for f in schema.features
+    }
+    columns[schema.id] = {"type": "array", "items": ID, "minItems": 1, "maxItems": 1}
+    return obj(required_features(schema), **columns)
+
+
+def required_features(schema: ColumnSchema) -> list[str]:
+    """The features a request must give (the others may be missing)."""
+    return [f.name for f in schema.features if f.required]
+
+
 # File names the description promises to take (the server takes any name, but these never
 # hit a file-system limit): relative, plain characters, .csv
 FILE_NAME = {"type": "string", "pattern": r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,60}/){0,3}\w+\.csv$"}
@@ -44,18 +78,19 @@ def one_format(key: str, schema: dict, params: dict) -> dict[str, Any]:
     return {**obj([key], **{key: schema, "params": params}), "not": {"anyOf": others}}
 
 
-def mlflow_request(records: dict, rows: dict) -> dict[str, Any]:
+def mlflow_request(records: dict, rows: dict, schema: ColumnSchema) -> dict[str, Any]:
     """MLflow's request: exactly one of its four formats, each with ignored params."""
-    tensor = {"oneOf": [records, rows, obj(FEATURES, **COLUMNS)]}
+    tensor = {"oneOf": [records, rows, columns_schema(schema)]}
+    n = len(schema.features)
     split = obj(
         ["data"],
         columns={
             "type": "array",
             "nullable": True,
             "description": "default: the features in their usual order",
-            "items": {"type": "string", "enum": FEATURES},
-            "minItems": 3,
-            "maxItems": 3,
+            "items": {"type": "string", "enum": schema.feature_names},
+            "minItems": n,
+            "maxItems": n,
             "uniqueItems": True,
         },
         data=rows,
@@ -77,15 +112,33 @@ def mlflow_request(records: dict, rows: dict) -> dict[str, Any]:
     }
 
 
-def request_schemas(max_rows: int) -> dict[str, Any]:
+def row_schema(schema: ColumnSchema) -> dict[str, Any]:
+    """A row of values in the features' order (OpenAPI 3.0 cannot type each position: the
+    items are any of the features' value schemas)."""
+    plain = [
+        {k: v for k, v in value_schema(f).items() if k != "description"} for f in schema.features
+    ]
+    kinds = {json.dumps(p, sort_keys=True) for p in plain}
+    items = json.loads(kinds.pop()) if len(kinds) == 1 else {}
+    n = len(schema.features)
+    return {
+        "type": "array",
+        "items": items,
+        "minItems": n,
+        "maxItems": n,
+        "description": "the values of " + ", ".join(schema.feature_names) + ", in that order",
+    }
+
+
+def request_schemas(max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> dict[str, Any]:
     """The inputs: a record, MLflow's request, a file request and a records request."""
-    record = obj(FEATURES, **{f: NUMBER for f in FEATURES}, **{ID_COLUMN: {"type": "string"}})
+    values = {f.name: value_schema(f) for f in schema.features}
+    record = obj(required_features(schema), **values, **{schema.id: ID})
     records = {"type": "array", "items": ref("Record"), "minItems": 1, "maxItems": max_rows}
-    row = {"type": "array", "items": NUMBER, "minItems": 3, "maxItems": 3}
-    rows = {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows}
+    rows = {"type": "array", "items": row_schema(schema), "minItems": 1, "maxItems": max_rows}
     return {
         "Record": record,
-        "MlflowRequest": mlflow_request(records, rows),
+        "MlflowRequest": mlflow_request(records, rows, schema),
         "FileRequest": closed(
             ["filepath"],
             filepath=FILE_NAME,
@@ -96,13 +149,13 @@ def request_schemas(max_rows: int) -> dict[str, Any]:
     }
 
 
-def prediction_schemas() -> dict[str, Any]:
+def prediction_schemas(schema: ColumnSchema) -> dict[str, Any]:
     """The answers of /prediction and /invocations."""
     prediction = obj(
         ["prediction", "probability"],
         prediction={"type": "integer", "enum": [0, 1]},
         probability={"type": "number", "minimum": 0, "maximum": 1},
-        **{ID_COLUMN: {"type": "string"}},
+        **{schema.id: {"type": "string"}},
     )
     return {
         "Predictions": obj(
@@ -157,11 +210,11 @@ def data_schemas() -> dict[str, Any]:
     }
 
 
-def client_schema() -> dict[str, Any]:
+def client_schema(schema: ColumnSchema) -> dict[str, Any]:
     """One client of the risk list, with its reasons."""
     return obj(
-        [ID_COLUMN, "exit_probability", "rank", "risk_band", "reasons", "contributions"],
-        **{ID_COLUMN: {"type": "string"}},
+        [schema.id, "exit_probability", "rank", "risk_band", "reasons", "contributions"],
+        **{schema.id: {"type": "string"}},
         exit_probability={"type": "number"},
         rank={"type": "integer"},
         risk_band={"type": "string", "enum": ["high", "medium", "low"]},
@@ -177,9 +230,9 @@ def client_schema() -> dict[str, Any]:
     )
 
 
-def risk_schemas() -> dict[str, Any]:
+def risk_schemas(schema: ColumnSchema) -> dict[str, Any]:
     """The answers of /risk and /risk/{corporation}."""
-    client = client_schema()
+    client = client_schema(schema)
     return {
         "RiskPage": obj(
             ["model_version", "total", "page", "top", "band", "clients"],
@@ -215,12 +268,12 @@ def status_schemas() -> dict[str, Any]:
     }
 
 
-def schemas(max_rows: int) -> dict[str, Any]:
+def schemas(max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> dict[str, Any]:
     """The component schemas: inputs, answers and the error."""
     return {
-        **request_schemas(max_rows),
-        **prediction_schemas(),
+        **request_schemas(max_rows, schema),
+        **prediction_schemas(schema),
         **data_schemas(),
-        **risk_schemas(),
+        **risk_schemas(schema),
         **status_schemas(),
     }

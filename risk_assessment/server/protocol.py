@@ -1,8 +1,11 @@
 """Request parsing for the model server: MLflow's scoring protocol and the project's own.
 
-Pure functions from request bytes to rows: (ids or None, an n x 3 float matrix of FEATURES).
-Every refusal is an ApiError with an HTTP status, an MLflow error code and a one-line
-message naming the field. Nothing here reads files or the model.
+Pure functions from request bytes to rows: (ids or None, a frame of the schema's features,
+typed). Every cell goes through schema/cells.py's rules, as a file's cells do in ingestion:
+a value that ingestion would drop (12.5 for an integer, a category outside its levels) is
+a 400 naming the column, the row and the reason. Every refusal is an ApiError with an
+HTTP status, an MLflow error code and a one-line message naming the field. Nothing here
+reads files or the model.
 
 MLflow 3 scoring protocol (POST /invocations), application/json with exactly one of
   dataframe_split    {"columns": [...], "data": [[...], ...]}  ("index" ignored)
@@ -21,9 +24,13 @@ import math
 import re
 from typing import Any, NamedTuple
 
-from risk_assessment.core.common import FEATURES, ID_COLUMN
+from risk_assessment.core.common import DataError
 
 import numpy as np
+import pandas as pd
+
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema, Feature
+from risk_assessment.schema.dataset import checked_features, header_names
 
 MAX_ABS = 2**53  # |value| beyond this is refused: floats lose integer precision past it
 MAX_DEPTH = 16  # JSON nesting deeper than this is refused before parsing
@@ -106,42 +113,54 @@ def parse_json(raw: bytes) -> Any:
         raise ApiError(400, f"request body: not valid JSON ({str(exc)[:120]})") from None
 
 
-def number(value: Any, field: str, row: int, text: bool = False) -> float:
-    """A finite number within MAX_ABS: a JSON number, or CSV text when text is set;
-    400 naming field and row otherwise."""
-    where = f"column {field} row {row + 1}"
-    allowed = (int, float, str) if text else (int, float)
-    if isinstance(value, bool) or not isinstance(value, allowed):
+def number_text(value: Any, where: str) -> str:
+    """A JSON number as the text a CSV cell would hold; 400 for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid(f"{where}: {str(value)[:40]!r} is not a number")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise invalid(f"{where}: {value[:40]!r} is not a number") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise invalid(f"{where}: {value!r} is not a finite number")
     if abs(value) > MAX_ABS:
         raise invalid(f"{where}: {str(value)[:40]} is beyond +-2**53 ({MAX_ABS})")
-    if value < 0:  # the features are counts, as ingestion's rules say
-        raise invalid(f"{where}: {str(value)[:40]} is negative; counts are 0 or more")
-    return float(value)
+    return repr(value)
 
 
-def column_values(values: list, field: str, text: bool = False) -> np.ndarray:
-    """A column of numbers as float64; 400 naming the first bad cell."""
-    if all(type(v) is float or (type(v) is int and -MAX_ABS <= v <= MAX_ABS) for v in values):
-        out = np.fromiter(values, dtype=np.float64, count=len(values))  # the common case
-        if np.isfinite(out).all() and ((out >= 0) & (out <= MAX_ABS)).all():
-            return out
-    return np.array([number(v, field, i, text) for i, v in enumerate(values)], dtype=np.float64)
+def cell_text(value: Any, feature: Feature | None, where: str) -> str:
+    """A JSON value as the text a CSV cell would hold, by the feature's type (None: the
+    id column); null is an empty cell. 400 for a JSON type the column cannot hold."""
+    if value is None:
+        return ""
+    if feature is not None and feature.numeric:
+        return number_text(value, where)
+    if feature is not None and feature.type == "boolean" and isinstance(value, bool):
+        return "true" if value else "false"
+    if feature is not None and feature.type == "boolean" and type(value) is int:
+        return str(value)
+    if not isinstance(value, str):
+        raise invalid(f"{where}: {str(value)[:40]!r} is not a string")
+    return value.strip()
 
 
-def id_values(values: list) -> list[str]:
-    """Client ids: strings; 400 naming the first that is not."""
-    for i, value in enumerate(values):
-        if not isinstance(value, str):
-            raise invalid(f"column {ID_COLUMN} row {i + 1}: {str(value)[:40]!r} is not a string")
-    return values
+def fast_numeric(values: list, feature: Feature) -> np.ndarray | None:
+    """The column as float64 when every value is a JSON number that passes the feature's
+    rules (the common case, no text made); None when any needs the full rules."""
+    if not all(type(v) is float or (type(v) is int and -MAX_ABS <= v <= MAX_ABS) for v in values):
+        return None
+    out = np.fromiter(values, dtype=np.float64, count=len(values))
+    fine = np.isfinite(out) & (np.abs(out) <= MAX_ABS)
+    if feature.type == "integer":
+        fine &= out == np.floor(out)
+    if feature.min is not None:
+        fine &= out >= feature.min
+    if feature.max is not None:
+        fine &= out <= feature.max
+    return out if fine.all() else None
+
+
+def column_cells(values: list, feature: Feature | None, field: str, text: bool) -> list[str]:
+    """A column's values as cell texts (CSV text is taken as it is)."""
+    if text:
+        return [str(v).strip() for v in values]
+    return [cell_text(v, feature, f"column {field} row {i + 1}") for i, v in enumerate(values)]
 
 
 def check_rows(n: int, field: str, max_rows: int) -> None:
@@ -153,46 +172,89 @@ def check_rows(n: int, field: str, max_rows: int) -> None:
 
 
 class Rows(NamedTuple):
-    """Rows to score: their ids (None when the request gave none) and the feature matrix."""
+    """Rows to score: their ids (None when the request gave none) and the features, typed,
+    one column per feature of the schema in its order."""
 
     ids: list[str] | None
-    matrix: np.ndarray
+    frame: pd.DataFrame
 
 
-def from_columns(columns: dict[str, list], field: str, max_rows: int, text: bool = False) -> Rows:
-    """(ids, matrix) from {column: [values]}; every column the same length."""
-    missing = [f for f in FEATURES if f not in columns]
+def typed_rows(columns: dict[str, list], schema: ColumnSchema, text: bool) -> Rows:
+    """Rows from {schema column: values}, every cell through the schema's rules (the
+    ingestion's); 400 naming the first bad cell's column, row and reason."""
+    fast = {}
+    if not text and schema.id not in columns:
+        for f in schema.features:
+            out = fast_numeric(columns[f.name], f) if f.numeric and f.name in columns else None
+            if out is None:
+                break
+            fast[f.name] = out
+    if len(fast) == len(schema.features):  # every value a fine number: no text at all
+        return Rows(None, pd.DataFrame(fast, columns=schema.feature_names))
+    n = len(next(iter(columns.values())))
+    cells = {
+        name: column_cells(values, feature_of(schema, name), name, text)
+        for name, values in columns.items()
+    }
+    table = pd.DataFrame({name: cells.get(name, [""] * n) for name in schema.feature_names})
+    if schema.id in cells:
+        table.insert(0, schema.id, cells[schema.id])
+    try:
+        frame = checked_features(table, "rows", schema)
+    except DataError as exc:
+        raise invalid(str(exc).removeprefix("rows: ")) from None
+    return Rows(cells.get(schema.id), frame.reset_index(drop=True))
+
+
+def feature_of(schema: ColumnSchema, name: str) -> Feature | None:
+    """The feature of a column name; None for the id column."""
+    return None if name == schema.id else schema.feature(name)
+
+
+def from_columns(
+    columns: dict[str, list], field: str, max_rows: int, schema: ColumnSchema, text: bool = False
+) -> Rows:
+    """(ids, features) from {column: [values]}; every column the same length. Columns
+    the schema does not know are ignored."""
+    needed = [f.name for f in schema.features if f.required]
+    missing = [f for f in needed if f not in columns]
     if missing:
         raise invalid(f"{field}: missing column(s) {', '.join(missing)}")
-    used = [c for c in (*FEATURES, ID_COLUMN) if c in columns]  # other columns are ignored
-    lengths = {len(columns[c]) if isinstance(columns[c], list) else -1 for c in used}
+    known = [*schema.feature_names, schema.id]
+    used = {c: columns[c] for c in known if c in columns}  # other columns are ignored
+    lengths = {len(v) if isinstance(v, list) else -1 for v in used.values()}
     if -1 in lengths or len(lengths) != 1:
         raise invalid(f"{field}: every column must be a list of the same length")
     check_rows(lengths.pop(), field, max_rows)
-    matrix = np.column_stack([column_values(columns[f], f, text) for f in FEATURES])
-    ids = columns.get(ID_COLUMN)
-    return Rows(id_values(ids) if ids is not None else None, matrix)
+    return typed_rows(used, schema, text)
 
 
-def from_records(records: Any, field: str, max_rows: int) -> Rows:
-    """(ids, matrix) from a list of {column: value} objects."""
+def from_records(records: Any, field: str, max_rows: int, schema: ColumnSchema) -> Rows:
+    """(ids, features) from a list of {column: value} objects."""
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise invalid(f"{field}: must be a list of objects")
     check_rows(len(records), field, max_rows)
+    needed = [f.name for f in schema.features if f.required]
     for i, record in enumerate(records):
-        missing = [f for f in FEATURES if f not in record]
+        missing = [f for f in needed if f not in record]
         if missing:
             raise invalid(f"{field}: record {i + 1} misses column(s) {', '.join(missing)}")
-    matrix = np.column_stack([column_values([r[f] for r in records], f) for f in FEATURES])
-    has_ids = all(ID_COLUMN in r for r in records)
-    return Rows(id_values([r[ID_COLUMN] for r in records]) if has_ids else None, matrix)
+    names = [f for f in schema.feature_names if any(f in r for r in records)]
+    if all(schema.id in r for r in records):
+        names.append(schema.id)
+    return typed_rows({n: [r.get(n) for r in records] for n in names}, schema, False)
 
 
 def from_rows(
-    rows: list, columns: list | None, field: str, max_rows: int, text: bool = False
+    rows: list,
+    columns: list | None,
+    field: str,
+    max_rows: int,
+    schema: ColumnSchema,
+    text: bool = False,
 ) -> Rows:
-    """(ids, matrix) from a list of rows, in the named columns (default: FEATURES)."""
-    columns = list(FEATURES) if columns is None else columns
+    """(ids, features) from a list of rows, in the named columns (default: the features)."""
+    columns = list(schema.feature_names) if columns is None else columns
     if not all(isinstance(c, str) for c in columns):
         raise invalid(f"{field}: column names must be strings")
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
@@ -202,11 +264,11 @@ def from_rows(
         raise invalid(f"{field}: every row must be a list of {len(columns)} values")
     check_rows(len(rows), field, max_rows)
     table = dict(zip(columns, zip(*rows, strict=True), strict=True))
-    return from_columns({k: list(v) for k, v in table.items()}, field, max_rows, text)
+    return from_columns({k: list(v) for k, v in table.items()}, field, max_rows, schema, text)
 
 
-def from_split(split: Any, max_rows: int) -> Rows:
-    """(ids, matrix) from pandas' split orient: {"columns", "data", optional "index"}."""
+def from_split(split: Any, max_rows: int, schema: ColumnSchema) -> Rows:
+    """(ids, features) from pandas' split orient: {"columns", "data", optional "index"}."""
     field = "dataframe_split"
     if not isinstance(split, dict) or not isinstance(split.get("data"), list):
         raise invalid(f"{field}: needs a 'data' list of rows (and 'columns')")
@@ -215,22 +277,22 @@ def from_split(split: Any, max_rows: int) -> Rows:
         raise invalid(f"{field}: 'columns' must be a list")
     if not isinstance(split.get("index", []), list | None):
         raise invalid(f"{field}: 'index' must be a list")
-    return from_rows(split["data"], columns, field, max_rows)
+    return from_rows(split["data"], columns, field, max_rows, schema)
 
 
-def from_tensor(value: Any, field: str, max_rows: int) -> Rows:
-    """(ids, matrix) from instances/inputs: records, rows, or a dict of columns."""
+def from_tensor(value: Any, field: str, max_rows: int, schema: ColumnSchema) -> Rows:
+    """(ids, features) from instances/inputs: records, rows, or a dict of columns."""
     if isinstance(value, dict):
-        return from_columns(value, field, max_rows)
+        return from_columns(value, field, max_rows, schema)
     if not isinstance(value, list):
         raise invalid(f"{field}: must be a list of records or rows, or an object of columns")
     if value and all(isinstance(v, dict) for v in value):
-        return from_records(value, field, max_rows)
-    return from_rows(value, None, field, max_rows)
+        return from_records(value, field, max_rows, schema)
+    return from_rows(value, None, field, max_rows, schema)
 
 
-def mlflow_rows(body: Any, max_rows: int) -> Rows:
-    """(ids, matrix) of an MLflow JSON request: exactly one format key; params ignored."""
+def mlflow_rows(body: Any, max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> Rows:
+    """(ids, features) of an MLflow JSON request: exactly one format key; params ignored."""
     if not isinstance(body, dict):
         raise ApiError(400, f"request body: must be a JSON object with one of {', '.join(FORMATS)}")
     keys = [k for k in FORMATS if k in body]
@@ -241,14 +303,15 @@ def mlflow_rows(body: Any, max_rows: int) -> Rows:
         raise invalid("params: must be an object")
     key = keys[0]
     if key == "dataframe_split":
-        return from_split(body[key], max_rows)
+        return from_split(body[key], max_rows, schema)
     if key == "dataframe_records":
-        return from_records(body[key], key, max_rows)
-    return from_tensor(body[key], key, max_rows)
+        return from_records(body[key], key, max_rows, schema)
+    return from_tensor(body[key], key, max_rows, schema)
 
 
-def csv_rows(raw: bytes, source: str, max_rows: int) -> Rows:
-    """(ids, matrix) from CSV bytes with a header (features required, id optional)."""
+def csv_rows(raw: bytes, source: str, max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> Rows:
+    """(ids, features) from CSV bytes with a header (required features needed, id optional;
+    headers matched as in ingestion: case and spaces ignored, then the aliases)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -259,14 +322,17 @@ def csv_rows(raw: bytes, source: str, max_rows: int) -> Rows:
         raise ApiError(400, f"{source}: binary content, not a CSV file")
     reader = csv.reader(io.StringIO(text))
     try:
-        header = [c.strip().lower() for c in next(reader)]
+        given = next(reader)
         rows = [r for r in reader if r and any(c.strip() for c in r)]
     except csv.Error as exc:
         raise ApiError(400, f"{source}: malformed CSV ({exc})") from None
+    header = [
+        n or c.strip().lower() for n, c in zip(header_names(given, schema), given, strict=True)
+    ]
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise invalid(f"{source}: duplicate column(s) {', '.join(duplicated)}")
-    missing = [f for f in FEATURES if f not in header]
+    missing = [f.name for f in schema.features if f.required and f.name not in header]
     if missing:
         found = ", ".join(header[:8]) or "none"
         raise invalid(f"{source}: missing column(s) {', '.join(missing)} (found: {found})")
@@ -275,4 +341,4 @@ def csv_rows(raw: bytes, source: str, max_rows: int) -> Rows:
     if any(len(r) != len(header) for r in rows):
         bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
         raise invalid(f"{source}: row {bad + 1} has {len(rows[bad])} fields, header {len(header)}")
-    return from_rows(rows, header, source, max_rows, text=True)
+    return from_rows(rows, header, source, max_rows, schema, text=True)

@@ -22,22 +22,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import FEATURES, RiskError
+from risk_assessment.core.common import RiskError
 
 import numpy as np
 import pandas as pd
 from flask import current_app
 from sklearn.base import BaseEstimator
 
-from risk_assessment.deployment.versions import CURRENT, load_deployed
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema, check_model_schema
+from risk_assessment.deployment.versions import CURRENT, load_deployed, read_model_meta
 from risk_assessment.schema import dataset
 from risk_assessment.server.metrics import Metrics
 from risk_assessment.server.protocol import ApiError, invalid
 
 log = logging.getLogger("app")
 
-# Rows the twin must score exactly like the model before it is used.
-CHECK_ROWS = np.array([[0.0, 0.0, 0.0], [5.0, 100.0, 10.0], [250.0, 9000.0, 800.0]])
+# Values the twin must score exactly like the model before it is used (per feature, in
+# turn, clipped to the feature's bounds; booleans 0/1).
+CHECK_VALUES = np.array([[0.0, 0.0, 0.0], [5.0, 100.0, 10.0], [250.0, 9000.0, 800.0]])
+
+
+def check_rows(schema: ColumnSchema) -> pd.DataFrame:
+    """Three rows of the schema's (numeric) features for numpy_twin's check."""
+    columns = {}
+    for j, f in enumerate(schema.features):
+        values = CHECK_VALUES[:, j % 3]
+        if f.type == "boolean":
+            values = np.array([0.0, 1.0, 1.0])
+        low = f.min if f.min is not None else -np.inf
+        high = f.max if f.max is not None else np.inf
+        columns[f.name] = np.clip(values, low, high)
+    return pd.DataFrame(columns, columns=schema.feature_names)
 
 
 def strip_feature_names(obj: Any, seen: set[int]) -> None:
@@ -58,23 +73,27 @@ def strip_feature_names(obj: Any, seen: set[int]) -> None:
         strip_feature_names(value, seen)
 
 
-def numpy_twin(model) -> Any | None:
-    """A copy of model that takes numpy rows in FEATURES order, or None.
+def numpy_twin(model, schema: ColumnSchema = DEFAULT_SCHEMA) -> Any | None:
+    """A copy of model that takes numpy rows in the schema's feature order, or None (also
+    for a schema with categories, whose rows are not numbers).
 
     scikit-learn checks a DataFrame's column names on every call (most of a single-record
     prediction's time); the twin forgets the names and takes plain arrays. Used only if
     it gives the model's labels on CHECK_ROWS and its probabilities (to 1e-9).
     """
+    if any(f.type == "category" for f in schema.features):
+        return None
     try:
         twin = copy.deepcopy(model)
         strip_feature_names(twin, set())
-        frame = pd.DataFrame(CHECK_ROWS, columns=FEATURES)
+        frame = check_rows(schema)
+        rows = frame.to_numpy(dtype=float)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            same = np.array_equal(twin.predict(CHECK_ROWS), model.predict(frame))
+            same = np.array_equal(twin.predict(rows), model.predict(frame))
             # the same arithmetic, but a DataFrame's columns may sum in another order
             close = np.allclose(
-                twin.predict_proba(CHECK_ROWS), model.predict_proba(frame), rtol=1e-9, atol=1e-15
+                twin.predict_proba(rows), model.predict_proba(frame), rtol=1e-9, atol=1e-15
             )
     except Exception as exc:  # any surprise: serve through pandas, as before
         log.warning("no numpy fast path for this model (%s)", type(exc).__name__)
@@ -82,21 +101,22 @@ def numpy_twin(model) -> Any | None:
     return twin if same and close else None
 
 
-class PandasRows:
-    """A model that takes numpy rows by wrapping them in a DataFrame (the slow path)."""
+class NumpyRows:
+    """The numpy twin of a model, taking the request's frame as a float matrix (the fast
+    path of numeric schemas)."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, twin):
+        self.twin = twin
 
-    def predict(self, matrix: np.ndarray) -> np.ndarray:
-        return self.model.predict(pd.DataFrame(matrix, columns=FEATURES))
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.twin.predict(frame.to_numpy(dtype=float))
 
-    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(pd.DataFrame(matrix, columns=FEATURES))
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.twin.predict_proba(frame.to_numpy(dtype=float))
 
 
-def predict(model, matrix: np.ndarray, proba: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(0/1 predictions, exit probabilities or None) of numpy rows in FEATURES order.
+def predict(model, frame: pd.DataFrame, proba: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(0/1 predictions, exit probabilities or None) of rows of the schema's features.
 
     A model that cannot score the values (e.g. NaN after a log of a negative number)
     is a 400 for the caller, not a 500.
@@ -104,8 +124,8 @@ def predict(model, matrix: np.ndarray, proba: bool = True) -> tuple[np.ndarray, 
     try:
         with warnings.catch_warnings():  # log1p of a negative count: NaN, refused below
             warnings.simplefilter("ignore", RuntimeWarning)
-            labels = model.predict(matrix).astype(int)
-            return labels, (model.predict_proba(matrix)[:, 1] if proba else None)
+            labels = model.predict(frame).astype(int)
+            return labels, (model.predict_proba(frame)[:, 1] if proba else None)
     except ValueError as exc:
         reason = str(exc).splitlines()[0][:120]
         raise invalid(f"rows: the model cannot score these values ({reason})") from None
@@ -120,8 +140,8 @@ class ModelHolder:
     serving and the failure is reported by /health.
     """
 
-    def __init__(self, prod: Path, key_file: Path):
-        self.prod, self.key_file = prod, key_file
+    def __init__(self, prod: Path, key_file: Path, schema: ColumnSchema = DEFAULT_SCHEMA):
+        self.prod, self.key_file, self.schema = prod, key_file, schema
         self.lock = threading.Lock()  # held by the thread that loads
         self.target: str | None = None  # the `current` link target last tried
         self.state: tuple | None = None  # (model, numpy twin, manifest), replaced whole
@@ -159,11 +179,13 @@ class ModelHolder:
         self.target = target
         try:
             model, manifest = load_deployed(self.prod, self.key_file)
+            where = f"deployed model {manifest['version']}"
+            check_model_schema(read_model_meta(manifest["folder"]), self.schema, where)
         except RiskError as exc:
             self.error = strip_paths(str(exc))  # answers never show server folders
             log.error("%s", exc)
             return
-        self.state, self.error = (model, numpy_twin(model), manifest), None
+        self.state, self.error = (model, numpy_twin(model, self.schema), manifest), None
         log.info("serving model %s", manifest["version"])
 
     def get(self):
@@ -172,9 +194,9 @@ class ModelHolder:
         return model, manifest
 
     def predictor(self):
-        """(model taking numpy rows, manifest) of the live version."""
+        """(model taking a request's feature frame, manifest) of the live version."""
         model, twin, manifest = self.current()
-        return (twin if twin is not None else PandasRows(model)), manifest
+        return (NumpyRows(twin) if twin is not None else model), manifest
 
 
 MAX_PATH_CHARS = 1024  # longer filepath values are refused before touching the file system

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import COLUMNS, DataError, first_line, sqlite_file
+from risk_assessment.core.common import DataError, first_line, sqlite_file
 
 import pandas as pd
 import sqlalchemy
 
-from risk_assessment.schema.dataset import clean_rows
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
+from risk_assessment.schema.dataset import clean_rows, schema_table
 from risk_assessment.sources.scan import redact_url, select_sql
 
 
@@ -44,9 +45,11 @@ def json_value(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def text_cells(chunk: pd.DataFrame) -> pd.DataFrame:
-    """Database values as the stripped text cells clean_rows() expects (NULL -> '')."""
-    return chunk[COLUMNS].apply(lambda col: col.astype("string").fillna("").str.strip())
+def text_cells(chunk: pd.DataFrame, source: str, schema: ColumnSchema) -> pd.DataFrame:
+    """Database values as the stripped text cells clean_rows() expects (NULL -> ''), under
+    the schema's column names (matched as a file's header is)."""
+    cells = chunk.apply(lambda col: col.astype("string").fillna("").str.strip())
+    return schema_table(cells, f"database {source}", schema, ("id", "target"))
 
 
 def fingerprint(row: tuple) -> str:
@@ -71,7 +74,12 @@ def drop_seen(chunk: pd.DataFrame, column: str, watermark: Any, seen: Counter) -
     return chunk[keep]
 
 
-def read_new_rows(settings: dict[str, Any], watermark: Any, boundary: list[str]) -> DatabaseRead:
+def read_new_rows(
+    settings: dict[str, Any],
+    watermark: Any,
+    boundary: list[str],
+    schema: ColumnSchema = DEFAULT_SCHEMA,
+) -> DatabaseRead:
     """The rows at or above the watermark not read before (boundary: the fingerprints of
     the rows read at it), validated chunk by chunk; DataError when unreadable."""
     source = redact_url(settings["url"])
@@ -91,7 +99,7 @@ def read_new_rows(settings: dict[str, Any], watermark: Any, boundary: list[str])
                 chunksize=int(settings["chunk_rows"]),
             )
             for chunk in chunks:
-                read_chunk(chunk, settings["watermark_column"], source, read)
+                read_chunk(chunk, settings["watermark_column"], source, read, schema)
     except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         raise DataError(f"database {source}: {first_line(exc)}") from None
     finally:
@@ -99,15 +107,21 @@ def read_new_rows(settings: dict[str, Any], watermark: Any, boundary: list[str])
     return read
 
 
-def read_chunk(chunk: pd.DataFrame, column: str, source: str, read: DatabaseRead) -> None:
+def read_chunk(
+    chunk: pd.DataFrame,
+    column: str,
+    source: str,
+    read: DatabaseRead,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
+) -> None:
     """Validate one chunk into read, and move the watermark and its boundary rows along."""
-    missing = [c for c in [column, *COLUMNS] if c not in chunk.columns]
-    if missing:
-        raise DataError(f"database {source}: missing column(s) {', '.join(missing)}")
+    if column not in chunk.columns:
+        raise DataError(f"database {source}: missing column(s) {column}")
+    text_cells(chunk.head(0), source, schema)  # the needed columns are there, or DataError
     chunk = drop_seen(chunk, column, read.watermark, read.seen)
     if chunk.empty:  # pandas yields one empty chunk when nothing is new
         return
-    clean, bad = clean_rows(text_cells(chunk), allow_unlabelled=True)
+    clean, bad = clean_rows(text_cells(chunk, source, schema), schema, allow_unlabelled=True)
     read.parts.append(clean)
     read.reasons.update(bad)
     read.rows_read += len(chunk)

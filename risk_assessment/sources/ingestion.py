@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from risk_assessment.core.common import (
-    COLUMNS,
-    TARGET,
     DataError,
     escape_text,
     now_iso,
@@ -35,10 +33,12 @@ from risk_assessment.core.common import (
 
 import pandas as pd
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.schema.dataset import clean_rows, describe, parse_csv
 from risk_assessment.sources.database import DatabaseRead, read_new_rows
 from risk_assessment.sources.scan import file_stamp, redact_url, scan_input, watermark_key
 from risk_assessment.store import records as store
+from risk_assessment.store.tables import stored_names
 
 log = logging.getLogger("ingestion")
 MAX_ERROR_CHARS = 300  # an error quoted in the record or the log
@@ -66,6 +66,7 @@ class IngestionResult:
     watermark: tuple[str, Any, list[str]] | None = None  # (key, value, boundary rows)
     metrics: dict[str, Any] = field(default_factory=dict)
     batch_id: int | None = None  # set once stored
+    schema: ColumnSchema = DEFAULT_SCHEMA  # the columns the rows were read in
 
     @property
     def sources(self) -> list[FileResult]:
@@ -84,7 +85,8 @@ class IngestionResult:
     def new_rows(self) -> pd.DataFrame:
         """Every row read in this ingestion (before the store drops exact repeats)."""
         frames = [f.data for f in self.ingested if f.data is not None]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+        empty = pd.DataFrame(columns=self.schema.columns)
+        return pd.concat(frames, ignore_index=True) if frames else empty
 
 
 def source_entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -104,7 +106,9 @@ def source_entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def check_file(path: Path, max_bad_share: float) -> FileResult:
+def check_file(
+    path: Path, max_bad_share: float, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> FileResult:
     """Validate one input file; a bad file becomes a 'rejected' entry, never an exception."""
     try:
         stamp, raw = file_stamp(path), path.read_bytes()
@@ -113,26 +117,37 @@ def check_file(path: Path, max_bad_share: float) -> FileResult:
     digest = hashlib.sha256(raw).hexdigest()  # of the bytes read, even if it just changed
     entry = source_entry(path.name, "rejected", path=str(path), sha256=digest, **stamp)
     try:
-        table = parse_csv(raw, str(path))
+        table = parse_csv(raw, str(path), schema)
     except DataError as exc:
         entry["error"] = escape_text(str(exc).removeprefix(f"{path}: "), MAX_ERROR_CHARS)
         return FileResult(entry)
-    return judge_rows(entry, table, max_bad_share)
+    return judge_rows(entry, table, max_bad_share, schema)
 
 
-def judge_rows(entry: dict[str, Any], table: pd.DataFrame, max_bad_share: float) -> FileResult:
-    """Keep a source's valid rows; reject the whole source when too many are bad."""
-    clean, reasons = clean_rows(table, allow_unlabelled=True)
+def judge_rows(
+    entry: dict[str, Any],
+    table: pd.DataFrame,
+    max_bad_share: float,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
+) -> FileResult:
+    """Keep a source's valid rows; reject the whole source when too many are bad.
+
+    The entry names the columns the schema does not know (ignored) and, per reason, the
+    first bad value (examples)."""
+    clean, reasons = clean_rows(table, schema, allow_unlabelled=True)
     entry.update(
         rows_read=len(table),
         rows_rejected=len(table) - len(clean),
-        rows_unlabelled=int(clean[TARGET].isna().sum()),
+        rows_unlabelled=int(clean[schema.target.column].isna().sum()),
         reasons=dict(reasons),
+        examples={k: escape_text(v, 40) for k, v in clean.attrs["examples"].items()},
+        ignored_columns=[escape_text(c, 40) for c in clean.attrs["ignored"]],
     )
     bad_share = entry["rows_rejected"] / max(len(table), 1)
     if clean.empty or bad_share > max_bad_share:
         entry["error"] = escape_text(
-            f"{bad_share:.0%} of rows invalid ({describe(reasons)})", MAX_ERROR_CHARS
+            f"{bad_share:.0%} of rows invalid ({describe(reasons, entry['examples'])})",
+            MAX_ERROR_CHARS,
         )
         return FileResult(entry)
     entry.update(status="ingested", rows_kept=len(clean))
@@ -144,6 +159,7 @@ def ingest(
     output_folder: Path,
     settings: dict[str, Any] | None = None,
     database: dict[str, Any] | None = None,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
 ) -> IngestionResult:
     """Find the input files (and database rows) not handled before and validate them.
 
@@ -152,7 +168,7 @@ def ingest(
     """
     settings = {"max_bad_row_share": 0.5, "settle_seconds": 0.0, **(settings or {})}
     start = time.perf_counter()
-    result = IngestionResult()
+    result = IngestionResult(schema=schema)
     known_sha, known_stamps = store.known_files(output_folder)
     scan = scan_input(input_folder, known_sha, known_stamps, settings["settle_seconds"])
     result.skipped, result.settling, result.unreadable = (
@@ -162,12 +178,12 @@ def ingest(
     )
     for path, _ in scan.new:
         try:
-            result.files.append(check_file(path, settings["max_bad_row_share"]))
+            result.files.append(check_file(path, settings["max_bad_row_share"], schema))
         except DataError as exc:  # unreadable now: not recorded, tried again next tick
             result.unreadable.append((path, str(exc).removeprefix(f"{path}: ")))
     if database and database["url"]:
         try:
-            result.database, result.watermark = read_database(database, output_folder)
+            result.database, result.watermark = read_database(database, output_folder, schema)
         except DataError as exc:
             result.database_error = escape_text(str(exc), MAX_ERROR_CHARS)
     result.metrics = run_metrics(result, input_folder, time.perf_counter() - start)
@@ -193,7 +209,9 @@ def run_metrics(result: IngestionResult, input_folder: Path, seconds: float) -> 
 # ---- the database source ---------------------------------------------------------------------
 
 
-def read_database(settings: dict[str, Any], output_folder: Path):
+def read_database(
+    settings: dict[str, Any], output_folder: Path, schema: ColumnSchema = DEFAULT_SCHEMA
+):
     """Rows at or above the watermark not read before, in chunks, validated like a file.
 
     Returns (FileResult or None when nothing is new, (key, new watermark, fingerprints of
@@ -208,20 +226,22 @@ def read_database(settings: dict[str, Any], output_folder: Path):
         watermark_from=watermark,
         watermark_to=watermark,
     )
-    read = read_new_rows(settings, watermark, boundary)
+    read = read_new_rows(settings, watermark, boundary, schema)
     if not read.rows_read:
         return None, None
     entry.update(rows_read=read.rows_read, watermark_to=read.last)
-    return finish_database(entry, read), (key, read.last, read.boundary)
+    return finish_database(entry, read, schema), (key, read.last, read.boundary)
 
 
-def finish_database(entry: dict[str, Any], read: DatabaseRead) -> FileResult:
+def finish_database(
+    entry: dict[str, Any], read: DatabaseRead, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> FileResult:
     """The database batch's result from its validated chunks."""
     data = pd.concat(read.parts, ignore_index=True)
     entry.update(
         rows_kept=len(data),
         rows_rejected=entry["rows_read"] - len(data),
-        rows_unlabelled=int(data[TARGET].isna().sum()),
+        rows_unlabelled=int(data[schema.target.column].isna().sum()),
         reasons=dict(read.reasons),
     )
     if data.empty:
@@ -234,14 +254,25 @@ def finish_database(entry: dict[str, Any], read: DatabaseRead) -> FileResult:
 # ---- storing ------------------------------------------------------------------------------------
 
 
-def row_tuples(data: pd.DataFrame | None) -> list[tuple]:
-    """A clean frame's rows as COLUMNS tuples for the store (exited None when unlabelled)."""
+def row_tuples(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
+    """A clean frame's rows as tuples of the schema's columns for the store (the target 1/0
+    or None when unlabelled): integers and booleans as int, numbers as float, categories
+    as text, missing as None."""
     if data is None:
         return []
-    target = [None if pd.isna(v) else int(v) for v in data[TARGET]]
-    ids = data[COLUMNS[0]].astype(str).tolist()
-    counts = data[COLUMNS[1:4]].astype("int64").to_numpy().tolist()
-    return [(i, *c, t) for i, c, t in zip(ids, counts, target, strict=True)]
+    target = [None if pd.isna(v) else int(v) for v in data[schema.target.column]]
+    ids = data[schema.id].astype(str).tolist()
+    columns = []
+    for name in stored_names(schema):
+        kind = schema.feature(name).type if name in schema.feature_names else "number"
+        values = data[name] if name in data else pd.Series(None, index=data.index, dtype=object)
+        if kind in ("integer", "boolean"):
+            values = values.astype("Int64").astype(object)
+        elif kind == "number":
+            values = values.astype(float).astype(object)
+        columns.append(values.where(values.notna(), None).tolist())
+    n = len(schema.features)
+    return list(zip(ids, *columns[:n], target, *columns[n:], strict=True))
 
 
 class Stored(NamedTuple):
@@ -258,9 +289,10 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     a crash after it leaves everything, and the exports are rewritten on the next run.
     Each source's entry gets its rows_new (store.commit_batch).
     """
-    sources = [(f.kind, f.entry, row_tuples(f.data)) for f in result.sources]
-    batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark)
-    store.refresh_exports(output_folder)
+    schema = result.schema
+    sources = [(f.kind, f.entry, row_tuples(f.data, schema)) for f in result.sources]
+    batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
+    store.refresh_exports(output_folder, schema)
     if batch is None:
         return Stored(None, result.metrics)
     return Stored(batch, store.ingestion_metrics(output_folder, batch))
@@ -313,8 +345,10 @@ def log_source(e: dict[str, Any]) -> None:
             "%s: dropped %d bad row(s) (%s)",
             where,
             e["rows_rejected"],
-            describe(Counter(e["reasons"])),
+            describe(Counter(e["reasons"]), e.get("examples")),
         )
+    if e.get("ignored_columns"):
+        log.info("%s: ignored columns: %s", where, ", ".join(e["ignored_columns"]))
 
 
 def ingest_configured(config: dict[str, Any], db: store.Store | None = None) -> IngestionResult:
@@ -325,15 +359,24 @@ def ingest_configured(config: dict[str, Any], db: store.Store | None = None) -> 
         config["output_folder_path"] if db is None else db,
         config["ingestion"],
         config["input_database"],
+        config["schema"],
     )
 
 
 def run_ingestion(config: dict[str, Any], db: store.Store | None = None) -> IngestionResult:
     """Ingest and store with the settings of a loaded config (the caller holds the lock);
     a run passes its open store down as db."""
+    schema = config["schema"]
     where = config["output_folder_path"] if db is None else db  # a run's open store
-    store.refresh_exports(where)  # a deleted export comes back
+    store.refresh_exports(where, schema)  # a deleted export comes back
     result = ingest_configured(config, db)
+    # rows stored under an earlier schema that lack a column this one needs
+    result.metrics["rows_not_trained"] = store.unusable_rows(where, schema)
     result.batch_id, result.metrics = save_ingestion(where, result)
+    if result.metrics.get("rows_not_trained"):
+        log.warning(
+            "%d stored row(s) lack a column the current schema needs: kept, not trained on",
+            result.metrics["rows_not_trained"],
+        )
     log_result(result)
     return result

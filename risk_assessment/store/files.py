@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from risk_assessment.core.common import (
-    COLUMNS,
     FINALDATA,
     INGESTED_FILES,
     INGESTION_RECORD,
@@ -34,12 +33,14 @@ from risk_assessment.core.common import (
     write_json,
 )
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.store.tables import (
-    INSERT_OBS,
     RUN_FIELDS,
+    add_value_columns,
     insert_batch,
     insert_row,
     insert_source,
+    insert_sql,
     save_watermark,
 )
 
@@ -64,15 +65,15 @@ def legacy_rows(path: Path) -> list[tuple]:
         return []
     from risk_assessment.schema.dataset import clean_rows, read_raw_csv
 
-    clean, reasons = clean_rows(read_raw_csv(path))
+    clean, reasons = clean_rows(read_raw_csv(path, DEFAULT_SCHEMA), DEFAULT_SCHEMA)
     if reasons:
         logging.getLogger("store").warning(
             "%s: %d row(s) of the old training set left out (%s)",
             path, sum(reasons.values()), ", ".join(f"{k}: {v}" for k, v in reasons.items()),
         )  # fmt: skip
     return [
-        (str(c), int(m), int(y), int(e), int(x))
-        for c, m, y, e, x in clean[COLUMNS].itertuples(index=False, name=None)
+        (str(c), *map(int, values))
+        for c, *values in clean[DEFAULT_SCHEMA.columns].itertuples(index=False, name=None)
     ]
 
 
@@ -131,21 +132,29 @@ def exports_current(folder: Path, recorded: dict[str, Any], fingerprint: list[in
     return True
 
 
-def rows_csv(rows: Iterable[Sequence]) -> str:
-    """COLUMNS rows as CSV text with a header (ids written exactly as stored)."""
+def cell(value: Any) -> Any:
+    """A stored value as a CSV cell: None empty, floats exactly (repr), the rest as is."""
+    return "" if value is None else repr(value) if isinstance(value, float) else value
+
+
+def rows_csv(rows: Iterable[Sequence], schema: ColumnSchema = DEFAULT_SCHEMA) -> str:
+    """Stored rows (the schema's columns) as CSV text with a header (ids written exactly
+    as stored, the target as 1/0)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
+    writer.writerow(schema.columns)
+    writer.writerows([r[0], *map(cell, r[1:])] for r in rows)
     return buffer.getvalue()
 
 
-def write_exports(folder: Path, rows: list[tuple], record: dict[str, Any]) -> dict[str, str]:
+def write_exports(
+    folder: Path, rows: list[tuple], record: dict[str, Any], schema: ColumnSchema = DEFAULT_SCHEMA
+) -> dict[str, str]:
     """Write finaldata.csv (when there are rows or it exists), the ingestion record and
     ingestedfiles.txt, each whole and atomically; returns the sha256 of each written."""
     written = {}
     if rows or (folder / FINALDATA).exists():
-        write_atomic(folder / FINALDATA, rows_csv(rows))
+        write_atomic(folder / FINALDATA, rows_csv(rows, schema))
         written[FINALDATA] = sha256_file(folder / FINALDATA)
     write_json(folder / INGESTION_RECORD, record)
     written[INGESTION_RECORD] = sha256_file(folder / INGESTION_RECORD)
@@ -170,7 +179,9 @@ def import_legacy(db: sqlite3.Connection, folder: Path, history: Path) -> None:
         source = insert_source(
             db, batch, "legacy", {"name": FINALDATA, "status": "imported", "rows_kept": len(rows)}
         )
-        db.executemany(INSERT_OBS, [(source, *row) for row in rows])
+        add_value_columns(db, DEFAULT_SCHEMA)
+        fingerprint = DEFAULT_SCHEMA.fingerprint()
+        db.executemany(insert_sql(DEFAULT_SCHEMA), [(source, fingerprint, *r) for r in rows])
         database = record.get("database") or {}
         if database.get("source"):
             key = json.dumps(database["source"], sort_keys=True)

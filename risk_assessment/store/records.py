@@ -1,5 +1,6 @@
 """The system of record: one SQLite file, output_folder_path/store.db, and the only code
 that reads or writes it (with tables.py, the rows, and files.py, the original files).
+
 Everything one ingestion stores is committed in one transaction, so a crash leaves all of it
 or none. The original project's files are exports, rewritten when missing, edited or
 behind. A run opens the store once (Store) and passes it
@@ -11,20 +12,31 @@ Standard library only: the cron tick opens the store without importing pandas.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import INGESTION_RECORD, DataError, now_iso, read_json
+from risk_assessment.core.common import INGESTION_RECORD, now_iso, read_json
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.store import files as store_files
+from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STORE_FILE, ...)
+    LEGACY_HISTORY,
+    SCHEMA_VERSION,
+    STORE_FILE,
+    Store,
+    Where,
+    connection,
+    folder_of,
+    migrate,
+    open_store,
+    ready,
+    store_path,
+)
+from risk_assessment.store.readable import select_columns, usable_sql
 from risk_assessment.store.tables import (
-    INSERT_OBS,
-    SCHEMA,
     Run,
-    add_run_columns,
+    add_value_columns,
     batch_dict,
     decode_run,
     encode_run,
@@ -32,137 +44,35 @@ from risk_assessment.store.tables import (
     insert_batch,
     insert_row,
     insert_source,
+    insert_sql,
     is_idle,
     is_idle_row,
     mark_duplicates,
-    missing_run_columns,
     save_ingestion_metrics,
     save_watermark,
-    schema_version,
     set_meta,
     transaction,
 )
 
-STORE_FILE = "store.db"
-LEGACY_HISTORY = "runs.db"  # the run history before the store existed
-SCHEMA_VERSION = 2
 STEPS = ("ingested", "judged", "gated", "deployed", "done")
-
-
-# ---- opening, schema, migration ------------------------------------------------------------
-
-
-def store_path(folder: Path) -> Path:
-    """Where the store of an output folder lives."""
-    return Path(folder) / STORE_FILE
-
-
-def open_store(folder: Path) -> sqlite3.Connection:
-    """The store of folder, created and migrated to SCHEMA_VERSION on first use.
-
-    WAL journal: readers (the API) never block the writer; synchronous=FULL: a committed
-    transaction survives a crash of the machine, not only of the process.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fresh = not store_path(folder).exists()
-    db = sqlite3.connect(store_path(folder), timeout=30, isolation_level=None)
-    db.row_factory = sqlite3.Row
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        migrate(db, folder, fresh)
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise DataError(f"{store_path(folder)}: not a usable store ({exc})") from None
-    return db
-
-
-class Store:
-    """An open store, migrated once: a run opens it (`with Store(folder) as db`) and passes
-    it down; given a folder instead, a function below opens the store for that one call."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self.db = open_store(self.folder)
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.close()
-
-
-Where = Store | Path
-
-
-def folder_of(where: Where) -> Path:
-    """The output folder of a store or of a folder."""
-    return where.folder if isinstance(where, Store) else Path(where)
-
-
-@contextmanager
-def connection(where: Where) -> Iterator[sqlite3.Connection]:
-    """The connection of an open Store, or one opened (and closed) for this call."""
-    if isinstance(where, Store):
-        yield where.db
-        return
-    with closing(open_store(where)) as db:
-        yield db
-
-
-def ready(folder: Where) -> bool:
-    """True when folder has a store (an open Store has); an installation made before the
-    store existed (its ingestion record is there) is imported first, so no reader sees it
-    as empty."""
-    if isinstance(folder, Store) or store_path(folder).exists():
-        return True
-    if (Path(folder) / INGESTION_RECORD).exists() or (Path(folder) / LEGACY_HISTORY).exists():
-        open_store(folder).close()
-        return True
-    return False
-
-
-def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
-    """Bring the store forward to SCHEMA_VERSION, one transaction per step.
-
-    Version 1 held observations, sources, batches and runs; version 2 adds the verdict
-    to runs. Run columns are also added whenever Run gains a field, so an older store
-    never makes a later tick fail on a missing column.
-    """
-    version = schema_version(db)
-    if version > SCHEMA_VERSION:
-        raise DataError(
-            f"{store_path(folder)}: schema version {version} is newer than this code's "
-            f"{SCHEMA_VERSION}; update the code"
-        )
-    if version < SCHEMA_VERSION:
-        with transaction(db):
-            for statement in SCHEMA:
-                db.execute(statement)
-            add_run_columns(db)
-            if fresh or version == 0:
-                store_files.import_legacy(db, folder, folder / LEGACY_HISTORY)
-            set_meta(db, "schema_version", SCHEMA_VERSION)
-    elif missing_run_columns(db):  # only then a write: readers never wait on each other
-        with transaction(db):
-            add_run_columns(db)
 
 
 # ---- ingestion: one transaction per batch --------------------------------------------------
 
 
 def commit_batch(
-    folder: Path,
+    folder: Where,
     sources: Sequence[tuple[str, dict[str, Any], Iterable[tuple]]],
     metrics: dict[str, Any],
     watermark: tuple[str, Any, list[str]] | None = None,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
 ) -> int | None:
     """Store one ingestion atomically: sources, their rows, the watermark, the metrics.
 
     Args:
-        sources: (kind, record entry, rows) per source, rows as COLUMNS tuples (exited
-            None when unlabelled), in order of arrival.
+        sources: (kind, record entry, rows) per source, rows as tuples of the schema's
+            columns (id, features, target 1/0 or None when unlabelled, value), in order
+            of arrival.
         metrics: the ingestion's metrics, stored with rows_new and rows_total filled in
             (read them back with ingestion_metrics).
         watermark: (source key, last value read, fingerprints of the rows at that value).
@@ -171,13 +81,14 @@ def commit_batch(
     """
     if not sources:
         return None
+    fingerprint, insert = schema.fingerprint(), insert_sql(schema)
     with connection(folder) as db, transaction(db):
+        add_value_columns(db, schema)
         batch = insert_batch(db)
-        first = db.execute("SELECT COALESCE(MAX(seq), 0) FROM observations").fetchone()[0]
         for kind, entry, rows in sources:
             source = insert_source(db, batch, kind, entry)
-            db.executemany(INSERT_OBS, ((source, *row) for row in rows))
-            entry["rows_new"] = mark_duplicates(db, source, first)
+            db.executemany(insert, ((source, fingerprint, *row) for row in rows))
+            entry["rows_new"] = mark_duplicates(db, source, schema)
             db.execute(
                 "UPDATE sources SET entry = ? WHERE id = ?",
                 (json.dumps(entry, default=str), source),
@@ -257,65 +168,75 @@ def batch_sources(folder: Where, batch: int) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in rows]
 
 
-_OBS_COLUMNS = (
-    "o.seq, o.corporation, o.lastmonth_activity, o.lastyear_activity, "
-    "o.number_of_employees, o.exited"
-)
-
-
-def observation_rows(folder: Where, sql: str, params: tuple = ()) -> list[tuple]:
-    """(seq, *COLUMNS) rows of a query over observations `o` (and sources `s`); [] before
-    the first ingestion."""
+def observation_rows(
+    folder: Where, sql: str, params: tuple = (), schema: ColumnSchema = DEFAULT_SCHEMA
+) -> list[tuple]:
+    """(seq, *the schema's columns) rows of a query over observations `o` (and sources
+    `s`), only rows the schema can read; [] before the first ingestion. sql starts with
+    FROM and has a WHERE clause."""
     if not ready(folder):
         return []
     with connection(folder) as db:
-        return [tuple(r) for r in db.execute(f"SELECT {_OBS_COLUMNS} {sql}", params)]
+        where = f" AND {usable_sql(db, schema)}"
+        head, _, order = sql.partition(" ORDER BY ")
+        query = f"SELECT {select_columns(db, schema)} {head}{where} ORDER BY {order}"
+        return [tuple(r) for r in db.execute(query, params)]
+
+
+def unusable_rows(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> int:
+    """How many stored observations lack a column the schema needs: kept, never read."""
+    if not ready(folder):
+        return 0
+    with connection(folder) as db:
+        sql = f"SELECT COUNT(*) FROM observations o WHERE NOT {usable_sql(db, schema)}"
+        return int(db.execute(sql).fetchone()[0])
 
 
 _BATCH_JOIN = "FROM observations o JOIN sources s ON o.source_id = s.id"
 
 
-def batch_rows(folder: Where, batch: int) -> list[tuple]:
-    """(seq, *COLUMNS) of a batch's new observations (exact repeats left out), in order."""
-    return observation_rows(
-        folder, f"{_BATCH_JOIN} WHERE s.batch_id = ? AND o.duplicate = 0 ORDER BY o.seq", (batch,)
-    )
+def batch_rows(folder: Where, batch: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
+    """(seq, *columns) of a batch's new observations (exact repeats left out)."""
+    sql = f"{_BATCH_JOIN} WHERE s.batch_id = ? AND o.duplicate = 0 ORDER BY o.seq"
+    return observation_rows(folder, sql, (batch,), schema)
 
 
-def training_rows(folder: Where, since_batch: int | None = None) -> list[tuple]:
-    """(seq, *COLUMNS) of the training set: labelled observations, exact repeats dropped,
-    in order of arrival; only those of batches >= since_batch when given."""
+def training_rows(
+    folder: Where, since_batch: int | None = None, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> list[tuple]:
+    """(seq, *columns) of the training set: labelled observations, exact
+    repeats dropped, in order of arrival; only those of batches >= since_batch when given."""
     where = "" if since_batch is None else " AND s.batch_id >= ?"
     params = () if since_batch is None else (since_batch,)
     sql = f"{_BATCH_JOIN} WHERE o.exited IS NOT NULL AND o.duplicate = 0{where} ORDER BY o.seq"
-    return observation_rows(folder, sql, params)
+    return observation_rows(folder, sql, params, schema)
 
 
-def latest_observations(folder: Where) -> list[tuple]:
-    """(seq, *COLUMNS) of the last observation to arrive of every client, in order."""
+def latest_observations(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
+    """(seq, *columns) of the last observation to arrive of every client."""
+    sql = "FROM observations o WHERE o.seq = (SELECT MAX(seq) FROM observations "
     return observation_rows(
-        folder,
-        "FROM observations o WHERE o.seq = (SELECT MAX(seq) FROM observations "
-        "WHERE corporation = o.corporation) ORDER BY o.seq",
+        folder, sql + "WHERE corporation = o.corporation) ORDER BY o.seq", (), schema
     )
 
 
-def client_observations(folder: Where, corporation: str) -> list[tuple]:
-    """(seq, *COLUMNS) of every observation of one client, in order of arrival."""
-    return observation_rows(
-        folder, "FROM observations o WHERE corporation = ? ORDER BY seq", (corporation,)
-    )
+def client_observations(
+    folder: Where, client: str, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> list[tuple]:
+    """(seq, *columns) of every observation of one client, in order of arrival."""
+    sql = "FROM observations o WHERE corporation = ? ORDER BY seq"
+    return observation_rows(folder, sql, (client,), schema)
 
 
-def all_observations(folder: Where) -> list[tuple]:
-    """(seq, *COLUMNS) of every observation, labelled or not, in order of arrival."""
-    return observation_rows(folder, "FROM observations o ORDER BY seq")
+def all_observations(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
+    """(seq, *columns) of every observation, labelled or not, in order."""
+    return observation_rows(folder, "FROM observations o WHERE 1 ORDER BY seq", (), schema)
 
 
 # ---- exports: the original project's files, written from the store ------------------------
 
 
-def refresh_exports(folder: Where) -> bool:
+def refresh_exports(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> bool:
     """Rewrite the exports from the store when missing, edited or behind; True if written.
 
     An export is never merged onto: it is rebuilt whole, so a deleted or hand-edited
@@ -324,12 +245,13 @@ def refresh_exports(folder: Where) -> bool:
     if not ready(folder):
         return False
     with connection(folder) as db:
-        fingerprint = store_files.export_fingerprint(db)
+        fingerprint = [*store_files.export_fingerprint(db), schema.fingerprint()]
         out = folder_of(folder)
         if store_files.exports_current(out, get_meta(db, "exports", {}), fingerprint):
             return False
-        rows = [r[1:] for r in training_rows(folder)]
-        written = store_files.write_exports(out, rows, store_files.ingestion_record(db))
+        rows = [r[1:] for r in training_rows(folder, schema=schema)]
+        record = store_files.ingestion_record(db)
+        written = store_files.write_exports(out, rows, record, schema)
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True

@@ -5,8 +5,10 @@ A part of store.py, and only store.py imports it: store.py opens the file, migra
 answers the pipeline's questions; this module knows the rows. Standard library only.
 
 Tables
-    observations  every valid row ever ingested, in order of arrival (seq), with its source;
-                  `exited` is NULL for an unlabelled row (a current client, outcome unknown)
+    observations  every valid row ever ingested, in order of arrival (seq), with its source:
+                  the client id, `exited` (NULL for an unlabelled row: a current client,
+                  outcome unknown), the fingerprint of the schema it was stored under, and
+                  one "v:<name>" column per schema column (docs/design.md)
     sources       every input file or database batch seen: sha256, counts, reasons, status
     batches       what one ingestion stored together, and how far its run got:
                   ingested -> judged -> gated -> deployed -> done, with verdict and decision
@@ -24,6 +26,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from risk_assessment.core.common import now_iso
+
+from risk_assessment.core.columns import ColumnSchema
 
 
 @dataclass
@@ -79,13 +83,13 @@ SCHEMA = [
         id INTEGER PRIMARY KEY, batch_id INTEGER, kind TEXT, name TEXT, path TEXT,
         sha256 TEXT, size INTEGER, mtime_ns INTEGER, status TEXT, entry TEXT)""",
     """CREATE INDEX IF NOT EXISTS sources_sha ON sources(sha256)""",
+    # the client id (whatever the schema names it) in `corporation`, the outcome 1/0 (NULL:
+    # unlabelled) in `exited`, the fingerprint of the schema a row was stored under in
+    # `schema`; each schema column's value in a column "v:<name>" (add_value_columns)
     """CREATE TABLE IF NOT EXISTS observations (
         seq INTEGER PRIMARY KEY, source_id INTEGER NOT NULL, corporation TEXT NOT NULL,
-        lastmonth_activity INTEGER NOT NULL, lastyear_activity INTEGER NOT NULL,
-        number_of_employees INTEGER NOT NULL, exited INTEGER, duplicate INTEGER NOT NULL
-        DEFAULT 0)""",
-    """CREATE INDEX IF NOT EXISTS observations_row ON observations(corporation,
-        lastmonth_activity, lastyear_activity, number_of_employees, exited)""",
+        exited INTEGER, duplicate INTEGER NOT NULL DEFAULT 0, schema TEXT)""",
+    """CREATE INDEX IF NOT EXISTS observations_row ON observations(corporation, exited)""",
     """CREATE INDEX IF NOT EXISTS observations_source ON observations(source_id)""",
     """CREATE TABLE IF NOT EXISTS watermarks (source TEXT PRIMARY KEY, value TEXT,
         boundary TEXT)""",
@@ -144,12 +148,80 @@ def set_meta(db: sqlite3.Connection, key: str, value: Any) -> None:
     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
 
-# ---- writing rows ---------------------------------------------------------------------
+# ---- the schema's value columns ---------------------------------------------------------
 
-INSERT_OBS = (
-    "INSERT INTO observations (source_id, corporation, lastmonth_activity, "
-    "lastyear_activity, number_of_employees, exited) VALUES (?, ?, ?, ?, ?, ?)"
-)
+
+def value_column(name: str) -> str:
+    """The quoted store column of a schema column: "v:<name>" (any name is safe)."""
+    return '"v:' + name.replace('"', '""') + '"'
+
+
+def stored_names(schema: ColumnSchema) -> list[str]:
+    """The schema columns kept per observation besides id and target: features, value."""
+    extra = [schema.value] if schema.value and schema.value not in schema.feature_names else []
+    return [*schema.feature_names, *extra]
+
+
+def value_columns(db: sqlite3.Connection) -> set[str]:
+    """The schema column names the observations table has a "v:" column for (any case)."""
+    names = [row[1] for row in db.execute("PRAGMA table_info(observations)")]
+    return {n[2:].lower() for n in names if n.startswith("v:")}
+
+
+def add_value_columns(db: sqlite3.Connection, schema: ColumnSchema) -> None:
+    """ALTER TABLE for every schema column the observations table lacks (no declared type:
+    SQLite keeps each value as given, integer, real or text), and record the schema under
+    its fingerprint (meta `schemas`), inside the caller's transaction."""
+    have = value_columns(db)
+    for name in stored_names(schema):
+        if name.lower() not in have:
+            db.execute(f"ALTER TABLE observations ADD COLUMN {value_column(name)}")
+    schemas = get_meta(db, "schemas", {})
+    if schema.fingerprint() not in schemas:
+        set_meta(db, "schemas", {**schemas, schema.fingerprint(): schema.to_dict()})
+
+
+def extra_names(schema: ColumnSchema) -> list[str]:
+    """The stored columns after the target: the value column, unless it is a feature."""
+    return stored_names(schema)[len(schema.features) :]
+
+
+def insert_sql(schema: ColumnSchema) -> str:
+    """INSERT of one observation: (source_id, schema fingerprint, then the schema's columns
+    in order: id, features, target 1/0/None, value)."""
+    features = [value_column(f) for f in schema.feature_names]
+    extra = [value_column(n) for n in extra_names(schema)]
+    columns = ", ".join(["corporation", *features, "exited", *extra])
+    marks = ", ".join("?" * (4 + len(features) + len(extra)))
+    return f"INSERT INTO observations (source_id, schema, {columns}) VALUES ({marks})"
+
+
+LEGACY_FEATURES = ("lastmonth_activity", "lastyear_activity", "number_of_employees")
+
+
+def upgrade_observations(db: sqlite3.Connection, schema: ColumnSchema) -> None:
+    """Move the observations of a version 1-2 store (the course's three INTEGER NOT NULL
+    columns) into the layout of version 3, in SQL, inside the caller's transaction."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(observations)")}
+    if not set(LEGACY_FEATURES) <= have:
+        return
+    db.execute("ALTER TABLE observations RENAME TO observations_v2")
+    db.execute("DROP INDEX IF EXISTS observations_row")
+    db.execute("DROP INDEX IF EXISTS observations_source")
+    for statement in SCHEMA:
+        db.execute(statement)
+    add_value_columns(db, schema)
+    columns = ", ".join(value_column(n) for n in LEGACY_FEATURES)
+    db.execute(
+        f"INSERT INTO observations (seq, source_id, corporation, exited, duplicate, schema, "
+        f"{columns}) SELECT seq, source_id, corporation, exited, duplicate, ?, "
+        f"{', '.join(LEGACY_FEATURES)} FROM observations_v2",
+        (schema.fingerprint(),),
+    )
+    db.execute("DROP TABLE observations_v2")
+
+
+# ---- writing rows ---------------------------------------------------------------------
 
 
 def insert_batch(db: sqlite3.Connection, step: str = "ingested") -> int:
@@ -210,16 +282,17 @@ def save_ingestion_metrics(db: sqlite3.Connection, batch: int, metrics: dict[str
     )
 
 
-def mark_duplicates(db: sqlite3.Connection, source: int, first_seq: int) -> int:
-    """Flag this source's rows that repeat an earlier observation exactly; count the rest."""
+def mark_duplicates(db: sqlite3.Connection, source: int, schema: ColumnSchema) -> int:
+    """Flag this source's rows that repeat an earlier observation exactly (every schema
+    column, under the same schema); count the rest."""
+    same = "".join(
+        f" AND o.{c} IS observations.{c}" for c in map(value_column, stored_names(schema))
+    )
     db.execute(
-        """UPDATE observations SET duplicate = 1 WHERE source_id = ? AND EXISTS (
+        f"""UPDATE observations SET duplicate = 1 WHERE source_id = ? AND EXISTS (
             SELECT 1 FROM observations o WHERE o.seq < observations.seq
             AND o.corporation = observations.corporation
-            AND o.lastmonth_activity = observations.lastmonth_activity
-            AND o.lastyear_activity = observations.lastyear_activity
-            AND o.number_of_employees = observations.number_of_employees
-            AND o.exited IS observations.exited)""",
+            AND o.exited IS observations.exited AND o.schema IS observations.schema{same})""",
         (source,),
     )
     return db.execute(

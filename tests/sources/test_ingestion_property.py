@@ -157,8 +157,9 @@ def stored(config: dict) -> list[tuple]:
     """(seq, source name, *COLUMNS) of every observation, in order."""
     with closing(sqlite3.connect(config["output_folder_path"] / store.STORE_FILE)) as db:
         return db.execute(
-            "SELECT o.seq, s.name, o.corporation, o.lastmonth_activity, o.lastyear_activity, "
-            "o.number_of_employees, o.exited FROM observations o JOIN sources s "
+            'SELECT o.seq, s.name, o.corporation, o."v:lastmonth_activity", '
+            'o."v:lastyear_activity", o."v:number_of_employees", o.exited '
+            "FROM observations o JOIN sources s "
             "ON o.source_id = s.id ORDER BY o.seq"
         ).fetchall()
 

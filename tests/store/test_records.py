@@ -12,6 +12,7 @@ import pytest
 from risk_assessment.core.common import FINALDATA, INGESTED_FILES, INGESTION_RECORD, DataError
 from risk_assessment.store import records as store
 from risk_assessment.store.records import Run
+from risk_assessment.store.tables import schema_version
 from tests.conftest import small_rows
 
 
@@ -146,7 +147,7 @@ def test_an_error_run_is_never_folded(tmp_path):
 def test_a_new_store_carries_the_schema_version(tmp_path):
     """A fresh store records SCHEMA_VERSION."""
     with closing(store.open_store(tmp_path)) as db:
-        assert store.schema_version(db) == store.SCHEMA_VERSION
+        assert schema_version(db) == store.SCHEMA_VERSION
 
 
 def test_an_older_store_is_migrated_forward(tmp_path):
@@ -158,7 +159,7 @@ def test_an_older_store_is_migrated_forward(tmp_path):
         db.execute("ALTER TABLE runs DROP COLUMN verdict")
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     with closing(store.open_store(tmp_path)) as db:
-        assert store.schema_version(db) == store.SCHEMA_VERSION
+        assert schema_version(db) == store.SCHEMA_VERSION
         names = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
     assert "verdict" in names
     store.record_run(tmp_path, Run(batch_id=2, decision="no drift", verdict={"k": 1}))

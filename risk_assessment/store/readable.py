@@ -1,0 +1,53 @@
+"""Which stored observations the current schema can read, and the columns to read.
+
+Each observation keeps the fingerprint of the schema it was stored under (meta `schemas`
+maps each fingerprint to its schema). A row stored under an earlier schema is read when
+that schema had every feature the current one requires, with a compatible type, and no
+required value is missing; other rows stay in the store, never trained on or scored
+(counted by records.unusable_rows). A part of store.py; standard library only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from risk_assessment.core.columns import ColumnSchema
+from risk_assessment.store.tables import get_meta, stored_names, value_column, value_columns
+
+
+def usable_schemas(db: sqlite3.Connection, schema: ColumnSchema) -> list[str]:
+    """The fingerprints of the stored schemas whose rows the schema can read: each of its
+    required features was stored with a compatible type (an integer reads as a number)."""
+    wanted = {f.name: f for f in schema.features}
+    fits = {("integer", "number"), ("boolean", "integer"), ("boolean", "number")}
+    usable = []
+    for fingerprint, stored in get_meta(db, "schemas", {}).items():
+        had = {n: spec.get("type") for n, spec in stored.get("features", {}).items()}
+        if all(
+            had.get(name) == f.type
+            or (had.get(name), f.type) in fits
+            or (had.get(name) is None and not f.required)
+            for name, f in wanted.items()
+        ):
+            usable.append(fingerprint)
+    return usable
+
+
+def usable_sql(db: sqlite3.Connection, schema: ColumnSchema) -> str:
+    """A condition on observations `o`: stored under a usable schema, no required value
+    missing. Other rows are kept in the store, not read (counted by unusable_rows)."""
+    marks = ", ".join(f"'{fp}'" for fp in usable_schemas(db, schema) if fp.isalnum()) or "''"
+    have = value_columns(db)
+    needed = [f.name for f in schema.features if f.required]
+    if any(name.lower() not in have for name in needed):
+        return "0"
+    not_null = "".join(f" AND o.{value_column(n)} IS NOT NULL" for n in needed)
+    return f"(o.schema IN ({marks}){not_null})"
+
+
+def select_columns(db: sqlite3.Connection, schema: ColumnSchema) -> str:
+    """seq, then the schema's columns in order (NULL for one the store lacks)."""
+    have = value_columns(db)
+    values = [f"o.{value_column(n)}" if n.lower() in have else "NULL" for n in stored_names(schema)]
+    n = len(schema.features)
+    return ", ".join(["o.seq", "o.corporation", *values[:n], "o.exited", *values[n:]])
