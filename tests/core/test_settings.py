@@ -36,7 +36,7 @@ def test_defaults_filled_for_original_five_keys(tmp_path):
     assert config["ingestion"] == DEFAULTS["ingestion"]
     assert config["training"] == DEFAULTS["training"]
     assert config["config_file"] == tmp_path / "config.json"
-    assert set(config) == set(DEFAULTS) | {"config_file"}
+    assert set(config) == set(DEFAULTS) | {"config_file", "schema"}
 
 
 def test_partial_nested_settings_merge_with_defaults(tmp_path):
