@@ -20,7 +20,7 @@ EXAMPLE_DATA := practicedata sourcedata testdata
 ## help: list every target with its purpose
 help:
 	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) \
-		| awk -F'\t' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+		| awk -F'\t' '{ printf "  make %-13s %s\n", $$1, $$2 }'
 
 # The virtual environment, rebuilt when the requirements change.
 $(STAMP): requirements.txt requirements-dev.txt
