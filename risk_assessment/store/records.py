@@ -55,7 +55,7 @@ from risk_assessment.store.tables import (
 
 STORE_FILE = "store.db"
 LEGACY_HISTORY = "runs.db"  # the run history before the store existed
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STEPS = ("ingested", "judged", "gated", "deployed", "done")
 
 
@@ -103,8 +103,9 @@ def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
     """Bring the store forward to SCHEMA_VERSION, one transaction per step.
 
     Version 1 held observations, sources, batches and runs; version 2 adds the verdict
-    to runs. Run columns are also added whenever Run gains a field, so an older store
-    never makes a later tick fail on a missing column.
+    to runs; version 3 adds users, tokens, audit and contacts (accounts.py). Run columns
+    are also added whenever Run gains a field, so an older store never makes a later tick
+    fail on a missing column.
     """
     version = schema_version(db)
     if version > SCHEMA_VERSION:
