@@ -275,3 +275,43 @@ def reportable(deployed: dict) -> dict:
     }
     (deployed["output_model_path"] / "dependencies.json").write_text(json.dumps(cache))
     return deployed
+
+
+# ---- users, tokens and sessions (access control) ------------------------------------------
+
+
+def add_user(config: dict, name: str, role: str, password: str | None = None) -> str:
+    """A user of role in config's store; returns the password (default: NAME-password)."""
+    from risk_assessment.access import accounts
+    from risk_assessment.store import accounts as rows
+
+    password = password or f"{name}-password"
+    rows.add_user(config["output_folder_path"], name, role, accounts.hash_password(password))
+    return password
+
+
+def add_token(config: dict, name: str, scopes: str, days: float = 30) -> str:
+    """A service token with scopes (comma-separated) in config's store; returns it."""
+    from risk_assessment.access import accounts
+    from risk_assessment.store import accounts as rows
+
+    token = accounts.new_token()
+    expires = accounts.expiry(days)
+    folder = config["output_folder_path"]
+    rows.add_token(folder, name, accounts.token_sha256(token), scopes.split(","), expires)
+    return token
+
+
+def page_csrf(client, path: str = "/login") -> str:
+    """The CSRF token in the <meta name="csrf-token"> of the page at path."""
+    import re
+
+    page = client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def sign_in(client, name: str, password: str):
+    """Sign in through the form (with its CSRF token); returns the answer (303 when in)."""
+    token = page_csrf(client)
+    form = {"username": name, "password": password, "csrf_token": token}
+    return client.post("/login", data=form)
