@@ -181,11 +181,15 @@ def deployed(config: dict) -> dict:
 
 @contextmanager
 def production_server(
-    config_file: Path | None, via_make: bool = False, project: Path = ROOT, port: int = 0
+    config_file: Path | None,
+    via_make: bool = False,
+    project: Path = ROOT,
+    port: int = 0,
+    host: str = "127.0.0.1",
 ):
     """gunicorn serving wsgi:app of project for config_file (None: the project's own) on
-    127.0.0.1 (a free port unless given), through `make serve` when via_make; yields the
-    base URL, stops the server on exit."""
+    host (127.0.0.1 unless given) and a free port unless given, through `make serve` when
+    via_make; yields the base URL (on 127.0.0.1), stops the server on exit."""
     import os
     import signal
     import subprocess
@@ -197,7 +201,7 @@ def production_server(
     command = (
         ["make", "-s", "serve", f"PORT={port}", "WORKERS=1"]
         if via_make
-        else [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+        else [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "wsgi:app"]
     )
     env = {**os.environ, "NO_PROXY": "127.0.0.1"}
     env.pop("RISK_CONFIG", None)

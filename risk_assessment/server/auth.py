@@ -222,6 +222,18 @@ def session_key(path: Path) -> bytes:
     return key.encode()
 
 
+def bind_hosts(binds: list[str]) -> list[str]:
+    """The hosts of gunicorn bind addresses ('0.0.0.0:8000', '[::1]:80'; unix sockets
+    and file descriptors are local and left out)."""
+    hosts = []
+    for bind in binds:
+        if bind.startswith(("unix:", "fd://")):
+            continue
+        host = bind.rsplit(":", 1)[0] if bind.count(":") == 1 or "]" in bind else bind
+        hosts.append(host.strip("[]") or "0.0.0.0")
+    return hosts
+
+
 def refuse_open_bind(config: dict[str, Any], hosts: list[str]) -> None:
     """AccessError naming the command to run when hosts include an address other than
     loopback and the store has no admin: the client list would be open to the network."""
