@@ -131,7 +131,8 @@ def identify() -> Principal | None:
 
 def unauthenticated():
     """No credentials: a browser asking for a page goes to /login, others get 401."""
-    if request.method == "GET" and request.accept_mimetypes.best == "text/html":
+    wants = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    if request.method == "GET" and wants == "text/html":  # a browser (curl sends */*)
         return redirect(f"/login?next={request.full_path.rstrip('?')}", code=303)
     if not rows.count_users(state().config["output_folder_path"]):
         raise unauthorized(f"no users yet: only loopback may connect; {ADD_ADMIN}")
