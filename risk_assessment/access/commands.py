@@ -66,6 +66,11 @@ def operator() -> str:
         return "cli"
 
 
+def audit_operator(config: dict[str, Any], action: str, target: str, detail: str = "") -> None:
+    """An audit row for a command run on the server (rollback, switch): by the OS user."""
+    rows.record(config["output_folder_path"], operator(), action, target, detail=detail or None)
+
+
 def table(records: list[dict[str, Any]], columns: list[str], out: TextIO) -> None:
     """Print records as aligned columns (a header, then one line each)."""
     cells = [columns] + [[str(r.get(c) or "-") for c in columns] for r in records]
