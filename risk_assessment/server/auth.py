@@ -168,9 +168,19 @@ def guard():
     if who is not None and need != "open":
         if not accounts.allows(need, who.role, who.scopes):
             refuse(who, need)
-    if who is not None and who.via == "session" and request.method not in SAFE_METHODS:
+    if who is not None and request.method not in SAFE_METHODS and needs_csrf(who, need):
         csrf.protect()
     return None
+
+
+def needs_csrf(who: Principal, need: str) -> bool:
+    """A change made with a cookie, or a form posted while the server runs open: another
+    site could make the browser send those. A token is no cookie; a JSON body from
+    another site needs a CORS preflight this server never grants; predictions change
+    nothing."""
+    if who.via == "session":
+        return True
+    return who.via == "open" and need != "predict" and not request.is_json
 
 
 def principal() -> Principal | None:

@@ -153,3 +153,16 @@ def test_the_call_list_leaves_out_recent_contacts_and_names_owners(deployed):
     rows.write(folder, "UPDATE contacts SET at = ? WHERE corporation = 'c001'", (old,))
     with app.test_request_context():
         assert [c["corporation"] for c in contacts.open_call_list(["c001"])] == ["c001"]
+
+
+def test_while_open_a_form_needs_its_csrf_token_and_json_does_not(deployed):
+    """No user: another site cannot post the client page's form (400 without the token);
+    a JSON body (which needs a CORS preflight from another site) is taken."""
+    client = create_app(deployed).test_client()
+    answer = client.post("/client/c001/contacts", data={"outcome": "reached"})
+    assert answer.status_code == 400 and stored(deployed) == []
+    form = {"outcome": "reached", "csrf_token": page_csrf(client, "/client/c001")}
+    assert client.post("/client/c001/contacts", data=form).status_code == 303
+    answer = client.post("/risk/c001/contacts", json={"outcome": "no answer"})
+    assert answer.status_code == 201 and answer.get_json()["actor"] == "anonymous"
+    assert [c["outcome"] for c in stored(deployed)] == ["no answer", "reached"]
