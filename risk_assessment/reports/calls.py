@@ -1,0 +1,88 @@
+"""Did the calls help? The exit rate of contacted clients against clients of the same
+predicted risk who were not contacted, once their labels have arrived.
+
+Managers call the riskiest clients, so contacted clients would exit more often even if
+the calls did nothing: comparing all contacted with all others mixes the calls with the
+risk. Clients are therefore matched by predicted probability: split into strata (equal
+shares of the contacted clients' probabilities), each stratum's difference in exit rate
+(contacted minus not) is weighted by its contacted clients (the effect on those called),
+with a normal interval from the strata's binomial variances. A stratum without both kinds
+of client is left out and counted.
+
+The caveat, which every display repeats: calls are not assigned at random. Clients a
+manager chose to call may differ from uncalled clients of the same predicted risk in ways
+the model does not see, and a call may change what the client would have done anyway. The
+interval covers chance, not that choice. numpy only.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+CAVEAT = (
+    "Calls were not assigned at random: called clients may differ from uncalled clients of "
+    "the same predicted risk in ways the model does not see. The interval covers chance "
+    "only; read the difference as a comparison, not as proof that the calls caused it."
+)
+
+
+def strata_edges(prob: np.ndarray, contacted: np.ndarray, strata: int) -> np.ndarray:
+    """Cut points splitting the contacted clients' probabilities into equal shares
+    (duplicates dropped), open at both ends."""
+    inner = np.quantile(prob[contacted], np.linspace(0, 1, strata + 1)[1:-1])
+    return np.unique(np.concatenate([[-np.inf], inner, [np.inf]]))
+
+
+def calls_effect(
+    prob: Any, contacted: Any, exited: Any, strata: int = 10, confidence: float = 0.95
+) -> dict[str, Any]:
+    """The change in exit rate among contacted clients that the calls go with.
+
+    Args:
+        prob: each client's predicted exit probability when the call list was made.
+        contacted: whether the client was contacted (reached or not) after that.
+        exited: the label that arrived later (1: exited).
+    Returns:
+        effect (contacted minus matched uncontacted exit rate; negative: fewer exits),
+        low/high (the interval), naive (the unmatched difference, for contrast), the
+        counts, strata used and left out, and the caveat.
+    """
+    prob, exited = np.asarray(prob, float), np.asarray(exited, float)
+    contacted = np.asarray(contacted, bool)
+    if contacted.sum() == 0 or (~contacted).sum() == 0:
+        return {"effect": None, "reason": "needs both contacted and uncontacted clients"}
+    stratum = np.digitize(prob, strata_edges(prob, contacted, strata)[1:-1])
+    effect = variance = used_weight = 0.0
+    used, left_out = 0, 0
+    for s in np.unique(stratum):
+        called, others = exited[(stratum == s) & contacted], exited[(stratum == s) & ~contacted]
+        if len(called) == 0 or len(others) == 0:
+            left_out += int(len(called) > 0)
+            continue
+        weight = len(called)
+        r1, r0 = called.mean(), others.mean()
+        effect += weight * (r1 - r0)
+        variance += weight**2 * (r1 * (1 - r1) / len(called) + r0 * (1 - r0) / len(others))
+        used_weight += weight
+        used += 1
+    return summary(effect, variance, used_weight, confidence) | {
+        "naive": float(exited[contacted].mean() - exited[~contacted].mean()),
+        "contacted": int(contacted.sum()),
+        "not_contacted": int((~contacted).sum()),
+        "strata": used,
+        "strata_left_out": left_out,
+        "confidence": confidence,
+        "caveat": CAVEAT,
+    }
+
+
+def summary(effect: float, variance: float, weight: float, confidence: float) -> dict:
+    """The weighted effect and its normal interval (None without any usable stratum)."""
+    if weight == 0:
+        return {"effect": None, "low": None, "high": None}
+    mean, se = effect / weight, np.sqrt(variance) / weight
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    return {"effect": float(mean), "low": float(mean - z * se), "high": float(mean + z * se)}
