@@ -55,28 +55,38 @@ def calls_effect(
     if contacted.sum() == 0 or (~contacted).sum() == 0:
         return {"effect": None, "reason": "needs both contacted and uncontacted clients"}
     stratum = np.digitize(prob, strata_edges(prob, contacted, strata)[1:-1])
-    effect = variance = used_weight = 0.0
-    used, left_out = 0, 0
+    effect, variance, weight, used, left_out = strata_sums(stratum, contacted, exited)
+    naive = float(exited[contacted].mean() - exited[~contacted].mean())
+    counts = {"contacted": int(contacted.sum()), "not_contacted": int((~contacted).sum())}
+    return (
+        summary(effect, variance, weight, confidence)
+        | counts
+        | {
+            "naive": naive,
+            "strata": used,
+            "strata_left_out": left_out,
+            "confidence": confidence,
+            "caveat": CAVEAT,
+        }
+    )
+
+
+def strata_sums(stratum: np.ndarray, contacted: np.ndarray, exited: np.ndarray) -> tuple:
+    """Over the strata holding both kinds of client: the contacted-weighted sum of exit-rate
+    differences, of their variances (weight squared), the weight, the strata used; and
+    the strata with contacted clients only (left out)."""
+    effect = variance = weight = 0.0
+    used = left_out = 0
     for s in np.unique(stratum):
         called, others = exited[(stratum == s) & contacted], exited[(stratum == s) & ~contacted]
         if len(called) == 0 or len(others) == 0:
             left_out += int(len(called) > 0)
             continue
-        weight = len(called)
-        r1, r0 = called.mean(), others.mean()
-        effect += weight * (r1 - r0)
-        variance += weight**2 * (r1 * (1 - r1) / len(called) + r0 * (1 - r0) / len(others))
-        used_weight += weight
-        used += 1
-    return summary(effect, variance, used_weight, confidence) | {
-        "naive": float(exited[contacted].mean() - exited[~contacted].mean()),
-        "contacted": int(contacted.sum()),
-        "not_contacted": int((~contacted).sum()),
-        "strata": used,
-        "strata_left_out": left_out,
-        "confidence": confidence,
-        "caveat": CAVEAT,
-    }
+        r1, r0, n1 = called.mean(), others.mean(), len(called)
+        effect += n1 * (r1 - r0)
+        variance += n1**2 * (r1 * (1 - r1) / n1 + r0 * (1 - r0) / len(others))
+        weight, used = weight + n1, used + 1
+    return effect, variance, weight, used, left_out
 
 
 def summary(effect: float, variance: float, weight: float, confidence: float) -> dict:
