@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -220,13 +221,16 @@ def session_key(path: Path) -> bytes:
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(temp, path)  # whole or not at all; the first worker's key wins
         except FileExistsError:
-            fd = None  # another worker made it first
-        if fd is not None:
-            with os.fdopen(fd, "w") as out:
-                out.write(os.urandom(32).hex())
+            pass
+        finally:
+            temp.unlink()
     key = path.read_text(encoding="ascii").strip()
     if len(key) < 32:
         raise AccessError(f"{path}: session key too short; delete it to make a new one")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,22 @@ from risk_assessment.store.records import open_store, store_path
 from risk_assessment.store.tables import insert_row, transaction
 
 _local = threading.local()
+READERS_PER_THREAD = 4  # stores a thread keeps open (a server has one; tests many)
 
 
 def reader(folder: Path) -> sqlite3.Connection | None:
-    """This thread's read connection to folder's store; None while there is no store."""
+    """This thread's read connection to folder's store; None while there is no store.
+    The least recently used of more than READERS_PER_THREAD is closed."""
     key = str(store_path(folder))
-    cache = _local.__dict__.setdefault("connections", {})
-    if key not in cache:
-        if not store_path(folder).exists():
-            return None
-        cache[key] = open_store(folder)
+    cache = _local.__dict__.setdefault("connections", OrderedDict())
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    if not store_path(folder).exists():
+        return None
+    cache[key] = open_store(folder)
+    while len(cache) > READERS_PER_THREAD:
+        cache.popitem(last=False)[1].close()
     return cache[key]
 
 

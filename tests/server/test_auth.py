@@ -235,3 +235,12 @@ def test_a_wide_bind_without_an_admin_is_refused(deployed):
         refuse_open_bind(deployed, ["0.0.0.0"])
     add_user(deployed, "ada", "admin")
     refuse_open_bind(deployed, ["0.0.0.0", "192.168.1.9"])
+
+
+def test_the_session_key_is_made_once_private_and_shared(deployed):
+    """session.key: 0600, 64 hex characters, the same for every app of the config."""
+    first = create_app(deployed).secret_key
+    path = deployed["auth"]["session_key_path"]
+    assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text()) == 64
+    assert create_app(deployed).secret_key == first
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
