@@ -12,15 +12,22 @@ of client is left out and counted.
 The caveat, which every display repeats: calls are not assigned at random. Clients a
 manager chose to call may differ from uncalled clients of the same predicted risk in ways
 the model does not see, and a call may change what the client would have done anyway. The
-interval covers chance, not that choice. numpy only.
+interval covers chance, not that choice. `stored_comparison` applies it to the store: a
+client listed unlabelled whose label arrived later, contacted in between or not.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
+from risk_assessment.core.common import FEATURES
+
 import numpy as np
+
+from risk_assessment.schema import dataset
+from risk_assessment.store import accounts, records
 
 CAVEAT = (
     "Calls were not assigned at random: called clients may differ from uncalled clients of "
@@ -96,3 +103,27 @@ def summary(effect: float, variance: float, weight: float, confidence: float) ->
     mean, se = effect / weight, np.sqrt(variance) / weight
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     return {"effect": float(mean), "low": float(mean - z * se), "high": float(mean + z * se)}
+
+
+def was_contacted(contacts: list[tuple[str, str]], since: str, until: str) -> bool:
+    """True when a client was spoken to (any outcome but "no answer") from since until
+    before until (ISO times)."""
+    return any(since <= at < until and outcome != "no answer" for at, outcome in contacts)
+
+
+def stored_comparison(folder: Path, model: Any) -> dict[str, Any]:
+    """calls_effect on the store: each client listed unlabelled and later labelled, scored
+    by model on its listed observation, contacted between the two arrivals or not."""
+
+    followed = accounts.followed_clients(folder)
+    if not followed:
+        return {"effect": None, "reason": "no label has arrived yet for a listed client"}
+    frame = dataset.observations_frame(records.all_observations(folder)).set_index("seq")
+    listed = frame.loc[[f["listed_seq"] for f in followed], FEATURES].astype(float)
+    prob = model.predict_proba(listed)[:, 1]
+    contacts = accounts.contacts_between(folder)
+    contacted = [
+        was_contacted(contacts.get(f["corporation"], []), f["listed_at"], f["labelled_at"])
+        for f in followed
+    ]
+    return calls_effect(prob, contacted, [f["exited"] for f in followed])

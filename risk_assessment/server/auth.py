@@ -50,6 +50,7 @@ NEEDS_BY_ENDPOINT = {
     "api.invocations": "predict",
     "admin.users_page": "admin",
     "admin.audit_page": "admin",
+    "admin.calls_page": "admin",
 }
 CONTACTS = ("contacts.client_contacts", "contacts.record_contact", "contacts.contact_form")
 LOOPBACK_OK = ("api.metrics_route",)  # answered to loopback without credentials

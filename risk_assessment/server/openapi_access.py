@@ -115,6 +115,10 @@ def admin_paths() -> dict[str, Any]:
         "description": "HTML page (or JSON with format=json)",
         "content": {HTML: {"schema": TEXT}, JSON: {"schema": ref("Audit")}},
     }
+    calls = {
+        "description": "HTML page (or JSON with format=json)",
+        "content": {HTML: {"schema": TEXT}, JSON: {"schema": {"type": "object"}}},
+    }
     fmt = {"name": "format", "in": "query", "schema": TEXT, "description": "json: the rows"}
     return {
         "/admin/users": {
@@ -124,6 +128,13 @@ def admin_paths() -> dict[str, Any]:
                     "200": {"description": "HTML page", "content": {HTML: {"schema": TEXT}}},
                     **DENIED,
                 },
+            }
+        },
+        "/admin/calls": {
+            "get": {
+                "summary": "did the calls help? (admin)",
+                "parameters": [fmt],
+                "responses": {"200": calls, **DENIED, "503": error("no model deployed")},
             }
         },
         "/admin/audit": {

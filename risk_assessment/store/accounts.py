@@ -189,3 +189,30 @@ def latest_contacts(folder: Path) -> dict[str, dict[str, Any]]:
         "GROUP BY corporation) last ON c.id = last.id"
     )
     return {r["corporation"]: r for r in read_rows(folder, sql)}
+
+
+def followed_clients(folder: Path) -> list[dict[str, Any]]:
+    """Each unlabelled observation (a current client, as listed) followed by a label of
+    the same client: the two seqs, when each arrived, and the label."""
+    sql = """
+        SELECT p.listed_seq, p.labelled_seq, p.corporation, l.exited,
+               (SELECT b.created_at FROM sources s JOIN batches b ON b.id = s.batch_id
+                WHERE s.id = u.source_id) AS listed_at,
+               (SELECT b.created_at FROM sources s JOIN batches b ON b.id = s.batch_id
+                WHERE s.id = l.source_id) AS labelled_at
+        FROM (SELECT u.seq AS listed_seq, u.corporation, MIN(l.seq) AS labelled_seq
+              FROM observations u JOIN observations l ON l.corporation = u.corporation
+                   AND l.seq > u.seq AND l.exited IS NOT NULL
+              WHERE u.exited IS NULL GROUP BY u.seq) p
+        JOIN observations u ON u.seq = p.listed_seq
+        JOIN observations l ON l.seq = p.labelled_seq
+        ORDER BY p.listed_seq"""
+    return read_rows(folder, sql)
+
+
+def contacts_between(folder: Path) -> dict[str, list[tuple[str, str]]]:
+    """Every contact's (time, outcome), by client, oldest first."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for row in read_rows(folder, "SELECT corporation, at, outcome FROM contacts ORDER BY at, id"):
+        found.setdefault(row["corporation"], []).append((row["at"], row["outcome"]))
+    return found
