@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 
 from risk_assessment.core.common import AccessError
 
-from flask import Flask, current_app, g, redirect, request, session
+from flask import Flask, current_app, g, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFProtect, generate_csrf
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from risk_assessment.access import accounts
 from risk_assessment.server.protocol import ApiError
@@ -208,6 +208,13 @@ def audit_client_view(response):
     return response
 
 
+def csrf_refused(exc: CSRFError):
+    """A change without its CSRF token (or with a wrong one): 403 in the API's shape, like
+    any other request its sender may not make."""
+    message = f"CSRF: {exc.description} Send the page's csrf-token (csrf_token or X-CSRF-Token)"
+    return jsonify(error_code="PERMISSION_DENIED", message=message, error=message), 403
+
+
 class SessionCookies(SecureCookieSessionInterface):
     """Flask's signed cookie session, marked Secure when the request came over https
     (gunicorn sets the scheme from X-Forwarded-Proto for trusted proxies)."""
@@ -276,6 +283,7 @@ def install(app: Flask, config: dict[str, Any]) -> None:
     app.session_interface = SessionCookies()
     csrf.init_app(app)
     app.jinja_env.globals.update(csrf_token=generate_csrf, principal=principal)
+    app.register_error_handler(CSRFError, csrf_refused)
     app.before_request(guard)
     app.after_request(audit_client_view)
     if not rows.count_users(config["output_folder_path"]):

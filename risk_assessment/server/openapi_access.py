@@ -57,7 +57,7 @@ def signin_paths() -> dict[str, Any]:
                 "requestBody": form(["username", "password", "csrf_token"], **fields),
                 "responses": {
                     "303": redirect("signed in"),
-                    "400": error("the CSRF token is missing or wrong"),
+                    "403": error("the CSRF token is missing or wrong"),
                     "401": again,
                     "429": {**again, "description": "too many failed sign-ins in a row"},
                 },
@@ -67,7 +67,7 @@ def signin_paths() -> dict[str, Any]:
             "post": {
                 "summary": "sign out: ends every session of the user",
                 "requestBody": {"content": {FORM: {"schema": LOGOUT}}},
-                "responses": {"303": redirect("to /login"), "400": error("CSRF token missing")},
+                "responses": {"303": redirect("to /login"), "403": error("CSRF token missing")},
             }
         },
     }
@@ -75,7 +75,8 @@ def signin_paths() -> dict[str, Any]:
 
 def contact_paths() -> dict[str, Any]:
     """GET/POST /risk/{corporation}/contacts and the client page's form."""
-    refused = {"400": error("bad outcome or note, or no CSRF token"), **DENIED}
+    refused = {"400": error("bad outcome or note"), **DENIED}
+    refused["403"] = error("no CSRF token (a session), or no role or scope for it")
     refused["404"] = error("not a known client")
     return {
         "/risk/{corporation}/contacts": {

@@ -165,15 +165,17 @@ def test_a_replayed_cookie_after_sign_out_is_no_session(deployed):
 
 
 def test_a_session_change_without_its_csrf_token_is_refused(deployed):
-    """POST /login and POST /logout without csrf_token: 400, nobody signed in or out."""
+    """POST /login and POST /logout without csrf_token: 403, nobody signed in or out."""
     password = add_user(deployed, "ann", "viewer")
     client = create_app(deployed).test_client()
     client.get("/login")
     answer = client.post("/login", data={"username": "ann", "password": password})
-    assert_error(answer, 400, "BAD_REQUEST")
+    assert_error(answer, 403, "PERMISSION_DENIED")
     assert "CSRF" in answer.get_json()["message"]
     sign_in(client, "ann", password)
-    assert_error(client.post("/logout"), 400, "BAD_REQUEST")
+    assert_error(client.post("/logout"), 403, "PERMISSION_DENIED")
+    wrong = client.post("/logout", data={"csrf_token": "forged"})
+    assert_error(wrong, 403, "PERMISSION_DENIED")
     assert client.get("/risk").status_code == 200
 
 

@@ -75,10 +75,10 @@ def test_a_contact_for_an_unknown_client_is_404(deployed, manager):
 
 
 def test_a_session_without_the_csrf_header_or_a_viewer_cannot_record(deployed, manager):
-    """No X-CSRF-Token: 400; a viewer with it: 403; neither stores anything."""
+    """No X-CSRF-Token: 403; a viewer with it: 403; neither stores anything."""
     client, _ = manager
     answer = client.post("/risk/c001/contacts", json={"outcome": "reached"})
-    assert answer.status_code == 400 and "CSRF" in answer.get_json()["message"]
+    assert answer.status_code == 403 and "CSRF" in answer.get_json()["message"]
     password = add_user(deployed, "vic", "viewer")
     viewer = create_app(deployed).test_client()
     sign_in(viewer, "vic", password)
@@ -156,11 +156,11 @@ def test_the_call_list_leaves_out_recent_contacts_and_names_owners(deployed):
 
 
 def test_while_open_a_form_needs_its_csrf_token_and_json_does_not(deployed):
-    """No user: another site cannot post the client page's form (400 without the token);
+    """No user: another site cannot post the client page's form (403 without the token);
     a JSON body (which needs a CORS preflight from another site) is taken."""
     client = create_app(deployed).test_client()
     answer = client.post("/client/c001/contacts", data={"outcome": "reached"})
-    assert answer.status_code == 400 and stored(deployed) == []
+    assert answer.status_code == 403 and stored(deployed) == []
     form = {"outcome": "reached", "csrf_token": page_csrf(client, "/client/c001")}
     assert client.post("/client/c001/contacts", data=form).status_code == 303
     answer = client.post("/risk/c001/contacts", json={"outcome": "no answer"})
