@@ -104,6 +104,19 @@ def in_process_cost(config: dict, records: list, token: str, n: int = 2000) -> s
     )
 
 
+def check_cost(config: dict, token: str, n: int = 20_000) -> str:
+    """Mean time of the token check alone (SHA-256, indexed SELECT, expiry/revocation)."""
+    from datetime import UTC, datetime
+
+    folder = config["output_folder_path"]
+    start = time.perf_counter()
+    for _ in range(n):
+        digest = accounts.token_sha256(token)
+        row = rows.token_by_sha256(folder, digest)
+        assert accounts.token_problem(row, digest, datetime.now(UTC)) is None
+    return f"token check alone: {(time.perf_counter() - start) / n * 1e6:.1f} us/request"
+
+
 def set_mode(folder: Path, mode: str, token: str) -> None:
     """open: no user in the store; token: an admin and the predict token."""
     if mode == "token" and not rows.count_users(folder):
@@ -129,7 +142,7 @@ def main() -> None:
         )
         records = test[:200].tolist()
         token, cost = accounts.new_token(), None
-        cost = in_process_cost(config, records, token)
+        cost = in_process_cost(config, records, token) + "\n" + check_cost(config, token)
         port = bench_server.free_port()
         server = bench_server.start_server(root / "config.json", port, root)
         rates = {"open": [], "token": []}
