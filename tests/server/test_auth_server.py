@@ -50,3 +50,20 @@ def test_with_an_admin_it_serves_all_addresses_behind_sign_in(deployed):
         bearer = {"Authorization": f"Bearer {predict}"}
         answer = requests.get(f"{url}/risk", headers=bearer, timeout=10)
         assert answer.status_code == 403 and answer.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_app_py_on_all_addresses_without_an_admin_refuses_to_start(deployed):
+    """python app.py with api.host 0.0.0.0: exit 1, one line naming the command."""
+    import json
+
+    path = deployed["config_file"]
+    given = json.loads(path.read_text())
+    path.write_text(json.dumps({**given, "api": {"host": "0.0.0.0", "port": free_port()}}))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "refusing to listen on 0.0.0.0" in done.stderr and "users add" in done.stderr
