@@ -78,3 +78,33 @@ def open_calls(
 def owned_by(calls: list[dict[str, Any]], owner: str) -> list[dict[str, Any]]:
     """A manager's own list: the open calls they own, and those nobody owns yet."""
     return [c for c in calls if c["owner"] in (owner, None)]
+
+
+def contacted_summary(
+    ids: Iterable[str], contacts: dict[str, list[tuple[str, str]]], since: str
+) -> dict[str, Any]:
+    """How many of a period's listed clients were contacted since `since`, and the
+    outcomes of their latest contact (for the dashboard and the PDF).
+
+    Args:
+        ids: the clients listed for the period.
+        contacts: each client's (time, outcome) contacts, oldest first
+            (store.accounts.contacts_between).
+        since: the period's start (ISO time).
+    Returns:
+        {"listed", "contacted", "attempted" (only "no answer" so far), "outcomes":
+        {outcome: clients}} where outcomes count each client's latest contact.
+    """
+    listed = list(dict.fromkeys(ids))
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    contacted = attempted = 0
+    for client in listed:
+        recent = [outcome for at, outcome in contacts.get(client, []) if at >= since]
+        if not recent:
+            continue
+        spoken = [o for o in recent if o != ATTEMPT]
+        contacted += bool(spoken)
+        attempted += not spoken
+        outcomes[recent[-1]] += 1
+    return {"listed": len(listed), "contacted": contacted, "attempted": attempted,
+            "outcomes": outcomes}  # fmt: skip

@@ -7,11 +7,13 @@ Routes  GET  /risk/<id>/contacts    a client's contacts, newest first (JSON)
         POST /client/<id>/contacts  the same from the client page's form (then back to it)
 Contacts are rows of the store (the one system of record), so a redeploy never loses
 them. A note is stored as the text it is and shown escaped (Jinja's autoescape).
-`open_call_list` is what the call list (GET /calls) applies to its clients.
+`open_call_list` is what the call list (GET /calls) applies to its clients, and
+`listed_summary` says how many of them were contacted in the period.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, redirect, request
@@ -57,6 +59,16 @@ def open_call_list(ids: list[str], owner: str | None = None) -> list[dict[str, A
     latest = rows.latest_contacts(config["output_folder_path"])
     calls = worklist.open_calls(ids, latest, float(config["risk"]["recontact_days"]))
     return worklist.owned_by(calls, owner) if owner else calls
+
+
+def listed_summary(ids: list[str], days: float | None = None) -> dict[str, Any]:
+    """How many of the listed clients were contacted in the last days (default
+    risk.recontact_days), and their latest outcomes: for the dashboard and the PDF."""
+    config = state().config
+    days = float(config["risk"]["recontact_days"] if days is None else days)
+    since = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    contacts = rows.contacts_between(config["output_folder_path"])
+    return {**worklist.contacted_summary(ids, contacts, since), "days": days}
 
 
 @bp.get("/risk/<corporation>/contacts")

@@ -73,3 +73,17 @@ def test_a_good_contact_passes():
     for outcome in worklist.OUTCOMES:
         assert worklist.contact_problem({"outcome": outcome, "note": "x" * 2000}) is None
     assert worklist.contact_problem({"outcome": "leaving"}) is None
+
+
+def test_the_periods_summary_counts_contacted_attempted_and_latest_outcomes():
+    """Of 4 listed clients: a reached, b only tried, c contacted before the period, d not."""
+    since = contact(7)["at"]
+    contacts = {
+        "a": [(contact(3)["at"], "no answer"), (contact(2)["at"], "will stay")],
+        "b": [(contact(1)["at"], "no answer")],
+        "c": [(contact(9)["at"], "leaving")],
+    }
+    found = worklist.contacted_summary(["a", "b", "c", "d", "a"], contacts, since)
+    assert (found["listed"], found["contacted"], found["attempted"]) == (4, 1, 1)
+    assert found["outcomes"]["will stay"] == 1 and found["outcomes"]["no answer"] == 1
+    assert found["outcomes"]["leaving"] == 0

@@ -166,3 +166,14 @@ def test_while_open_a_form_needs_its_csrf_token_and_json_does_not(deployed):
     answer = client.post("/risk/c001/contacts", json={"outcome": "no answer"})
     assert answer.status_code == 201 and answer.get_json()["actor"] == "anonymous"
     assert [c["outcome"] for c in stored(deployed)] == ["no answer", "reached"]
+
+
+def test_the_listed_summary_counts_the_periods_contacts(deployed):
+    """Of three listed clients one was reached and one only tried in the last 14 days."""
+    folder = deployed["output_folder_path"]
+    rows.add_contact(folder, "c001", "max", "reached", "")
+    rows.add_contact(folder, "c002", "ann", "no answer", "")
+    with create_app(deployed).test_request_context():
+        found = contacts.listed_summary(["c000", "c001", "c002"])
+    assert (found["listed"], found["contacted"], found["attempted"], found["days"]) == (3, 1, 1, 14)
+    assert found["outcomes"]["reached"] == 1
