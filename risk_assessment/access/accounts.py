@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
@@ -28,6 +29,9 @@ TOKEN_PREFIX = "rat_"  # "risk assessment token": easy to spot for secret scanne
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8  # characters (NIST SP 800-63B's floor)
 MAX_PASSWORD = 1024  # argon2 takes any length; a cap keeps one request cheap
+# argon2id takes 64 MiB per hash: at most this many at once per process, so a flood of
+# sign-ins waits in line instead of taking 16 threads x 64 MiB
+HASHING = threading.BoundedSemaphore(2)
 
 
 class Need(NamedTuple):
@@ -92,21 +96,24 @@ def hash_password(password: str) -> str:
     """The argon2id hash of an acceptable password; AccessError for a short or long one."""
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise AccessError(f"password: must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
-    return hasher().hash(password)
+    with HASHING:
+        return hasher().hash(password)
 
 
 @cache
 def dummy_hash() -> str:
     """A hash to verify against for an unknown user, so both cost the same time."""
-    return hasher().hash(secrets.token_urlsafe(16))
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when password matches password_hash (None: an unknown user, always False)."""
     if not isinstance(password, str) or len(password) > MAX_PASSWORD:
         return False
+    stored = password_hash or dummy_hash()
     try:
-        return hasher().verify(password_hash or dummy_hash(), password) and bool(password_hash)
+        with HASHING:
+            return hasher().verify(stored, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

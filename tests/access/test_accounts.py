@@ -81,3 +81,23 @@ def test_scopes_are_checked():
         accounts.parse_scopes("predict,admin")
     with pytest.raises(AccessError, match="role"):
         accounts.check_role("root")
+
+
+def test_at_most_two_password_hashes_run_at_once():
+    """A third verification waits until one of two running ones is done (64 MiB each)."""
+    import threading
+
+    stored = accounts.hash_password("correct horse")
+    done = []
+    accounts.HASHING.acquire()
+    accounts.HASHING.acquire()
+    waiting = threading.Thread(
+        target=lambda: done.append(accounts.verify_password(stored, "correct horse"))
+    )
+    waiting.start()
+    waiting.join(timeout=0.5)
+    assert waiting.is_alive() and done == []
+    accounts.HASHING.release()
+    waiting.join(timeout=30)
+    accounts.HASHING.release()
+    assert done == [True]
