@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, redirect, request
 
@@ -91,7 +92,7 @@ def contact_form(corporation: str):
     known_client(corporation)
     body = {"outcome": request.form.get("outcome"), "note": request.form.get("note", "")}
     save_contact(corporation, body)
-    return redirect(f"/client/{corporation}#contacts", code=303)
+    return redirect(f"/client/{quote(corporation, safe='')}#contacts", code=303)
 
 
 bp.add_app_template_global(contacts_for)
