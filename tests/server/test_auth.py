@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
@@ -146,6 +147,23 @@ def test_a_forged_cookie_is_no_session(deployed):
     client = app.test_client()
     client.set_cookie(COOKIE, forged.dumps({"user": "ann", "epoch": 0, "since": "2099-01-01"}))
     assert_error(client.get("/risk"), 401, "UNAUTHENTICATED")
+    client.set_cookie(COOKIE, "not-even-base64!!")
+    assert_error(client.get("/risk"), 401, "UNAUTHENTICATED")
+
+
+def test_a_session_older_than_session_hours_is_over(deployed):
+    """A cookie signed with the right key but started 13 hours ago (limit 12): 401; one
+    started now works (the same user and epoch)."""
+    add_user(deployed, "ann", "admin")
+    app = create_app(deployed)
+    signer = SecureCookieSessionInterface().get_signing_serializer(app)
+    old = (datetime.now(UTC) - timedelta(hours=13)).isoformat(timespec="seconds")
+    client = app.test_client()
+    client.set_cookie(COOKIE, signer.dumps({"user": "ann", "epoch": 0, "since": old}))
+    assert_error(client.get("/risk"), 401, "UNAUTHENTICATED")
+    fresh = datetime.now(UTC).isoformat(timespec="seconds")
+    client.set_cookie(COOKIE, signer.dumps({"user": "ann", "epoch": 0, "since": fresh}))
+    assert client.get("/risk").status_code == 200
 
 
 def test_a_replayed_cookie_after_sign_out_is_no_session(deployed):
