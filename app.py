@@ -17,9 +17,9 @@ from __future__ import annotations
 from risk_assessment.core.common import run_cli
 
 from risk_assessment.access import commands
+from risk_assessment.access.binding import refuse_open_bind
 from risk_assessment.core.settings import load_config
 from risk_assessment.server.app import create_app
-from risk_assessment.server.auth import refuse_open_bind
 
 
 def main() -> int:

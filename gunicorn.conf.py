@@ -79,8 +79,8 @@ def refuse_open_network(server):
     """Exit 1 with one line when bound beyond loopback while the store has no admin."""
     from risk_assessment.core.common import RiskError
 
+    from risk_assessment.access.binding import bind_hosts, refuse_open_bind
     from risk_assessment.core.settings import load_config
-    from risk_assessment.server.auth import bind_hosts, refuse_open_bind
 
     try:
         refuse_open_bind(load_config(), bind_hosts(server.cfg.bind))

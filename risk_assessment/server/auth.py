@@ -9,13 +9,12 @@ its CSRF token (Flask-WTF: the form's csrf_token field or an X-CSRF-Token header
     session            ends at sign-out (everywhere), after auth.session_hours, or when
                        the user is removed: a forged or replayed cookie is no session
 While the store has no user, the server runs open to requests from loopback only; bound
-to another address it refuses to start (refuse_open_bind). /health and /ping stay open;
+to another address it refuses to start (access.binding). /health and /ping stay open;
 /metrics also answers loopback. Secrets (passwords, tokens, cookies) are never logged.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import secrets
@@ -30,6 +29,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from risk_assessment.access import accounts
+from risk_assessment.access.binding import ADD_ADMIN, is_loopback
 from risk_assessment.server.protocol import ApiError
 from risk_assessment.server.serving import state
 from risk_assessment.store import accounts as rows
@@ -38,7 +38,6 @@ log = logging.getLogger("app")
 csrf = CSRFProtect()
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 COOKIE = "risk_session"
-ADD_ADMIN = "python app.py users add NAME --role admin"
 # The kind of access each route needs; a route not listed needs "read".
 NEEDS_BY_ENDPOINT = {
     "api.health": "open",
@@ -67,16 +66,6 @@ class Principal(NamedTuple):
 
 
 OPEN = Principal("anonymous", "open", role="admin")
-
-
-def is_loopback(address: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 (and names that mean them); False for anything else."""
-    if address in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address((address or "").strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def need_of(endpoint: str | None, method: str) -> str:
@@ -243,29 +232,6 @@ def session_key(path: Path) -> bytes:
     if len(key) < 32:
         raise AccessError(f"{path}: session key too short; delete it to make a new one")
     return key.encode()
-
-
-def bind_hosts(binds: list[str]) -> list[str]:
-    """The hosts of gunicorn bind addresses ('0.0.0.0:8000', '[::1]:80'; unix sockets
-    and file descriptors are local and left out)."""
-    hosts = []
-    for bind in binds:
-        if bind.startswith(("unix:", "fd://")):
-            continue
-        host = bind.rsplit(":", 1)[0] if bind.count(":") == 1 or "]" in bind else bind
-        hosts.append(host.strip("[]") or "0.0.0.0")
-    return hosts
-
-
-def refuse_open_bind(config: dict[str, Any], hosts: list[str]) -> None:
-    """AccessError naming the command to run when hosts include an address other than
-    loopback and the store has no admin: the client list would be open to the network."""
-    wide = [h for h in hosts if not is_loopback(h)]
-    if wide and not rows.count_users(config["output_folder_path"], "admin"):
-        raise AccessError(
-            f"refusing to listen on {', '.join(wide)} with no admin user: "
-            f"create one first ({ADD_ADMIN}), or bind 127.0.0.1"
-        )
 
 
 def install(app: Flask, config: dict[str, Any]) -> None:

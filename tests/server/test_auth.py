@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 
+from risk_assessment.access.binding import refuse_open_bind
 from risk_assessment.core.common import AccessError
 from risk_assessment.server.app import create_app
-from risk_assessment.server.auth import COOKIE, refuse_open_bind
+from risk_assessment.server.auth import COOKIE
 from risk_assessment.store import accounts as rows
 from tests.conftest import add_token, add_user, page_csrf, sign_in
 

@@ -10,7 +10,7 @@ import sys
 
 import requests
 
-from risk_assessment.server.auth import bind_hosts
+from risk_assessment.access.binding import bind_hosts
 from tests.conftest import ROOT, add_token, add_user, free_port, production_server
 
 
