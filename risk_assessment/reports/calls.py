@@ -127,3 +127,22 @@ def stored_comparison(folder: Path, model: Any) -> dict[str, Any]:
         for f in followed
     ]
     return calls_effect(prob, contacted, [f["exited"] for f in followed])
+
+
+def calls_sentences(found: dict[str, Any] | None) -> list[str]:
+    """The comparison in words, for the PDF's appendix: the result (or why there is none
+    yet) and the caveat."""
+    if not found or found.get("effect") is None:
+        reason = (found or {}).get("reason") or "no stratum holds contacted and uncontacted clients"
+        return [f"Not yet: {reason}.", CAVEAT]
+    points = {k: 100 * found[k] for k in ("effect", "low", "high", "naive")}
+    direction = "less" if points["effect"] < 0 else "more"
+    return [
+        f"Contacted clients exited {abs(points['effect']):.1f} points {direction} often than "
+        f"uncontacted clients of the same predicted risk ({found['confidence']:.0%} interval "
+        f"{points['low']:+.1f} to {points['high']:+.1f} points; {found['contacted']} contacted "
+        f"and {found['not_contacted']} uncontacted clients in {found['strata']} strata, "
+        f"{found['strata_left_out']} left out). Without matching by risk the difference "
+        f"would read {points['naive']:+.1f} points.",
+        CAVEAT,
+    ]

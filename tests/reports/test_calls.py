@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from risk_assessment.reports.calls import CAVEAT, calls_effect
+from risk_assessment.reports.calls import CAVEAT, calls_effect, calls_sentences
 
 
 def generated(n: int, lowered_by: float, seed: int) -> tuple[np.ndarray, ...]:
@@ -47,3 +47,29 @@ def test_a_stratum_without_uncontacted_clients_is_left_out_and_counted():
     contacted = np.r_[np.arange(200) % 2 == 0, np.ones(20, bool)]
     found = calls_effect(prob, contacted, np.zeros(220), strata=10)
     assert found["strata_left_out"] >= 1 and found["effect"] == 0.0
+
+
+def test_the_sentences_say_the_result_or_why_not_and_always_the_caveat():
+    """A drop in words with its interval; no estimate: the reason; the caveat in both."""
+    found = calls_effect(*generated(20_000, 0.15, 5))
+    result, caveat = calls_sentences(found)
+    assert result.startswith("Contacted clients exited") and "points less often" in result
+    assert "interval" in result and caveat == CAVEAT
+    assert calls_sentences({"effect": None, "reason": "no label yet"}) == [
+        "Not yet: no label yet.",
+        CAVEAT,
+    ]
+
+
+def test_the_pdf_appendix_has_the_comparison(reportable):
+    """reporting writes "Did the calls help?" with the numbers from the store."""
+    from pypdf import PdfReader
+
+    from risk_assessment.reports import reporting
+    from tests.server.test_admin import list_then_label
+
+    list_then_label(reportable["output_folder_path"])
+    written = reporting.run_reporting(reportable)
+    text = "\n".join(p.extract_text() for p in PdfReader(written["report"]).pages)
+    assert "Did the calls help?" in text and "100 contacted" in text
+    assert "not assigned at random" in text

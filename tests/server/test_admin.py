@@ -16,19 +16,25 @@ def days_ago(days: float) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
 
 
+def batch(folder, name: str, rows_: list[tuple]) -> int:
+    """Store rows as one ingested file (with the metrics ingestion records)."""
+    metrics = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": 0.01}
+    entry = {"name": name, "rows_read": len(rows_), "rows_kept": len(rows_)}
+    metrics.update(files_ingested=[name], files_rejected=[], rows_read=len(rows_))
+    return store.commit_batch(folder, [("file", entry, rows_)], metrics)
+
+
 def list_then_label(folder, n: int = 200) -> None:
     """n current clients stored 10 days ago, even ones reached 5 days ago (odd ones only
     tried: "no answer"), labels stored now (every third client exited)."""
     clients = [(f"n{i:03d}", 10 + i % 50, 300 + 7 * i, 5 + i % 9) for i in range(n)]
-    listed = store.commit_batch(
-        folder, [("file", {"name": "now.csv"}, [(*c, None) for c in clients])], {}
-    )
+    listed = batch(folder, "now.csv", [(*c, None) for c in clients])
     rows.write(folder, "UPDATE batches SET created_at = ? WHERE id = ?", (days_ago(10), listed))
     for i, client in enumerate(clients):
         rows.add_contact(folder, client[0], "max", "reached" if i % 2 == 0 else "no answer", "")
     rows.write(folder, "UPDATE contacts SET at = ?", (days_ago(5),))
     labels = [(*c, int(i % 3 == 0)) for i, c in enumerate(clients)]
-    store.commit_batch(folder, [("file", {"name": "later.csv"}, labels)], {})
+    batch(folder, "later.csv", labels)
 
 
 def test_admins_see_the_comparison_with_its_interval_and_caveat(deployed):
