@@ -72,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
         "tune_threshold": True,  # cut-off that maximizes out-of-fold F1, stored in the model
         "cv_folds": 5,  # folds for the transform choice and the cut-off
         "min_rows": 10,  # fewer rows than this is not a model worth deploying
+        # labels that arrived after a manager spoke to the client: a call may have changed
+        # the outcome, so "leave_out" trains without them; "keep" trains on every label
+        "contacted_labels": "keep",
     },
     "diagnostics": {
         "package_index_url": "https://pypi.org/pypi",  # PyPI's JSON API, or a mirror's
@@ -152,6 +155,7 @@ PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
 CHOICES = {
     ("model_drift", "rule"): ("refit", "raw", "parametric", "nonparametric"),
     ("training", "transform"): ("auto", "raw", "log"),
+    ("training", "contacted_labels"): ("keep", "leave_out"),
     ("training", "solver"): ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"),
 }
 # Allowed ranges, checked at load: (section, key) -> (low, high, low inclusive?)

@@ -216,3 +216,22 @@ def contacts_between(folder: Path) -> dict[str, list[tuple[str, str]]]:
     for row in read_rows(folder, "SELECT corporation, at, outcome FROM contacts ORDER BY at, id"):
         found.setdefault(row["corporation"], []).append((row["at"], row["outcome"]))
     return found
+
+
+def contacted_label_seqs(folder: Path) -> set[int]:
+    """The labels that arrived after the client was spoken to (any outcome but "no
+    answer") while it was listed: a call may have changed the outcome they record."""
+    sql = """
+        SELECT p.labelled_seq AS seq FROM (
+            SELECT u.seq AS listed_seq, u.corporation, MIN(l.seq) AS labelled_seq
+            FROM observations u JOIN observations l ON l.corporation = u.corporation
+                 AND l.seq > u.seq AND l.exited IS NOT NULL
+            WHERE u.exited IS NULL GROUP BY u.seq) p
+        JOIN observations u ON u.seq = p.listed_seq
+        JOIN observations l ON l.seq = p.labelled_seq
+        JOIN sources su ON su.id = u.source_id JOIN batches bu ON bu.id = su.batch_id
+        JOIN sources sl ON sl.id = l.source_id JOIN batches bl ON bl.id = sl.batch_id
+        WHERE EXISTS (SELECT 1 FROM contacts c WHERE c.corporation = p.corporation
+                      AND c.outcome != 'no answer' AND c.at >= bu.created_at
+                      AND c.at < bl.created_at)"""
+    return {r["seq"] for r in read_rows(folder, sql)}

@@ -19,7 +19,7 @@ def days_ago(days: float) -> str:
 def batch(folder, name: str, rows_: list[tuple]) -> int:
     """Store rows as one ingested file (with the metrics ingestion records)."""
     metrics = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": 0.01}
-    entry = {"name": name, "rows_read": len(rows_), "rows_kept": len(rows_)}
+    entry = {"name": name, "status": "ingested", "rows_read": len(rows_), "rows_kept": len(rows_)}
     metrics.update(files_ingested=[name], files_rejected=[], rows_read=len(rows_))
     return store.commit_batch(folder, [("file", entry, rows_)], metrics)
 
