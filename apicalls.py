@@ -4,6 +4,7 @@ Reads   the server at api.base_url (default http://127.0.0.1:8000), or --url
 Writes  output_model_path/apireturns.txt    readable: one section per endpoint
         output_model_path/apireturns.json   every answer with its status code
 Run     python apicalls.py [--config config.json] [--url URL]
+        RISK_API_TOKEN=rat_... python apicalls.py     (once the server has users)
 
 Before saving anything it asks the server's /version and compares the model's sha256 with
 this deployment's live manifest: answers from a server serving another deployment (another

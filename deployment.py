@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from risk_assessment.core.common import cli_parser, run_cli
 
+from risk_assessment.access.commands import audit_operator
 from risk_assessment.core.locking import writer_lock
 from risk_assessment.core.settings import load_config
 from risk_assessment.deployment.versions import deploy, format_versions, prune, rollback, switch_to
@@ -40,11 +41,11 @@ def main() -> int:
         print(format_versions(prod))
         return 0
     with writer_lock(config, "deployment.py"):
-        if args.rollback:
-            rollback(prod, key_file)
-            return 0
-        if args.to:
-            switch_to(prod, args.to, key_file)
+        if args.rollback or args.to:
+            version = (
+                rollback(prod, key_file) if args.rollback else switch_to(prod, args.to, key_file)
+            )
+            audit_operator(config, "rollback" if args.rollback else "switch", version)
             return 0
         store.refresh_exports(config["output_folder_path"])
         deploy(config)

@@ -15,6 +15,7 @@ PROMETHEUS_MULTIPROC_DIR.
 import glob
 import json
 import os
+import sys
 import tempfile
 
 from gunicorn import util
@@ -74,8 +75,24 @@ def pre_request(worker, req):
         sock.settimeout(BODY_TIMEOUT)
 
 
+def refuse_open_network(server):
+    """Exit 1 with one line when bound beyond loopback while the store has no admin."""
+    from risk_assessment.core.common import RiskError
+
+    from risk_assessment.access.binding import bind_hosts, refuse_open_bind
+    from risk_assessment.core.settings import load_config
+
+    try:
+        refuse_open_bind(load_config(), bind_hosts(server.cfg.bind))
+    except RiskError as exc:
+        server.log.error("%s", exc)
+        sys.exit(1)
+
+
 def on_starting(server):
-    """Start with an empty metrics folder: counts from an earlier run do not carry over."""
+    """Refuse a wide-open bind; start with an empty metrics folder (counts from an
+    earlier run do not carry over)."""
+    refuse_open_network(server)
     os.makedirs(METRICS_DIR, mode=0o700, exist_ok=True)
     for kind in ("counter", "gauge", "histogram", "summary"):  # prometheus_client's files only
         for path in glob.glob(os.path.join(METRICS_DIR, f"{kind}_*.db")):

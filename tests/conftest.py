@@ -182,11 +182,15 @@ def deployed(config: dict) -> dict:
 
 @contextmanager
 def production_server(
-    config_file: Path | None, via_make: bool = False, project: Path = ROOT, port: int = 0
+    config_file: Path | None,
+    via_make: bool = False,
+    project: Path = ROOT,
+    port: int = 0,
+    host: str = "127.0.0.1",
 ):
     """gunicorn serving wsgi:app of project for config_file (None: the project's own) on
-    127.0.0.1 (a free port unless given), through `make serve` when via_make; yields the
-    base URL, stops the server on exit."""
+    host (127.0.0.1 unless given) and a free port unless given, through `make serve` when
+    via_make; yields the base URL (on 127.0.0.1), stops the server on exit."""
     import os
     import signal
     import subprocess
@@ -198,7 +202,7 @@ def production_server(
     command = (
         ["make", "-s", "serve", f"PORT={port}", "WORKERS=1"]
         if via_make
-        else [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+        else [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "wsgi:app"]
     )
     env = {**os.environ, "NO_PROXY": "127.0.0.1"}
     env.pop("RISK_CONFIG", None)
@@ -276,3 +280,43 @@ def reportable(deployed: dict) -> dict:
     }
     (deployed["output_model_path"] / "dependencies.json").write_text(json.dumps(cache))
     return deployed
+
+
+# ---- users, tokens and sessions (access control) ------------------------------------------
+
+
+def add_user(config: dict, name: str, role: str, password: str | None = None) -> str:
+    """A user of role in config's store; returns the password (default: NAME-password)."""
+    from risk_assessment.access import accounts
+    from risk_assessment.store import accounts as rows
+
+    password = password or f"{name}-password"
+    rows.add_user(config["output_folder_path"], name, role, accounts.hash_password(password))
+    return password
+
+
+def add_token(config: dict, name: str, scopes: str, days: float = 30) -> str:
+    """A service token with scopes (comma-separated) in config's store; returns it."""
+    from risk_assessment.access import accounts
+    from risk_assessment.store import accounts as rows
+
+    token = accounts.new_token()
+    expires = accounts.expiry(days)
+    folder = config["output_folder_path"]
+    rows.add_token(folder, name, accounts.token_sha256(token), scopes.split(","), expires)
+    return token
+
+
+def page_csrf(client, path: str = "/login") -> str:
+    """The CSRF token in the <meta name="csrf-token"> of the page at path."""
+    import re
+
+    page = client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def sign_in(client, name: str, password: str):
+    """Sign in through the form (with its CSRF token); returns the answer (303 when in)."""
+    token = page_csrf(client)
+    form = {"username": name, "password": password, "csrf_token": token}
+    return client.post("/login", data=form)

@@ -19,7 +19,7 @@ SCRIPTS = {
 # The sub-packages in order: each may import only those before it in this table.
 ORDER = [
     "core", "schema", "store", "sources", "monitoring", "modelling", "deployment",
-    "reports", "server", "client", "samples", "pipeline",
+    "reports", "access", "server", "client", "samples", "pipeline",
 ]  # fmt: skip
 # Exceptions to "everything before it": a light sub-package that must stay light.
 MAY_IMPORT = {

@@ -7,14 +7,17 @@ Run     python apicalls.py [--config config.json] [--url URL]
 
 Before saving anything it asks the server's /version and compares the model's sha256 with
 this deployment's live manifest: answers from a server serving another deployment (another
-checkout, an old process on the same port) are not saved. Imports no other script, so it
-starts without pandas, scikit-learn or reportlab.
+checkout, an old process on the same port) are not saved. Once the server has users, set
+$RISK_API_TOKEN to a token with scopes predict,read: it is sent as Authorization: Bearer
+on every call, and never written to the answers or the log. Imports no other script, so
+it starts without pandas, scikit-learn or reportlab.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ import requests
 
 log = logging.getLogger("apicalls")
 
+TOKEN_ENV = "RISK_API_TOKEN"  # the bearer token apicalls sends, when set
 TIMEOUT = 30  # seconds per call: /prediction on a large file may take a while
 SAMPLE_ROW = dict.fromkeys(FEATURES, 10)
 
@@ -57,14 +61,19 @@ class OtherServerError(RiskError):
     """The server at the URL does not serve this deployment's model."""
 
 
-def check_served_model(base_url: str, prod: Path) -> dict[str, Any]:
+def check_served_model(base_url: str, prod: Path, token: str | None = None) -> dict[str, Any]:
     """OtherServerError unless the server's /version names the live model of prod.
 
     Returns the /version answer. Neither a model here nor there (a fresh workspace) passes:
     the calls then record the server's 503s.
     """
     live = read_json(prod / LIVE_MANIFEST, {}) or {}
-    (answer,) = call_api(base_url, [("GET", "/version", {})])
+    (answer,) = call_api(base_url, [("GET", "/version", {})], token)
+    if answer["status"] in (401, 403):
+        raise RiskError(
+            f"{base_url}: the server wants a token with scopes predict,read ({answer['status']}):"
+            f" set ${TOKEN_ENV} (python app.py tokens create apicalls --scope predict,read)"
+        )
     served = answer["body"] if answer["status"] == 200 and isinstance(answer["body"], dict) else {}
     if served.get("model_sha256") == live.get("model_sha256"):
         return served
@@ -84,9 +93,14 @@ def check_served_model(base_url: str, prod: Path) -> dict[str, Any]:
     )
 
 
-def call_api(base_url: str, calls: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Make the calls; RiskError (one line) when the server cannot be reached."""
+def call_api(
+    base_url: str, calls: list[tuple[str, str, dict[str, Any]]], token: str | None = None
+) -> list[dict[str, Any]]:
+    """Make the calls (with the bearer token, if any); RiskError (one line) when the
+    server cannot be reached."""
     session, answers = requests.Session(), []
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
     with session:
         for method, path, kwargs in calls:
             url = base_url.rstrip("/") + path
@@ -134,11 +148,17 @@ def relative_test_file(config: dict[str, Any]) -> str:
         return str(path)
 
 
-def run_apicalls(config: dict[str, Any], base_url: str | None = None) -> Path:
-    """Call every endpoint and save the answers; returns the text file's path."""
+def run_apicalls(
+    config: dict[str, Any], base_url: str | None = None, token: str | None = None
+) -> Path:
+    """Call every endpoint and save the answers; returns the text file's path.
+
+    The token (default: $RISK_API_TOKEN) goes as `Authorization: Bearer` on every call.
+    """
     base_url = base_url or config["api"]["base_url"]
-    check_served_model(base_url, config["prod_deployment_path"])
-    answers = call_api(base_url, api_requests(relative_test_file(config)))
+    token = token if token is not None else os.environ.get(TOKEN_ENV)
+    check_served_model(base_url, config["prod_deployment_path"], token)
+    answers = call_api(base_url, api_requests(relative_test_file(config)), token)
     folder = config["output_model_path"]
     write_json(folder / "apireturns.json", {"base_url": base_url, "answers": answers})
     path = write_atomic(folder / "apireturns.txt", answers_text(answers, base_url))

@@ -67,6 +67,10 @@ class LockError(RiskError):
     """Another process holds the workspace's writer lock."""
 
 
+class AccessError(RiskError):
+    """A user or token that does not exist or already does, a bad role, scope or password."""
+
+
 class ModelError(RiskError):
     """A model is missing, cannot be trained, or failed verification."""
 

@@ -72,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
         "tune_threshold": True,  # cut-off that maximizes out-of-fold F1, stored in the model
         "cv_folds": 5,  # folds for the transform choice and the cut-off
         "min_rows": 10,  # fewer rows than this is not a model worth deploying
+        # labels that arrived after a manager spoke to the client: a call may have changed
+        # the outcome, so "leave_out" trains without them; "keep" trains on every label
+        "contacted_labels": "keep",
     },
     "diagnostics": {
         "package_index_url": "https://pypi.org/pypi",  # PyPI's JSON API, or a mirror's
@@ -117,6 +120,14 @@ DEFAULTS: dict[str, Any] = {
         "high": 0.5,  # exit probability at or above: high risk band
         "medium": 0.25,  # at or above (and below high): medium
         "top_reasons": 3,  # features listed as reasons per client
+        "recontact_days": 14.0,  # a client contacted this recently is left off the call list
+    },
+    "auth": {
+        # who may see what: users and tokens live in the store (python app.py users/tokens)
+        "session_hours": 12.0,  # a sign-in lasts this long (then sign in again)
+        "max_failed_signins": 20,  # failures in a row per user or address; then 429
+        "failed_signin_minutes": 15.0,  # ...counted over this window (the lock lifts after)
+        "session_key_path": "",  # empty: session.key in output_folder_path (0600)
     },
     "notify": {
         # off by default; a webhook (Slack-compatible JSON) and/or e-mail (smtplib)
@@ -144,6 +155,7 @@ PATH_KEYS = [k for k, v in DEFAULTS.items() if k.endswith("_path")]
 CHOICES = {
     ("model_drift", "rule"): ("refit", "raw", "parametric", "nonparametric"),
     ("training", "transform"): ("auto", "raw", "log"),
+    ("training", "contacted_labels"): ("keep", "leave_out"),
     ("training", "solver"): ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"),
 }
 # Allowed ranges, checked at load: (section, key) -> (low, high, low inclusive?)
@@ -174,6 +186,10 @@ RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("risk", "high"): (0.0, 1.0, True),
     ("risk", "medium"): (0.0, 1.0, True),
     ("risk", "top_reasons"): (0, 3, True),
+    ("risk", "recontact_days"): (0.0, 3_650.0, True),
+    ("auth", "session_hours"): (0.01, 8_760.0, True),
+    ("auth", "max_failed_signins"): (1, 1_000_000, True),
+    ("auth", "failed_signin_minutes"): (0.1, 525_600.0, True),
     ("api", "port"): (1, 65_535, True),
     ("api", "max_request_bytes"): (1_000, 1_000_000_000, True),
     ("notify", "smtp_port"): (1, 65_535, True),
@@ -247,16 +263,23 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
                 f"{file.name}: {section}.{key} must be one of "
                 f"{', '.join(allowed)}, not {config[section][key]!r}"
             )
+    resolve_paths(config, file)
+    config["config_file"] = file
+    return config
+
+
+def resolve_paths(config: dict[str, Any], file: Path) -> None:
+    """Make every path setting absolute, against the config file's folder (in place)."""
     for key in PATH_KEYS:
         config[key] = (file.parent / Path(config[key]).expanduser()).resolve()
     config["deployment"]["signing_key_path"] = signing_key_location(
         config["deployment"]["signing_key_path"], config["prod_deployment_path"], file
     )
+    auth = config["auth"]
+    auth["session_key_path"] = session_key_location(auth["session_key_path"], config, file)
     config["input_database"]["url"] = resolve_database_url(
         config["input_database"]["url"], file.parent
     )
-    config["config_file"] = file
-    return config
 
 
 def check_ranges(config: dict[str, Any], where: str) -> None:
@@ -289,6 +312,13 @@ def signing_key_location(given: str, prod: Path, file: Path) -> Path:
     if path.is_relative_to(prod):
         raise ConfigError(f"{file.name}: deployment.signing_key_path must be outside {prod.name}")
     return path
+
+
+def session_key_location(given: str, config: dict[str, Any], file: Path) -> Path:
+    """The configured session key path, resolved; default session.key in the output folder."""
+    if not given:
+        return config["output_folder_path"] / "session.key"
+    return (file.parent / Path(given).expanduser()).resolve()
 
 
 def resolve_database_url(url: str, base: Path) -> str:

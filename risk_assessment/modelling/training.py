@@ -48,6 +48,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from risk_assessment.monitoring.statistics import best_threshold, f1_at, row_logloss
 from risk_assessment.schema.dataset import load_dataset, observations_frame
+from risk_assessment.store import accounts
 from risk_assessment.store import records as store
 
 log = logging.getLogger("training")
@@ -263,13 +264,29 @@ def save_model(model, metadata: dict[str, Any], folder: Path) -> Path:
     return path
 
 
+def leave_out_contacted(data: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+    """finaldata without the labels that arrived after a contact, when
+    training.contacted_labels is "leave_out" (matched by their values: the export
+    holds no seq); data unchanged for "keep"."""
+    if config["training"]["contacted_labels"] != "leave_out":
+        return data
+    folder = config["output_folder_path"]
+    seqs = accounts.contacted_label_seqs(folder)
+    dropped = {tuple(r[1:]) for r in store.training_rows(folder) if r[0] in seqs}
+    if not dropped:
+        return data
+    keep = [row not in dropped for row in data[COLUMNS].itertuples(index=False, name=None)]
+    log.info("left out %d label(s) that arrived after a contact", len(data) - sum(keep))
+    return data[keep].reset_index(drop=True)
+
+
 def run_training(config: dict[str, Any]) -> dict[str, Any]:
     """Train on finaldata.csv and save; returns the metadata. Used by fullprocess.py too."""
     data_path = config["output_folder_path"] / FINALDATA
     store.refresh_exports(config["output_folder_path"])  # a deleted or edited export is rebuilt
     if not data_path.exists():
         raise ModelError(f"{data_path}: no training data; run ingestion.py first")
-    data = load_dataset(data_path)
+    data = leave_out_contacted(load_dataset(data_path), config)
     start = time.perf_counter()
     model, warning, selection = fit_with_selection(data, config["training"], str(data_path))
     seconds = time.perf_counter() - start
@@ -341,6 +358,10 @@ def training_windows(
     recent rows weighted to count as much as the rest).
     """
     frame = observations_frame(store.training_rows(config["output_folder_path"]))
+    if config["training"]["contacted_labels"] == "leave_out":
+        frame = frame[
+            ~frame["seq"].isin(accounts.contacted_label_seqs(config["output_folder_path"]))
+        ]
     batch = sorted(r[0] for r in store.batch_rows(config["output_folder_path"], batch_id))
     draws = np.random.default_rng(batch_id).random(len(batch))  # the same on a rerun
     held_seqs = [seq for seq, draw in zip(batch, draws, strict=True) if draw < holdout_share]

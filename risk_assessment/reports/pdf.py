@@ -30,6 +30,7 @@ from reportlab.platypus import (
 )
 
 from risk_assessment.reports import risk
+from risk_assessment.reports.calls import calls_sentences
 from risk_assessment.reports.diagnostics import psi_band
 from risk_assessment.reports.text import decision_text, drift_text, list_text, when
 
@@ -286,7 +287,8 @@ def ingestion_rows(facts: dict[str, Any]) -> list[list[Any]]:
 
 
 def appendix(facts: dict[str, Any], st) -> list:
-    """Model details, training data, timings, the last ingestion and dependencies."""
+    """Model details, training data, timings, the last ingestion, dependencies and the
+    comparison of contacted clients with uncontacted ones."""
     about = Table(
         model_rows(facts, st),
         colWidths=[3.5 * cm, 13.5 * cm],
@@ -312,6 +314,11 @@ def appendix(facts: dict[str, Any], st) -> list:
             f"Dependencies (checked {when(deps['checked_at'])})",
             st,
             table(packages, None, st),
+        ),
+        *section(
+            "Did the calls help?",
+            st,
+            *[Paragraph(t, st["BodyText"]) for t in calls_sentences(facts.get("calls"))],
         ),
     ]
 

@@ -38,6 +38,7 @@ from risk_assessment.deployment.versions import (
     read_model_meta,
 )
 from risk_assessment.reports import diagnostics, model_health
+from risk_assessment.reports.calls import stored_comparison
 from risk_assessment.reports.pdf import build_report
 from risk_assessment.reports.risk import (
     RISK_CSV,
@@ -235,6 +236,7 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
         "judged": [r for r in runs if model_health.judgeable(r, min_rows)],
         "risk": table,
         "list": changes,
+        "calls": stored_comparison(config["output_folder_path"], model),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.reports.risk import CHANGES
+from risk_assessment.server.openapi_access import SECURITY_SCHEMES, access_paths, access_schemas
 from risk_assessment.server.openapi_schemas import FILE_NAME, ref, schemas
 
 JSON = "application/json"
@@ -243,6 +244,7 @@ def paths(max_rows: int, schema: ColumnSchema) -> dict[str, Any]:
         **status_paths(),
         **page_paths(),
         **self_paths(),
+        **access_paths(),
     }
 
 
@@ -258,5 +260,10 @@ def openapi_spec(max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> dict[s
             f"Numbers beyond +-2**53 are refused; at most {max_rows} rows per request.",
         },
         "paths": paths(max_rows, schema),
-        "components": {"schemas": schemas(max_rows, schema)},
+        "components": {
+            "schemas": {**schemas(max_rows, schema), **access_schemas()},
+            "securitySchemes": SECURITY_SCHEMES,
+        },
+        # no user yet: open to loopback; else a token or a signed-in session (README)
+        "security": [{}, {"bearer": []}, {"session": []}],
     }

@@ -38,6 +38,7 @@ FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CONTENT_TYPES = ("application/json", "text/csv")
 STATUS_CODES = {  # MLflow's (databricks_pb2) error codes by HTTP status
     400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "RESOURCE_DOES_NOT_EXIST",
     405: "BAD_REQUEST",
@@ -45,6 +46,7 @@ STATUS_CODES = {  # MLflow's (databricks_pb2) error codes by HTTP status
     413: "REQUEST_LIMIT_EXCEEDED",
     414: "REQUEST_LIMIT_EXCEEDED",
     415: "BAD_REQUEST",
+    429: "REQUEST_LIMIT_EXCEEDED",
     431: "REQUEST_LIMIT_EXCEEDED",
     500: "INTERNAL_ERROR",
     503: "TEMPORARILY_UNAVAILABLE",

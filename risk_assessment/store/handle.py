@@ -110,7 +110,8 @@ def migrate(db: sqlite3.Connection, folder: Path, fresh: bool) -> None:
 
     Version 1 held observations, sources, batches and runs; version 2 adds the verdict
     to runs; version 3 keeps each observation's schema columns in "v:" columns with the
-    schema's fingerprint (the course's three columns move there). Run columns are
+    schema's fingerprint (the course's three columns move there) and adds users, tokens,
+    audit and contacts (accounts.py). Run columns are
     also added whenever Run gains a field, so an older store
     never makes a later tick fail on a missing column.
     """

@@ -96,6 +96,20 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS ingestions (id INTEGER PRIMARY KEY, batch_id INTEGER,
         metrics TEXT)""",
     """CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY)""",
+    # version 3: who may see and change what (accounts.py), and the worklist
+    """CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL,
+        password_hash TEXT NOT NULL, created_at TEXT NOT NULL,
+        session_epoch INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS tokens (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT,
+        revoked_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL,
+        actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, address TEXT,
+        detail TEXT)""",
+    """CREATE INDEX IF NOT EXISTS audit_action ON audit(action, target)""",
+    """CREATE TABLE IF NOT EXISTS contacts (id INTEGER PRIMARY KEY, corporation TEXT NOT NULL,
+        at TEXT NOT NULL, actor TEXT NOT NULL, outcome TEXT NOT NULL, note TEXT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS contacts_client ON contacts(corporation, at)""",
 ]
 
 

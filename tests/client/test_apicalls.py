@@ -149,3 +149,26 @@ def test_apicalls_imports_no_script_and_no_heavy_package():
     heavy = {m for m in loaded if m.split(".")[0] in {"pandas", "sklearn", "reportlab", "numpy"}}
     scripts = {"scoring", "ingestion", "training", "deployment", "diagnostics", "reporting", "app"}
     assert heavy == set() and not loaded & scripts
+
+
+def test_apicalls_sends_the_token_from_the_environment(deployed, workspace):
+    """Users exist: without $RISK_API_TOKEN one line names the variable and the command;
+    with a predict,read token every call answers 200 and the token is saved nowhere."""
+    from tests.conftest import add_token, add_user
+
+    add_user(deployed, "ada", "admin")
+    token = add_token(deployed, "apicalls", "predict,read")
+    config = str(workspace / "config.json")
+    with production_server(workspace / "config.json") as url:
+        refused = run_script("apicalls.py", "--config", config, "--url", url)
+        done = run_script(
+            "apicalls.py", "--config", config, "--url", url, env={"RISK_API_TOKEN": token}
+        )
+    assert refused.returncode == 1 and "RISK_API_TOKEN" in refused.stderr
+    assert "tokens create apicalls" in refused.stderr and "Traceback" not in refused.stderr
+    assert done.returncode == 0, done.stderr
+    folder = deployed["output_model_path"]
+    saved = json.loads((folder / "apireturns.json").read_text())
+    assert all(a["status"] == 200 for a in saved["answers"])
+    written = (folder / "apireturns.json").read_text() + (folder / "apireturns.txt").read_text()
+    assert token not in written + done.stderr

@@ -13,6 +13,7 @@ from risk_assessment.core.common import MODEL_FILE, MODEL_SKOPS, SCORE_FILE, Mod
 from risk_assessment.deployment import versions as deployment
 from risk_assessment.modelling import scoring, training
 from risk_assessment.sources import ingestion
+from risk_assessment.store import accounts as store_accounts
 from tests.conftest import deploy_workspace, run_script, small_rows, write_csv
 
 
@@ -221,6 +222,12 @@ def test_cli_to_rolls_forward_and_back(scored, workspace):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "v0009: no such version (kept: v0001, v0002)" in done.stderr
     assert deployment.current_version(prod) == "v0002"
+    audit = store_accounts.audit_rows(scored["output_folder_path"])
+    assert [(a["action"], a["target"]) for a in audit] == [
+        ("switch", "v0002"),
+        ("rollback", "v0001"),
+    ]
+    assert audit[0]["actor"].startswith("cli")
 
 
 def test_to_refuses_a_broken_version(scored):

@@ -1,0 +1,1 @@
+"""Tests of risk_assessment.access."""
