@@ -323,7 +323,8 @@ def model_error(exc: ModelError):
 
 def http_error(exc: HTTPException):
     """Flask's own errors (404, 405, 413, ...) in the same JSON shape, with their headers."""
-    code = "ENDPOINT_NOT_FOUND" if exc.code == 404 else None
+    # a 404 on a known route is a missing resource (/risk/<unknown>); else the route is unknown
+    code = "ENDPOINT_NOT_FOUND" if exc.code == 404 and not request.url_rule else None
     response, status = error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
     for name, value in exc.get_headers():  # e.g. Allow on a 405
         if name.lower() != "content-type":
