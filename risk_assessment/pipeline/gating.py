@@ -58,13 +58,17 @@ def retrain_and_gate(config: dict[str, Any], batch_id: int, deployed) -> dict[st
     return {**record, "new_f1": scores["f1"], "model_sha256": scores["model_sha256"]}
 
 
+FIRST_MODEL = "first model: no model was deployed yet"  # the whole reason, said once
+
+
 def first_model(config: dict[str, Any]) -> dict[str, Any]:
     """No model is live yet: train on everything, score, and deploy it."""
     training.run_training(config)
     scores = scoring.run_scoring(config)
     return {
         "deploy": True,
-        "reason": "no deployed model yet: first deployment",
+        "reason": FIRST_MODEL,
+        "first": True,
         "window": "all",
         "new_f1": scores["f1"],
         "model_sha256": scores["model_sha256"],

@@ -248,6 +248,14 @@ def list_changes(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Ser
     return pd.Series(change, index=current.index, dtype=object)
 
 
+def previous_ranks(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:
+    """Per client of current: its rank on the previous list (NaN when it was not on it)."""
+    if previous is None or "rank" not in previous.columns:
+        return pd.Series(np.nan, index=current.index, dtype=float)
+    ranks = dict(zip(previous[ID_COLUMN], pd.to_numeric(previous["rank"]), strict=True))
+    return current[ID_COLUMN].map(ranks).astype(float)
+
+
 def change_counts(changes: pd.Series, current: pd.DataFrame, previous) -> dict[str, int]:
     """How many clients are new in high, moved up, moved down, and left the list."""
     counts = {k: int((changes == k).sum()) for k in CHANGES}
@@ -282,6 +290,7 @@ def with_changes(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict]
     listed = table.copy()
     listed["change"] = list_changes(listed, baseline)
     listed["change_order"] = listed["change"].map(CHANGE_ORDER)
+    listed["previous_rank"] = previous_ranks(listed, baseline)
     bands = listed["risk_band"].value_counts()
     facts = {
         "total": len(listed),

@@ -246,7 +246,7 @@ def test_first_run_ingests_and_deploys_v0001(story):
     run = story.runs[0]
     assert sorted(run.new_files) == ["dataset1.csv", "dataset2.csv", "dataset_current.csv"]
     assert run.decision == "deployed" and run.new_version == "v0001"
-    assert "first deployment" in run.reason
+    assert run.reason == "first model: no model was deployed yet"  # said once
     models = story.practice["output_model_path"]
     assert (models / "summary_report.pdf").stat().st_size > 0
     assert (models / "confusionmatrix.png").stat().st_size > 0
