@@ -117,6 +117,7 @@ DEFAULTS: dict[str, Any] = {
         "high": 0.5,  # exit probability at or above: high risk band
         "medium": 0.25,  # at or above (and below high): medium
         "top_reasons": 3,  # features listed as reasons per client
+        "calls_per_week": 50,  # clients the team can call in a week: this week's call list
     },
     "notify": {
         # off by default; a webhook (Slack-compatible JSON) and/or e-mail (smtplib)
@@ -174,6 +175,7 @@ RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("risk", "high"): (0.0, 1.0, True),
     ("risk", "medium"): (0.0, 1.0, True),
     ("risk", "top_reasons"): (0, 3, True),
+    ("risk", "calls_per_week"): (1, 100_000, True),
     ("api", "port"): (1, 65_535, True),
     ("api", "max_request_bytes"): (1_000, 1_000_000_000, True),
     ("notify", "smtp_port"): (1, 65_535, True),

@@ -98,15 +98,15 @@ def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> 
     losses = {name: float(monitoring.row_logloss(y, p).mean()) for name, p in probs.items()}
     best = min(losses, key=losses.get)
     cut = getattr(fitted[best]["model"], "threshold", 0.5)
-    result = monitoring.paired_gate(
-        y,
-        probs[best],
-        deployed.predict_proba(X)[:, 1],
-        cut,
-        getattr(deployed, "threshold", 0.5),
-        settings["alpha"],
-        seed,
-    )
+    old_cut = getattr(deployed, "threshold", 0.5)
+    old = deployed.predict_proba(X)[:, 1]
+    result = monitoring.paired_gate(y, probs[best], old, cut, old_cut, settings["alpha"], seed)
+    caught = {  # people's numbers: of the exits held out, how many each model flags
+        "rows": len(y),
+        "exits": int((y == 1).sum()),
+        "candidate": int(((probs[best] >= cut) & (y == 1)).sum()),
+        "deployed": int(((old >= old_cut) & (y == 1)).sum()),
+    }
     rows = len(fitted[best]["data"])
     return {
         "deploy": result.deploy,
@@ -120,6 +120,7 @@ def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> 
             "f1": result.f1.as_dict(),
             "f1_candidate": result.f1_candidate,
             "f1_deployed": result.f1_deployed,
+            "caught": caught,
         },
     }
 

@@ -91,7 +91,10 @@ def call_records(chosen: pd.DataFrame, top: int) -> list[dict[str, Any]]:
 
 def calls_csv(chosen: pd.DataFrame) -> str:
     """The calls as a spreadsheet-safe CSV, the change in words."""
-    table = chosen.assign(change=[call_change(r) for r in chosen.to_dict(orient="records")])
+    table = chosen.assign(
+        change=[call_change(r) for r in chosen.to_dict(orient="records")],
+        previous_rank=chosen["previous_rank"].astype("Int64"),
+    )
     columns = [c for c in CALL_COLUMNS if c in table.columns]
     columns += [c for c in ("value_at_risk",) if c in table.columns]
     return risk.people_csv(table[columns])

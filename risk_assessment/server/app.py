@@ -31,7 +31,7 @@ from risk_assessment.core.settings import load_config
 from risk_assessment.modelling.scoring import score_model, test_data_file
 from risk_assessment.reports import diagnostics
 from risk_assessment.schema import dataset
-from risk_assessment.server import dashboard
+from risk_assessment.server import dashboard, readers
 from risk_assessment.server.metrics import Metrics
 from risk_assessment.server.openapi import openapi_spec
 from risk_assessment.server.protocol import (
@@ -374,6 +374,7 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
     app.extensions[STATE_KEY] = api_state(config)
     app.register_blueprint(bp)
     app.register_blueprint(dashboard.bp)  # the client managers' pages and /risk
+    app.register_blueprint(readers.bp)  # /calls and the data scientist's /model
     for kind, handler in ERROR_HANDLERS:
         app.register_error_handler(kind, handler)
     app.before_request(start_clock)

@@ -165,6 +165,10 @@ def risk_paths() -> dict[str, Any]:
             "text/csv": {"schema": {"type": "string"}},
         },
     }
+    calls_answer = {
+        "description": "this week's calls (JSON) or the same as CSV",
+        "content": {JSON: {"schema": ref("Calls")}, "text/csv": {"schema": {"type": "string"}}},
+    }
     parameters = [
         query("top", {"type": "string", "pattern": TOP}, "per page, 1-1000 (50)"),
         query("page", {"type": "string", "pattern": PAGE}, "page, from 1 (1)"),
@@ -180,6 +184,12 @@ def risk_paths() -> dict[str, Any]:
         ),
         "/risk/{corporation}": get(
             "one client with its reasons", "RiskClient", 404, 503, parameters=[corporation()]
+        ),
+        "/calls": operation(
+            "this week's calls: the risk.calls_per_week current clients at the top of the "
+            "list (by value at risk when the schema has a value column); format=csv: a CSV",
+            {"200": calls_answer, **errors(503)},
+            [query("format", {"type": "string"}, "csv: a CSV download; else JSON")],
         ),
     }
 

@@ -191,7 +191,28 @@ def risk_schemas() -> dict[str, Any]:
             clients={"type": "array", "items": client},
         ),
         "RiskClient": {"allOf": [client, obj(["model_version"], model_version=TEXT)]},
+        "Calls": obj(
+            ["model_version", "calls_per_week", "ordered_by", "current_clients", "calls"],
+            model_version=TEXT,
+            calls_per_week={"type": "integer"},
+            ordered_by=TEXT,
+            current_clients={"type": "integer"},
+            model_change={"type": "string", "nullable": True},
+            calls={"type": "array", "items": {"allOf": [client, call_schema()]}},
+        ),
     }
+
+
+def call_schema() -> dict[str, Any]:
+    """What a call adds to a client of the risk list: its place and what changed."""
+    return obj(
+        ["call", "previous_rank", "on_last_list", "change_text"],
+        call={"type": "integer"},
+        previous_rank={"type": "integer", "nullable": True},
+        on_last_list={"type": "boolean", "nullable": True},
+        change_text=TEXT,
+        value_at_risk={"type": "number"},
+    )
 
 
 def status_schemas() -> dict[str, Any]:
