@@ -25,7 +25,7 @@ def deploying_run(runs: list[dict[str, Any]], version: str) -> dict[str, Any] | 
 def why_deployed(run: dict[str, Any] | None) -> str:
     """Why a run deployed its model, as a clause after 'because'."""
     if run is None:
-        return "it was deployed by hand (deployment.py), not by a monitoring run"
+        return "it was deployed by hand, not by a monitoring run"
     if not run.get("deployed_version"):
         return "it is the first model: no model was deployed yet"
     held = (run.get("gate") or {}).get("holdout") or {}
