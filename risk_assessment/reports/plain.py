@@ -107,3 +107,24 @@ def exits_words(exits: dict[str, float], calls: dict[str, float] | None = None) 
             f"{calls['expected']:,.0f} are expected to leave unless the call changes their mind."
         )
     return text
+
+
+def drift_words(judged: list[dict[str, Any]], words=None) -> str:
+    """Whether the last judged batch differs from the clients the model learnt from, per
+    the test that decided (no test name: that is in the appendix)."""
+    run = next((r for r in judged if isinstance(r.get("data_drift_psi"), dict)), None)
+    if run is None:
+        return "No batch of new clients has been judged for drift yet."
+    name = words or (lambda f: f)
+    tested = (run.get("verdict") or {}).get("data") or {}
+    shifted = [f for f, v in tested.items() if v.get("drift")]
+    total = len(tested) or len(run["data_drift_psi"])
+    head = f"The last batch ({run['new_rows']:,} new clients, {when(run['started_at'])})"
+    if not tested:
+        return f"{head} was checked for drift before the tests were recorded."
+    if not shifted:
+        return f"{head} looks like the clients the model learnt from in all {total} features."
+    return (
+        f"{head} differs from the clients the model learnt from in {len(shifted)} of "
+        f"{total} features: {', '.join(name(f) for f in shifted)}."
+    )

@@ -46,6 +46,7 @@ from risk_assessment.reports.risk import (
     served_risk_table,
     with_changes,
 )
+from risk_assessment.reports.week import week_facts
 from risk_assessment.schema import dataset
 from risk_assessment.store import records as store
 
@@ -213,8 +214,6 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     record = store.read_record_file(manifest["folder"])
     runs = with_current_run(model_health.run_history(config, 50), current_run)
     versions = model_health.version_history(config["prod_deployment_path"])
-    ranked = served_risk_table(model, manifest, observations(config), config["risk"])
-    table, changes = with_changes(ranked, config["output_model_path"])
     key_file = config["deployment"]["signing_key_path"]
     min_rows = config["model_drift"]["min_batch_rows"]
     return {
@@ -233,8 +232,21 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
         "versions": versions,
         "runs": runs,
         "judged": [r for r in runs if model_health.judgeable(r, min_rows)],
+        **reader_facts(config, model, manifest, runs),
+    }
+
+
+def reader_facts(config: dict[str, Any], model, manifest: dict[str, Any], runs: list) -> dict:
+    """What each reader sees first: the risk list with its changes (risk), the band and
+    change counts (list), this week's calls and plain words (week), the columns' words."""
+    seen = observations(config)
+    ranked = served_risk_table(model, manifest, seen, config["risk"])
+    table, changes = with_changes(ranked, config["output_model_path"])
+    return {
         "risk": table,
         "list": changes,
+        "week": week_facts(config, table, manifest, seen, runs),
+        "words": config["schema"].words,  # a column's plain words
     }
 
 
