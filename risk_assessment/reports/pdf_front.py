@@ -31,7 +31,8 @@ def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_bl
             risk.percent(r["exit_probability"]),
             r["risk_band"],
             Paragraph(calls.call_change(r), st["cell"]),
-            r["top_reasons"] or "nothing above average",
+            "; ".join(filter(None, [r.get("own_change"), r["top_reasons"]]))
+            or "nothing above average",
         ]
         for r in chosen.to_dict(orient="records")
     ]

@@ -85,3 +85,20 @@ def week_facts(
         "exits_words": plain.exits_words(exits, calls_exits),
         "decision": plain.decision_words(manifest, runs),
     }
+
+
+def version_lists(
+    config: dict[str, Any], data: pd.DataFrame, last: int = 3
+) -> list[tuple[str, pd.DataFrame]]:
+    """(version, its risk list of today's clients) for the last deployed versions, newest
+    first; a damaged version is left out."""
+    key_file = config["deployment"]["signing_key_path"]
+    out = []
+    for v in reversed(model_health.version_history(config["prod_deployment_path"])[-last:]):
+        try:
+            model, _ = load_deployed_version(v["folder"], key_file)
+        except RiskError:
+            continue
+        table = risk.served_risk_table(model, {"folder": v["folder"]}, data, config["risk"])
+        out.append((v["version"], table))
+    return out

@@ -354,29 +354,6 @@ def risk_client(corporation: str):
     return {"model_version": manifest["version"], **records(listed.iloc[[position]], api)[0]}
 
 
-@bp.get("/client/<corporation>")
-def client_page(corporation: str):
-    """One client's page: every observation with its score, and the reasons."""
-    api = state()
-    listed, manifest, facts, views = risk_list(api)
-    history = client_observations(api, corporation)
-    if history.empty:
-        raise NotFound(f"corporation {corporation!r}: not a known client")
-    model, _ = api.models.get()
-    history = history.assign(score=model.predict_proba(history[FEATURES].astype(float))[:, 1])
-    position = views["position"].get(corporation)
-    return render_template(
-        "client.html",
-        manifest=manifest,
-        corporation=corporation,
-        client=None if position is None else records(listed.iloc[[position]], api)[0],
-        total=facts["total"],
-        history=history.to_dict(orient="records"),
-        features=FEATURES,
-        labels=risk.LABELS,
-    )
-
-
 @bp.get("/runs")
 def runs_page():
     """The run history of fullprocess."""

@@ -174,6 +174,7 @@ def client_schema() -> dict[str, Any]:
             ),
         },
         contributions={"type": "object", "additionalProperties": {"type": "number"}},
+        own_change={"type": "array", "items": {"type": "string"}},
     )
 
 

@@ -2,15 +2,30 @@
 data scientist's page (/model). A Blueprint app.create_app adds beside the dashboard's.
 
 Routes  /calls          this week's calls as JSON (?format=csv: a spreadsheet-safe CSV)
+        /client/<id>    one client's page: observations (arrival, source, values, score),
+                        rank and band under the last versions, reasons
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from typing import Any
+
+from risk_assessment.core.common import FEATURES, ID_COLUMN
+
+from flask import Blueprint, Response, render_template, request
+from werkzeug.exceptions import NotFound
 
 from risk_assessment.reports import calls, plain
-from risk_assessment.server.dashboard import week
-from risk_assessment.server.serving import state
+from risk_assessment.reports.week import version_lists
+from risk_assessment.server.dashboard import (
+    client_observations,
+    observations,
+    records,
+    risk_list,
+    week,
+)
+from risk_assessment.server.serving import ApiState, stamp, state
+from risk_assessment.store import lookups
 
 bp = Blueprint("readers", __name__)
 bp.add_app_template_global(plain.quality_words, "quality_words")
@@ -36,3 +51,58 @@ def calls_endpoint():
         "model_change": facts["model_change"] or None,
         "calls": calls.call_records(facts["calls"], api.config["risk"]["top_reasons"]),
     }
+
+
+def places(table) -> list[tuple[int, str]]:
+    """(rank, band) of each row of a risk list."""
+    return list(zip(table["rank"].tolist(), table["risk_band"].tolist(), strict=True))
+
+
+def version_ranks(api: ApiState) -> list[dict[str, Any]]:
+    """Per last deployed version (newest first): its name, list size and each client's
+    (rank, band) on today's data; computed once per deployment and data version."""
+    key = (stamp(api.config["prod_deployment_path"] / "versions"), api.observations.version())
+
+    def compute() -> list[dict[str, Any]]:
+        return [
+            {
+                "version": version,
+                "total": len(table),
+                "places": dict(
+                    zip(
+                        table[ID_COLUMN],
+                        zip(table["rank"], table["risk_band"], strict=True),
+                        strict=True,
+                    )
+                ),
+            }
+            for version, table in version_lists(api.config, observations(api))
+        ]
+
+    return api.memo.get("version_ranks", key, compute)
+
+
+@bp.get("/client/<corporation>")
+def client_page(corporation: str):
+    """One client's page: every observation (when and where it arrived) with its score,
+    its rank and band under the last versions, and the reasons."""
+    api = state()
+    listed, manifest, facts, views = risk_list(api)
+    history = client_observations(api, corporation)
+    if history.empty:
+        raise NotFound(f"corporation {corporation!r}: not a known client")
+    model, _ = api.models.get()
+    history = history.assign(score=model.predict_proba(history[FEATURES].astype(float))[:, 1])
+    arrived = lookups.observation_sources(api.config["output_folder_path"], corporation)
+    position = views["position"].get(corporation)
+    return render_template(
+        "client.html",
+        manifest=manifest,
+        corporation=corporation,
+        client=None if position is None else records(listed.iloc[[position]], api)[0],
+        total=facts["total"],
+        history=[{**o, **arrived.get(o["seq"], {})} for o in history.to_dict(orient="records")],
+        features=FEATURES,
+        labels={f: api.config["schema"].words(f) for f in FEATURES},
+        versions=version_ranks(api),
+    )

@@ -14,6 +14,7 @@ from risk_assessment.core.settings import load_config
 from risk_assessment.pipeline.run import run_once
 from risk_assessment.reports import reporting
 from risk_assessment.server.app import create_app
+from risk_assessment.sources import ingestion
 from tests.conftest import deploy_workspace, small_rows, write_csv
 from tests.reports.test_risk import CURRENT, RISKY
 
@@ -107,3 +108,29 @@ def test_a_model_switch_that_moves_clients_says_so_in_one_sentence(switched):
     assert sentence.endswith(".") and ". " not in sentence  # one sentence
     html = client.get("/").get_data(as_text=True)
     assert 'id="model-change"' in html and "alone moved" in html
+
+
+def test_client_page_shows_arrivals_sources_and_ranks_by_version(switched):
+    """/client/<id>: each observation's arrival and source file, and the client's rank and
+    band under v0002 (serving) and v0001 on today's data."""
+    client = create_app(switched).test_client()
+    html = client.get("/client/r00").get_data(as_text=True)
+    observations = html[html.index('id="observations"') :]
+    assert "dataset3.csv" in observations and " UTC" in observations
+    ranks = html[html.index('id="version-ranks"') : html.index('id="observations"')]
+    assert ranks.index("v0002 (serving)") < ranks.index("v0001")
+    table = reporting.deployed_risk_table(switched)[0].set_index(ID_COLUMN)
+    assert f"{int(table.loc['r00', 'rank'])} of {len(table)}" in ranks
+    assert client.get("/client/nosuch").status_code == 404
+
+
+def test_a_clients_collapse_shows_first_in_its_reasons(deployed):
+    """A current client whose activity collapsed since its last observation: the change
+    is its first reason on /calls, /risk/<id> and its page."""
+    write_csv(deployed["input_folder_path"] / "dataset5.csv", [("c001", 3, 40, 11, "")])
+    ingestion.run_ingestion(deployed)
+    client = create_app(deployed).test_client()
+    body = client.get("/risk/c001").get_json()
+    assert any(t.startswith("activity last year fell from") for t in body["own_change"])
+    html = client.get("/client/c001").get_data(as_text=True)
+    assert 'id="own-change"' in html and "activity last year fell from" in html
