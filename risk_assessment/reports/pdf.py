@@ -27,6 +27,7 @@ from reportlab.platypus import (
 
 from risk_assessment.reports import risk
 from risk_assessment.reports.diagnostics import psi_band
+from risk_assessment.reports.numbers import counts_rows
 from risk_assessment.reports.pdf_blocks import section, styles, table
 from risk_assessment.reports.pdf_front import calls_table, summary_page
 from risk_assessment.reports.text import decision_text, drift_text, when
@@ -214,13 +215,11 @@ def appendix(facts: dict[str, Any], st) -> list:
             "Why this model, in statistics", st, Paragraph(decision_text(facts), st["Normal"])
         ),
         *section("Model", st, about),
+        *section("The numbers", st, table(counts_rows(facts["week"]["numbers"]), None, st)),
         *section("Training data (finaldata.csv)", st, table(data_rows(facts), None, st)),
         *section("Timings of the last runs", st, table(timing_rows(facts["timings"]), None, st)),
         *section(
-            f"Last ingestion ({when(last.get('time'))}, {last.get('rows_total', 'n/a')} "
-            "rows in total)",
-            st,
-            table(ingestion_rows(facts), None, st),
+            f"Last ingestion ({when(last.get('time'))})", st, table(ingestion_rows(facts), None, st)
         ),
         *section(
             f"Dependencies (checked {when(deps['checked_at'])})",

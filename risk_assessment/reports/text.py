@@ -21,7 +21,8 @@ def decision_text(facts: dict[str, Any]) -> str:
     if run is None:
         return f"{head} It was deployed by hand (deployment.py), not by a monitoring run."
     if not run.get("deployed_version"):
-        return f"{head} It is the first model deployed ({run.get('new_rows') or 0} rows)."
+        rows = ((facts.get("week") or {}).get("numbers") or {}).get("trained_on", 0)
+        return f"{head} It is the first model deployed (trained on {rows:,} rows)."
     why = f"{head} It replaced {run['deployed_version']}" + retrain_text(run)
     gate = run.get("gate") or {}
     held = (gate.get("holdout") or {}).get("logloss")

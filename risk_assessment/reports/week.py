@@ -13,8 +13,8 @@ from risk_assessment.core.common import RiskError
 
 import pandas as pd
 
-from risk_assessment.deployment.versions import load_deployed_version
-from risk_assessment.reports import calls, model_health, plain, risk
+from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
+from risk_assessment.reports import calls, model_health, numbers, plain, risk
 
 
 def previous_list(
@@ -84,6 +84,12 @@ def week_facts(
         "exits": exits,
         "exits_words": plain.exits_words(exits, calls_exits),
         "decision": plain.decision_words(manifest, runs),
+        "numbers": numbers.counts(
+            config,
+            read_model_meta(manifest["folder"]),
+            plain.deploying_run(runs, manifest["version"]),
+            len(listed),
+        ),
     }
 
 

@@ -213,7 +213,11 @@ def summarystats():
     finaldata = state().finaldata
     data = finaldata.get()
     summary = finaldata.get("summary", diagnostics.dataframe_summary)
-    return jsonify(rows=len(data), summary=summary)
+    try:  # the counts the dashboard and the PDF show (reports/numbers.py)
+        counts = dashboard.week(state())["numbers"]
+    except ApiError:  # no model served yet: the list's counts do not exist
+        counts = None
+    return jsonify(rows=len(data), summary=summary, counts=counts)
 
 
 @bp.get("/diagnostics")

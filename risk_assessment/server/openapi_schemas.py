@@ -147,6 +147,11 @@ def data_schemas() -> dict[str, Any]:
             ["rows", "summary"],
             rows={"type": "integer"},
             summary={"type": "object", "additionalProperties": stats},
+            counts={  # reports/numbers.py: the counts the dashboard and the PDF show
+                "type": "object",
+                "nullable": True,
+                "additionalProperties": {"type": "integer"},
+            },
         ),
         "Diagnostics": obj(
             ["missing_data", "execution_time", "dependencies"],

@@ -15,7 +15,7 @@ from risk_assessment.core.common import FEATURES, ID_COLUMN
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import NotFound
 
-from risk_assessment.reports import calls, plain
+from risk_assessment.reports import calls, numbers, plain
 from risk_assessment.reports.week import version_lists
 from risk_assessment.server.dashboard import (
     client_observations,
@@ -29,6 +29,7 @@ from risk_assessment.store import lookups
 
 bp = Blueprint("readers", __name__)
 bp.add_app_template_global(plain.quality_words, "quality_words")
+bp.add_app_template_global(numbers.LABELS, "number_labels")
 
 
 @bp.get("/calls")

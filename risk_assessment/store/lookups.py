@@ -56,3 +56,28 @@ def rejections_by_batch(folder: Path, limit: int = 50) -> dict[int, dict[str, An
         if len(out) > limit:
             break
     return out
+
+
+def source_totals(folder: Path) -> dict[str, int]:
+    """Rows read, kept, rejected, new and unlabelled, and files ingested and rejected, over
+    every source ever seen (the store's sources), and the training set's labelled rows;
+    zeros before the first ingestion."""
+    keys = ("rows_read", "rows_kept", "rows_rejected", "rows_new", "rows_unlabelled")
+    totals = dict.fromkeys((*keys, "files_ingested", "files_rejected", "labelled_rows"), 0)
+    if not ready(folder):
+        return totals
+    with closing(open_store(folder)) as db:
+        rows = db.execute("SELECT status, entry FROM sources").fetchall()
+        totals["labelled_rows"] = db.execute(  # the training set, as training_rows() reads it
+            "SELECT COUNT(*) FROM observations WHERE exited IS NOT NULL AND duplicate = 0"
+        ).fetchone()[0]
+    for status, entry in rows:
+        e = json.loads(entry or "{}")
+        for key in keys:
+            totals[key] += int(e.get(key) or 0)
+        if status == "rejected":  # a rejected file's rows all count as rejected
+            totals["rows_rejected"] += int(e.get("rows_read") or 0) - int(
+                e.get("rows_rejected") or 0
+            )
+        totals["files_rejected" if status == "rejected" else "files_ingested"] += 1
+    return totals
