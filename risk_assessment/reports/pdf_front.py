@@ -21,6 +21,13 @@ from risk_assessment.reports.text import list_text, when
 SUMMARY_TOP = 6  # calls on page 1 (all of them follow the model health pages)
 
 
+def why(row: dict[str, Any], most: int | None) -> str:
+    """The reasons of one call: its own changes first, then against the average client;
+    at most `most` of them (all with None)."""
+    text = "; ".join(filter(None, [row.get("own_change"), row["top_reasons"]]))
+    return "; ".join(text.split("; ")[:most]) or "nothing above average"
+
+
 def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_blocks.styles()
     """The first n calls of the week (all with None) with their change and reasons."""
     chosen = week["calls"] if n is None else week["calls"].head(n)
@@ -31,8 +38,7 @@ def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_bl
             risk.percent(r["exit_probability"]),
             r["risk_band"],
             Paragraph(calls.call_change(r), st["cell"]),
-            "; ".join(filter(None, [r.get("own_change"), r["top_reasons"]]))
-            or "nothing above average",
+            why(r, 2 if n else None),
         ]
         for r in chosen.to_dict(orient="records")
     ]

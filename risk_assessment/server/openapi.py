@@ -221,6 +221,12 @@ def page_paths() -> dict[str, Any]:
             parameters=[corporation()],
         ),
         "/runs": file_get("the run history of fullprocess", "HTML page", html, 503),
+        "/model": file_get(
+            "the data scientist's page: effects, reliability, label-free estimate",
+            "HTML page",
+            html,
+            503,
+        ),
         "/report.pdf": file_get(
             "the PDF report of the served model", "PDF", "application/pdf", 404, 503
         ),

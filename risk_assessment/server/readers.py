@@ -2,6 +2,8 @@
 data scientist's page (/model). A Blueprint app.create_app adds beside the dashboard's.
 
 Routes  /calls          this week's calls as JSON (?format=csv: a spreadsheet-safe CSV)
+        /model          the data scientist's page: effects, reliability, label-free estimate,
+                        F1 by version, the decision's statistics
         /client/<id>    one client's page: observations (arrival, source, values, score),
                         rank and band under the last versions, reasons
 """
@@ -15,10 +17,12 @@ from risk_assessment.core.common import FEATURES, ID_COLUMN
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import NotFound
 
-from risk_assessment.reports import calls, numbers, plain
+from risk_assessment.reports import calls, effects, model_health, numbers, plain, text
+from risk_assessment.reports.scientist import scientist_facts
 from risk_assessment.reports.week import version_lists
 from risk_assessment.server.dashboard import (
     client_observations,
+    health,
     observations,
     records,
     risk_list,
@@ -106,4 +110,33 @@ def client_page(corporation: str):
         features=FEATURES,
         labels={f: api.config["schema"].words(f) for f in FEATURES},
         versions=version_ranks(api),
+    )
+
+
+@bp.get("/model")
+def model_page():
+    """The data scientist's page: what the model learnt, how well its probabilities hold,
+    the label-free estimate, F1 by version, and the decision's statistics."""
+    api = state()
+    model, manifest = api.models.get()
+    listed = risk_list(api).listed
+    key = (id(listed), api.testdata.version(), stamp(api.config["output_folder_path"] / "store.db"))
+
+    def compute() -> tuple[dict[str, Any], Any]:  # the list kept alive with it
+        runs = model_health.run_history(api.config, 50)
+        test = api.testdata.get()
+        facts = scientist_facts(api.config, model, manifest, runs, test, listed["exit_probability"])
+        stats = {"manifest": manifest, "runs": runs, "week": week(api)}
+        min_rows = api.config["model_drift"]["min_batch_rows"]
+        judged = [r for r in runs if model_health.judgeable(r, min_rows)]
+        facts.update(decision=text.decision_text(stats), drift=text.drift_text({"judged": judged}))
+        return facts, listed
+
+    facts = api.memo.get("model_page", key, compute)[0]
+    return render_template(
+        "model.html",
+        manifest=manifest,
+        s=facts,
+        health=health(api),
+        reliability_svg=effects.reliability_svg(facts["reliability"]),
     )
