@@ -30,7 +30,7 @@ from risk_assessment.reports.diagnostics import psi_band
 from risk_assessment.reports.numbers import counts_rows
 from risk_assessment.reports.pdf_blocks import section, styles, table
 from risk_assessment.reports.pdf_front import calls_table, summary_page
-from risk_assessment.reports.pdf_science import science_section
+from risk_assessment.reports.pdf_science import rejected_section, science_section
 from risk_assessment.reports.text import decision_text, drift_text, when
 
 MODEL_PARAMS = ("C", "penalty", "solver", "max_iter", "class_weight", "random_state")
@@ -287,6 +287,7 @@ def build_report(facts: dict[str, Any], confusion_png: bytes, history_png: bytes
             calls_table(facts["week"], None, st),
             keep=False,
         ),
+        *rejected_section(facts, st),
         *science_section(facts, st),
         *appendix(facts, st),
     ]

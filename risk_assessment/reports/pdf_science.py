@@ -11,6 +11,7 @@ from reportlab.lib.units import cm
 from reportlab.platypus import Image, Paragraph
 
 from risk_assessment.reports.pdf_blocks import section, table
+from risk_assessment.reports.plain import rejected_words
 
 
 def effects_rows(science: dict[str, Any]) -> list[list[str]]:
@@ -56,3 +57,25 @@ def science_section(facts: dict[str, Any], st) -> list:
         ),
         *section("Label-free estimate", st, Paragraph(label_free_text(science), st["Normal"])),
     ]
+
+
+def rejected_section(facts: dict[str, Any], st) -> list:
+    """Per batch with rejected data: the files rejected whole and the rows dropped, with
+    their top reasons (those clients are missing from the list until fixed)."""
+    rows = [["batch", "run", "what was rejected"]] + [
+        [b["batch"], runs_of(facts).get(b["batch"], "–"), rejected_words(b)]
+        for b in facts["rejected"]
+    ]
+    note = "None: every file and row of every batch was valid."
+    content = [table(rows, [1.4 * cm, 1.4 * cm, 14.2 * cm], st)] if len(rows) > 1 else []
+    return section(
+        "Rejected data",
+        st,
+        *(content or [Paragraph(note, st["Normal"])]),
+        keep=False,
+    )
+
+
+def runs_of(facts: dict[str, Any]) -> dict[int, Any]:
+    """batch id -> the id of the run that handled it."""
+    return {r["batch_id"]: r["id"] for r in facts["runs"] if r.get("batch_id") is not None}

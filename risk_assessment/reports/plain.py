@@ -128,3 +128,15 @@ def drift_words(judged: list[dict[str, Any]], words=None) -> str:
         f"{head} differs from the clients the model learnt from in {len(shifted)} of "
         f"{total} features: {', '.join(name(f) for f in shifted)}."
     )
+
+
+def rejected_words(rejected: dict[str, Any] | None, top: int = 3) -> str:
+    """One batch's rejected data in words: files rejected whole with why, rows dropped
+    from the other files with their top reasons; '' when nothing was rejected."""
+    if not rejected:
+        return ""
+    parts = [f"{f['name']} rejected ({f['error']})" for f in rejected["files"]]
+    if rejected["rows"]:
+        reasons = ", ".join(f"{r}: {n:,}" for r, n in list(rejected["reasons"].items())[:top])
+        parts.append(f"{rejected['rows']:,} invalid rows dropped ({reasons})")
+    return "; ".join(parts)

@@ -49,6 +49,7 @@ from risk_assessment.reports.risk import (
 from risk_assessment.reports.scientist import scientist_facts
 from risk_assessment.reports.week import week_facts
 from risk_assessment.schema import dataset
+from risk_assessment.store import lookups
 from risk_assessment.store import records as store
 
 log = logging.getLogger("reporting")
@@ -268,6 +269,7 @@ def reader_facts(config: dict[str, Any], model, manifest: dict[str, Any], runs: 
         "list": changes,
         "week": week_facts(config, table, manifest, seen, runs),
         "words": config["schema"].words,  # a column's plain words
+        "rejected": list(lookups.rejections_by_batch(config["output_folder_path"]).values()),
     }
 
 

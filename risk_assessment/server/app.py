@@ -55,6 +55,7 @@ from risk_assessment.server.serving import (
     state,
     strip_paths,
 )
+from risk_assessment.store import lookups
 from risk_assessment.store import records as store
 
 log = logging.getLogger("app")
@@ -217,7 +218,8 @@ def summarystats():
         counts = dashboard.week(state())["numbers"]
     except ApiError:  # no model served yet: the list's counts do not exist
         counts = None
-    return jsonify(rows=len(data), summary=summary, counts=counts)
+    rejected = list(lookups.rejections_by_batch(state().config["output_folder_path"]).values())
+    return jsonify(rows=len(data), summary=summary, counts=counts, rejected=rejected)
 
 
 @bp.get("/diagnostics")

@@ -152,6 +152,16 @@ def data_schemas() -> dict[str, Any]:
                 "nullable": True,
                 "additionalProperties": {"type": "integer"},
             },
+            rejected={  # per batch: files rejected whole, rows dropped, top reasons
+                "type": "array",
+                "items": obj(
+                    ["batch", "files", "rows", "reasons"],
+                    batch={"type": "integer"},
+                    files={"type": "array", "items": obj(["name", "error"], name=TEXT, error=TEXT)},
+                    rows={"type": "integer"},
+                    reasons={"type": "object", "additionalProperties": {"type": "integer"}},
+                ),
+            },
         ),
         "Diagnostics": obj(
             ["missing_data", "execution_time", "dependencies"],

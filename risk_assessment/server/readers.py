@@ -34,6 +34,16 @@ from risk_assessment.store import lookups
 bp = Blueprint("readers", __name__)
 bp.add_app_template_global(plain.quality_words, "quality_words")
 bp.add_app_template_global(numbers.LABELS, "number_labels")
+bp.add_app_template_global(plain.rejected_words, "rejected_words")
+
+
+@bp.app_template_global()
+def rejections() -> dict[int, dict[str, Any]]:
+    """Per batch id, what it rejected (store/lookups.py), read once per store change."""
+    api = state()
+    folder = api.config["output_folder_path"]
+    key = stamp(folder / "store.db", folder / "store.db-wal")
+    return api.memo.get("rejections", key, lambda: lookups.rejections_by_batch(folder))
 
 
 @bp.get("/calls")

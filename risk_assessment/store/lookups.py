@@ -32,8 +32,9 @@ def observation_sources(folder: Path, client: str) -> dict[int, dict[str, Any]]:
 
 
 def rejections_by_batch(folder: Path, limit: int = 50) -> dict[int, dict[str, Any]]:
-    """batch id -> {"files": [(name, error)], "rows": rows dropped from kept files,
-    "reasons": {reason: rows}} for the last `limit` batches with something rejected."""
+    """batch id -> {"batch", "files": [{"name", "error"}] rejected whole, "rows": rows
+    dropped from kept files, "reasons": {reason: rows}, most rows first} for the last
+    `limit` batches with something rejected."""
     if not ready(folder):
         return {}
     with closing(open_store(folder)) as db:
@@ -46,15 +47,17 @@ def rejections_by_batch(folder: Path, limit: int = 50) -> dict[int, dict[str, An
         dropped = int(e.get("rows_rejected") or 0)
         if status != "rejected" and not dropped:
             continue
-        got = out.setdefault(batch, {"files": [], "rows": 0, "reasons": {}})
+        got = out.setdefault(batch, {"batch": batch, "files": [], "rows": 0, "reasons": {}})
         if status == "rejected":
-            got["files"].append((name, e.get("error") or "rejected"))
+            got["files"].insert(0, {"name": name, "error": e.get("error") or "rejected"})
         else:
             got["rows"] += dropped
         for reason, count in (e.get("reasons") or {}).items():
             got["reasons"][reason] = got["reasons"].get(reason, 0) + int(count)
         if len(out) > limit:
             break
+    for got in out.values():
+        got["reasons"] = dict(sorted(got["reasons"].items(), key=lambda kv: -kv[1]))
     return out
 
 

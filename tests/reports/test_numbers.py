@@ -61,3 +61,29 @@ def test_the_first_deployment_states_the_rows_it_was_trained_on(ran):
     )
     trained = read_model_meta(ran["prod_deployment_path"] / "current")["rows"]
     assert f"It is the first model deployed (trained on {trained:,} rows)." in pdf
+
+
+def test_rejected_data_shows_where_people_look(ran):
+    """The runs panel, the runs page, the PDF and /summarystats name the rejected file with
+    why, and the rows dropped from mixed.csv with their reasons and counts."""
+    client = create_app(ran).test_client()
+    (batch,) = client.get("/summarystats").get_json()["rejected"]
+    assert [f["name"] for f in batch["files"]] == ["broken.csv"]
+    assert "missing column(s)" in batch["files"][0]["error"]
+    assert batch["rows"] == 2
+    assert batch["reasons"] == {
+        "non-numeric lastmonth_activity": 1,
+        "negative lastyear_activity": 1,
+    }
+    words = "broken.csv rejected (missing column(s)"
+    rows = (
+        "2 invalid rows dropped (non-numeric lastmonth_activity: 1, negative lastyear_activity: 1)"
+    )
+    for page in ("/", "/runs"):
+        html = " ".join(client.get(page).get_data(as_text=True).split())
+        assert words in html and rows in html, page
+    pdf = " ".join(
+        " ".join(p.extract_text().split())
+        for p in PdfReader(ran["output_model_path"] / "summary_report.pdf").pages
+    )
+    assert "Rejected data" in pdf and words in pdf and rows in pdf
