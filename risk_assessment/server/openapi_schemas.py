@@ -121,6 +121,17 @@ def prediction_schemas() -> dict[str, Any]:
     }
 
 
+def rejected_schema() -> dict[str, Any]:
+    """What one batch rejected: files rejected whole, rows dropped, top reasons."""
+    return obj(
+        ["batch", "files", "rows", "reasons"],
+        batch={"type": "integer"},
+        files={"type": "array", "items": obj(["name", "error"], name=TEXT, error=TEXT)},
+        rows={"type": "integer"},
+        reasons={"type": "object", "additionalProperties": {"type": "integer"}},
+    )
+
+
 def data_schemas() -> dict[str, Any]:
     """The answers of /scoring, /summarystats and /diagnostics."""
     stats = obj(
@@ -152,15 +163,8 @@ def data_schemas() -> dict[str, Any]:
                 "nullable": True,
                 "additionalProperties": {"type": "integer"},
             },
-            rejected={  # per batch: files rejected whole, rows dropped, top reasons
-                "type": "array",
-                "items": obj(
-                    ["batch", "files", "rows", "reasons"],
-                    batch={"type": "integer"},
-                    files={"type": "array", "items": obj(["name", "error"], name=TEXT, error=TEXT)},
-                    rows={"type": "integer"},
-                    reasons={"type": "object", "additionalProperties": {"type": "integer"}},
-                ),
+            rejected={"type": "array", "items": rejected_schema()},
+        ),
             },
         ),
         "Diagnostics": obj(
