@@ -165,8 +165,6 @@ def data_schemas() -> dict[str, Any]:
             },
             rejected={"type": "array", "items": rejected_schema()},
         ),
-            },
-        ),
         "Diagnostics": obj(
             ["missing_data", "execution_time", "dependencies"],
             missing_data={"type": "object"},
