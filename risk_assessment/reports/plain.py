@@ -140,3 +140,17 @@ def rejected_words(rejected: dict[str, Any] | None, top: int = 3) -> str:
         reasons = ", ".join(f"{r}: {n:,}" for r, n in list(rejected["reasons"].items())[:top])
         parts.append(f"{rejected['rows']:,} invalid rows dropped ({reasons})")
     return "; ".join(parts)
+
+
+def run_words(run: dict[str, Any]) -> str:
+    """Why a run did what it did, in words (its statistics stay in run["reason"])."""
+    decision = run.get("decision")
+    if run.get("error"):
+        return run["error"]
+    if decision == "deployed":
+        return f"deployed because {why_deployed(run)}"
+    if decision == "refused":
+        return "a retrained model was not better on recent clients held out from its training"
+    if decision == "no drift":
+        return "the model still predicts the new clients as well as before"
+    return run.get("reason") or "nothing new to judge"

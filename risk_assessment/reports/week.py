@@ -14,7 +14,7 @@ from risk_assessment.core.common import RiskError
 import pandas as pd
 
 from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
-from risk_assessment.reports import calls, model_health, numbers, plain, risk
+from risk_assessment.reports import calls, effects, model_health, numbers, plain, risk
 
 
 def previous_list(
@@ -72,6 +72,7 @@ def week_facts(
     value = calls.value_column(listed, config.get("schema"))
     chosen = calls.call_list(listed, per_week, value)
     move = model_move(config, listed, manifest, data, runs)
+    meta = read_model_meta(manifest["folder"])
     exits = plain.expected_exits(listed["exit_probability"].to_numpy())
     calls_exits = plain.expected_exits(chosen["exit_probability"].to_numpy())
     return {
@@ -85,10 +86,10 @@ def week_facts(
         "exits_words": plain.exits_words(exits, calls_exits),
         "decision": plain.decision_words(manifest, runs),
         "numbers": numbers.counts(
-            config,
-            read_model_meta(manifest["folder"]),
-            plain.deploying_run(runs, manifest["version"]),
-            len(listed),
+            config, meta, plain.deploying_run(runs, manifest["version"]), len(listed)
+        ),
+        "label_free": effects.label_free_estimate(
+            listed["exit_probability"].to_numpy(), float(meta.get("threshold") or 0.5)
         ),
     }
 

@@ -35,6 +35,7 @@ bp = Blueprint("readers", __name__)
 bp.add_app_template_global(plain.quality_words, "quality_words")
 bp.add_app_template_global(numbers.LABELS, "number_labels")
 bp.add_app_template_global(plain.rejected_words, "rejected_words")
+bp.add_app_template_global(plain.run_words, "run_words")
 
 
 @bp.app_template_global()

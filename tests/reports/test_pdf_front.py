@@ -10,6 +10,7 @@ from pypdf import PdfReader
 
 from risk_assessment.pipeline import run as fullprocess
 from risk_assessment.reports import plain
+from risk_assessment.server.app import create_app
 from tests.conftest import configure, small_rows, write_csv
 
 STATISTICS = re.compile(r"\bp [0-9<=]|p-value|log-loss|chi-square|Holm|90% interval")
@@ -63,3 +64,16 @@ def test_expected_exits_interval_holds_the_mean():
     assert exits["expected"] == 50 and exits["low"] < 50 < exits["high"] <= 100
     assert plain.expected_exits([0.0, 1.0])["low"] >= 0
     assert plain.expected_exits([])["clients"] == 0
+
+
+def test_drift_states_the_test_that_decided_with_psi_as_a_size(redeployed):
+    """The drift section names the test, its per-feature result and PSI as a size; page 1
+    says it in words; the dashboard's drift table shows the test's verdict per feature."""
+    text = pages(redeployed)
+    rest = " ".join(text[1:])
+    assert "the binned chi-square test against the training deciles (Holm-adjusted p)" in rest
+    assert "PSI, a size only" in rest
+    assert "The last batch (30 new clients" in text[0]
+    html = create_app(redeployed).test_client().get("/").get_data(as_text=True)
+    assert 'data-label="test says">' in html and 'data-label="p (Holm)">' in html
+    assert re.search(r"Label-free estimate on the [\d,]+ current clients: F1 about", html)
