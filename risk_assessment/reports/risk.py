@@ -159,7 +159,8 @@ def percent(p: float) -> str:
 # ---- the client's own change -----------------------------------------------------------------
 
 CHANGE_SHARE = 0.5  # a feature that moved by half or more since the previous observation ...
-CHANGE_LOGODDS = 0.3  # ... and so raised the client's log-odds this much: a reason
+CHANGE_LOGODDS = 0.3  # ... and so raised the client's log-odds this much: a reason;
+COLLAPSE = 0.9  # ... or fell or rose by 90% of the larger value: a reason whatever the model
 
 
 def previous_rows(data: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +180,8 @@ def amount(x: float) -> str:
 def own_changes(model, data, clients, profile, now: np.ndarray) -> np.ndarray:
     """Per client: 'activity last year fell from 2,620 to 53' for each feature that moved
     by CHANGE_SHARE or more since its previous observation and so raised its risk by
-    CHANGE_LOGODDS or more (now: the latest rows' contributions)."""
+    CHANGE_LOGODDS or more, or collapsed or surged (COLLAPSE) whatever the model makes of
+    it (now: the latest rows' contributions)."""
     text = np.full(len(clients), "", dtype=object)
     before = previous_rows(data, clients)
     has = before.notna().all(axis=1).to_numpy()
@@ -187,13 +189,15 @@ def own_changes(model, data, clients, profile, now: np.ndarray) -> np.ndarray:
         return text
     then_x, now_x = before[has].to_numpy(float), clients[FEATURES].to_numpy(float)[has]
     rise = now[has] - contributions(model, before[has].astype(float), profile)[0]
-    moved = np.abs(now_x - then_x) >= CHANGE_SHARE * np.maximum(np.abs(then_x), 1.0)
+    step = np.abs(now_x - then_x)
+    moved = step >= CHANGE_SHARE * np.maximum(np.abs(then_x), 1.0)
+    collapse = step >= COLLAPSE * np.maximum(np.maximum(np.abs(then_x), np.abs(now_x)), 1.0)
     for i, row in enumerate(np.flatnonzero(has)):
         text[row] = "; ".join(
             f"{LABELS.get(f, f)} {'fell' if now_x[i, j] < then_x[i, j] else 'rose'} from "
             f"{amount(then_x[i, j])} to {amount(now_x[i, j])}"
             for j, f in enumerate(FEATURES)
-            if moved[i, j] and rise[i, j] >= CHANGE_LOGODDS
+            if moved[i, j] and (rise[i, j] >= CHANGE_LOGODDS or collapse[i, j])
         )
     return text
 

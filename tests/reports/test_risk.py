@@ -459,6 +459,18 @@ def test_a_collapsed_activity_is_a_reason_in_the_clients_own_numbers():
     assert record["own_change"] == ["activity last year fell from 2,620 to 53"]
 
 
+def test_a_collapse_is_a_reason_even_where_the_model_sees_no_risk():
+    """Activity that fell by 90% or more is told, even by a model that gives it no weight
+    (as v0001 gave activity last year); a fall by half without risk is not."""
+    model = hand_model([-0.01, 0.0, 0.0])  # only activity last month counts
+    profile = hand_profile([100, 1000, 10], [50, 500, 5])
+    data = clients([("mcgv", 100, 2620, 7), ("half", 100, 1000, 10)])
+    data = pd.concat([data, clients([("mcgv", 100, 53, 7), ("half", 100, 400, 10)])])
+    table = risk.risk_table(model, data, profile, SETTINGS).set_index(ID_COLUMN)
+    assert table.loc["mcgv", "own_change"] == "activity last year fell from 2,620 to 53"
+    assert table.loc["half", "own_change"] == ""
+
+
 def test_a_repeated_observation_compares_with_the_last_different_one():
     """An exact repeat of the latest row does not hide the change before it."""
     model = hand_model([0.0, -0.002, 0.0])
