@@ -17,6 +17,7 @@ import pandas as pd
 from risk_assessment.reports import risk
 
 BINS = 10  # reliability bins of equal width in predicted probability
+GREY = 'fill="#5b6775"'  # axis text
 
 
 def effects(model, profile: dict[str, Any], words=None) -> list[dict[str, Any]]:
@@ -97,10 +98,19 @@ def reliability_svg(bins: list[dict[str, Any]]) -> str:
         'font-size="10" id="reliability">',
         f'<line x1="{at(0)}" y1="{size - at(0)}" x2="{at(1)}" y2="{size - at(1)}" '
         'stroke="#b9c3cf" stroke-dasharray="4 3"/>',
-        f'<text x="{size / 2}" y="{size - 6}" text-anchor="middle" fill="#5b6775">predicted</text>',
+        f'<text x="{size / 2}" y="{size - 2}" text-anchor="middle" fill="#5b6775">predicted</text>',
         f'<text x="10" y="{size / 2}" transform="rotate(-90 10 {size / 2})" text-anchor="middle" '
         'fill="#5b6775">observed</text>',
     ]
+    out.append(
+        f'<rect x="{at(0)}" y="{size - at(1)}" width="{span}" height="{span}" fill="none" '
+        'stroke="#d6dde6"/>'
+    )
+    for v in (0, 0.5, 1):
+        out.append(
+            f'<text x="{at(v)}" y="{size - pad + 12}" text-anchor="middle" {GREY}>{v:g}</text>'
+            f'<text x="{pad - 4}" y="{size - at(v) + 3}" text-anchor="end" {GREY}>{v:g}</text>'
+        )
     most = max([b["clients"] for b in bins] + [1])
     for b in bins:
         r = 2.5 + 5 * math.sqrt(b["clients"] / most)
