@@ -30,6 +30,7 @@ from risk_assessment.server.dashboard import (
 )
 from risk_assessment.server.serving import ApiState, stamp, state
 from risk_assessment.store import lookups
+from risk_assessment.store import records as store
 
 bp = Blueprint("readers", __name__)
 bp.add_app_template_global(plain.quality_words, "quality_words")
@@ -43,7 +44,8 @@ def rejections() -> dict[int, dict[str, Any]]:
     """Per batch id, what it rejected (store/lookups.py), read once per store change."""
     api = state()
     folder = api.config["output_folder_path"]
-    key = stamp(folder / "store.db", folder / "store.db-wal")
+    db = store.store_path(folder)
+    key = stamp(db, db.with_name(db.name + "-wal"))
     return api.memo.get("rejections", key, lambda: lookups.rejections_by_batch(folder))
 
 
@@ -131,7 +133,11 @@ def model_page():
     api = state()
     model, manifest = api.models.get()
     listed = risk_list(api).listed
-    key = (id(listed), api.testdata.version(), stamp(api.config["output_folder_path"] / "store.db"))
+    key = (
+        id(listed),
+        api.testdata.version(),
+        stamp(store.store_path(api.config["output_folder_path"])),
+    )
 
     def compute() -> tuple[dict[str, Any], Any]:  # the list kept alive with it
         runs = model_health.run_history(api.config, 50)
