@@ -269,6 +269,9 @@ def test_source_data_drifts_and_redeploys_v0002(story):
     assert set(run.data_drift_psi) == set(FEATURES)
     assert run.data_drift is not None and run.data_drift_share is not None
     assert (story.source["output_model_path"] / "summary_report.pdf").stat().st_size > 0
+    caught = run.gate["holdout"]["caught"]  # people's numbers: exits each model flags
+    assert caught["rows"] == run.gate["holdout_rows"] and 0 < caught["exits"] <= caught["rows"]
+    assert caught["deployed"] < caught["candidate"] <= caught["exits"]
 
 
 def test_run_without_new_data_is_a_noop(story):
