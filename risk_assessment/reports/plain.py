@@ -151,6 +151,8 @@ def run_words(run: dict[str, Any]) -> str:
         return f"deployed because {why_deployed(run)}"
     if decision == "refused":
         return "a retrained model was not better on recent clients held out from its training"
+    if decision == "no drift" and run.get("batch_f1") is None:
+        return "too few new labelled rows to judge the model: it stays"
     if decision == "no drift":
         return "the model still predicts the new clients as well as before"
     return run.get("reason") or "nothing new to judge"

@@ -33,7 +33,7 @@ def observation_sources(folder: Path, client: str) -> dict[int, dict[str, Any]]:
 
 def rejections_by_batch(folder: Path, limit: int = 50) -> dict[int, dict[str, Any]]:
     """batch id -> {"batch", "files": [{"name", "error"}] rejected whole, "rows": rows
-    dropped from kept files, "reasons": {reason: rows}, most rows first} for the last
+    dropped from kept files, "reasons": {reason: rows of those}, most first} for the last
     `limit` batches with something rejected."""
     if not ready(folder):
         return {}
@@ -48,10 +48,10 @@ def rejections_by_batch(folder: Path, limit: int = 50) -> dict[int, dict[str, An
         if status != "rejected" and not dropped:
             continue
         got = out.setdefault(batch, {"batch": batch, "files": [], "rows": 0, "reasons": {}})
-        if status == "rejected":
+        if status == "rejected":  # its error says why, with its reasons
             got["files"].insert(0, {"name": name, "error": e.get("error") or "rejected"})
-        else:
-            got["rows"] += dropped
+            continue
+        got["rows"] += dropped
         for reason, count in (e.get("reasons") or {}).items():
             got["reasons"][reason] = got["reasons"].get(reason, 0) + int(count)
         if len(out) > limit:

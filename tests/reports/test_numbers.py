@@ -17,13 +17,14 @@ from tests.conftest import small_rows, write_csv
 
 @pytest.fixture
 def ran(config) -> dict:
-    """fullprocess ran once over the workspace plus a file with 2 invalid rows among 20 and
-    a file rejected whole (no usable header)."""
+    """fullprocess ran once over the workspace plus a file with 2 invalid rows among 20, a
+    file rejected whole (no usable header) and one whose every row is invalid."""
     folder = config["input_folder_path"]
     mixed = write_csv(folder / "mixed.csv", small_rows(20, 60))
     with mixed.open("a", encoding="utf-8") as out:
         out.write("c900,abc,1,1,0\nc901,5,-3,1,0\n")
     (folder / "broken.csv").write_text("a,b\n1,2\n3,4\n", encoding="utf-8")
+    write_csv(folder / "floats.csv", [("f1", 1.5, 2, 3, 0), ("f2", 2.5, 3, 4, 1)])
     assert fullprocess.run_once(config).new_version == "v0001"
     return config
 
@@ -44,9 +45,8 @@ def test_each_count_is_the_same_in_the_pdf_the_dashboard_and_the_api(ran):
     for key, label in numbers.LABELS.items():
         assert f"{label} {api[key]:,}" in pdf, key
     # and the figures are right
-    assert (
-        api["rows_kept"] == 20 + 20 + 20 and api["rows_rejected"] == 2
-    )  # broken.csv: no rows read
+    assert api["rows_kept"] == 20 + 20 + 20
+    assert api["rows_rejected"] == 2 + 2  # mixed.csv and floats.csv; broken.csv: none read
     assert api["labelled_rows"] == client.get("/summarystats").get_json()["rows"] == 60
     meta = read_model_meta(ran["prod_deployment_path"] / "current")
     assert api["trained_on"] == meta["rows"] and api["held_out"] == 0
@@ -68,8 +68,11 @@ def test_rejected_data_shows_where_people_look(ran):
     why, and the rows dropped from mixed.csv with their reasons and counts."""
     client = create_app(ran).test_client()
     (batch,) = client.get("/summarystats").get_json()["rejected"]
-    assert [f["name"] for f in batch["files"]] == ["broken.csv"]
-    assert "missing column(s)" in batch["files"][0]["error"]
+    errors = {f["name"]: f["error"] for f in batch["files"]}
+    assert (
+        set(errors) == {"broken.csv", "floats.csv"} and "missing column(s)" in errors["broken.csv"]
+    )
+    assert "non-integer lastmonth_activity: 2" in errors["floats.csv"]
     assert batch["rows"] == 2
     assert batch["reasons"] == {
         "non-numeric lastmonth_activity": 1,
@@ -81,7 +84,7 @@ def test_rejected_data_shows_where_people_look(ran):
     )
     for page in ("/", "/runs"):
         html = " ".join(client.get(page).get_data(as_text=True).split())
-        assert words in html and rows in html, page
+        assert words in html and rows in html and "floats.csv rejected (" in html, page
     pdf = " ".join(
         " ".join(p.extract_text().split())
         for p in PdfReader(ran["output_model_path"] / "summary_report.pdf").pages
