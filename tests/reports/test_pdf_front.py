@@ -77,3 +77,22 @@ def test_drift_states_the_test_that_decided_with_psi_as_a_size(redeployed):
     html = create_app(redeployed).test_client().get("/").get_data(as_text=True)
     assert 'data-label="test says">' in html and 'data-label="p (Holm)">' in html
     assert re.search(r"Label-free estimate on the [\d,]+ current clients: F1 about", html)
+
+
+def test_each_run_reads_in_words():
+    """Why a run did what it did, without its statistics."""
+    assert plain.run_words({"decision": "no drift", "batch_f1": None}).startswith("too few")
+    assert "as well as before" in plain.run_words({"decision": "no drift", "batch_f1": 0.7})
+    first = {"decision": "deployed", "deployed_version": None}
+    assert (
+        plain.run_words(first)
+        == "deployed because it is the first model: no model was deployed yet"
+    )
+    caught = {"rows": 600, "exits": 200, "candidate": 170, "deployed": 85}
+    run = {
+        "decision": "deployed",
+        "deployed_version": "v0001",
+        "gate": {"holdout": {"caught": caught}},
+    }
+    assert "it would have caught 85 more of the 200 who left" in plain.run_words(run)
+    assert plain.run_words({"decision": "refused"}).startswith("a retrained model was not better")
