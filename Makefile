@@ -15,7 +15,7 @@ GENERATED := ingesteddata practicemodels models production_deployment production
 # An example's generated data (make example-saas writes it again); its config.json stays.
 EXAMPLE_DATA := practicedata sourcedata testdata
 
-.PHONY: help install run serve bench test test-slow lint data example-saas cronline cron uncron clean reset
+.PHONY: help install run demo-drift serve bench test test-slow lint data example-saas cronline cron uncron clean reset
 
 ## help: list every target with its purpose
 help:
@@ -39,6 +39,12 @@ run: $(STAMP)
 	@echo "         practicemodels/ (trainedmodel.pkl, scores.json, summary_report.pdf, risk_scores.csv)"
 	@echo "         production_deployment/ (current -> versions/vNNNN)"
 	@echo "Serve the API and dashboard: make serve  (http://$(HOST):$(PORT)/)"
+
+## demo-drift: after make run, a drifted batch arrives (sourcedata/dataset3.csv) and fullprocess.py judges it
+demo-drift: $(STAMP)
+	cp sourcedata/dataset3.csv practicedata/dataset3.csv
+	$(PY) fullprocess.py
+	@echo "A drifted batch was judged: see the dashboard (make serve) and the report's first page"
 
 ## serve: the production server (gunicorn.conf.py, wsgi.py) on HOST:PORT (127.0.0.1:8000)
 serve: $(STAMP)
@@ -94,3 +100,5 @@ reset: clean
 		$(PY) -m risk_assessment.pipeline.cron remove --crontab '$(CRONTAB)'; fi
 	rm -rf $(GENERATED)
 	rm -rf $(foreach e,$(wildcard examples/*),$(addprefix $(e)/,$(GENERATED) $(EXAMPLE_DATA)))
+	@# the demo's copy (make demo-drift), only when it is still the shipped file
+	@if cmp -s sourcedata/dataset3.csv practicedata/dataset3.csv; then rm practicedata/dataset3.csv; fi

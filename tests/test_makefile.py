@@ -68,3 +68,23 @@ def test_clean_keeps_state_and_reset_removes_it(tmp_path):
     assert left == [
         "Makefile", "config.json", "examples/saas/config.json", "practicedata/dataset1.csv",
     ]  # fmt: skip
+
+
+def test_demo_drift_copies_a_drifted_batch_and_runs_the_loop():
+    """make demo-drift: sourcedata/dataset3.csv into practicedata/, then fullprocess.py."""
+    lines = make("-n", "demo-drift").stdout.splitlines()
+    copy = lines.index("cp sourcedata/dataset3.csv practicedata/dataset3.csv")
+    assert lines[copy + 1].endswith("python fullprocess.py")
+
+
+def test_reset_removes_the_demo_copy_only_when_unchanged(tmp_path):
+    """reset deletes practicedata/dataset3.csv when it is the demo's copy, not a user's file."""
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    for name in ("sourcedata/dataset3.csv", "practicedata/dataset3.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("same")
+    assert make("reset", "CRONTAB=true", cwd=tmp_path).returncode == 0
+    assert not (tmp_path / "practicedata/dataset3.csv").exists()
+    (tmp_path / "practicedata/dataset3.csv").write_text("the user's own")
+    assert make("reset", "CRONTAB=true", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "practicedata/dataset3.csv").exists()

@@ -120,6 +120,7 @@ DEFAULTS: dict[str, Any] = {
         "high": 0.5,  # exit probability at or above: high risk band
         "medium": 0.25,  # at or above (and below high): medium
         "top_reasons": 3,  # features listed as reasons per client
+        "calls_per_week": 50,  # clients the team can call in a week: this week's call list
         "recontact_days": 14.0,  # a client contacted this recently is left off the call list
     },
     "auth": {
@@ -186,6 +187,7 @@ RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("risk", "high"): (0.0, 1.0, True),
     ("risk", "medium"): (0.0, 1.0, True),
     ("risk", "top_reasons"): (0, 3, True),
+    ("risk", "calls_per_week"): (1, 100_000, True),
     ("risk", "recontact_days"): (0.0, 3_650.0, True),
     ("auth", "session_hours"): (0.01, 8_760.0, True),
     ("auth", "max_failed_signins"): (1, 1_000_000, True),

@@ -58,13 +58,17 @@ def retrain_and_gate(config: dict[str, Any], batch_id: int, deployed) -> dict[st
     return {**record, "new_f1": scores["f1"], "model_sha256": scores["model_sha256"]}
 
 
+FIRST_MODEL = "first model: no model was deployed yet"  # the whole reason, said once
+
+
 def first_model(config: dict[str, Any]) -> dict[str, Any]:
     """No model is live yet: train on everything, score, and deploy it."""
     training.run_training(config)
     scores = scoring.run_scoring(config)
     return {
         "deploy": True,
-        "reason": "no deployed model yet: first deployment",
+        "reason": FIRST_MODEL,
+        "first": True,
         "window": "all",
         "new_f1": scores["f1"],
         "model_sha256": scores["model_sha256"],
@@ -94,15 +98,15 @@ def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> 
     losses = {name: float(monitoring.row_logloss(y, p).mean()) for name, p in probs.items()}
     best = min(losses, key=losses.get)
     cut = getattr(fitted[best]["model"], "threshold", 0.5)
-    result = monitoring.paired_gate(
-        y,
-        probs[best],
-        deployed.predict_proba(X)[:, 1],
-        cut,
-        getattr(deployed, "threshold", 0.5),
-        settings["alpha"],
-        seed,
-    )
+    old_cut = getattr(deployed, "threshold", 0.5)
+    old = deployed.predict_proba(X)[:, 1]
+    result = monitoring.paired_gate(y, probs[best], old, cut, old_cut, settings["alpha"], seed)
+    caught = {  # people's numbers: of the exits held out, how many each model flags
+        "rows": len(y),
+        "exits": int((y == 1).sum()),
+        "candidate": int(((probs[best] >= cut) & (y == 1)).sum()),
+        "deployed": int(((old >= old_cut) & (y == 1)).sum()),
+    }
     rows = len(fitted[best]["data"])
     return {
         "deploy": result.deploy,
@@ -116,6 +120,7 @@ def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> 
             "f1": result.f1.as_dict(),
             "f1_candidate": result.f1_candidate,
             "f1_deployed": result.f1_deployed,
+            "caught": caught,
         },
     }
 

@@ -274,6 +274,8 @@ def run_outcome(verdict: dict[str, Any], gate: dict[str, Any] | None, dry_run: b
     retrain or no drift once judged, none before."""
     if gate:
         decision = "deployed" if gate["deploy"] else "refused"
+        if gate.get("first"):  # the verdict says the same ("no deployed model yet")
+            return decision, gate["reason"]
         return decision, f"{verdict['reason']}; {gate['reason']}"
     if verdict:
         retrain = "would retrain" if dry_run else "retrain"

@@ -1,148 +1,125 @@
-"""Did the calls help? The exit rate of contacted clients against clients of the same
-predicted risk who were not contacted, once their labels have arrived.
+"""This week's calls: the risk list cut to what the team can call, and what a new model did
+to the bands, in one sentence.
 
-Managers call the riskiest clients, so contacted clients would exit more often even if
-the calls did nothing: comparing all contacted with all others mixes the calls with the
-risk. Clients are therefore matched by predicted probability: split into strata (equal
-shares of the contacted clients' probabilities), each stratum's difference in exit rate
-(contacted minus not) is weighted by its contacted clients (the effect on those called),
-with a normal interval from the strata's binomial variances. A stratum without both kinds
-of client is left out and counted.
-
-The caveat, which every display repeats: calls are not assigned at random. Clients a
-manager chose to call may differ from uncalled clients of the same predicted risk in ways
-the model does not see, and a call may change what the client would have done anyway. The
-interval covers chance, not that choice. `stored_comparison` applies it to the store: a
-client listed unlabelled whose label arrived later, contacted in between or not.
+A helper of the dashboard, /calls and the PDF (like risk.py): tables in, tables and
+sentences out; reads or writes nothing. The call list is the `risk.calls_per_week`
+current clients at the top of the list: highest value at risk first (exit probability
+times the client's value) when the schema declares a value column the list carries,
+else highest exit probability first.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
-from risk_assessment.core.common import FEATURES
+from risk_assessment.core.common import ID_COLUMN
 
 import numpy as np
+import pandas as pd
 
-from risk_assessment.schema import dataset
-from risk_assessment.store import accounts, records
+from risk_assessment.reports import risk
 
-CAVEAT = (
-    "Calls were not assigned at random: called clients may differ from uncalled clients of "
-    "the same predicted risk in ways the model does not see. The interval covers chance "
-    "only; read the difference as a comparison, not as proof that the calls caused it."
-)
-
-
-def strata_edges(prob: np.ndarray, contacted: np.ndarray, strata: int) -> np.ndarray:
-    """Cut points splitting the contacted clients' probabilities into equal shares
-    (duplicates dropped), open at both ends."""
-    inner = np.quantile(prob[contacted], np.linspace(0, 1, strata + 1)[1:-1])
-    return np.unique(np.concatenate([[-np.inf], inner, [np.inf]]))
+CALL_COLUMNS = [
+    "call",
+    ID_COLUMN,
+    "exit_probability",
+    "risk_band",
+    "top_reasons",
+    "change",
+    "rank",
+    "previous_rank",
+]
+MANY_MOVED = 0.05  # a new model that moves this share of current clients gets the sentence
 
 
-def calls_effect(
-    prob: Any, contacted: Any, exited: Any, strata: int = 10, confidence: float = 0.95
-) -> dict[str, Any]:
-    """The change in exit rate among contacted clients that the calls go with.
+def value_column(listed: pd.DataFrame, schema) -> str | None:
+    """The schema's value column when the list carries it, else None (order by risk)."""
+    value = getattr(schema, "value", None)
+    return value if value and value in listed.columns else None
 
-    Args:
-        prob: each client's predicted exit probability when the call list was made.
-        contacted: whether the client was contacted (reached or not) after that.
-        exited: the label that arrived later (1: exited).
-    Returns:
-        effect (contacted minus matched uncontacted exit rate; negative: fewer exits),
-        low/high (the interval), naive (the unmatched difference, for contrast), the
-        counts, strata used and left out, and the caveat.
-    """
-    prob, exited = np.asarray(prob, float), np.asarray(exited, float)
-    contacted = np.asarray(contacted, bool)
-    if contacted.sum() == 0 or (~contacted).sum() == 0:
-        return {"effect": None, "reason": "needs both contacted and uncontacted clients"}
-    stratum = np.digitize(prob, strata_edges(prob, contacted, strata)[1:-1])
-    effect, variance, weight, used, left_out = strata_sums(stratum, contacted, exited)
-    naive = float(exited[contacted].mean() - exited[~contacted].mean())
-    counts = {"contacted": int(contacted.sum()), "not_contacted": int((~contacted).sum())}
-    return (
-        summary(effect, variance, weight, confidence)
-        | counts
-        | {
-            "naive": naive,
-            "strata": used,
-            "strata_left_out": left_out,
-            "confidence": confidence,
-            "caveat": CAVEAT,
-        }
+
+def call_list(listed: pd.DataFrame, calls: int, value: str | None = None) -> pd.DataFrame:
+    """The first `calls` clients to call: by value at risk when `value` names a column of
+    the list, else by exit probability (the list's rank). Adds call (1, 2, ...),
+    value_at_risk (with a value column) and on_last_list (was among the first `calls` of
+    the previous list; None without a previous list)."""
+    table = listed
+    if value:
+        worth = pd.to_numeric(listed[value], errors="coerce").fillna(0.0)
+        table = listed.assign(value_at_risk=listed["exit_probability"] * worth)
+        table = table.sort_values(
+            ["value_at_risk", "exit_probability", ID_COLUMN], ascending=[False, False, True]
+        )
+    chosen = table.head(calls).copy()
+    chosen.insert(0, "call", np.arange(1, len(chosen) + 1))
+    before = chosen.get("previous_rank")
+    if before is None or before.isna().all():
+        chosen["on_last_list"] = None
+    else:
+        chosen["on_last_list"] = before.le(calls).fillna(False).astype(bool)
+    return chosen.reset_index(drop=True)
+
+
+def call_change(row: dict[str, Any]) -> str:
+    """What changed for one call since the previous list, in words ('' when nothing)."""
+    parts = []
+    if row.get("on_last_list") is False:
+        parts.append("new on the list")
+    before = row.get("previous_rank")
+    if before is not None and before == before and int(before) != int(row["rank"]):
+        parts.append(f"was #{int(before)}")
+    if row.get("change"):
+        parts.append(risk.CHANGES[row["change"]])
+    return ", ".join(parts)
+
+
+def call_records(chosen: pd.DataFrame, top: int) -> list[dict[str, Any]]:
+    """The calls as JSON: the client record (reasons, contributions) plus call, previous
+    rank, whether it was on the last list, and the change in words."""
+    out = []
+    for row in chosen.to_dict(orient="records"):
+        record = {"call": int(row["call"]), **risk.client_record(row, top)}
+        before = row.get("previous_rank")
+        record["previous_rank"] = None if before is None or before != before else int(before)
+        record["on_last_list"] = row.get("on_last_list")
+        record["change_text"] = call_change(row)
+        if "value_at_risk" in row:
+            record["value_at_risk"] = float(row["value_at_risk"])
+        out.append(record)
+    return out
+
+
+def calls_csv(chosen: pd.DataFrame) -> str:
+    """The calls as a spreadsheet-safe CSV, the change in words."""
+    table = chosen.assign(
+        change=[call_change(r) for r in chosen.to_dict(orient="records")],
+        previous_rank=chosen["previous_rank"].astype("Int64"),
     )
+    columns = [c for c in CALL_COLUMNS if c in table.columns]
+    columns += [c for c in ("value_at_risk",) if c in table.columns]
+    return risk.people_csv(table[columns])
 
 
-def strata_sums(stratum: np.ndarray, contacted: np.ndarray, exited: np.ndarray) -> tuple:
-    """Over the strata holding both kinds of client: the contacted-weighted sum of exit-rate
-    differences, of their variances (weight squared), the weight, the strata used; and
-    the strata with contacted clients only (left out)."""
-    effect = variance = weight = 0.0
-    used = left_out = 0
-    for s in np.unique(stratum):
-        called, others = exited[(stratum == s) & contacted], exited[(stratum == s) & ~contacted]
-        if len(called) == 0 or len(others) == 0:
-            left_out += int(len(called) > 0)
-            continue
-        r1, r0, n1 = called.mean(), others.mean(), len(called)
-        effect += n1 * (r1 - r0)
-        variance += n1**2 * (r1 * (1 - r1) / n1 + r0 * (1 - r0) / len(others))
-        weight, used = weight + n1, used + 1
-    return effect, variance, weight, used, left_out
+# ---- what a new model did to the bands -------------------------------------------------------
 
 
-def summary(effect: float, variance: float, weight: float, confidence: float) -> dict:
-    """The weighted effect and its normal interval (None without any usable stratum)."""
-    if weight == 0:
-        return {"effect": None, "low": None, "high": None}
-    mean, se = effect / weight, np.sqrt(variance) / weight
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    return {"effect": float(mean), "low": float(mean - z * se), "high": float(mean + z * se)}
+def moved_by_model(listed: pd.DataFrame, old: pd.DataFrame) -> int:
+    """How many clients of the list the old model's list (same clients, same data) puts in
+    another band: the moves due to the model alone."""
+    before = listed[ID_COLUMN].map(dict(zip(old[ID_COLUMN], old["risk_band"], strict=True)))
+    return int((before.notna() & (before != listed["risk_band"])).sum())
 
 
-def was_contacted(contacts: list[tuple[str, str]], since: str, until: str) -> bool:
-    """True when a client was spoken to (any outcome but "no answer") from since until
-    before until (ISO times)."""
-    return any(since <= at < until and outcome != "no answer" for at, outcome in contacts)
+def model_change_sentence(move: dict[str, Any] | None) -> str:
+    """One sentence: the model changed, how many clients it moved, and why it was deployed.
 
-
-def stored_comparison(folder: Path, model: Any) -> dict[str, Any]:
-    """calls_effect on the store: each client listed unlabelled and later labelled, scored
-    by model on its listed observation, contacted between the two arrivals or not."""
-
-    followed = accounts.followed_clients(folder)
-    if not followed:
-        return {"effect": None, "reason": "no label has arrived yet for a listed client"}
-    frame = dataset.observations_frame(records.all_observations(folder)).set_index("seq")
-    listed = frame.loc[[f["listed_seq"] for f in followed], FEATURES].astype(float)
-    prob = model.predict_proba(listed)[:, 1]
-    contacts = accounts.contacts_between(folder)
-    contacted = [
-        was_contacted(contacts.get(f["corporation"], []), f["listed_at"], f["labelled_at"])
-        for f in followed
-    ]
-    return calls_effect(prob, contacted, [f["exited"] for f in followed])
-
-
-def calls_sentences(found: dict[str, Any] | None) -> list[str]:
-    """The comparison in words, for the PDF's appendix: the result (or why there is none
-    yet) and the caveat."""
-    if not found or found.get("effect") is None:
-        reason = (found or {}).get("reason") or "no stratum holds contacted and uncontacted clients"
-        return [f"Not yet: {reason}.", CAVEAT]
-    points = {k: 100 * found[k] for k in ("effect", "low", "high", "naive")}
-    direction = "less" if points["effect"] < 0 else "more"
-    return [
-        f"Contacted clients exited {abs(points['effect']):.1f} points {direction} often than "
-        f"uncontacted clients of the same predicted risk ({found['confidence']:.0%} interval "
-        f"{points['low']:+.1f} to {points['high']:+.1f} points; {found['contacted']} contacted "
-        f"and {found['not_contacted']} uncontacted clients in {found['strata']} strata, "
-        f"{found['strata_left_out']} left out). Without matching by risk the difference "
-        f"would read {points['naive']:+.1f} points.",
-        CAVEAT,
-    ]
+    move: {"version", "previous", "deployed_at", "moved", "total", "why"}, or None.
+    Empty when there is no previous model or it moved fewer than MANY_MOVED of the list.
+    """
+    if not move or move["moved"] < max(1, MANY_MOVED * move["total"]):
+        return ""
+    return (
+        f"The model changed on {move['deployed_at'][:10]}: {move['version']} replaced "
+        f"{move['previous']} because {move['why']}, and the new model alone moved "
+        f"{move['moved']:,} of the {move['total']:,} current clients to another risk band."
+    )

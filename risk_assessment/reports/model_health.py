@@ -160,7 +160,10 @@ def batch_marks(versions, runs, x, y, step) -> list[str]:
                 )
             out.append(
                 f'<rect x="{bx - 3:.1f}" y="{y(r["batch_f1"]) - 3:.1f}" width="6" height="6" '
-                'fill="#1d2733"/>'
+                f'fill="#1d2733"><title>run {r.get("id")}: {r.get("new_rows")} new rows, '
+                f"F1 {r['batch_f1']:.2f} of {version}</title></rect>"
+                f'<text x="{bx + 5:.1f}" y="{y(r["batch_f1"]) + 3:.1f}" font-size="9" '
+                f'fill="#1d2733">run {r.get("id")}</text>'
             )
     return out
 

@@ -11,31 +11,29 @@ import io
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import ID_COLUMN, METRIC_LABELS, format_number
+from risk_assessment.core.common import METRIC_LABELS, format_number
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Image,
-    KeepTogether,
-    PageBreak,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
     Table,
-    TableStyle,
 )
 
 from risk_assessment.reports import risk
-from risk_assessment.reports.calls import calls_sentences
 from risk_assessment.reports.diagnostics import psi_band
-from risk_assessment.reports.text import decision_text, drift_text, list_text, when
+from risk_assessment.reports.numbers import counts_rows
+from risk_assessment.reports.outcomes import calls_sentences
+from risk_assessment.reports.pdf_blocks import section, styles, table
+from risk_assessment.reports.pdf_front import calls_table, summary_page
+from risk_assessment.reports.pdf_science import rejected_section, science_section
+from risk_assessment.reports.text import decision_text, drift_text, when
 
-SUMMARY_TOP = 10  # clients on page 1
-LIST_TOP = 50  # clients in the report's top list
 MODEL_PARAMS = ("C", "penalty", "solver", "max_iter", "class_weight", "random_state")
 
 
@@ -63,96 +61,7 @@ def model_text(model) -> str:
     return "; ".join([*steps, f"{type(lr).__name__}({own})", *cut])
 
 
-# ---- building blocks -------------------------------------------------------------------------
-
-
-def styles():
-    """The sample stylesheet with a smaller cell style."""
-    st = getSampleStyleSheet()
-    st.add(st["BodyText"].clone("cell", fontSize=8.5, leading=10.5))
-    st.add(st["BodyText"].clone("lead", fontSize=10.5, leading=14, spaceAfter=4))
-    st["Heading1"].keepWithNext = 1  # never a heading alone at the foot of a page
-    return st
-
-
-def table(rows: list[list[Any]], widths: list[float] | None = None, st=None) -> Table:
-    """A report table: bold header row (repeated on each page), light grid, zebra rows."""
-    wrap = (st or styles())["cell"]
-    cells = [[Paragraph(str(c), wrap) if len(str(c)) > 30 else str(c) for c in row] for row in rows]
-    t = Table(cells, colWidths=widths, hAlign="LEFT", repeatRows=1)
-    t.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f5f7fa")]),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b0b8c4")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
-    return t
-
-
-def section(title: str, st, *content, keep: bool = True) -> list:
-    """A heading and its content (kept on one page when small)."""
-    block = [Paragraph(title, st["Heading2"]), *content, Spacer(1, 4)]
-    return [KeepTogether(block)] if keep else block
-
-
-def top_table(facts: dict[str, Any], n: int, st) -> Table:
-    """The n clients most likely to exit with their plain reasons."""
-    rows = [["rank", "client", "exit risk", "band", "why"]] + [
-        [
-            r["rank"],
-            r[ID_COLUMN],
-            risk.percent(r["exit_probability"]),
-            r["risk_band"],
-            r["top_reasons"] or "nothing above average",
-        ]
-        for r in facts["risk"].head(n).to_dict(orient="records")
-    ]
-    return table(rows, [1.1 * cm, 2.2 * cm, 1.7 * cm, 1.5 * cm, 10.5 * cm], st)
-
-
-# ---- the pages -------------------------------------------------------------------------------
-
-
-def summary_page(facts: dict[str, Any], st) -> list:
-    """Page 1: decision and why, F1 against the previous version, the list, drift."""
-    s, prev = facts["scores"], facts["previous"]
-    quality = [["model", "", "F1 on the test data", "95% interval"]]
-    quality.append(
-        [
-            facts["manifest"]["version"],
-            "serving",
-            f"{s['f1']:.3f}",
-            f"{s['f1_low']:.2f} to {s['f1_high']:.2f}",
-        ]
-    )
-    if prev:
-        quality.append(
-            [
-                prev["version"],
-                "previous",
-                f"{prev['f1']:.3f}",
-                f"{prev['f1_low']:.2f} to {prev['f1_high']:.2f}",
-            ]
-        )
-    return [
-        Paragraph("Attrition risk: executive summary", st["Title"]),
-        Paragraph(
-            f"{when(facts['date'])}, test data {facts['test_data']} ({s['rows']} clients)",
-            st["Normal"],
-        ),
-        *section("Decision", st, Paragraph(decision_text(facts), st["lead"])),
-        *section("Model quality", st, table(quality, [2.2 * cm, 2 * cm, 4 * cm, 4 * cm], st)),
-        *section("Clients at risk", st, Paragraph(list_text(facts), st["lead"])),
-        *section(f"Top {SUMMARY_TOP} clients to call", st, top_table(facts, SUMMARY_TOP, st)),
-        *section("Data drift", st, Paragraph(drift_text(facts), st["lead"])),
-        PageBreak(),
-    ]
+# ---- the pages (page 1 is pdf_front.py) ---------------------------------------------------
 
 
 def scores_side(facts: dict[str, Any], st, confusion_png: bytes) -> Table:
@@ -220,12 +129,16 @@ def drift_section(facts: dict[str, Any], st) -> list:
     if run is None:
         return section("Data drift", st, Paragraph(drift_text(facts), st["Normal"]))
     profile = facts["model_meta"].get("profile", {})
-    rows = [["feature", "PSI", "shift", "training mean"]] + [
+    tested = (run.get("verdict") or {}).get("data") or {}
+    rows = [["feature", "PSI (size)", "shift", "training mean", "test p (Holm)", "test says"]]
+    rows += [
         [
             f,
             f"{v:.3f}",
             psi_band(v),
             format_number(profile.get(f, {}).get("mean"), 2),
+            f"{tested[f]['p_adjusted']:.2g}" if f in tested else "n/a",
+            ("drift" if tested[f].get("drift") else "no drift") if f in tested else "n/a",
         ]
         for f, v in run["data_drift_psi"].items()
     ]
@@ -301,14 +214,15 @@ def appendix(facts: dict[str, Any], st) -> list:
     ]
     return [
         Paragraph("Appendix", st["Heading1"]),
+        *section(
+            "Why this model, in statistics", st, Paragraph(decision_text(facts), st["Normal"])
+        ),
         *section("Model", st, about),
+        *section("The numbers", st, table(counts_rows(facts["week"]["numbers"]), None, st)),
         *section("Training data (finaldata.csv)", st, table(data_rows(facts), None, st)),
         *section("Timings of the last runs", st, table(timing_rows(facts["timings"]), None, st)),
         *section(
-            f"Last ingestion ({when(last.get('time'))}, {last.get('rows_total', 'n/a')} "
-            "rows in total)",
-            st,
-            table(ingestion_rows(facts), None, st),
+            f"Last ingestion ({when(last.get('time'))})", st, table(ingestion_rows(facts), None, st)
         ),
         *section(
             f"Dependencies (checked {when(deps['checked_at'])})",
@@ -375,8 +289,13 @@ def build_report(facts: dict[str, Any], confusion_png: bytes, history_png: bytes
         *health_pages(facts, st, confusion_png, history_png),
         *drift_section(facts, st),
         *section(
-            f"Top {LIST_TOP} clients by exit risk", st, top_table(facts, LIST_TOP, st), keep=False
+            f"This week's calls (all {len(facts['week']['calls'])})",
+            st,
+            calls_table(facts["week"], None, st),
+            keep=False,
         ),
+        *rejected_section(facts, st),
+        *science_section(facts, st),
         *appendix(facts, st),
     ]
     doc.build(story, canvasmaker=NumberedCanvas)

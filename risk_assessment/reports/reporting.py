@@ -38,7 +38,7 @@ from risk_assessment.deployment.versions import (
     read_model_meta,
 )
 from risk_assessment.reports import diagnostics, model_health
-from risk_assessment.reports.calls import stored_comparison
+from risk_assessment.reports.outcomes import stored_comparison
 from risk_assessment.reports.pdf import build_report
 from risk_assessment.reports.risk import (
     RISK_CSV,
@@ -47,7 +47,10 @@ from risk_assessment.reports.risk import (
     served_risk_table,
     with_changes,
 )
+from risk_assessment.reports.scientist import scientist_facts
+from risk_assessment.reports.week import week_facts
 from risk_assessment.schema import dataset
+from risk_assessment.store import lookups
 from risk_assessment.store import records as store
 
 log = logging.getLogger("reporting")
@@ -185,6 +188,23 @@ def draw_batches(ax, versions: list[dict[str, Any]], runs: list[dict[str, Any]])
             capsize=3,
             label="F1 on a new batch (95% interval)" if r is checked[0] else None,
         )
+        ax.annotate(
+            f"run {r.get('id')}", (x, r["batch_f1"]), (4, -3), "data", "offset points", fontsize=6
+        )
+
+
+def reliability_figure(bins: list[dict[str, Any]]) -> Figure:
+    """Observed exit rate against mean predicted probability per bin, and the diagonal."""
+    fig = Figure(figsize=(4, 3.5), dpi=110)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="probabilities hold")
+    sizes = [12 + 120 * b["clients"] / max(c["clients"] for c in bins) for b in bins]
+    ax.scatter([b["predicted"] for b in bins], [b["observed"] for b in bins], s=sizes)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability", ylabel="observed exit rate")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
 
 
 def with_current_run(runs: list[dict], current_run: dict[str, Any] | None) -> list[dict]:
@@ -214,11 +234,9 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     record = store.read_record_file(manifest["folder"])
     runs = with_current_run(model_health.run_history(config, 50), current_run)
     versions = model_health.version_history(config["prod_deployment_path"])
-    ranked = served_risk_table(model, manifest, observations(config), config["risk"])
-    table, changes = with_changes(ranked, config["output_model_path"])
     key_file = config["deployment"]["signing_key_path"]
     min_rows = config["model_drift"]["min_batch_rows"]
-    return {
+    facts = {
         "date": now_iso(),
         "manifest": manifest,
         "model": model,
@@ -234,9 +252,26 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
         "versions": versions,
         "runs": runs,
         "judged": [r for r in runs if model_health.judgeable(r, min_rows)],
+        **reader_facts(config, model, manifest, runs),
+    }
+    current = facts["risk"]["exit_probability"]
+    facts["science"] = scientist_facts(config, model, manifest, runs, test, current)
+    return facts
+
+
+def reader_facts(config: dict[str, Any], model, manifest: dict[str, Any], runs: list) -> dict:
+    """What each reader sees first: the risk list with its changes (risk), the band and
+    change counts (list), this week's calls and plain words (week), the columns' words."""
+    seen = observations(config)
+    ranked = served_risk_table(model, manifest, seen, config["risk"])
+    table, changes = with_changes(ranked, config["output_model_path"])
+    return {
         "risk": table,
         "list": changes,
         "calls": stored_comparison(config["output_folder_path"], model),
+        "week": week_facts(config, table, manifest, seen, runs),
+        "words": config["schema"].words,  # a column's plain words
+        "rejected": list(lookups.rejections_by_batch(config["output_folder_path"]).values()),
     }
 
 
@@ -270,6 +305,9 @@ def run_reporting(
     title = f"Model {facts['manifest']['version']} on {facts['test_data']}"
     png = figure_png(confusion_figure(facts["scores"]["confusion_matrix"], title))
     history = figure_png(history_figure(facts["versions"], facts["judged"]))
+    facts["science"]["reliability_png"] = figure_png(
+        reliability_figure(facts["science"]["reliability"])
+    )
     folder = config["output_model_path"]
     paths = {
         "confusion_matrix": write_atomic(folder / CONFUSION_PNG, png),

@@ -156,6 +156,52 @@ def percent(p: float) -> str:
     return ">99%" if p > 0.995 else "<1%" if p < 0.005 else f"{p:.0%}"
 
 
+# ---- the client's own change -----------------------------------------------------------------
+
+CHANGE_SHARE = 0.5  # a feature that moved by half or more since the previous observation ...
+CHANGE_LOGODDS = 0.3  # ... and so raised the client's log-odds this much: a reason;
+COLLAPSE = 0.9  # ... or fell or rose by 90% of the larger value: a reason whatever the model
+
+
+def previous_rows(data: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:
+    """Per current client (in order), the features of its previous observation with other
+    values than the latest; NaN where it has none."""
+    distinct = data.drop_duplicates(subset=[ID_COLUMN, *FEATURES], keep="last")
+    before = distinct[distinct.duplicated(subset=ID_COLUMN, keep="last")]
+    before = before.drop_duplicates(subset=ID_COLUMN, keep="last").set_index(ID_COLUMN)
+    return before.reindex(clients[ID_COLUMN].astype(str))[FEATURES]
+
+
+def amount(x: float) -> str:
+    """2620 -> '2,620'; 0.25 -> '0.25'."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
+
+
+def own_changes(model, data, clients, profile, now: np.ndarray) -> np.ndarray:
+    """Per client: 'activity last year fell from 2,620 to 53' for each feature that moved
+    by CHANGE_SHARE or more since its previous observation and so raised its risk by
+    CHANGE_LOGODDS or more, or collapsed or surged (COLLAPSE) whatever the model makes of
+    it (now: the latest rows' contributions)."""
+    text = np.full(len(clients), "", dtype=object)
+    before = previous_rows(data, clients)
+    has = before.notna().all(axis=1).to_numpy()
+    if not has.any():
+        return text
+    then_x, now_x = before[has].to_numpy(float), clients[FEATURES].to_numpy(float)[has]
+    rise = now[has] - contributions(model, before[has].astype(float), profile)[0]
+    step = np.abs(now_x - then_x)
+    moved = step >= CHANGE_SHARE * np.maximum(np.abs(then_x), 1.0)
+    collapse = step >= COLLAPSE * np.maximum(np.maximum(np.abs(then_x), np.abs(now_x)), 1.0)
+    for i, row in enumerate(np.flatnonzero(has)):
+        text[row] = "; ".join(
+            f"{LABELS.get(f, f)} {'fell' if now_x[i, j] < then_x[i, j] else 'rose'} from "
+            f"{amount(then_x[i, j])} to {amount(now_x[i, j])}"
+            for j, f in enumerate(FEATURES)
+            if moved[i, j] and (rise[i, j] >= CHANGE_LOGODDS or collapse[i, j])
+        )
+    return text
+
+
 # ---- the table -------------------------------------------------------------------------------
 
 
@@ -180,6 +226,7 @@ def risk_table(
     table["risk_band"] = band_of(proba, settings)
     above = np.broadcast_to(np.asarray(coef) > 0, contrib.shape)  # a reason pushes risk up
     table["top_reasons"] = reasons_per_row(contrib.round(4), above, settings["top_reasons"])
+    table["own_change"] = own_changes(model, data, clients, profile, contrib) if len(X) else ""
     table = table.sort_values(["exit_probability", ID_COLUMN], ascending=[False, True])
     table["rank"] = np.arange(1, len(table) + 1)
     rest = [c for c in table.columns if c not in FIRST_COLUMNS]
@@ -211,6 +258,7 @@ def client_record(row: dict[str, Any], top: int) -> dict[str, Any]:
         ],
         "contributions": contrib,
     }
+    record["own_change"] = [t for t in str(row.get("own_change") or "").split("; ") if t]
     if "change" in row:
         record["change"] = row["change"] or None
     return record
@@ -248,6 +296,14 @@ def list_changes(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Ser
     return pd.Series(change, index=current.index, dtype=object)
 
 
+def previous_ranks(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:
+    """Per client of current: its rank on the previous list (NaN when it was not on it)."""
+    if previous is None or "rank" not in previous.columns:
+        return pd.Series(np.nan, index=current.index, dtype=float)
+    ranks = dict(zip(previous[ID_COLUMN], pd.to_numeric(previous["rank"]), strict=True))
+    return current[ID_COLUMN].map(ranks).astype(float)
+
+
 def change_counts(changes: pd.Series, current: pd.DataFrame, previous) -> dict[str, int]:
     """How many clients are new in high, moved up, moved down, and left the list."""
     counts = {k: int((changes == k).sum()) for k in CHANGES}
@@ -282,6 +338,7 @@ def with_changes(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict]
     listed = table.copy()
     listed["change"] = list_changes(listed, baseline)
     listed["change_order"] = listed["change"].map(CHANGE_ORDER)
+    listed["previous_rank"] = previous_ranks(listed, baseline)
     bands = listed["risk_band"].value_counts()
     facts = {
         "total": len(listed),

@@ -21,15 +21,17 @@ def decision_text(facts: dict[str, Any]) -> str:
     if run is None:
         return f"{head} It was deployed by hand (deployment.py), not by a monitoring run."
     if not run.get("deployed_version"):
-        return f"{head} It is the first model deployed ({run.get('new_rows') or 0} rows)."
+        rows = ((facts.get("week") or {}).get("numbers") or {}).get("trained_on", 0)
+        return f"{head} It is the first model deployed (trained on {rows:,} rows)."
     why = f"{head} It replaced {run['deployed_version']}" + retrain_text(run)
     gate = run.get("gate") or {}
     held = (gate.get("holdout") or {}).get("logloss")
     if held:
         why += (
             f". On {held['n']} new rows held out from training it predicts better than the old"
-            f" model (log-loss {held['effect']:+.3f}, 90% interval {held['low']:+.3f} to"
-            f" {held['high']:+.3f}; trained on the {gate.get('window', '?')} window)"
+            f" model (paired log-loss difference {held['effect']:+.3f}, significant on the"
+            f" one-sided paired test at gate.alpha; trained on the"
+            f" {gate.get('window', '?')} window)"
         )
     if run.get("new_f1") is not None and run.get("deployed_f1") is not None:
         why += (
@@ -83,6 +85,20 @@ def drift_text(facts: dict[str, Any]) -> str:
     if run is None:
         return "No batch of new clients has been judged for drift yet."
     psi = run["data_drift_psi"]
+    tested = (run.get("verdict") or {}).get("data") or {}
+    if tested:  # the test that decided, per feature; PSI beside it as a size only
+        flagged = [f for f, v in tested.items() if v.get("drift")]
+        detail = "; ".join(
+            f"{f} p {v['p_adjusted']:.2g} ({'drift' if v.get('drift') else 'no drift'})"
+            for f, v in tested.items()
+        )
+        sizes = ", ".join(f"{f} {v:.2f} ({psi_band(v)})" for f, v in psi.items())
+        return (
+            f"Last judged batch ({run['new_rows']} new clients, {when(run['started_at'])}): "
+            f"the binned chi-square test against the training deciles (Holm-adjusted p) "
+            f"flagged {len(flagged)} of {len(tested)} features: {detail}. PSI, a size only: "
+            f"{sizes}."
+        )
     shifted = [f for f, v in psi.items() if psi_band(v) == "significant"]
     detail = ", ".join(f"{f} {v:.2f}" for f, v in psi.items())
     return (

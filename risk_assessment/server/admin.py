@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from risk_assessment.reports.calls import stored_comparison
+from risk_assessment.reports.outcomes import stored_comparison
 from risk_assessment.server.serving import state
 from risk_assessment.store import accounts as rows
 

@@ -6,8 +6,7 @@ module-level functions on a Blueprint (the dashboard's are in dashboard.py); wha
 share (models, data caches, config) is one serving.ApiState, read through serving.state().
 Reads   the deployed model (prod_deployment_path/current), finaldata.csv, the test data,
         the recorded timings and the cached dependency table
-Run     python app.py [--config config.json]          development server, 127.0.0.1:8000
-        gunicorn -c gunicorn.conf.py wsgi:app          production (see README)
+Run     python app.py [--config config.json] (development server); gunicorn (production)
 """
 
 from __future__ import annotations
@@ -17,11 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from risk_assessment.core.common import (
-    FINALDATA,
-    DataError,
-    ModelError,
-)
+from risk_assessment.core.common import FINALDATA, DataError, ModelError
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
@@ -30,7 +25,7 @@ from risk_assessment.core.settings import load_config
 from risk_assessment.modelling.scoring import score_model, test_data_file
 from risk_assessment.reports import diagnostics
 from risk_assessment.schema import dataset
-from risk_assessment.server import admin, auth, contacts, dashboard, signin
+from risk_assessment.server import admin, auth, contacts, dashboard, readers, signin
 from risk_assessment.server.metrics import Metrics
 from risk_assessment.server.openapi import openapi_spec
 from risk_assessment.server.protocol import (
@@ -54,6 +49,7 @@ from risk_assessment.server.serving import (
     state,
     strip_paths,
 )
+from risk_assessment.store import lookups
 from risk_assessment.store import records as store
 
 log = logging.getLogger("app")
@@ -216,7 +212,12 @@ def summarystats():
     finaldata = state().finaldata
     data = finaldata.get()
     summary = finaldata.get("summary", diagnostics.dataframe_summary)
-    return jsonify(rows=len(data), summary=summary)
+    try:  # the counts the dashboard and the PDF show (reports/numbers.py)
+        counts = dashboard.week(state())["numbers"]
+    except ApiError:  # no model served yet: the list's counts do not exist
+        counts = None
+    rejected = list(lookups.rejections_by_batch(state().config["output_folder_path"]).values())
+    return jsonify(rows=len(data), summary=summary, counts=counts, rejected=rejected)
 
 
 @bp.get("/diagnostics")
@@ -326,7 +327,8 @@ def model_error(exc: ModelError):
 
 def http_error(exc: HTTPException):
     """Flask's own errors (404, 405, 413, ...) in the same JSON shape, with their headers."""
-    code = "ENDPOINT_NOT_FOUND" if exc.code == 404 else None
+    # a 404 on a known route is a missing resource (/risk/<unknown>); else the route is unknown
+    code = "ENDPOINT_NOT_FOUND" if exc.code == 404 and not request.url_rule else None
     response, status = error_answer(exc.code or 500, f"{exc.name}: {exc.description}", code)
     for name, value in exc.get_headers():  # e.g. Allow on a 405
         if name.lower() != "content-type":
@@ -382,11 +384,10 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.extensions[STATE_KEY] = api_state(config)
-    app.register_blueprint(bp)
-    app.register_blueprint(dashboard.bp)  # the client managers' pages and /risk
-    app.register_blueprint(contacts.bp)  # the worklist: contacts per client
-    app.register_blueprint(signin.bp)  # /login, /logout
-    app.register_blueprint(admin.bp)  # users, tokens and the audit trail, for admins
+    # the API; the managers' pages and /risk; contacts; /login, /logout; users, tokens and
+    # the audit trail (admins); /calls and the data scientist's /model
+    for blueprint in (bp, dashboard.bp, contacts.bp, signin.bp, admin.bp, readers.bp):
+        app.register_blueprint(blueprint)
     for kind, handler in ERROR_HANDLERS:
         app.register_error_handler(kind, handler)
     app.before_request(start_clock)

@@ -29,6 +29,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
 from risk_assessment.reports import diagnostics, model_health, risk
+from risk_assessment.reports.week import week_facts
 from risk_assessment.server.serving import ApiState, stamp, state
 from risk_assessment.store import records as store
 
@@ -174,6 +175,20 @@ def csv_download(rows: pd.DataFrame, query: dict[str, Any]) -> Response:
     )
 
 
+def week(api: ApiState) -> dict[str, Any]:
+    """This week's calls and the words the dashboard leads with (reports/week.py), cached
+    per list, run and deployment."""
+    listed, manifest, _, _ = risk_list(api)
+    prod = api.config["prod_deployment_path"]
+    key = (id(listed), runs_stamp(api.config), stamp(prod / "versions"))
+
+    def compute() -> tuple[dict[str, Any], pd.DataFrame]:  # the list kept alive with it
+        runs = model_health.run_history(api.config, 50)
+        return week_facts(api.config, listed, manifest, observations(api), runs), listed
+
+    return api.memo.get("week", key, compute)[0]
+
+
 # ---- model health ----------------------------------------------------------------------------
 
 
@@ -301,6 +316,7 @@ def dashboard_page():
         page=page,
         pages=pages,
         health=health(api),
+        week=week(api),
         psi_band=diagnostics.psi_band,
         bars=model_health.bars_svg,
     )
@@ -336,29 +352,6 @@ def risk_client(corporation: str):
     if position is None:
         raise NotFound(f"corporation {corporation!r}: not a current client")
     return {"model_version": manifest["version"], **records(listed.iloc[[position]], api)[0]}
-
-
-@bp.get("/client/<corporation>")
-def client_page(corporation: str):
-    """One client's page: every observation with its score, and the reasons."""
-    api = state()
-    listed, manifest, facts, views = risk_list(api)
-    history = client_observations(api, corporation)
-    if history.empty:
-        raise NotFound(f"corporation {corporation!r}: not a known client")
-    model, _ = api.models.get()
-    history = history.assign(score=model.predict_proba(history[FEATURES].astype(float))[:, 1])
-    position = views["position"].get(corporation)
-    return render_template(
-        "client.html",
-        manifest=manifest,
-        corporation=corporation,
-        client=None if position is None else records(listed.iloc[[position]], api)[0],
-        total=facts["total"],
-        history=history.to_dict(orient="records"),
-        features=FEATURES,
-        labels=risk.LABELS,
-    )
 
 
 @bp.get("/runs")

@@ -173,6 +173,10 @@ def risk_paths() -> dict[str, Any]:
             "text/csv": {"schema": {"type": "string"}},
         },
     }
+    calls_answer = {
+        "description": "this week's calls (JSON) or the same as CSV",
+        "content": {JSON: {"schema": ref("Calls")}, "text/csv": {"schema": {"type": "string"}}},
+    }
     parameters = [
         query("top", {"type": "string", "pattern": TOP}, "per page, 1-1000 (50)"),
         query("page", {"type": "string", "pattern": PAGE}, "page, from 1 (1)"),
@@ -188,6 +192,12 @@ def risk_paths() -> dict[str, Any]:
         ),
         "/risk/{corporation}": get(
             "one client with its reasons", "RiskClient", 404, 503, parameters=[corporation()]
+        ),
+        "/calls": operation(
+            "this week's calls: the risk.calls_per_week current clients at the top of the "
+            "list (by value at risk when the schema has a value column); format=csv: a CSV",
+            {"200": calls_answer, **errors(503)},
+            [query("format", {"type": "string"}, "csv: a CSV download; else JSON")],
         ),
     }
 
@@ -219,6 +229,12 @@ def page_paths() -> dict[str, Any]:
             parameters=[corporation()],
         ),
         "/runs": file_get("the run history of fullprocess", "HTML page", html, 503),
+        "/model": file_get(
+            "the data scientist's page: effects, reliability, label-free estimate",
+            "HTML page",
+            html,
+            503,
+        ),
         "/report.pdf": file_get(
             "the PDF report of the served model", "PDF", "application/pdf", 404, 503
         ),

@@ -174,6 +174,17 @@ def prediction_schemas(schema: ColumnSchema) -> dict[str, Any]:
     }
 
 
+def rejected_schema() -> dict[str, Any]:
+    """What one batch rejected: files rejected whole, rows dropped, top reasons."""
+    return obj(
+        ["batch", "files", "rows", "reasons"],
+        batch={"type": "integer"},
+        files={"type": "array", "items": obj(["name", "error"], name=TEXT, error=TEXT)},
+        rows={"type": "integer"},
+        reasons={"type": "object", "additionalProperties": {"type": "integer"}},
+    )
+
+
 def data_schemas() -> dict[str, Any]:
     """The answers of /scoring, /summarystats and /diagnostics."""
     stats = obj(
@@ -200,6 +211,12 @@ def data_schemas() -> dict[str, Any]:
             ["rows", "summary"],
             rows={"type": "integer"},
             summary={"type": "object", "additionalProperties": stats},
+            counts={  # reports/numbers.py: the counts the dashboard and the PDF show
+                "type": "object",
+                "nullable": True,
+                "additionalProperties": {"type": "integer"},
+            },
+            rejected={"type": "array", "items": rejected_schema()},
         ),
         "Diagnostics": obj(
             ["missing_data", "execution_time", "dependencies"],
@@ -227,6 +244,7 @@ def client_schema(schema: ColumnSchema) -> dict[str, Any]:
             ),
         },
         contributions={"type": "object", "additionalProperties": {"type": "number"}},
+        own_change={"type": "array", "items": {"type": "string"}},
     )
 
 
@@ -244,7 +262,28 @@ def risk_schemas(schema: ColumnSchema) -> dict[str, Any]:
             clients={"type": "array", "items": client},
         ),
         "RiskClient": {"allOf": [client, obj(["model_version"], model_version=TEXT)]},
+        "Calls": obj(
+            ["model_version", "calls_per_week", "ordered_by", "current_clients", "calls"],
+            model_version=TEXT,
+            calls_per_week={"type": "integer"},
+            ordered_by=TEXT,
+            current_clients={"type": "integer"},
+            model_change={"type": "string", "nullable": True},
+            calls={"type": "array", "items": {"allOf": [client, call_schema()]}},
+        ),
     }
+
+
+def call_schema() -> dict[str, Any]:
+    """What a call adds to a client of the risk list: its place and what changed."""
+    return obj(
+        ["call", "previous_rank", "on_last_list", "change_text"],
+        call={"type": "integer"},
+        previous_rank={"type": "integer", "nullable": True},
+        on_last_list={"type": "boolean", "nullable": True},
+        change_text=TEXT,
+        value_at_risk={"type": "number"},
+    )
 
 
 def status_schemas() -> dict[str, Any]:

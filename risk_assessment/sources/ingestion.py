@@ -311,13 +311,16 @@ def log_result(result: IngestionResult) -> None:
     if result.database_error:
         log.warning("%s (files are ingested without it)", result.database_error)
     m = result.metrics
+    if m["rows_new"] is None and not result.sources:
+        log.info("nothing new to ingest; %.3f s", m["seconds"])
+        return
     log.info(
         "ingested %d source(s), rejected %d; %d rows kept (%d unlabelled), %s new; %.3f s",
         len(m["files_ingested"]),
         len(m["files_rejected"]),
         m["rows_kept"],
         m["rows_unlabelled"],
-        "?" if m["rows_new"] is None else m["rows_new"],
+        m["rows_new"] or 0,  # None: nothing was stored
         m["seconds"],
     )
 

@@ -39,6 +39,13 @@ def test_defaults_filled_for_original_five_keys(tmp_path):
     assert set(config) == set(DEFAULTS) | {"config_file", "schema"}
 
 
+def test_calls_per_week_defaults_to_50(tmp_path):
+    """The call list is sized to the team: 50 clients a week unless configured."""
+    assert load_config(write_config(tmp_path, ORIGINAL_KEYS))["risk"]["calls_per_week"] == 50
+    given = {**ORIGINAL_KEYS, "risk": {"calls_per_week": 12}}
+    assert load_config(write_config(tmp_path, given))["risk"]["calls_per_week"] == 12
+
+
 def test_partial_nested_settings_merge_with_defaults(tmp_path):
     """Giving one nested key keeps the defaults of its siblings and of other sections."""
     settings = {**ORIGINAL_KEYS, "training": {"C": 0.25, "scale_features": True}}
@@ -97,6 +104,7 @@ def test_wrong_type_is_rejected_by_name(tmp_path, settings, key):
         ({"model_drift": {"confidence": 95}}, r"model_drift\.confidence = 95 is outside"),
         ({"model_drift": {"min_batch_rows": -5}}, r"model_drift\.min_batch_rows = -5 is outside"),
         ({"training": {"transform": "sqrt"}}, r"training\.transform must be one of auto, raw, log"),
+        ({"risk": {"calls_per_week": 0}}, r"risk\.calls_per_week = 0 is outside .*\[1, 100000\]"),
     ],
 )
 def test_out_of_range_setting_names_key_and_range(tmp_path, settings, message):

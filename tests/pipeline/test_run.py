@@ -246,7 +246,7 @@ def test_first_run_ingests_and_deploys_v0001(story):
     run = story.runs[0]
     assert sorted(run.new_files) == ["dataset1.csv", "dataset2.csv", "dataset_current.csv"]
     assert run.decision == "deployed" and run.new_version == "v0001"
-    assert "first deployment" in run.reason
+    assert run.reason == "first model: no model was deployed yet"  # said once
     models = story.practice["output_model_path"]
     assert (models / "summary_report.pdf").stat().st_size > 0
     assert (models / "confusionmatrix.png").stat().st_size > 0
@@ -269,6 +269,9 @@ def test_source_data_drifts_and_redeploys_v0002(story):
     assert set(run.data_drift_psi) == set(FEATURES)
     assert run.data_drift is not None and run.data_drift_share is not None
     assert (story.source["output_model_path"] / "summary_report.pdf").stat().st_size > 0
+    caught = run.gate["holdout"]["caught"]  # people's numbers: exits each model flags
+    assert caught["rows"] == run.gate["holdout_rows"] and 0 < caught["exits"] <= caught["rows"]
+    assert caught["deployed"] < caught["candidate"] <= caught["exits"]
 
 
 def test_run_without_new_data_is_a_noop(story):

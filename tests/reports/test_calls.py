@@ -1,75 +1,78 @@
-"""Did the calls help? The matched comparison on generated data with a known effect."""
+"""This week's calls as tables: the order (risk, or value at risk), what changed since the
+last list, and the model-change sentence's threshold."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
+import pandas as pd
 
-from risk_assessment.reports.calls import CAVEAT, calls_effect, calls_sentences
-
-
-def generated(n: int, lowered_by: float, seed: int) -> tuple[np.ndarray, ...]:
-    """Clients whose risky ones are called more often (the call chance is their exit
-    probability), and a call lowers the exit probability by lowered_by."""
-    rng = np.random.default_rng(seed)
-    prob = rng.uniform(0.15, 0.9, n)
-    contacted = rng.random(n) < prob
-    exited = (rng.random(n) < prob - lowered_by * contacted).astype(int)
-    return prob, contacted, exited
+from risk_assessment.core.columns import parse_schema
+from risk_assessment.core.common import ID_COLUMN
+from risk_assessment.reports import calls
 
 
-@pytest.mark.parametrize("lowered_by, seed", [(0.15, 1), (0.05, 2), (0.0, 3)])
-def test_the_estimate_recovers_the_set_effect_within_its_interval(lowered_by, seed):
-    """The interval holds -lowered_by, and is narrow enough to tell 0.15 from 0."""
-    found = calls_effect(*generated(20_000, lowered_by, seed))
-    assert found["low"] <= -lowered_by <= found["high"], found
-    assert found["high"] - found["low"] < 0.06
-    assert found["caveat"] == CAVEAT and found["strata"] == 10
+def listed(previous: list[float] | None = None) -> pd.DataFrame:
+    """Four clients ranked by probability, with a value column and previous ranks."""
+    table = pd.DataFrame(
+        {
+            ID_COLUMN: ["a", "b", "c", "d"],
+            "exit_probability": [0.9, 0.8, 0.5, 0.2],
+            "rank": [1, 2, 3, 4],
+            "risk_band": ["high", "high", "high", "low"],
+            "top_reasons": ["", "", "", ""],
+            "change": ["", "up", "", ""],
+            "contract_value": [10.0, 100.0, 1000.0, 5.0],
+        }
+    )
+    table["previous_rank"] = np.nan if previous is None else previous
+    return table
 
 
-def test_matching_matters_the_naive_difference_is_misleading():
-    """Calls lower exits by 0.1, but called clients are riskier: the unmatched difference
-    says the calls go with more exits; the matched one finds the drop."""
-    found = calls_effect(*generated(20_000, 0.1, 4))
-    assert found["naive"] > 0 and found["high"] < 0
+def test_calls_follow_the_risk_list_without_a_value_column():
+    """Two calls a week: the two highest probabilities, numbered 1 and 2."""
+    chosen = calls.call_list(listed(), 2)
+    assert chosen[ID_COLUMN].tolist() == ["a", "b"] and chosen["call"].tolist() == [1, 2]
+    assert chosen["on_last_list"].isna().all()
 
 
-def test_without_both_kinds_of_client_there_is_no_estimate():
-    """All contacted, or none: no effect, and the reason."""
-    prob = np.linspace(0.1, 0.9, 50)
-    assert calls_effect(prob, np.ones(50, bool), np.zeros(50))["effect"] is None
-    assert calls_effect(prob, np.zeros(50, bool), np.zeros(50))["effect"] is None
+def test_calls_order_by_value_at_risk_when_the_schema_has_a_value_column():
+    """With a value column the calls go by probability x value: c (500), b (80), a (9)."""
+    schema = parse_schema(
+        {
+            "id": ID_COLUMN,
+            "target": "exited",
+            "value": "contract_value",
+            "features": {"x": {"type": "number"}},
+        }
+    )
+    value = calls.value_column(listed(), schema)
+    assert value == "contract_value"
+    chosen = calls.call_list(listed(), 3, value)
+    assert chosen[ID_COLUMN].tolist() == ["c", "b", "a"]
+    assert chosen["value_at_risk"].tolist() == [500.0, 80.0, 9.0]
+    assert calls.value_column(listed().drop(columns="contract_value"), schema) is None
 
 
-def test_a_stratum_without_uncontacted_clients_is_left_out_and_counted():
-    """Only contacted clients above 0.8: that stratum cannot be matched."""
-    prob = np.r_[np.linspace(0.1, 0.5, 200), np.linspace(0.81, 0.99, 20)]
-    contacted = np.r_[np.arange(200) % 2 == 0, np.ones(20, bool)]
-    found = calls_effect(prob, contacted, np.zeros(220), strata=10)
-    assert found["strata_left_out"] >= 1 and found["effect"] == 0.0
+def test_change_since_the_last_list_in_words():
+    """New on the list, its previous place, and its band change."""
+    chosen = calls.call_list(listed([1, 4, 2, 3]), 2)
+    words = [calls.call_change(r) for r in chosen.to_dict(orient="records")]
+    assert words == ["", "new on the list, was #4, moved up"]
 
 
-def test_the_sentences_say_the_result_or_why_not_and_always_the_caveat():
-    """A drop in words with its interval; no estimate: the reason; the caveat in both."""
-    found = calls_effect(*generated(20_000, 0.15, 5))
-    result, caveat = calls_sentences(found)
-    assert result.startswith("Contacted clients exited") and "points less often" in result
-    assert "interval" in result and caveat == CAVEAT
-    assert calls_sentences({"effect": None, "reason": "no label yet"}) == [
-        "Not yet: no label yet.",
-        CAVEAT,
-    ]
+def test_the_model_change_sentence_needs_many_moves():
+    """No sentence under 5% of the list moved, one sentence above it."""
+    move = {"version": "v2", "previous": "v1", "deployed_at": "2026-12-06T03:00:00+00:00",
+            "moved": 4, "total": 100, "why": "it predicts better"}  # fmt: skip
+    assert calls.model_change_sentence(move) == ""
+    sentence = calls.model_change_sentence({**move, "moved": 40})
+    assert sentence == (
+        "The model changed on 2026-12-06: v2 replaced v1 because it predicts better, and the "
+        "new model alone moved 40 of the 100 current clients to another risk band."
+    )
 
 
-def test_the_pdf_appendix_has_the_comparison(reportable):
-    """reporting writes "Did the calls help?" with the numbers from the store."""
-    from pypdf import PdfReader
-
-    from risk_assessment.reports import reporting
-    from tests.server.test_admin import list_then_label
-
-    list_then_label(reportable["output_folder_path"])
-    written = reporting.run_reporting(reportable)
-    text = "\n".join(p.extract_text() for p in PdfReader(written["report"]).pages)
-    assert "Did the calls help?" in text and "100 contacted" in text
-    assert "not assigned at random" in text
+def test_moves_due_to_the_model_compare_the_same_clients():
+    """A client the old list puts in another band counts; one absent from it does not."""
+    old = pd.DataFrame({ID_COLUMN: ["a", "b", "c"], "risk_band": ["low", "high", "high"]})
+    assert calls.moved_by_model(listed(), old) == 1

@@ -344,7 +344,7 @@ def test_run_reporting_writes_risk_csv_and_pdf_sections(reportable):
     table = read_risk_csv(paths["risk"])
     assert paths["risk"].name == "risk_scores.csv" and len(table) == len(CURRENT)
     text = "\n".join(page.extract_text() for page in PdfReader(paths["report"]).pages)
-    assert "Top 10 clients to call" in text and "Top 50 clients by exit risk" in text
+    assert "This week's calls: the first 6 of" in text and "This week's calls (all " in text
     assert "Scores by version" in text
     assert table[ID_COLUMN][0] in text
 
@@ -432,3 +432,49 @@ def test_current_clients_keeps_unlabelled_latest_rows():
     )
     current = risk.current_clients(data)
     assert list(current[ID_COLUMN]) == ["b", "a"]  # a's latest row is unlabelled; c left
+
+
+# --- the client's own change since its previous observation -----------------------------------
+
+
+def test_a_collapsed_activity_is_a_reason_in_the_clients_own_numbers():
+    """A client whose activity last year fell from 2,620 to 53 gets that as a reason; a
+    client whose values barely moved, or moved the safe way, does not."""
+    model = hand_model([0.0, -0.002, 0.0])  # less activity last year: more risk
+    profile = hand_profile([100, 1000, 10], [50, 500, 5])
+    data = clients(
+        [
+            ("mcgv", 100, 2620, 7),
+            ("calm", 100, 1000, 10),
+            ("up", 100, 300, 10),
+            ("mcgv", 100, 53, 7),
+            ("calm", 100, 990, 10),
+            ("up", 100, 2000, 10),
+        ]
+    )
+    table = risk.risk_table(model, data, profile, SETTINGS).set_index(ID_COLUMN)
+    assert table.loc["mcgv", "own_change"] == "activity last year fell from 2,620 to 53"
+    assert table.loc["calm", "own_change"] == "" and table.loc["up", "own_change"] == ""
+    record = risk.client_record(table.reset_index().iloc[0].to_dict(), 3)
+    assert record["own_change"] == ["activity last year fell from 2,620 to 53"]
+
+
+def test_a_collapse_is_a_reason_even_where_the_model_sees_no_risk():
+    """Activity that fell by 90% or more is told, even by a model that gives it no weight
+    (as v0001 gave activity last year); a fall by half without risk is not."""
+    model = hand_model([-0.01, 0.0, 0.0])  # only activity last month counts
+    profile = hand_profile([100, 1000, 10], [50, 500, 5])
+    data = clients([("mcgv", 100, 2620, 7), ("half", 100, 1000, 10)])
+    data = pd.concat([data, clients([("mcgv", 100, 53, 7), ("half", 100, 400, 10)])])
+    table = risk.risk_table(model, data, profile, SETTINGS).set_index(ID_COLUMN)
+    assert table.loc["mcgv", "own_change"] == "activity last year fell from 2,620 to 53"
+    assert table.loc["half", "own_change"] == ""
+
+
+def test_a_repeated_observation_compares_with_the_last_different_one():
+    """An exact repeat of the latest row does not hide the change before it."""
+    model = hand_model([0.0, -0.002, 0.0])
+    profile = hand_profile([100, 1000, 10], [50, 500, 5])
+    data = clients([("mcgv", 100, 2620, 7), ("mcgv", 100, 53, 7), ("mcgv", 100, 53, 7)])
+    table = risk.risk_table(model, data, profile, SETTINGS)
+    assert table["own_change"].tolist() == ["activity last year fell from 2,620 to 53"]

@@ -64,7 +64,7 @@ MEASURE = """(() => {
   return {rowTop: box && box.top, rowBottom: box && box.bottom, height: innerHeight,
           width: innerWidth, pageWidth: document.documentElement.scrollWidth, bad: bad,
           title: document.title, download: (document.getElementById('download') || {}).href,
-          ids: [...document.querySelectorAll('td.id a')].map(a => a.textContent)};
+          ids: [...document.querySelectorAll('#risk td.id a')].map(a => a.textContent)};
 })()"""
 
 
@@ -261,7 +261,7 @@ def test_download_matches_the_filter_and_client_page_opens(served, chrome, tmp_p
     assert all(r["risk_band"] == "low" and "c0" in r["corporation"] for r in rows)
     assert page["ids"] == expected[: len(page["ids"])]
     first = page["ids"][0]
-    tab.evaluate("document.querySelector('td.id a').click()")
+    tab.evaluate("document.querySelector('#risk td.id a').click()")
     chrome.wait("Page.loadEventFired")
     client = tab.evaluate(MEASURE)
     tab.screenshot(tmp_path / f"client-{size}.png")

@@ -179,6 +179,12 @@ def test_unknown_route_has_the_mlflow_error_shape(client):
     assert_error(client.get("/nowhere"), 404, "ENDPOINT_NOT_FOUND")
 
 
+@pytest.mark.parametrize("path", ["/risk/nosuchclient", "/client/nosuchclient", "/report.pdf"])
+def test_missing_resource_on_a_known_route_is_resource_does_not_exist(client, path):
+    """404 for a missing client or file on a known route: RESOURCE_DOES_NOT_EXIST."""
+    assert_error(client.get(path), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
 def test_prediction_body_with_unknown_keys_is_400(client):
     """/prediction takes records, or filepath with offset and limit: nothing else."""
     answer = client.post("/prediction", json={"records": RECORDS, "limit": 2})

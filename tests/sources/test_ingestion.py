@@ -111,6 +111,15 @@ def test_rerun_changes_nothing(config):
     assert snapshot(config) == before
 
 
+def test_rerun_logs_nothing_new_without_question_marks(config, caplog):
+    """A run with nothing new says so in one line, with no '?' for an unknown count."""
+    ingestion.run_ingestion(config)
+    with caplog.at_level(logging.INFO, logger="ingestion"):
+        ingestion.run_ingestion(config)
+    assert any("nothing new to ingest" in m for m in caplog.messages)
+    assert not any("?" in m for m in caplog.messages)
+
+
 def test_new_file_is_added_to_previous_rows(config):
     """A file that arrives later adds its rows after the ones ingested before."""
     ingestion.run_ingestion(config)

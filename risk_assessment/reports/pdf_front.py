@@ -1,0 +1,96 @@
+"""The PDF report's first page, for people who decide: what was decided and why, this
+week's calls, the model's quality as people count, the bands, the new data, in words.
+
+No p-value, log-loss or test name here (they are in the appendix); one interval level
+(95%). facts: reporting.report_facts(), with "week" from reports/week.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from risk_assessment.core.common import ID_COLUMN
+
+from reportlab.lib.units import cm
+from reportlab.platypus import PageBreak, Paragraph, Table
+
+from risk_assessment.reports import calls, plain, risk
+from risk_assessment.reports.pdf_blocks import section, table
+from risk_assessment.reports.text import list_text, when
+
+SUMMARY_TOP = 6  # calls on page 1 (all of them follow the model health pages)
+
+
+def why(row: dict[str, Any], most: int | None) -> str:
+    """The reasons of one call: its own changes first, then against the average client;
+    at most `most` of them (all with None)."""
+    text = "; ".join(filter(None, [row.get("own_change"), row["top_reasons"]]))
+    return "; ".join(text.split("; ")[:most]) or "nothing above average"
+
+
+def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_blocks.styles()
+    """The first n calls of the week (all with None) with their change and reasons."""
+    chosen = week["calls"] if n is None else week["calls"].head(n)
+    rows = [["call", "client", "exit risk", "band", "since the last list", "why"]] + [
+        [
+            r["call"],
+            r[ID_COLUMN],
+            risk.percent(r["exit_probability"]),
+            r["risk_band"],
+            Paragraph(calls.call_change(r), st["cell"]),
+            why(r, 2 if n else None),
+        ]
+        for r in chosen.to_dict(orient="records")
+    ]
+    widths = [0.9 * cm, 1.6 * cm, 1.4 * cm, 1.2 * cm, 3.2 * cm, 8.7 * cm]
+    return table(rows, widths, st)
+
+
+def quality_table(facts: dict[str, Any], st) -> Table:
+    """F1 of the serving model (and the previous one) on the test data, 95% interval."""
+    rows = [["model", "", "F1 on the test data", "95% interval"]]
+    for name, s in (("serving", facts["scores"]), ("previous", facts["previous"])):
+        if s:
+            version = facts["manifest"]["version"] if name == "serving" else s["version"]
+            rows.append(
+                [version, name, f"{s['f1']:.3f}", f"{s['f1_low']:.2f} to {s['f1_high']:.2f}"]
+            )
+    return table(rows, [2.2 * cm, 2 * cm, 4 * cm, 4 * cm], st)
+
+
+def summary_page(facts: dict[str, Any], st) -> list:
+    """Page 1: the decision in words, this week's calls, quality as people count, the bands,
+    the new data."""
+    week = facts["week"]
+    s = facts["scores"]
+    decided = week["model_change"] or week["decision"]
+    shown = min(SUMMARY_TOP, len(week["calls"]))
+    return [
+        Paragraph("Attrition risk: executive summary", st["Title"]),
+        Paragraph(
+            f"{when(facts['date'])}, model {facts['manifest']['version']}, test data "
+            f"{facts['test_data']} ({s['rows']} clients)",
+            st["Normal"],
+        ),
+        *section("What was decided", st, Paragraph(decided, st["lead"])),
+        *section(
+            f"This week's calls: the first {shown} of {len(week['calls'])}, "
+            f"by {week['ordered_by']}",
+            st,
+            Paragraph(week["exits_words"], st["lead"]),
+            calls_table(week, SUMMARY_TOP, st),
+        ),
+        *section(
+            "How good the model is",
+            st,
+            Paragraph(plain.quality_words(s), st["lead"]),
+            quality_table(facts, st),
+        ),
+        *section("Every current client by risk band", st, Paragraph(list_text(facts), st["lead"])),
+        *section(
+            "New data",
+            st,
+            Paragraph(plain.drift_words(facts["judged"], facts.get("words")), st["lead"]),
+        ),
+        PageBreak(),
+    ]

@@ -1,0 +1,111 @@
+"""What the dashboard and the PDF's first page lead with, computed once for both: this
+week's calls, the model-change sentence, the expected exits and the decision in words.
+
+Reads the previous deployed version (to tell the moves due to the model from those due
+to the clients); writes nothing. Used by reporting.py and the server's dashboard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from risk_assessment.core.common import RiskError
+
+import pandas as pd
+
+from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
+from risk_assessment.reports import calls, effects, model_health, numbers, plain, risk
+
+
+def previous_list(
+    config: dict[str, Any], manifest: dict[str, Any], data: pd.DataFrame
+) -> tuple[str, pd.DataFrame] | None:
+    """(version, its risk list of today's clients) of the version before the live one;
+    None for the first version or a damaged one."""
+    versions = model_health.version_history(config["prod_deployment_path"])
+    before = model_health.previous_version(versions, manifest["version"])
+    if before is None:
+        return None
+    try:
+        model, _ = load_deployed_version(before["folder"], config["deployment"]["signing_key_path"])
+    except RiskError:
+        return None
+    old = risk.served_risk_table(model, {"folder": before["folder"]}, data, config["risk"])
+    return before["version"], old
+
+
+def model_move(
+    config: dict[str, Any],
+    listed: pd.DataFrame,
+    manifest: dict[str, Any],
+    data: pd.DataFrame,
+    runs: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """How many current clients the live model puts in another band than its predecessor
+    would (same clients, same data), and why it was deployed; None without predecessor."""
+    previous = previous_list(config, manifest, data)
+    if previous is None:
+        return None
+    return {
+        "version": manifest["version"],
+        "previous": previous[0],
+        "deployed_at": manifest["deployed_at"] or "",
+        "moved": calls.moved_by_model(listed, previous[1]),
+        "total": len(listed),
+        "why": plain.why_deployed(plain.deploying_run(runs, manifest["version"])),
+    }
+
+
+def week_facts(
+    config: dict[str, Any],
+    listed: pd.DataFrame,
+    manifest: dict[str, Any],
+    data: pd.DataFrame,
+    runs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """This week's calls (a table), how they are ordered, the model-change sentence, the
+    expected exits among current clients and among the calls, and the decision in words.
+
+    listed: the risk list with its changes (risk.with_changes); data: every observation.
+    """
+    per_week = config["risk"]["calls_per_week"]
+    value = calls.value_column(listed, config.get("schema"))
+    chosen = calls.call_list(listed, per_week, value)
+    move = model_move(config, listed, manifest, data, runs)
+    meta = read_model_meta(manifest["folder"])
+    exits = plain.expected_exits(listed["exit_probability"].to_numpy())
+    calls_exits = plain.expected_exits(chosen["exit_probability"].to_numpy())
+    return {
+        "calls": chosen,
+        "records": calls.call_records(chosen, config["risk"]["top_reasons"]),
+        "per_week": per_week,
+        "ordered_by": f"value at risk ({value})" if value else "exit probability",
+        "move": move,
+        "model_change": calls.model_change_sentence(move),
+        "exits": exits,
+        "exits_words": plain.exits_words(exits, calls_exits),
+        "decision": plain.decision_words(manifest, runs),
+        "numbers": numbers.counts(
+            config, meta, plain.deploying_run(runs, manifest["version"]), len(listed)
+        ),
+        "label_free": effects.label_free_estimate(
+            listed["exit_probability"].to_numpy(), float(meta.get("threshold") or 0.5)
+        ),
+    }
+
+
+def version_lists(
+    config: dict[str, Any], data: pd.DataFrame, last: int = 3
+) -> list[tuple[str, pd.DataFrame]]:
+    """(version, its risk list of today's clients) for the last deployed versions, newest
+    first; a damaged version is left out."""
+    key_file = config["deployment"]["signing_key_path"]
+    out = []
+    for v in reversed(model_health.version_history(config["prod_deployment_path"])[-last:]):
+        try:
+            model, _ = load_deployed_version(v["folder"], key_file)
+        except RiskError:
+            continue
+        table = risk.served_risk_table(model, {"folder": v["folder"]}, data, config["risk"])
+        out.append((v["version"], table))
+    return out

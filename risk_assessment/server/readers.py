@@ -1,0 +1,159 @@
+"""What each reader needs first: this week's calls for the client managers (/calls) and the
+data scientist's page (/model). A Blueprint app.create_app adds beside the dashboard's.
+
+Routes  /calls          this week's calls as JSON (?format=csv: a spreadsheet-safe CSV)
+        /model          the data scientist's page: effects, reliability, label-free estimate,
+                        F1 by version, the decision's statistics
+        /client/<id>    one client's page: observations (arrival, source, values, score),
+                        rank and band under the last versions, reasons
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from risk_assessment.core.common import FEATURES, ID_COLUMN
+
+from flask import Blueprint, Response, render_template, request
+from werkzeug.exceptions import NotFound
+
+from risk_assessment.reports import calls, effects, model_health, numbers, plain, text
+from risk_assessment.reports.scientist import scientist_facts
+from risk_assessment.reports.week import version_lists
+from risk_assessment.server.dashboard import (
+    client_observations,
+    health,
+    observations,
+    records,
+    risk_list,
+    week,
+)
+from risk_assessment.server.serving import ApiState, stamp, state
+from risk_assessment.store import lookups
+from risk_assessment.store import records as store
+
+bp = Blueprint("readers", __name__)
+bp.add_app_template_global(plain.quality_words, "quality_words")
+bp.add_app_template_global(numbers.LABELS, "number_labels")
+bp.add_app_template_global(plain.rejected_words, "rejected_words")
+bp.add_app_template_global(plain.run_words, "run_words")
+
+
+@bp.app_template_global()
+def rejections() -> dict[int, dict[str, Any]]:
+    """Per batch id, what it rejected (store/lookups.py), read once per store change."""
+    api = state()
+    folder = api.config["output_folder_path"]
+    db = store.store_path(folder)
+    key = stamp(db, db.with_name(db.name + "-wal"))
+    return api.memo.get("rejections", key, lambda: lookups.rejections_by_batch(folder))
+
+
+@bp.get("/calls")
+def calls_endpoint():
+    """The risk.calls_per_week current clients to call this week, highest risk first."""
+    api = state()
+    _, manifest = api.models.get()
+    facts = week(api)
+    if request.args.get("format") == "csv":
+        return Response(
+            calls.calls_csv(facts["calls"]),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
+        )
+    return {
+        "model_version": manifest["version"],
+        "calls_per_week": facts["per_week"],
+        "ordered_by": facts["ordered_by"],
+        "current_clients": facts["exits"]["clients"],
+        "model_change": facts["model_change"] or None,
+        "calls": calls.call_records(facts["calls"], api.config["risk"]["top_reasons"]),
+    }
+
+
+def places(table) -> list[tuple[int, str]]:
+    """(rank, band) of each row of a risk list."""
+    return list(zip(table["rank"].tolist(), table["risk_band"].tolist(), strict=True))
+
+
+def version_ranks(api: ApiState) -> list[dict[str, Any]]:
+    """Per last deployed version (newest first): its name, list size and each client's
+    (rank, band) on today's data; computed once per deployment and data version."""
+    key = (stamp(api.config["prod_deployment_path"] / "versions"), api.observations.version())
+
+    def compute() -> list[dict[str, Any]]:
+        return [
+            {
+                "version": version,
+                "total": len(table),
+                "places": dict(
+                    zip(
+                        table[ID_COLUMN],
+                        zip(table["rank"], table["risk_band"], strict=True),
+                        strict=True,
+                    )
+                ),
+            }
+            for version, table in version_lists(api.config, observations(api))
+        ]
+
+    return api.memo.get("version_ranks", key, compute)
+
+
+@bp.get("/client/<corporation>")
+def client_page(corporation: str):
+    """One client's page: every observation (when and where it arrived) with its score,
+    its rank and band under the last versions, and the reasons."""
+    api = state()
+    listed, manifest, facts, views = risk_list(api)
+    history = client_observations(api, corporation)
+    if history.empty:
+        raise NotFound(f"corporation {corporation!r}: not a known client")
+    model, _ = api.models.get()
+    history = history.assign(score=model.predict_proba(history[FEATURES].astype(float))[:, 1])
+    arrived = lookups.observation_sources(api.config["output_folder_path"], corporation)
+    position = views["position"].get(corporation)
+    return render_template(
+        "client.html",
+        manifest=manifest,
+        corporation=corporation,
+        client=None if position is None else records(listed.iloc[[position]], api)[0],
+        total=facts["total"],
+        history=[{**o, **arrived.get(o["seq"], {})} for o in history.to_dict(orient="records")],
+        features=FEATURES,
+        labels={f: api.config["schema"].words(f) for f in FEATURES},
+        versions=version_ranks(api),
+    )
+
+
+@bp.get("/model")
+def model_page():
+    """The data scientist's page: what the model learnt, how well its probabilities hold,
+    the label-free estimate, F1 by version, and the decision's statistics."""
+    api = state()
+    model, manifest = api.models.get()
+    listed = risk_list(api).listed
+    key = (
+        id(listed),
+        api.testdata.version(),
+        stamp(store.store_path(api.config["output_folder_path"])),
+    )
+
+    def compute() -> tuple[dict[str, Any], Any]:  # the list kept alive with it
+        runs = model_health.run_history(api.config, 50)
+        test = api.testdata.get()
+        facts = scientist_facts(api.config, model, manifest, runs, test, listed["exit_probability"])
+        stats = {"manifest": manifest, "runs": runs, "week": week(api)}
+        min_rows = api.config["model_drift"]["min_batch_rows"]
+        judged = [r for r in runs if model_health.judgeable(r, min_rows)]
+        facts.update(decision=text.decision_text(stats), drift=text.drift_text({"judged": judged}))
+        return facts, listed
+
+    facts = api.memo.get("model_page", key, compute)[0]
+    return render_template(
+        "model.html",
+        manifest=manifest,
+        s=facts,
+        health=health(api),
+        reliability_svg=effects.reliability_svg(facts["reliability"]),
+    )
