@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import ID_COLUMN, METRIC_LABELS, format_number
+from risk_assessment.core.common import METRIC_LABELS, format_number
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -105,7 +105,7 @@ def top_table(facts: dict[str, Any], n: int, st) -> Table:
     rows = [["rank", "client", "exit risk", "band", "why"]] + [
         [
             r["rank"],
-            r[ID_COLUMN],
+            next(iter(r.values())),  # the client id: the risk table's first column
             risk.percent(r["exit_probability"]),
             r["risk_band"],
             r["top_reasons"] or "nothing above average",

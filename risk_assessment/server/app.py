@@ -215,7 +215,8 @@ def summarystats():
     """Mean, median and standard deviation of each feature of finaldata."""
     finaldata = state().finaldata
     data = finaldata.get()
-    summary = finaldata.get("summary", diagnostics.dataframe_summary)
+    schema = state().config["schema"]
+    summary = finaldata.get("summary", lambda d: diagnostics.dataframe_summary(d, schema))
     return jsonify(rows=len(data), summary=summary)
 
 

@@ -85,8 +85,10 @@ class IngestionResult:
     def new_rows(self) -> pd.DataFrame:
         """Every row read in this ingestion (before the store drops exact repeats)."""
         frames = [f.data for f in self.ingested if f.data is not None]
-        empty = pd.DataFrame(columns=self.schema.columns)
-        return pd.concat(frames, ignore_index=True) if frames else empty
+        rows = pd.concat(frames, ignore_index=True) if frames else None
+        rows = pd.DataFrame(columns=self.schema.columns) if rows is None else rows
+        rows.attrs = {"target": self.schema.target.column}
+        return rows
 
 
 def source_entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
