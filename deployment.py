@@ -46,7 +46,7 @@ def main() -> int:
         if args.to:
             switch_to(prod, args.to, key_file)
             return 0
-        store.refresh_exports(config["output_folder_path"])
+        store.refresh_exports(config["output_folder_path"], config["schema"])
         deploy(config)
         prune(config)
     return 0

@@ -250,16 +250,15 @@ def batch_sources(folder: Path, batch: int) -> list[dict[str, Any]]:
 def observation_rows(
     folder: Path, sql: str, params: tuple = (), schema: ColumnSchema = DEFAULT_SCHEMA
 ) -> list[tuple]:
-    """(seq, *the schema's columns) rows of a query over observations `o` (and sources
-    `s`), only rows the schema can read; [] before the first ingestion. sql starts with
-    FROM and has a WHERE clause."""
+    """(seq, *the schema's columns) of a query (FROM ... WHERE ...) over observations `o`
+    (and sources `s`), only rows the schema can read; [] before the first ingestion."""
     if not ready(folder):
         return []
     with closing(open_store(folder)) as db:
-        where = f" AND {usable_sql(db, schema)}"
         head, _, order = sql.partition(" ORDER BY ")
-        query = f"SELECT {select_columns(db, schema)} {head}{where} ORDER BY {order}"
-        db.row_factory = None  # plain tuples: 1,000,000 rows come back in seconds
+        query = f"SELECT {select_columns(db, schema)} {head} AND {usable_sql(db, schema)}"
+        query += f" ORDER BY {order}"
+        db.row_factory = None  # plain tuples: much faster for 1,000,000 rows
         return db.execute(query, params).fetchall()
 
 

@@ -125,6 +125,13 @@ def test_the_api_takes_the_schemas_columns_and_labels(saas):
     one = client.get(f"/risk/{listed['account']}").get_json()
     assert set(one["contributions"]) == set(saas["schema"].feature_names)
     assert all(r["label"] == saas["schema"].words(r["feature"]) for r in one["reasons"])
+    for page in ("/", f"/client/{listed['account']}", "/risk?format=csv"):
+        assert client.get(page).status_code == 200, page
+    assert b"licensed seats" in client.get(f"/client/{listed['account']}").data
+    assert client.get("/risk?format=csv").data.startswith(b"account,rank,")
+    assert client.get("/summarystats").get_json()["summary"].keys() == {
+        "seats", "monthly_spend", "nps", "auto_renew"
+    }  # fmt: skip
     spec = client.get("/openapi.json").get_json()["components"]["schemas"]["Record"]
     assert spec["properties"]["region"]["enum"] == ["north", "south", "east", "west"]
     assert spec["properties"]["nps"]["minimum"] == -100 and "monthly_spend" not in spec["required"]
