@@ -122,3 +122,17 @@ def feature_words(feature: Feature, value: Any) -> str:
     if feature.type == "boolean":
         return f"{feature.words} is {'yes' if value == 1 else 'no'}"
     return f"{feature.words} is {value if isinstance(value, str) else MISSING_LEVEL}"
+
+
+MLFLOW_TYPES = {"integer": "long", "number": "double", "category": "string", "boolean": "boolean"}
+
+
+def mlflow_signature(schema: ColumnSchema) -> dict[str, Any]:
+    """The model's MLflow signature (as an MLmodel file's `signature`), from the schema:
+    one column spec per feature with its type and whether it may be missing; the output
+    a 0/1 per row."""
+    inputs = [
+        {"type": MLFLOW_TYPES[f.type], "name": f.name, "required": f.required}
+        for f in schema.features
+    ]
+    return {"inputs": inputs, "outputs": [{"type": "long", "required": True}]}

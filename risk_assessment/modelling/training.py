@@ -43,7 +43,11 @@ from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
-from risk_assessment.modelling.features import column_transformer, reference_point
+from risk_assessment.modelling.features import (
+    column_transformer,
+    mlflow_signature,
+    reference_point,
+)
 from risk_assessment.monitoring.statistics import best_threshold, f1_at, row_logloss
 from risk_assessment.schema.dataset import load_dataset, observations_frame
 from risk_assessment.store import records as store
@@ -251,6 +255,7 @@ def model_metadata(
         "target": schema.target.column,
         "schema": schema.to_dict(),
         "schema_fingerprint": schema.fingerprint(),
+        "signature": mlflow_signature(schema),
         "hyperparameters": dict(params),
         "convergence_warning": warning,
         "selection": selection or {},

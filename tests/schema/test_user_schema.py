@@ -94,6 +94,15 @@ def test_a_richer_schema_goes_through_ingestion_training_scoring_and_deployment(
     assert row[1][4] == "south" and row[1][5] == 0  # the level as declared; "No" is 0
     meta = training.run_training(saas)
     assert meta["schema"] == schema.to_dict() and meta["schema_fingerprint"] == schema.fingerprint()
+    inputs = {c["name"]: (c["type"], c["required"]) for c in meta["signature"]["inputs"]}
+    assert inputs == {
+        "seats": ("long", True),
+        "monthly_spend": ("double", False),
+        "nps": ("double", True),
+        "industry": ("string", True),
+        "region": ("string", True),
+        "auto_renew": ("boolean", True),
+    }
     scores = scoring.run_scoring(saas)
     assert scores["rows"] == 45 and scores["f1"] > 0.8
     assert deployment.deploy(saas) == "v0001"
