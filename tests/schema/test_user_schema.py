@@ -279,3 +279,49 @@ def test_a_schema_the_file_cannot_satisfy_is_one_line():
     missing = r"account, nps, industry, region, auto_renew \(found: seats, churned\)"
     with pytest.raises(DataError, match=rf"^f.csv: missing column\(s\) {missing}$"):
         dataset.parse_csv(b"seats,churned\n1,yes\n", "f.csv", schema)
+
+
+def test_12_5_in_a_count_is_refused_alike_by_the_api_and_ingestion(client, deployed):
+    """The issue's case: 12.5 for an integer feature is a 400 naming the field from
+    /prediction and /invocations, and a file row with it is dropped with the same reason
+    while the good rows of the file are kept."""
+    record = {"lastmonth_activity": 12.5, "lastyear_activity": 100, "number_of_employees": 3}
+    for route, body in (
+        ("/prediction", {"records": [record]}),
+        ("/invocations", {"dataframe_records": [record]}),
+    ):
+        answer = client.post(route, json=body)
+        assert answer.status_code == 400
+        assert "lastmonth_activity" in answer.get_json()["message"]
+        assert "non-integer lastmonth_activity" in answer.get_json()["message"]
+    rows = [("x1", "12.5", 100, 3, 0), *small_rows(4, 700)]
+    write_csv(deployed["input_folder_path"] / "dataset3.csv", rows)
+    entry = ingestion.run_ingestion(deployed).ingested[0].entry
+    assert entry["reasons"] == {"non-integer lastmonth_activity": 1} and entry["rows_kept"] == 4
+
+
+def test_database_rows_follow_the_schema_like_file_rows(saas, tmp_path):
+    """A database table in the schema's columns (an alias for the id, an extra column,
+    NULL for the optional spend) is validated by the same rules: a bad level is dropped
+    with its reason, the rest stored typed."""
+    for name in ("one.csv", "two.csv"):
+        (saas["input_folder_path"] / name).unlink()
+    rows = [
+        (i + 1, f"d{i}", 10 + i, None if i % 2 else 12.5, -20 + i, "tech", "east", 1, "no", 5.0)
+        for i in range(6)
+    ]
+    rows[2] = (*rows[2][:6], "mars", *rows[2][7:])
+    with closing(sqlite3.connect(tmp_path / "clients.db")) as conn, conn:
+        conn.execute(
+            "CREATE TABLE client_activity (id INTEGER, client_id TEXT, seats INTEGER, "
+            "monthly_spend REAL, nps REAL, industry TEXT, region TEXT, auto_renew INTEGER, "
+            "churned TEXT, extra REAL)"
+        )
+        conn.executemany(f"INSERT INTO client_activity VALUES ({', '.join('?' * 10)})", rows)
+    config = configure(tmp_path, input_database={"url": "sqlite:///clients.db"})
+    result = ingestion.run_ingestion(config)
+    entry = result.database.entry
+    assert entry["rows_kept"] == 5 and entry["reasons"] == {"region not one of its levels": 1}
+    stored = store.all_observations(config["output_folder_path"], config["schema"])
+    assert [r[1] for r in stored] == ["d0", "d1", "d3", "d4", "d5"]
+    assert stored[0][2:8] == (10, 12.5, -20.0, "tech", "east", 1) and stored[1][3] is None
