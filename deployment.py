@@ -47,7 +47,7 @@ def main() -> int:
             )
             audit_operator(config, "rollback" if args.rollback else "switch", version)
             return 0
-        store.refresh_exports(config["output_folder_path"])
+        store.refresh_exports(config["output_folder_path"], config["schema"])
         deploy(config)
         prune(config)
     return 0

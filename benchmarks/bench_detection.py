@@ -34,7 +34,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from risk_assessment.core.common import FEATURES, TARGET  # noqa: E402
+from risk_assessment.core.columns import DEFAULT_SCHEMA  # noqa: E402
+
+FEATURES, TARGET = DEFAULT_SCHEMA.feature_names, DEFAULT_SCHEMA.target.column
 
 import simulate  # noqa: E402
 

@@ -35,7 +35,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from risk_assessment.core.common import FEATURES  # noqa: E402
+from risk_assessment.core.columns import DEFAULT_SCHEMA  # noqa: E402
+
+FEATURES = DEFAULT_SCHEMA.feature_names
 
 import simulate  # noqa: E402
 

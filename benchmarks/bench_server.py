@@ -30,7 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from risk_assessment.core.common import FEATURES  # noqa: E402
+from risk_assessment.core.columns import DEFAULT_SCHEMA  # noqa: E402
+
+FEATURES = DEFAULT_SCHEMA.feature_names
 
 import numpy as np  # noqa: E402
 

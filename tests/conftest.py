@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from risk_assessment.core.common import COLUMNS
+from risk_assessment.core.columns import DEFAULT_SCHEMA
 from risk_assessment.core.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 for _name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
     os.environ.pop(_name, None)
 
+# The default schema's columns (the course's five), for the tests written against them.
+ID_COLUMN, TARGET = DEFAULT_SCHEMA.id, DEFAULT_SCHEMA.target.column
+FEATURES = DEFAULT_SCHEMA.feature_names
+COLUMNS = DEFAULT_SCHEMA.columns
 HEADER = ",".join(COLUMNS)
 
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import simulate
 
-from risk_assessment.core.common import COLUMNS
 from risk_assessment.schema import dataset
-from tests.conftest import run_script
+from tests.conftest import (
+    COLUMNS,  # the default schema's columns
+    run_script,
+)
 
 
 def test_simulated_rows_pass_ingestion_and_follow_their_true_probability(tmp_path):

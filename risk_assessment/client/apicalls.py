@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from risk_assessment.core.common import (
-    FEATURES,
     LIVE_MANIFEST,
     RiskError,
     now_iso,
@@ -34,23 +33,42 @@ from risk_assessment.core.common import (
 
 import requests
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
+
 log = logging.getLogger("apicalls")
 
 TOKEN_ENV = "RISK_API_TOKEN"  # the bearer token apicalls sends, when set
 TIMEOUT = 30  # seconds per call: /prediction on a large file may take a while
-SAMPLE_ROW = dict.fromkeys(FEATURES, 10)
 
 
-def api_requests(test_file: str) -> list[tuple[str, str, dict[str, Any]]]:
+def sample_row(schema: ColumnSchema) -> dict[str, Any]:
+    """A valid record of the schema's features: 10 within the bounds, the first level,
+    true."""
+    row: dict[str, Any] = {}
+    for f in schema.features:
+        if f.numeric:
+            value = min(max(10, f.min if f.min is not None else 10), f.max or 10)
+            row[f.name] = int(value) if f.type == "integer" else float(value)
+        elif f.type == "boolean":
+            row[f.name] = True
+        else:
+            row[f.name] = f.levels[0] if f.levels else "other"
+    return row
+
+
+def api_requests(
+    test_file: str, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, requests keyword arguments) of every call to make."""
+    row = sample_row(schema)
     return [
         ("GET", "/health", {}),
         ("GET", "/version", {}),
         ("GET", "/ping", {}),
         ("POST", "/prediction", {"json": {"filepath": test_file}}),
         ("GET", "/prediction", {"params": {"filename": test_file}}),
-        ("POST", "/prediction", {"json": {"records": [{"corporation": "abcd", **SAMPLE_ROW}]}}),
-        ("POST", "/invocations", {"json": {"dataframe_records": [SAMPLE_ROW]}}),
+        ("POST", "/prediction", {"json": {"records": [{schema.id: "abcd", **row}]}}),
+        ("POST", "/invocations", {"json": {"dataframe_records": [row]}}),
         ("GET", "/scoring", {}),
         ("GET", "/summarystats", {}),
         ("GET", "/diagnostics", {}),
@@ -158,7 +176,8 @@ def run_apicalls(
     base_url = base_url or config["api"]["base_url"]
     token = token if token is not None else os.environ.get(TOKEN_ENV)
     check_served_model(base_url, config["prod_deployment_path"], token)
-    answers = call_api(base_url, api_requests(relative_test_file(config)), token)
+    calls = api_requests(relative_test_file(config), config["schema"])
+    answers = call_api(base_url, calls, token)
     folder = config["output_model_path"]
     write_json(folder / "apireturns.json", {"base_url": base_url, "answers": answers})
     path = write_atomic(folder / "apireturns.txt", answers_text(answers, base_url))

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from risk_assessment.core.common import ConfigError
+from risk_assessment.core.common import ConfigError, ModelError
 
 TYPES = ("integer", "number", "category", "boolean")
 FEATURE_KEYS = {"type", "min", "max", "levels", "label", "required"}
@@ -243,8 +243,6 @@ def check_model_schema(meta: dict[str, Any], schema: ColumnSchema, where: str) -
     """ModelError when a model (its metadata) was trained on other columns than the
     schema's: it is never served or scored with the wrong columns. A model saved before
     schemas were recorded was trained on the course's columns."""
-    from risk_assessment.core.common import ModelError
-
     trained = meta.get("schema") or DEFAULT_SCHEMA.to_dict()
     have, want = model_columns(trained), model_columns(schema.to_dict())
     if list(have.items()) == list(want.items()):

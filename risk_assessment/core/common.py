@@ -27,11 +27,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]  # the checkout (core/ is two 
 DEFAULT_CONFIG = PROJECT_DIR / "config.json"
 CONFIG_ENV = "RISK_CONFIG"
 
-# Schema of every data file: the original project's columns.
-ID_COLUMN = "corporation"
-FEATURES = ["lastmonth_activity", "lastyear_activity", "number_of_employees"]
-TARGET = "exited"
-COLUMNS = [ID_COLUMN, *FEATURES, TARGET]
+# The data's columns are the user's: config["schema"] (core/columns.py), never constants.
 
 # File names inside the configured folders (the original project's names).
 FINALDATA = "finaldata.csv"

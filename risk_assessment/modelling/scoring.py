@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from risk_assessment.core.common import (
-    FEATURES,
     MODEL_META,
     MODEL_SKOPS,
     SCORE_FILE,
     SCORES_JSON,
-    TARGET,
     ModelError,
     now_iso,
     read_json,
@@ -45,6 +43,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema, check_model_schema
 from risk_assessment.schema.dataset import load_dataset
 
 log = logging.getLogger("scoring")
@@ -59,6 +58,13 @@ TRUSTED_TYPES = [
     "sklearn.preprocessing._function_transformer.FunctionTransformer",
     "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
     "numpy.log1p",
+    # the schema's input step (modelling/features.py): columns by type, missing values,
+    # categories one-hot, tails of signed numbers squashed; slices index its outputs
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "numpy.arcsinh",
+    "builtins.slice",
     "numpy.ndarray",
     "numpy.float64",
     "numpy.int64",
@@ -138,19 +144,21 @@ def load_trained_model(model_folder: Path):
     return load_model_verified(model_folder / MODEL_SKOPS, meta.get("model_sha256")), meta
 
 
-def exit_probabilities(model, data: pd.DataFrame) -> np.ndarray:
+def exit_probabilities(
+    model, data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> np.ndarray:
     """P(exited = 1) per row."""
-    return model.predict_proba(data[FEATURES])[:, 1]
+    return model.predict_proba(data[schema.feature_names])[:, 1]
 
 
-def score_model(model, data: pd.DataFrame) -> dict[str, Any]:
+def score_model(model, data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA) -> dict[str, Any]:
     """Classification metrics of model on data; zero divisions give 0.0, ROC AUC None.
 
     ROC AUC is undefined (None) when the data hold a single class.
     """
-    y = data[TARGET].to_numpy()
-    pred = model.predict(data[FEATURES])
-    proba = exit_probabilities(model, data)
+    y = data[schema.target.column].to_numpy()
+    pred = model.predict(data[schema.feature_names])
+    proba = exit_probabilities(model, data, schema)
     tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel().tolist()
     both_classes = len(np.unique(y)) == 2
     return {
@@ -216,8 +224,10 @@ def run_scoring(config: dict[str, Any]) -> dict[str, Any]:
     """Score the trained model on the test data and save; used by fullprocess.py too."""
     folder = config["output_model_path"]
     model, meta = load_trained_model(folder)
+    schema = config["schema"]
+    check_model_schema(meta, schema, str(folder / MODEL_SKOPS))
     test_path = test_data_file(config["test_data_path"])
-    scores = score_model(model, load_dataset(test_path))
+    scores = score_model(model, load_dataset(test_path, schema), schema)
     scores.update(
         scored_at=now_iso(),
         model_sha256=meta["model_sha256"],
@@ -246,14 +256,20 @@ def cut_off(model) -> float:
     return float(getattr(model, "threshold", 0.5))
 
 
-def refit_verdict(labelled: pd.DataFrame, model, settings: dict, params: dict) -> dict[str, Any]:
+def refit_verdict(
+    labelled: pd.DataFrame,
+    model,
+    settings: dict,
+    params: dict,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
+) -> dict[str, Any]:
     """The default rule: would a model refit on the batch (cross-fitted, so it never scores
     a row it was trained on) predict it better than the deployed one, per row, in
     log-loss? Beside it, observed vs predicted exit rate (calibration, prior shift)."""
     from risk_assessment.modelling import training
     from risk_assessment.monitoring import statistics as monitoring
 
-    y, X = labelled[TARGET].to_numpy(), labelled[FEATURES]
+    y, X = labelled[schema.target.column].to_numpy(), labelled[schema.feature_names]
     p_deployed = model.predict_proba(X)[:, 1]
     calibration = monitoring.calibration_test(y, p_deployed, settings["calibration_alpha"])
     out = {"calibration": calibration.as_dict()}
@@ -261,7 +277,7 @@ def refit_verdict(labelled: pd.DataFrame, model, settings: dict, params: dict) -
     drift = calibration.verdict
 
     def fit(X_train, y_train):
-        return training.build_model(params, "log").fit(X_train, y_train)
+        return training.build_model(params, "log", schema).fit(X_train, y_train)
 
     p_refit = monitoring.cross_fitted_probabilities(X, y, fit, folds=5, seed=0)
     refit = monitoring.paired_logloss_test(y, p_deployed, p_refit, settings["alpha"])
@@ -271,14 +287,16 @@ def refit_verdict(labelled: pd.DataFrame, model, settings: dict, params: dict) -
     return {"drift": bool(drift), "verdict": out, "reason": "; ".join(reasons)}
 
 
-def f1_rule_verdict(labelled, model, settings, deployed_f1: float, past: list[float]) -> dict:
+def f1_rule_verdict(
+    labelled, model, settings, deployed_f1: float, past: list[float], schema=DEFAULT_SCHEMA
+) -> dict:
     """The original project's rules: the batch's F1 against the deployed F1 (raw) or the
     spread of past deployed F1s (parametric, nonparametric), with a bootstrap interval."""
     from risk_assessment.monitoring import statistics as monitoring
 
-    scores = score_model(model, labelled)
-    pred = model.predict(labelled[FEATURES])
-    interval = f1_interval(labelled[TARGET], pred, settings["confidence"])
+    scores = score_model(model, labelled, schema)
+    pred = model.predict(labelled[schema.feature_names])
+    interval = f1_interval(labelled[schema.target.column], pred, settings["confidence"])
     threshold = drift_threshold(deployed_f1, past, settings["rule"])
     drift, why = monitoring.model_drift_decision(
         len(labelled), scores["f1"], interval, threshold, settings, scores["positives"]
@@ -289,7 +307,7 @@ def f1_rule_verdict(labelled, model, settings, deployed_f1: float, past: list[fl
 def label_verdict(labelled, model, config: dict, deployed_f1: float, past: list[float]) -> dict:
     """Model drift on the labelled rows by the configured rule; None when too few rows or
     no exit at all (F1 undefined), with the F1 on the batch reported in every case."""
-    settings = config["model_drift"]
+    settings, schema = config["model_drift"], config["schema"]
     n = len(labelled)
     if n < max(settings["min_batch_rows"], 1):
         why = (
@@ -297,38 +315,40 @@ def label_verdict(labelled, model, config: dict, deployed_f1: float, past: list[
             f"({settings['min_batch_rows']}): too few to judge"
         )
         return {"drift": None, "verdict": {}, "reason": why, "fields": {}}
-    pred = model.predict(labelled[FEATURES])
-    low, high = f1_interval(labelled[TARGET], pred, settings["confidence"])
-    f1 = float(score_model(model, labelled)["f1"])
+    pred = model.predict(labelled[schema.feature_names])
+    low, high = f1_interval(labelled[schema.target.column], pred, settings["confidence"])
+    f1 = float(score_model(model, labelled, schema)["f1"])
     fields = {
         "batch_f1": f1,
         "batch_f1_low": low,
         "batch_f1_high": high,
         "drift_rule": settings["rule"],
     }
-    classes = labelled[TARGET].nunique()
+    classes = labelled[schema.target.column].nunique()
     if classes < 2:  # a selected sample (say, only stayers) says nothing of the relationship
         why = (
             "batch has no exits"
-            if f1 == 0 and not labelled[TARGET].any()
+            if f1 == 0 and not labelled[schema.target.column].any()
             else "batch has only exits"
         )
         out = {"drift": None, "verdict": {}, "reason": f"{why}: not judged"}
     elif settings["rule"] == "refit":
-        out = refit_verdict(labelled, model, settings, config["training"])
+        out = refit_verdict(labelled, model, settings, config["training"], schema)
     else:
-        out = f1_rule_verdict(labelled, model, settings, deployed_f1, past)
+        out = f1_rule_verdict(labelled, model, settings, deployed_f1, past, schema)
         fields["drift_threshold"] = out["verdict"]["drift_threshold"]
     return {**out, "fields": fields}
 
 
-def unlabelled_estimate(unlabelled: pd.DataFrame, model) -> dict[str, Any] | None:
+def unlabelled_estimate(
+    unlabelled: pd.DataFrame, model, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> dict[str, Any] | None:
     """The label-free F1 estimate (CBPE) of the deployed model on unlabelled rows."""
     from risk_assessment.monitoring import statistics as monitoring
 
     if unlabelled.empty:
         return None
-    p = model.predict_proba(unlabelled[FEATURES])[:, 1]
+    p = model.predict_proba(unlabelled[schema.feature_names])[:, 1]
     est = monitoring.cbpe_estimate(p, cut_off(model))
     return {
         "n": est.n,

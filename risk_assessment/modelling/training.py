@@ -11,7 +11,6 @@ Run     python training.py [--config config.json]
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import pickle
@@ -22,13 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from risk_assessment.core.common import (
-    COLUMNS,
-    FEATURES,
     FINALDATA,
     MODEL_FILE,
     MODEL_META,
     MODEL_SKOPS,
-    TARGET,
     ModelError,
     now_iso,
     sha256_file,
@@ -44,49 +40,53 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
+from risk_assessment.modelling.features import (
+    column_transformer,
+    mlflow_signature,
+    reference_point,
+)
 from risk_assessment.monitoring.statistics import best_threshold, f1_at, row_logloss
-from risk_assessment.schema.dataset import load_dataset, observations_frame
+from risk_assessment.schema.dataset import load_dataset
 from risk_assessment.store import accounts
 from risk_assessment.store import records as store
 
 log = logging.getLogger("training")
 
 
-TRANSFORMS = ("raw", "log")  # the counts as they are, or log1p of them (heavy tails)
+TRANSFORMS = ("raw", "log")  # numbers as they are, or log-squashed (features.py)
 # The config sections recorded with each model: how it was trained, how drift is judged
 # and a retrained model gated, how its probabilities are banded into risk.
 SETTINGS_SECTIONS = ("training", "model_drift", "data_drift", "gate", "risk")
 
 
-def build_model(params: dict[str, Any], transform: str = "raw") -> Pipeline:
-    """The logistic regression behind an optional log1p transform and StandardScaler."""
+def build_model(
+    params: dict[str, Any], transform: str = "raw", schema: ColumnSchema = DEFAULT_SCHEMA
+) -> Pipeline:
+    """The logistic regression behind the schema's ColumnTransformer (features.py)."""
     model = LogisticRegression(
         solver=params["solver"],
         C=params["C"],
         max_iter=int(params["max_iter"]),
         random_state=int(params["random_state"]),
     )
-    log1p = FunctionTransformer(np.log1p, feature_names_out="one-to-one")
-    return Pipeline(
-        [
-            ("transform", log1p if transform == "log" else "passthrough"),
-            ("scale", StandardScaler() if params["scale_features"] else "passthrough"),
-            ("model", model),
-        ]
-    )
+    columns = column_transformer(schema, transform, bool(params["scale_features"]))
+    return Pipeline([("columns", columns), ("model", model)])
 
 
-def check_training_data(data: pd.DataFrame, min_rows: int, source: str) -> None:
+def check_training_data(
+    data: pd.DataFrame, min_rows: int, source: str, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> None:
     """ModelError when the data cannot give a meaningful classifier."""
     if len(data) < min_rows:
         raise ModelError(
             f"{source}: {len(data)} row(s), need at least {min_rows} to train (training.min_rows)"
         )
-    classes = sorted(data[TARGET].unique().tolist())
+    target = schema.target.column
+    classes = sorted(data[target].unique().tolist())
     if len(classes) < 2:
-        raise ModelError(f"{source}: every row has {TARGET}={classes[0]}; need both classes")
+        raise ModelError(f"{source}: every row has {target}={classes[0]}; need both classes")
 
 
 def out_of_fold(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w, folds: int, seed: int):
@@ -115,19 +115,19 @@ def selection_rows(n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False))
 
 
-def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None):
+def select_model(data: pd.DataFrame, params: dict, sample_weight=None, schema=DEFAULT_SCHEMA):
     """Choose the transform by cross-validated log-loss and the cut-off by F1 on the
     chosen pipeline's out-of-fold probabilities; fit on all rows.
 
     Returns (FixedThresholdClassifier, selection record for the metadata).
     """
-    X, y = data[FEATURES], data[TARGET].to_numpy().astype(int)
+    X, y = data[schema.feature_names], data[schema.target.column].to_numpy().astype(int)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     seed, folds = int(params["random_state"]), int(params["cv_folds"])
     choices = TRANSFORMS if params["transform"] == "auto" else (params["transform"],)
     rows = selection_rows(len(y), seed)
     Xs, ys, ws = X.iloc[rows], y[rows], None if w is None else w[rows]
-    oof = {t: out_of_fold(build_model(params, t), Xs, ys, ws, folds, seed) for t in choices}
+    oof = {t: out_of_fold(build_model(params, t, schema), Xs, ys, ws, folds, seed) for t in choices}
     losses = {
         t: float(np.average(row_logloss(ys, p), weights=ws))
         for t, p in oof.items()
@@ -139,7 +139,7 @@ def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None)
     if params["tune_threshold"] and oof[transform] is not None:
         threshold, f1_tuned = best_threshold(ys, oof[transform], ws)
         threshold = round(threshold, 6)  # the model's and the metadata's cut-off, equal
-    pipe = build_model(params, transform).fit(X, y, model__sample_weight=w)
+    pipe = build_model(params, transform, schema).fit(X, y, model__sample_weight=w)
     model = FixedThresholdClassifier(pipe, threshold=threshold)
     model.estimator_ = pipe  # fitted here: FixedThresholdClassifier.fit cannot pass weights
     selection = {
@@ -151,18 +151,23 @@ def select_model(data: pd.DataFrame, params: dict[str, Any], sample_weight=None)
         if oof[transform] is None
         else round(f1_at(ys, oof[transform], 0.5), 6),
         "cv_f1_tuned": None if f1_tuned is None else round(f1_tuned, 6),
+        "reference": reference_point(pipe, X),
     }
     return model, selection
 
 
 def fit_with_selection(
-    data: pd.DataFrame, params: dict[str, Any], source: str = "training data", sample_weight=None
+    data: pd.DataFrame,
+    params: dict[str, Any],
+    source: str = "training data",
+    sample_weight=None,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
 ):
     """select_model with checks and convergence warnings: (model, warning, selection)."""
-    check_training_data(data, int(params["min_rows"]), source)
+    check_training_data(data, int(params["min_rows"]), source, schema)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model, selection = select_model(data, params, sample_weight)
+        model, selection = select_model(data, params, sample_weight, schema)
     notes = [
         str(w.message).splitlines()[0] for w in caught if issubclass(w.category, ConvergenceWarning)
     ]
@@ -170,27 +175,36 @@ def fit_with_selection(
 
 
 def train_model(
-    data: pd.DataFrame, params: dict[str, Any], source: str = "training data", sample_weight=None
+    data: pd.DataFrame,
+    params: dict[str, Any],
+    source: str = "training data",
+    sample_weight=None,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
 ):
-    """Fit the model on data's FEATURES and TARGET (rows weighted by sample_weight, e.g.
+    """Fit the model on data's features and target (rows weighted by sample_weight, e.g.
     by recency); returns (model, convergence warning). The model predicts with its
     stored, F1-tuned cut-off."""
-    model, warning, _ = fit_with_selection(data, params, source, sample_weight)
+    model, warning, _ = fit_with_selection(data, params, source, sample_weight, schema)
     return model, warning
 
 
 PROFILE_BINS = 10  # deciles: the reference distribution for data-drift checks (PSI)
 
 
-def feature_profile(data: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per feature: mean, std, decile edges and the share of rows in each bin.
+def feature_profile(
+    data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> dict[str, dict[str, Any]]:
+    """Per numeric or boolean feature: mean, std, decile edges, share of rows per bin.
 
     Saved with the model, so data drift can be measured against the model's own
     training data without keeping a copy of it.
     """
     profile = {}
-    for col in FEATURES:
+    for col in [f.name for f in schema.features if f.type != "category"]:
         values = data[col].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            continue
         inner = np.quantile(values, np.linspace(0, 1, PROFILE_BINS + 1)[1:-1])
         edges = np.unique(inner)
         counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
@@ -230,22 +244,25 @@ def model_metadata(
 ) -> dict[str, Any]:
     """Provenance of a trained model: data, settings (config's SETTINGS_SECTIONS), and how
     its transform and cut-off were chosen."""
-    params = config["training"]
+    params, schema = config["training"], config["schema"]
     return {
         "trained_at": now_iso(),
         "training_data": source,
         "training_data_sha256": data_sha256,
         "rows": len(data),
-        "exit_rate": round(float(data[TARGET].mean()), 6),
-        "features": FEATURES,
-        "target": TARGET,
+        "exit_rate": round(float(data[schema.target.column].mean()), 6),
+        "features": schema.feature_names,
+        "target": schema.target.column,
+        "schema": schema.to_dict(),
+        "schema_fingerprint": schema.fingerprint(),
+        "signature": mlflow_signature(schema),
         "hyperparameters": dict(params),
         "convergence_warning": warning,
         "selection": selection or {},
         "threshold": (selection or {}).get("threshold", 0.5),
         "seconds": round(seconds, 4),
         "versions": library_versions(),
-        "profile": feature_profile(data),
+        "profile": feature_profile(data, schema),
         "settings": recorded_settings(config),
     }
 
@@ -270,25 +287,28 @@ def leave_out_contacted(data: pd.DataFrame, config: dict[str, Any]) -> pd.DataFr
     holds no seq); data unchanged for "keep"."""
     if config["training"]["contacted_labels"] != "leave_out":
         return data
-    folder = config["output_folder_path"]
+    folder, schema = config["output_folder_path"], config["schema"]
     seqs = accounts.contacted_label_seqs(folder)
-    dropped = {tuple(r[1:]) for r in store.training_rows(folder) if r[0] in seqs}
+    stored = store.training_rows(folder, schema=schema)
+    dropped = {tuple(r[1:]) for r in stored if r[0] in seqs}
     if not dropped:
         return data
-    keep = [row not in dropped for row in data[COLUMNS].itertuples(index=False, name=None)]
+    rows = data[schema.columns].itertuples(index=False, name=None)
+    keep = [row not in dropped for row in rows]
     log.info("left out %d label(s) that arrived after a contact", len(data) - sum(keep))
     return data[keep].reset_index(drop=True)
 
 
 def run_training(config: dict[str, Any]) -> dict[str, Any]:
     """Train on finaldata.csv and save; returns the metadata. Used by fullprocess.py too."""
-    data_path = config["output_folder_path"] / FINALDATA
-    store.refresh_exports(config["output_folder_path"])  # a deleted or edited export is rebuilt
+    data_path, schema = config["output_folder_path"] / FINALDATA, config["schema"]
+    store.refresh_exports(config["output_folder_path"], schema)  # an edited export is rebuilt
     if not data_path.exists():
         raise ModelError(f"{data_path}: no training data; run ingestion.py first")
-    data = leave_out_contacted(load_dataset(data_path), config)
+    data = leave_out_contacted(load_dataset(data_path, schema), config)
     start = time.perf_counter()
-    model, warning, selection = fit_with_selection(data, config["training"], str(data_path))
+    params = config["training"]
+    model, warning, selection = fit_with_selection(data, params, str(data_path), None, schema)
     seconds = time.perf_counter() - start
     if warning:
         log.warning("model did not converge: %s", warning)
@@ -318,79 +338,4 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
         seconds,
         path,
     )
-    return metadata
-
-
-def fit_candidates(
-    windows: dict[str, tuple[pd.DataFrame, Any]], params: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """A candidate model per training window (name -> (rows, row weights or None)).
-
-    A window too small or with one class only is skipped with one log line. Returns
-    name -> {model, warning, selection, data, seconds}.
-    """
-    out = {}
-    for name, (data, weights) in windows.items():
-        start = time.perf_counter()
-        try:
-            model, warning, selection = fit_with_selection(data, params, f"{name} window", weights)
-        except ModelError as exc:
-            log.info("candidate %s skipped: %s", name, exc)
-            continue
-        out[name] = {
-            "model": model,
-            "warning": warning,
-            "selection": selection,
-            "data": data,
-            "seconds": time.perf_counter() - start,
-        }
-    return out
-
-
-def training_windows(
-    config: dict[str, Any], batch_id: int, holdout_share: float
-) -> tuple[dict[str, tuple[pd.DataFrame, Any]], pd.DataFrame]:
-    """The candidates' training windows after a batch, and the batch's holdout.
-
-    A random share of the batch's labelled rows (seeded by the batch) is held out: no
-    candidate trains on it, and the gate compares on it. Windows: `recent` (the rest of
-    the batch), `all` (every labelled row before it, plus recent) and `weighted` (all, the
-    recent rows weighted to count as much as the rest).
-    """
-    frame = observations_frame(store.training_rows(config["output_folder_path"]))
-    if config["training"]["contacted_labels"] == "leave_out":
-        frame = frame[
-            ~frame["seq"].isin(accounts.contacted_label_seqs(config["output_folder_path"]))
-        ]
-    batch = sorted(r[0] for r in store.batch_rows(config["output_folder_path"], batch_id))
-    draws = np.random.default_rng(batch_id).random(len(batch))  # the same on a rerun
-    held_seqs = [seq for seq, draw in zip(batch, draws, strict=True) if draw < holdout_share]
-    in_batch = frame["seq"].isin(batch).to_numpy()
-    held = frame["seq"].isin(held_seqs).to_numpy()
-    frame = frame.astype({TARGET: "int64"})
-    recent, history = frame[in_batch & ~held], frame[~in_batch]
-    both = pd.concat([history, recent], ignore_index=True)
-    weights = np.r_[
-        np.ones(len(history)), np.full(len(recent), max(len(history), 1) / max(len(recent), 1))
-    ]
-    windows = {"recent": (recent, None), "all": (both, None), "weighted": (both, weights)}
-    return windows, frame[held]
-
-
-def save_candidate(config: dict[str, Any], name: str, candidate: dict[str, Any]) -> dict[str, Any]:
-    """Save a candidate as the trained model, its window recorded as its training data."""
-    data = candidate["data"]
-    digest = hashlib.sha256(data[COLUMNS].to_csv(index=False).encode()).hexdigest()
-    source = f"observations: {name} window ({len(data)} rows)"
-    metadata = model_metadata(
-        data,
-        source,
-        digest,
-        config,
-        candidate["seconds"],
-        candidate["warning"],
-        candidate["selection"],
-    )
-    metadata["window"] = name
-    save_model(candidate["model"], metadata, config["output_model_path"])
     return metadata

@@ -1,7 +1,7 @@
 """The retrain-and-gate step of the cron job (a part of fullprocess.py): candidates trained
 on several windows, the best gated against the live model, a refused model kept aside.
 
-Reads   the store's training rows (training.training_windows), the test data
+Reads   the store's training rows (candidates.training_windows), the test data
 Writes  output_model_path/   the chosen candidate, trained and scored (what deployment takes)
         output_model_path/refused/<time>/   a refused model, its scores and why
 Run     by fullprocess.py (gate_step), with the writer lock held
@@ -14,20 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from risk_assessment.core.common import (
-    FEATURES,
     MODEL_FILE,
     MODEL_META,
     MODEL_SKOPS,
     SCORE_FILE,
     SCORES_JSON,
-    TARGET,
     ModelError,
     now_iso,
     test_data_file,
     write_json,
 )
 
-from risk_assessment.modelling import scoring, training
+from risk_assessment.core.columns import ColumnSchema
+from risk_assessment.modelling import candidates, scoring, training
 from risk_assessment.monitoring import statistics as monitoring
 from risk_assessment.schema.dataset import load_dataset
 
@@ -42,14 +41,16 @@ def retrain_and_gate(config: dict[str, Any], batch_id: int, deployed) -> dict[st
     if deployed is None:
         return first_model(config)
     settings = config["gate"]
-    windows, holdout = training.training_windows(config, batch_id, settings["holdout_share"])
-    fitted = training.fit_candidates(windows, config["training"])
+    windows, holdout = candidates.training_windows(config, batch_id, settings["holdout_share"])
+    schema = config["schema"]
+    fitted = candidates.fit_candidates(windows, config["training"], schema)
     if not fitted:
         raise ModelError(f"batch {batch_id}: no training window gave a model (too few rows?)")
-    usable = len(holdout) >= settings["min_holdout_rows"] and holdout[TARGET].nunique() == 2
-    record = holdout_gate(holdout, fitted, deployed, settings, batch_id) if usable else None
+    target = schema.target.column
+    usable = len(holdout) >= settings["min_holdout_rows"] and holdout[target].nunique() == 2
+    record = holdout_gate(holdout, fitted, deployed, settings, batch_id, schema) if usable else None
     best = record["window"] if record else ("all" if "all" in fitted else next(iter(fitted)))
-    training.save_candidate(config, best, fitted[best])
+    candidates.save_candidate(config, best, fitted[best])
     scores = scoring.run_scoring(config)
     if record is None:  # too few new labelled rows to hold out: the test data decides
         record = testdata_gate(config, scores["f1"], deployed, best, len(holdout))
@@ -80,8 +81,9 @@ def testdata_gate(
 ) -> dict[str, Any]:
     """The gate when the holdout is too small: the candidate's F1 on the test data against
     the deployed model's (monitoring.gate_decision)."""
-    test = load_dataset(test_data_file(config["test_data_path"]))
-    deployed_f1 = scoring.score_model(deployed, test)["f1"]
+    schema = config["schema"]
+    test = load_dataset(test_data_file(config["test_data_path"]), schema)
+    deployed_f1 = scoring.score_model(deployed, test, schema)["f1"]
     ok, why = monitoring.gate_decision(new_f1, deployed_f1, False)
     return {
         "deploy": ok,
@@ -90,10 +92,12 @@ def testdata_gate(
     }
 
 
-def holdout_gate(holdout, fitted: dict, deployed, settings: dict, seed: int) -> dict[str, Any]:
+def holdout_gate(
+    holdout, fitted: dict, deployed, settings: dict, seed: int, schema: ColumnSchema
+) -> dict[str, Any]:
     """The candidate with the lowest holdout log-loss, gated against the deployed model on
     the same rows (monitoring.paired_gate)."""
-    y, X = holdout[TARGET].to_numpy(), holdout[FEATURES]
+    y, X = holdout[schema.target.column].to_numpy(), holdout[schema.feature_names]
     probs = {name: c["model"].predict_proba(X)[:, 1] for name, c in fitted.items()}
     losses = {name: float(monitoring.row_logloss(y, p).mean()) for name, p in probs.items()}
     best = min(losses, key=losses.get)

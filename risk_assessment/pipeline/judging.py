@@ -14,8 +14,6 @@ import logging
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from risk_assessment.core.common import TARGET
-
 from risk_assessment.store import records as store
 
 log = logging.getLogger("fullprocess")
@@ -39,13 +37,12 @@ class Finding(NamedTuple):
 
 def batch_frame(config: dict[str, Any], batch_id: int, db=None):
     """A batch's new observations as a frame (exited <NA> when unlabelled)."""
-    from risk_assessment.core.common import COLUMNS
+    from risk_assessment.schema.dataset import observations_frame
 
-    import pandas as pd
-
-    rows = store.batch_rows(config["output_folder_path"] if db is None else db, batch_id)
-    frame = pd.DataFrame([r[1:] for r in rows], columns=COLUMNS)
-    frame[TARGET] = frame[TARGET].astype("Int64")
+    schema = config["schema"]
+    rows = store.batch_rows(config["output_folder_path"] if db is None else db, batch_id, schema)
+    frame = observations_frame(rows, schema).drop(columns="seq")
+    frame.attrs["target"] = schema.target.column
     return frame
 
 
@@ -54,14 +51,19 @@ def load_live(config: dict[str, Any]):
     when the live version is a legacy pickle (see legacy_version_is_live).
 
     A deployment that exists but fails verification raises: it must be repaired, never
-    silently replaced.
+    silently replaced; so does one trained on other columns than the schema's (ModelError,
+    one line: it is never judged or served with the wrong columns).
     """
-    from risk_assessment.deployment.versions import current_version, load_deployed
+    from risk_assessment.core.columns import check_model_schema
+    from risk_assessment.deployment.versions import current_version, load_deployed, read_model_meta
 
     prod = config["prod_deployment_path"]
     if current_version(prod) is None or legacy_version_is_live(prod):
         return None, None
-    return load_deployed(prod, config["deployment"]["signing_key_path"])
+    model, manifest = load_deployed(prod, config["deployment"]["signing_key_path"])
+    where = f"deployed model {manifest['version']}"
+    check_model_schema(read_model_meta(manifest["folder"]), config["schema"], where)
+    return model, manifest
 
 
 def legacy_version_is_live(prod: Path) -> bool:
@@ -88,7 +90,8 @@ def judge(config: dict[str, Any], frame, model, manifest) -> Verdict:
     """
     from risk_assessment.monitoring.statistics import retrain_decision
 
-    labelled = frame[frame[TARGET].notna()].astype({TARGET: "int64"})
+    target = config["schema"].target.column
+    labelled = frame[frame[target].notna()].astype({target: "int64"})
     findings = [] if model is None else batch_findings(config, frame, labelled, model, manifest)
     fields: dict[str, Any] = {"verdict": {}}
     for finding in findings:
@@ -100,7 +103,7 @@ def judge(config: dict[str, Any], frame, model, manifest) -> Verdict:
         model is not None,
         config["data_drift"]["triggers_retraining"],
     )
-    if model is not None and labelled[TARGET].nunique() < 2:
+    if model is not None and labelled[target].nunique() < 2:
         retrain, why = False, "nothing labelled with both outcomes to learn from"
     reasons = [f.reason for f in findings] + [f"{'retrain' if retrain else 'no retraining'}: {why}"]
     log.info("verdict: %s", "; ".join(reasons))
@@ -122,7 +125,9 @@ def batch_findings(config: dict[str, Any], frame, labelled, model, manifest) -> 
             f"{len(labelled)} labelled rows: {label['reason']}",
         )
     ]
-    estimate = scoring.unlabelled_estimate(frame[frame[TARGET].isna()], model)
+    schema = config["schema"]
+    unlabelled = frame[frame[schema.target.column].isna()]
+    estimate = scoring.unlabelled_estimate(unlabelled, model, schema)
     if estimate:
         findings.append(
             Finding(

@@ -33,7 +33,6 @@ from dataclasses import asdict
 from typing import Any, NamedTuple, NoReturn
 
 from risk_assessment.core.common import (
-    TARGET,
     RiskError,
     SafeFormatter,
     escape_text,
@@ -257,7 +256,7 @@ def run_record(
         step=batch.get("step"),
         new_files=list(work.files),
         new_rows=0 if frame is None else len(frame),
-        unlabelled_rows=0 if frame is None else int(frame[TARGET].isna().sum()),
+        unlabelled_rows=0 if frame is None else int(frame[frame.attrs["target"]].isna().sum()),
         deployed_version=batch.get("deployed_version") or work.live[0],
         deployed_f1=work.live[1],
         gate=gate,

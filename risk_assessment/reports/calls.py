@@ -12,16 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from risk_assessment.core.common import ID_COLUMN
-
 import numpy as np
 import pandas as pd
 
 from risk_assessment.reports import risk
 
-CALL_COLUMNS = [
-    "call",
-    ID_COLUMN,
+CALL_COLUMNS = [  # after call: the client id (the risk list's first column)
     "exit_probability",
     "risk_band",
     "top_reasons",
@@ -48,7 +44,8 @@ def call_list(listed: pd.DataFrame, calls: int, value: str | None = None) -> pd.
         worth = pd.to_numeric(listed[value], errors="coerce").fillna(0.0)
         table = listed.assign(value_at_risk=listed["exit_probability"] * worth)
         table = table.sort_values(
-            ["value_at_risk", "exit_probability", ID_COLUMN], ascending=[False, False, True]
+            ["value_at_risk", "exit_probability", listed.columns[0]],
+            ascending=[False, False, True],
         )
     chosen = table.head(calls).copy()
     chosen.insert(0, "call", np.arange(1, len(chosen) + 1))
@@ -95,8 +92,9 @@ def calls_csv(chosen: pd.DataFrame) -> str:
         change=[call_change(r) for r in chosen.to_dict(orient="records")],
         previous_rank=chosen["previous_rank"].astype("Int64"),
     )
-    columns = [c for c in CALL_COLUMNS if c in table.columns]
-    columns += [c for c in ("value_at_risk",) if c in table.columns]
+    ident = chosen.columns[1]  # call, then the risk list's id column
+    columns = ["call", ident, *(c for c in CALL_COLUMNS if c in table.columns)]
+    columns += [c for c in ("owner", "value_at_risk") if c in table.columns]
     return risk.people_csv(table[columns])
 
 
@@ -106,7 +104,8 @@ def calls_csv(chosen: pd.DataFrame) -> str:
 def moved_by_model(listed: pd.DataFrame, old: pd.DataFrame) -> int:
     """How many clients of the list the old model's list (same clients, same data) puts in
     another band: the moves due to the model alone."""
-    before = listed[ID_COLUMN].map(dict(zip(old[ID_COLUMN], old["risk_band"], strict=True)))
+    ident = listed.columns[0]  # a risk table's first column is the client id
+    before = listed[ident].map(dict(zip(old[old.columns[0]], old["risk_band"], strict=True)))
     return int((before.notna() & (before != listed["risk_band"])).sum())
 
 

@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from risk_assessment.core.common import (
-    FEATURES,
     FINALDATA,
-    ID_COLUMN,
     MODEL_META,
     PROJECT_DIR,
     DataError,
@@ -41,6 +39,7 @@ import requests
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.deployment.versions import load_deployed
 from risk_assessment.modelling.scoring import exit_probabilities
 from risk_assessment.monitoring.statistics import psi  # noqa: F401  (diagnostics.psi stays importable)
@@ -54,29 +53,34 @@ REQUIREMENTS = PROJECT_DIR / "requirements.txt"
 PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
 
 
-def model_predictions(data: pd.DataFrame, model, source: str = "data") -> pd.DataFrame:
+def model_predictions(
+    data: pd.DataFrame, model, source: str = "data", schema: ColumnSchema = DEFAULT_SCHEMA
+) -> pd.DataFrame:
     """Prediction (0/1) and exit probability per row, same length and order as data.
 
-    Carries the corporation id when data has one.
+    Carries the client id when data has one.
     """
-    features = dataset.feature_frame(data, source).astype(float)
+    features = dataset.feature_frame(data, source, schema)
     out = pd.DataFrame(index=data.index)
-    if ID_COLUMN in data.columns:
-        out[ID_COLUMN] = data[ID_COLUMN].astype(str)
+    if schema.id in data.columns:
+        out[schema.id] = data[schema.id].astype(str)
     out["prediction"] = model.predict(features).astype(int) if len(features) else []
-    out["probability"] = exit_probabilities(model, features) if len(features) else []
+    out["probability"] = exit_probabilities(model, features, schema) if len(features) else []
     return out.reset_index(drop=True)
 
 
-def dataframe_summary(data: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Mean, median and (sample) standard deviation of every feature."""
+def dataframe_summary(
+    data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> dict[str, dict[str, float]]:
+    """Mean, median and (sample) standard deviation of every numeric or boolean feature
+    (categories have none)."""
     return {
         col: {
             "mean": float(data[col].mean()),
             "median": float(data[col].median()),
             "std": float(data[col].std()),
         }
-        for col in FEATURES
+        for col in [f.name for f in schema.features if f.type != "category"]
     }
 
 
@@ -145,14 +149,15 @@ def execution_time(config: dict[str, Any]) -> dict[str, float]:
         shutil.copytree(config["input_folder_path"], scratch / "input")
         start = time.perf_counter()
         settings = {**config["ingestion"], "settle_seconds": 0.0}
-        result = ingestion.ingest(scratch / "input", scratch / "output", settings)
+        schema = config["schema"]
+        result = ingestion.ingest(scratch / "input", scratch / "output", settings, None, schema)
         ingestion.save_ingestion(scratch / "output", result)
         ingest_seconds = time.perf_counter() - start
         if not (scratch / "output" / FINALDATA).exists():
             raise DataError(f"{config['input_folder_path']}: no valid data to time training on")
-        data = dataset.load_dataset(scratch / "output" / FINALDATA)
+        data = dataset.load_dataset(scratch / "output" / FINALDATA, schema)
         start = time.perf_counter()
-        training.train_model(data, config["training"])
+        training.train_model(data, config["training"], "training data", None, schema)
         train_seconds = time.perf_counter() - start
     return {
         "ingestion_seconds": round(ingest_seconds, 4),
@@ -317,11 +322,11 @@ DEPENDENCY_COLUMNS = ["package", "pinned", "installed", "latest", "outdated"]
 DEPENDENCY_COLUMNS += ["latest_requires_python", "latest_unknown_reason"]
 
 
-def data_sections(data: pd.DataFrame) -> list[str]:
+def data_sections(data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[str]:
     """The summary statistics and missing-data tables of finaldata.csv."""
     summary = [
         {"feature": k, **{s: format_number(v) for s, v in d.items()}}
-        for k, d in dataframe_summary(data).items()
+        for k, d in dataframe_summary(data, schema).items()
     ]
     missing = [{"column": k, "share": format_number(v)} for k, v in missing_data(data).items()]
     return [
@@ -333,18 +338,19 @@ def data_sections(data: pd.DataFrame) -> list[str]:
 
 def diagnostics_text(config: dict[str, Any]) -> str:
     """Every diagnostic as text tables (refreshing the dependency cache when it is old)."""
-    data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
+    schema = config["schema"]
+    data = dataset.load_dataset(config["output_folder_path"] / FINALDATA, schema)
     model, manifest = load_deployed(
         config["prod_deployment_path"], config["deployment"]["signing_key_path"]
     )
-    test = dataset.load_dataset(test_data_file(config["test_data_path"]))
-    preds = model_predictions(test, model, "test data")
+    test = dataset.load_dataset(test_data_file(config["test_data_path"]), schema)
+    preds = model_predictions(test, model, "test data", schema)
     sections = [
         f"Deployed model {manifest['version']} (deployed {manifest['deployed_at']}, "
         f"F1 {manifest['f1']:.4f})",
         f"Predictions on test data: {len(preds)} rows, {int(preds.prediction.sum())} predicted "
         f"exits, mean exit probability {preds.probability.mean():.4f}",
-        *data_sections(data),
+        *data_sections(data, schema),
     ]
     timing = [
         {"step": k.removesuffix("_seconds"), "seconds": v}

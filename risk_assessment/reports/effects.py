@@ -9,49 +9,72 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from risk_assessment.core.common import FEATURES, TARGET
-
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 
-from risk_assessment.reports import risk
+from risk_assessment.core.columns import ColumnSchema
+from risk_assessment.modelling.features import output_features, output_levels
+from risk_assessment.reports.explain import is_standardizing, model_parts
 
 BINS = 10  # reliability bins of equal width in predicted probability
 GREY = 'fill="#5b6775"'  # axis text
 
 
-def effects(model, profile: dict[str, Any], words=None) -> list[dict[str, Any]]:
-    """Per feature: the model's coefficient per standard deviation of the feature (in the
-    model's own space, after any log step), its odds ratio, and its direction in words.
-    Largest effect first."""
-    head, lr = risk.model_parts(model)
+def model_columns(model, profile: dict[str, Any], schema: ColumnSchema):
+    """(coefficients per SD or per level, (feature, level) per coefficient) of a model:
+    one per output column of the schema's ColumnTransformer; one per feature for a model
+    without it (per raw unit scaled by the training std when nothing standardises)."""
+    head, lr = model_parts(model)
     coef = np.asarray(lr.coef_[0], dtype=float)
-    if not risk.is_standardizing(head):  # per raw unit: scale by the training std
-        coef = coef * np.array([profile.get(f, {}).get("std", 1.0) or 1.0 for f in FEATURES])
-    name = words or (lambda f: f)
+    if head is not None and isinstance(head[0], ColumnTransformer):
+        owner, levels = output_features(head[0], schema), output_levels(head[0])
+        return coef, [(schema.features[o], lv) for o, lv in zip(owner, levels, strict=True)]
+    names = schema.feature_names
+    if not is_standardizing(head):  # per raw unit: scale by the training std
+        coef = coef * np.array([profile.get(f, {}).get("std", 1.0) or 1.0 for f in names])
+    return coef, [(f, None) for f in schema.features]
+
+
+def direction(feature, level, c: float) -> str:
+    """'more seats: lower exit risk', 'industry is retail: higher exit risk'."""
+    if not c:
+        return f"{feature.words}: no effect"
+    way = "higher" if c > 0 else "lower"
+    if level is not None:
+        return f"{feature.words} is {level}: {way} exit risk than other {feature.words}"
+    if feature.type == "boolean":
+        return f"{feature.words} is yes: {way} exit risk"
+    return f"more {feature.words}: {way} exit risk"
+
+
+def effects(model, profile: dict[str, Any], schema: ColumnSchema) -> list[dict[str, Any]]:
+    """Per model input (a numeric feature, a boolean, a category's level): the model's
+    coefficient per standard deviation (in the model's own space, after any log step) or
+    per level, its odds ratio, and its direction in the feature's words. Largest first."""
+    coef, columns = model_columns(model, profile, schema)
     out = [
         {
-            "feature": f,
-            "words": name(f),
+            "feature": f.name if level is None else f"{f.name}={level}",
+            "words": f.words if level is None else f"{f.words}: {level}",
             "per_sd": float(c),
             "odds_ratio": float(math.exp(c)),
-            "direction": f"more {name(f)}: {'higher' if c > 0 else 'lower'} exit risk"
-            if c
-            else f"{name(f)}: no effect",
+            "direction": direction(f, level, c),
         }
-        for f, c in zip(FEATURES, coef, strict=True)
+        for (f, level), c in zip(columns, coef, strict=True)
     ]
     return sorted(out, key=lambda e: -abs(e["per_sd"]))
 
 
-def reliability(model, data: pd.DataFrame) -> list[dict[str, Any]]:
+def reliability(model, data: pd.DataFrame, schema: ColumnSchema) -> list[dict[str, Any]]:
     """Per non-empty bin of predicted probability: clients, mean predicted, observed exit
     rate. data: labelled rows (the latest labelled batch, or the test data)."""
-    labelled = data[data[TARGET].notna()]
+    target = schema.target.column
+    labelled = data[data[target].notna()]
     if labelled.empty:
         return []
-    p = model.predict_proba(labelled[FEATURES].astype(float))[:, 1]
-    y = labelled[TARGET].astype(float).to_numpy()
+    p = model.predict_proba(labelled[schema.feature_names])[:, 1]
+    y = labelled[target].astype(float).to_numpy()
     which = np.minimum((p * BINS).astype(int), BINS - 1)
     return [
         {

@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import FEATURES, SCORES_JSON, TARGET, read_json
+from risk_assessment.core.common import SCORES_JSON, read_json
 
 import numpy as np
 import pandas as pd
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.deployment.versions import read_manifests
 from risk_assessment.modelling import scoring
 from risk_assessment.store import records as store
@@ -43,10 +44,13 @@ def version_history(prod: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def scores_with_interval(model, data: pd.DataFrame) -> dict[str, Any]:
+def scores_with_interval(
+    model, data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> dict[str, Any]:
     """Metrics of a model on labelled data, with the 95% bootstrap interval of its F1."""
-    scores = scoring.score_model(model, data)
-    low, high = scoring.f1_interval(data[TARGET], model.predict(data[FEATURES]))
+    scores = scoring.score_model(model, data, schema)
+    y, X = data[schema.target.column], data[schema.feature_names]
+    low, high = scoring.f1_interval(y, model.predict(X))
     return {**scores, "f1_low": low, "f1_high": high}
 
 
@@ -69,7 +73,7 @@ def distributions(meta: dict[str, Any], run: dict | None, current: pd.DataFrame)
     profile = meta.get("profile") or {}
     batch = (run or {}).get("data_drift_shares") or {}
     out = {}
-    for f in FEATURES:
+    for f in profile:
         ref = profile.get(f)
         if not ref or "shares" not in ref:
             continue

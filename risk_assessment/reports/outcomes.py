@@ -22,10 +22,9 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from risk_assessment.core.common import FEATURES
-
 import numpy as np
 
+from risk_assessment.core.columns import ColumnSchema
 from risk_assessment.schema import dataset
 from risk_assessment.store import accounts, records
 
@@ -111,15 +110,16 @@ def was_contacted(contacts: list[tuple[str, str]], since: str, until: str) -> bo
     return any(since <= at < until and outcome != "no answer" for at, outcome in contacts)
 
 
-def stored_comparison(folder: Path, model: Any) -> dict[str, Any]:
+def stored_comparison(folder: Path, model: Any, schema: ColumnSchema) -> dict[str, Any]:
     """calls_effect on the store: each client listed unlabelled and later labelled, scored
     by model on its listed observation, contacted between the two arrivals or not."""
 
     followed = accounts.followed_clients(folder)
     if not followed:
         return {"effect": None, "reason": "no label has arrived yet for a listed client"}
-    frame = dataset.observations_frame(records.all_observations(folder)).set_index("seq")
-    listed = frame.loc[[f["listed_seq"] for f in followed], FEATURES].astype(float)
+    rows = records.all_observations(folder, schema)
+    frame = dataset.observations_frame(rows, schema).set_index("seq")
+    listed = frame.loc[[f["listed_seq"] for f in followed], schema.feature_names]
     prob = model.predict_proba(listed)[:, 1]
     contacts = accounts.contacts_between(folder)
     contacted = [

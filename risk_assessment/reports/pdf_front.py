@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from risk_assessment.core.common import ID_COLUMN
-
 from reportlab.lib.units import cm
 from reportlab.platypus import PageBreak, Paragraph, Table
 
@@ -34,7 +32,7 @@ def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_bl
     rows = [["call", "client", "exit risk", "band", "since the last list", "why"]] + [
         [
             r["call"],
-            r[ID_COLUMN],
+            next(iter(r.values())),  # the client id: the risk table's first column
             risk.percent(r["exit_probability"]),
             r["risk_band"],
             Paragraph(calls.call_change(r), st["cell"]),

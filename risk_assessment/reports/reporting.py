@@ -32,6 +32,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema, check_model_schema
 from risk_assessment.deployment.versions import (
     load_deployed,
     load_deployed_version,
@@ -94,13 +95,17 @@ def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str,
     model, manifest = load_deployed(
         config["prod_deployment_path"], config["deployment"]["signing_key_path"]
     )
-    return served_risk_table(model, manifest, observations(config), config["risk"]), manifest
+    schema = config["schema"]
+    table = served_risk_table(model, manifest, observations(config), config["risk"], schema)
+    return table, manifest
 
 
 def observations(config: dict[str, Any]) -> pd.DataFrame:
     """Every stored observation, labelled or not, in order of arrival: the risk list ranks
     the latest one of each client that has not exited."""
-    return dataset.observations_frame(store.all_observations(config["output_folder_path"]))
+    schema = config["schema"]
+    rows = store.all_observations(config["output_folder_path"], schema)
+    return dataset.observations_frame(rows, schema)
 
 
 def save_risk(config: dict[str, Any], table: pd.DataFrame, version: str) -> Path:
@@ -229,8 +234,9 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
         config["prod_deployment_path"], config["deployment"]["signing_key_path"]
     )
     test_path = test_data_file(config["test_data_path"])
-    test = dataset.load_dataset(test_path)
-    data = dataset.load_dataset(config["output_folder_path"] / FINALDATA)
+    schema = config["schema"]
+    test = dataset.load_dataset(test_path, schema)
+    data = dataset.load_dataset(config["output_folder_path"] / FINALDATA, schema)
     record = store.read_record_file(manifest["folder"])
     runs = with_current_run(model_health.run_history(config, 50), current_run)
     versions = model_health.version_history(config["prod_deployment_path"])
@@ -242,9 +248,9 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
         "model": model,
         "model_meta": read_model_meta(manifest["folder"]),
         "test_data": test_path.name,
-        "scores": model_health.scores_with_interval(model, test),
-        "previous": previous_version_scores(versions, manifest["version"], test, key_file),
-        "summary": diagnostics.dataframe_summary(data),
+        "scores": model_health.scores_with_interval(model, test, schema),
+        "previous": previous_version_scores(versions, manifest["version"], test, key_file, schema),
+        "summary": diagnostics.dataframe_summary(data, schema),
         "missing": diagnostics.missing_data(data),
         "timings": diagnostics.recorded_timings(config),
         "last_ingestion": (record.get("runs") or [{}])[-1],
@@ -268,7 +274,7 @@ def reader_facts(config: dict[str, Any], model, manifest: dict[str, Any], runs: 
     return {
         "risk": table,
         "list": changes,
-        "calls": stored_comparison(config["output_folder_path"], model),
+        "calls": stored_comparison(config["output_folder_path"], model, config["schema"]),
         "week": week_facts(config, table, manifest, seen, runs),
         "words": config["schema"].words,  # a column's plain words
         "rejected": list(lookups.rejections_by_batch(config["output_folder_path"]).values()),
@@ -276,7 +282,11 @@ def reader_facts(config: dict[str, Any], model, manifest: dict[str, Any], runs: 
 
 
 def previous_version_scores(
-    versions: list[dict], live: str, test: pd.DataFrame, key_file: Path | None = None
+    versions: list[dict],
+    live: str,
+    test: pd.DataFrame,
+    key_file: Path | None = None,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
 ) -> dict | None:
     """The version before the live one, scored with an interval on the same test data."""
     before = model_health.previous_version(versions, live)
@@ -284,9 +294,11 @@ def previous_version_scores(
         return None
     try:
         model, _ = load_deployed_version(before["folder"], key_file)
-    except RiskError:  # a damaged or pre-upgrade old version: the report shows the rest
+        check_model_schema(read_model_meta(before["folder"]), schema, before["version"])
+    except RiskError:  # damaged, pre-upgrade or of other columns: the report shows the rest
         return None
-    return {"version": before["version"], **model_health.scores_with_interval(model, test)}
+    scores = model_health.scores_with_interval(model, test, schema)
+    return {"version": before["version"], **scores}
 
 
 def run_reporting(

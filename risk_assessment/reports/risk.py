@@ -12,124 +12,82 @@ scientists (contribution_<feature>); people read a sentence per reason.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import (
-    FEATURES,
-    ID_COLUMN,
-    MODEL_META,
-    TARGET,
-    ModelError,
-    read_json,
-)
+from risk_assessment.core.common import MODEL_META, read_json
 
 import numpy as np
 import pandas as pd
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
+from risk_assessment.modelling.features import feature_words
+from risk_assessment.reports.explain import (  # noqa: F401 (risk.contributions etc. for callers)
+    contributions,
+    explain,
+    model_parts,
+    profile_of,
+)
+
 BANDS = ("high", "medium", "low")
 MIN_REASON = 0.005  # smaller contributions round to +0.00: not a reason worth showing
-FIRST_COLUMNS = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
-# People's names of the features, and how strong a contribution (log-odds) reads.
-LABELS = {
-    "lastmonth_activity": "activity last month",
-    "lastyear_activity": "activity last year",
-    "number_of_employees": "number of employees",
-}
+LIST_COLUMNS = ["exit_probability", "rank", "risk_band", "top_reasons"]  # after the id
+# How strong a contribution (log-odds) reads; features read as their label (schema.words).
 DEGREES = ((1.0, "far "), (0.3, ""), (0.0, "slightly "))
 
 
 # ---- which clients ---------------------------------------------------------------------------
 
 
-def current_clients(data: pd.DataFrame) -> pd.DataFrame:
+def current_clients(data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA) -> pd.DataFrame:
     """The latest observation of each client that has not exited, in arrival order.
 
     Rows are in arrival order (ingestion and the store append). A client whose latest
     row says exited = 1 has left; a row with exited 0 or empty (unlabelled) is current.
     """
-    latest = data.drop_duplicates(subset=ID_COLUMN, keep="last")
-    if TARGET in latest.columns:
-        exited = pd.to_numeric(latest[TARGET], errors="coerce").astype("Float64")
+    latest = data.drop_duplicates(subset=schema.id, keep="last")
+    if schema.target.column in latest.columns:
+        target = latest[schema.target.column]
+        exited = pd.to_numeric(target, errors="coerce").astype("Float64")
         latest = latest[~exited.eq(1).fillna(False).astype(bool)]  # <NA>: unlabelled, current
     return latest.reset_index(drop=True)
-
-
-# ---- contributions in the model's own space --------------------------------------------------
-
-
-def model_parts(model) -> tuple[Any, Any]:
-    """(the steps before the classifier or None, the logistic regression) of a model.
-
-    Supports a bare LogisticRegression, a Pipeline ending in one, and a wrapper such as
-    FixedThresholdClassifier (its fitted .estimator_, else .estimator) around either.
-    """
-    seen = 0
-    while not hasattr(model, "coef_") and not hasattr(model, "steps"):
-        inner = getattr(model, "estimator_", None)
-        inner = inner if inner is not None else getattr(model, "estimator", None)
-        if inner is None or seen > 5:
-            raise ModelError(f"{type(model).__name__}: cannot find a linear model to explain")
-        model, seen = inner, seen + 1
-    if hasattr(model, "steps"):
-        head, last = (model[:-1] if len(model.steps) > 1 else None), model.steps[-1][1]
-        if not hasattr(last, "coef_"):
-            _, last = model_parts(last)
-        return head, last
-    return None, model
-
-
-def is_standardizing(head) -> bool:
-    """True when the last real step before the classifier centres and scales (StandardScaler)."""
-    if head is None:
-        return False
-    real = [step for _, step in head.steps if step not in (None, "passthrough")]
-    return bool(real) and hasattr(real[-1], "mean_") and hasattr(real[-1], "scale_")
-
-
-def transformed(head, X: pd.DataFrame) -> np.ndarray:
-    """X in the classifier's input space (after the pipeline's steps)."""
-    out = X if head is None else head.transform(X)
-    return np.asarray(out, dtype=float)
-
-
-def contributions(model, X: pd.DataFrame, profile: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(per row and feature: coefficient x standardized value, the coefficients).
-
-    After a StandardScaler the transformed values are already standardized (0 is the
-    training mean). Otherwise the reference is a typical training client (the profile's
-    means, transformed), so coef * (x' - ref') = (coef * std) * z for a raw feature.
-    """
-    head, lr = model_parts(model)
-    Xt = transformed(head, X[FEATURES])
-    if is_standardizing(head):
-        return Xt * lr.coef_[0], lr.coef_[0]
-    means = pd.DataFrame([[profile[f]["mean"] for f in FEATURES]], columns=FEATURES)
-    return (Xt - transformed(head, means)) * lr.coef_[0], lr.coef_[0]
-
-
-def profile_of(data: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Means and stds of the features of data (for a model saved without a profile)."""
-    return {
-        f: {"mean": float(data[f].mean()), "std": float(data[f].std(ddof=1) or 1.0)}
-        for f in FEATURES
-    }
 
 
 # ---- reasons in plain words ------------------------------------------------------------------
 
 
-def reason_phrase(feature: str, contribution: float, above: bool) -> str:
+def reason_phrase(
+    feature: str, contribution: float, above: bool, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> str:
     """'activity last month is far below average' for one positive contribution."""
     degree = next(word for low, word in DEGREES if contribution >= low)
-    return f"{LABELS.get(feature, feature)} is {degree}{'above' if above else 'below'} average"
+    return f"{schema.words(feature)} is {degree}{'above' if above else 'below'} average"
 
 
-def reasons_per_row(contrib: np.ndarray, above: np.ndarray, top: int) -> np.ndarray:
+def value_words(X: pd.DataFrame | None, schema: ColumnSchema) -> np.ndarray | None:
+    """Per row and feature: 'industry is retail' for categories and booleans, else None."""
+    if X is None or all(f.numeric for f in schema.features):
+        return None
+    words = np.full((len(X), len(schema.features)), None, dtype=object)
+    for j, f in enumerate(schema.features):
+        if not f.numeric:
+            words[:, j] = [feature_words(f, v) for v in X[f.name].tolist()]
+    return words
+
+
+def reasons_per_row(
+    contrib: np.ndarray,
+    above: np.ndarray,
+    top: int,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
+    X: pd.DataFrame | None = None,
+) -> np.ndarray:
     """Per row: the plain reasons ('; '-joined), largest contribution first, at most top.
 
-    Only contributions of at least MIN_REASON count. Vectorized over rows.
+    Only contributions of at least MIN_REASON count. Vectorized over rows. A category or
+    boolean reads as its value ('industry is retail'), a number against the average.
     """
     n = len(contrib)
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
@@ -138,14 +96,18 @@ def reasons_per_row(contrib: np.ndarray, above: np.ndarray, top: int) -> np.ndar
     degree = np.select([values >= low for low, _ in DEGREES[:-1]], [0, 1], 2)
     phrases = np.array(
         [
-            [[reason_phrase(f, DEGREES[d][0], up) for up in (False, True)] for d in range(3)]
-            for f in FEATURES
+            [[reason_phrase(f, DEGREES[d][0], u, schema) for u in (False, True)] for d in range(3)]
+            for f in schema.feature_names
         ],
         dtype=object,
     )
+    words = value_words(X, schema)
     text = np.full(n, "", dtype=object)
     for k in range(order.shape[1]):  # sorted: the reasons are a prefix of each row
         piece = phrases[order[:, k], degree[:, k], ups[:, k].astype(int)]
+        if words is not None:
+            said = words[np.arange(n), order[:, k]]
+            piece = np.where(said != None, said, piece)  # noqa: E711 (elementwise)
         keep = values[:, k] >= MIN_REASON
         text = np.where(keep, np.where(text == "", piece, text + "; " + piece), text)
     return text
@@ -163,13 +125,14 @@ CHANGE_LOGODDS = 0.3  # ... and so raised the client's log-odds this much: a rea
 COLLAPSE = 0.9  # ... or fell or rose by 90% of the larger value: a reason whatever the model
 
 
-def previous_rows(data: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:
-    """Per current client (in order), the features of its previous observation with other
-    values than the latest; NaN where it has none."""
-    distinct = data.drop_duplicates(subset=[ID_COLUMN, *FEATURES], keep="last")
-    before = distinct[distinct.duplicated(subset=ID_COLUMN, keep="last")]
-    before = before.drop_duplicates(subset=ID_COLUMN, keep="last").set_index(ID_COLUMN)
-    return before.reindex(clients[ID_COLUMN].astype(str))[FEATURES]
+def previous_rows(data: pd.DataFrame, clients: pd.DataFrame, schema: ColumnSchema) -> pd.DataFrame:
+    """Each client's observation before its latest one that differs from it (NaN rows for
+    a client with none), in the order of clients."""
+    ident, names = schema.id, schema.feature_names
+    distinct = data.drop_duplicates(subset=[ident, *names], keep="last")
+    before = distinct[distinct.duplicated(subset=ident, keep="last")]
+    before = before.drop_duplicates(subset=ident, keep="last").set_index(ident)
+    return before.reindex(clients[ident].astype(str))[names]
 
 
 def amount(x: float) -> str:
@@ -177,26 +140,29 @@ def amount(x: float) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
 
 
-def own_changes(model, data, clients, profile, now: np.ndarray) -> np.ndarray:
-    """Per client: 'activity last year fell from 2,620 to 53' for each feature that moved
-    by CHANGE_SHARE or more since its previous observation and so raised its risk by
+def own_changes(model, data, clients, profile, now: np.ndarray, schema, reference=None):
+    """Per client: 'activity last year fell from 2,620 to 53' for each numeric feature that
+    moved by CHANGE_SHARE or more since its previous observation and so raised its risk by
     CHANGE_LOGODDS or more, or collapsed or surged (COLLAPSE) whatever the model makes of
     it (now: the latest rows' contributions)."""
     text = np.full(len(clients), "", dtype=object)
-    before = previous_rows(data, clients)
-    has = before.notna().all(axis=1).to_numpy()
+    numeric = [j for j, f in enumerate(schema.features) if f.numeric]
+    before = previous_rows(data, clients, schema)
+    has = before.notna().all(axis=1).to_numpy() if numeric else np.zeros(len(clients), bool)
     if not has.any():
         return text
-    then_x, now_x = before[has].to_numpy(float), clients[FEATURES].to_numpy(float)[has]
-    rise = now[has] - contributions(model, before[has].astype(float), profile)[0]
+    names = [schema.features[j].name for j in numeric]
+    then_x, now_x = before[has][names].to_numpy(float), clients[names].to_numpy(float)[has]
+    earlier = before[has].astype({n: float for n in names})
+    rise = (now[has] - explain(model, earlier, profile, schema, reference)[0])[:, numeric]
     step = np.abs(now_x - then_x)
     moved = step >= CHANGE_SHARE * np.maximum(np.abs(then_x), 1.0)
     collapse = step >= COLLAPSE * np.maximum(np.maximum(np.abs(then_x), np.abs(now_x)), 1.0)
     for i, row in enumerate(np.flatnonzero(has)):
         text[row] = "; ".join(
-            f"{LABELS.get(f, f)} {'fell' if now_x[i, j] < then_x[i, j] else 'rose'} from "
+            f"{schema.words(f)} {'fell' if now_x[i, j] < then_x[i, j] else 'rose'} from "
             f"{amount(then_x[i, j])} to {amount(now_x[i, j])}"
-            for j, f in enumerate(FEATURES)
+            for j, f in enumerate(names)
             if moved[i, j] and (rise[i, j] >= CHANGE_LOGODDS or collapse[i, j])
         )
     return text
@@ -213,47 +179,63 @@ def band_of(proba: np.ndarray, settings: dict[str, Any]) -> np.ndarray:
 
 
 def risk_table(
-    model, data: pd.DataFrame, profile: dict[str, Any], settings: dict[str, Any]
+    model,
+    data: pd.DataFrame,
+    profile: dict[str, Any],
+    settings: dict[str, Any],
+    schema: ColumnSchema = DEFAULT_SCHEMA,
+    reference: list[float] | None = None,
 ) -> pd.DataFrame:
     """Every current client ranked by exit probability, with band and plain reasons."""
-    clients = current_clients(data)
-    X = clients[FEATURES].astype(float)
+    clients, ident = current_clients(data, schema), schema.id
+    X = clients[schema.feature_names]
     proba = model.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
-    contrib, coef = contributions(model, X, profile) if len(X) else (np.zeros((0, 3)), 0)
-    table = pd.DataFrame({ID_COLUMN: clients[ID_COLUMN].astype(str), "exit_probability": proba})
-    for j, f in enumerate(FEATURES):
+    contrib, above = explain(model, X, profile, schema, reference)
+    table = pd.DataFrame({ident: clients[ident].astype(str), "exit_probability": proba})
+    for j, f in enumerate(schema.feature_names):
         table[f"contribution_{f}"] = contrib[:, j].round(4)
     table["risk_band"] = band_of(proba, settings)
-    above = np.broadcast_to(np.asarray(coef) > 0, contrib.shape)  # a reason pushes risk up
-    table["top_reasons"] = reasons_per_row(contrib.round(4), above, settings["top_reasons"])
-    table["own_change"] = own_changes(model, data, clients, profile, contrib) if len(X) else ""
-    table = table.sort_values(["exit_probability", ID_COLUMN], ascending=[False, True])
+    top = settings["top_reasons"]
+    table["top_reasons"] = reasons_per_row(contrib.round(4), above, top, schema, X)
+    table["own_change"] = (
+        own_changes(model, data, clients, profile, contrib, schema, reference) if len(X) else ""
+    )
+    table = table.sort_values(["exit_probability", ident], ascending=[False, True])
     table["rank"] = np.arange(1, len(table) + 1)
-    rest = [c for c in table.columns if c not in FIRST_COLUMNS]
-    return table[FIRST_COLUMNS + rest].reset_index(drop=True)
+    first = [ident, *LIST_COLUMNS]
+    rest = [c for c in table.columns if c not in first]
+    return table[first + rest].reset_index(drop=True)
 
 
 def served_risk_table(
-    model, manifest: dict[str, Any], data: pd.DataFrame, settings: dict[str, Any]
+    model,
+    manifest: dict[str, Any],
+    data: pd.DataFrame,
+    settings: dict[str, Any],
+    schema: ColumnSchema = DEFAULT_SCHEMA,
 ) -> pd.DataFrame:
     """risk_table() of a deployed model, standardized with its saved training profile."""
     meta = read_json(Path(manifest["folder"]) / MODEL_META, {}) or {}
-    profile = meta.get("profile") or profile_of(data)  # older models saved no profile
-    return risk_table(model, data, profile, settings)
+    profile = meta.get("profile") or profile_of(data, schema)  # older models saved none
+    reference = (meta.get("selection") or {}).get("reference")
+    return risk_table(model, data, profile, settings, schema, reference)
 
 
-def client_record(row: dict[str, Any], top: int) -> dict[str, Any]:
-    """One client of the risk table as JSON: plain reasons with their signed contributions."""
-    contrib = {f: float(row[f"contribution_{f}"]) for f in FEATURES}
+def client_record(
+    row: dict[str, Any], top: int, schema: ColumnSchema = DEFAULT_SCHEMA
+) -> dict[str, Any]:
+    """One client of the risk table as JSON: plain reasons with their signed contributions
+    (feature: the column name, label: its plain words)."""
+    contrib = {f: float(row[f"contribution_{f}"]) for f in schema.feature_names}
     texts = [t for t in str(row.get("top_reasons") or "").split("; ") if t]
     ranked = sorted(((f, c) for f, c in contrib.items() if c >= MIN_REASON), key=lambda p: -p[1])
     record = {
-        ID_COLUMN: row[ID_COLUMN],
+        schema.id: row[schema.id],
         "exit_probability": float(row["exit_probability"]),
         "rank": int(row["rank"]),
         "risk_band": row["risk_band"],
         "reasons": [
-            {"feature": f, "contribution": c, "text": t}
+            {"feature": f, "label": schema.words(f), "contribution": c, "text": t}
             for (f, c), t in zip(ranked[:top], texts, strict=False)
         ],
         "contributions": contrib,
@@ -278,9 +260,8 @@ def list_changes(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Ser
     if previous is None:
         return pd.Series("", index=current.index, dtype=object)
     order = {b: i for i, b in enumerate(reversed(BANDS))}  # low 0, medium 1, high 2
-    before = current[ID_COLUMN].map(
-        dict(zip(previous[ID_COLUMN], previous["risk_band"], strict=True))
-    )
+    ident = current.columns[0]  # a risk table's first column is the client id
+    before = current[ident].map(dict(zip(previous[ident], previous["risk_band"], strict=True)))
     now_level = current["risk_band"].map(order)
     then_level = before.map(order)
     change = np.select(
@@ -300,14 +281,16 @@ def previous_ranks(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.S
     """Per client of current: its rank on the previous list (NaN when it was not on it)."""
     if previous is None or "rank" not in previous.columns:
         return pd.Series(np.nan, index=current.index, dtype=float)
-    ranks = dict(zip(previous[ID_COLUMN], pd.to_numeric(previous["rank"]), strict=True))
-    return current[ID_COLUMN].map(ranks).astype(float)
+    ident = current.columns[0]  # a risk table's first column is the client id
+    ranks = dict(zip(previous[ident], pd.to_numeric(previous["rank"]), strict=True))
+    return current[ident].map(ranks).astype(float)
 
 
 def change_counts(changes: pd.Series, current: pd.DataFrame, previous) -> dict[str, int]:
     """How many clients are new in high, moved up, moved down, and left the list."""
     counts = {k: int((changes == k).sum()) for k in CHANGES}
-    left = 0 if previous is None else int((~previous[ID_COLUMN].isin(current[ID_COLUMN])).sum())
+    ident = current.columns[0]
+    left = 0 if previous is None else int((~previous[ident].isin(current[ident])).sum())
     return {**counts, "left": left}
 
 
@@ -315,9 +298,9 @@ def same_bands(a: pd.DataFrame, b: pd.DataFrame | None) -> bool:
     """True when two lists hold the same clients in the same bands."""
     if b is None or len(a) != len(b):
         return False
-    key = [ID_COLUMN, "risk_band"]
-    return a[key].sort_values(ID_COLUMN).values.tolist() == (
-        b[key].sort_values(ID_COLUMN).values.tolist()
+    key = [a.columns[0], "risk_band"]
+    return a[key].sort_values(key[0]).values.tolist() == (
+        b[key].sort_values(key[0]).values.tolist()
     )
 
 
@@ -380,10 +363,12 @@ def people_csv(table: pd.DataFrame) -> str:
 def read_people_csv(path) -> pd.DataFrame | None:
     """A risk list written by people_csv(), ids exactly as they were; None if missing."""
     try:
-        table = pd.read_csv(path, dtype={ID_COLUMN: str}, keep_default_na=False)
+        text = path.read() if hasattr(path, "read") else Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    for col in (ID_COLUMN, "risk_band", "top_reasons"):
+    ident = pd.read_csv(io.StringIO(text), nrows=0).columns[0]  # the client id comes first
+    table = pd.read_csv(io.StringIO(text), dtype={ident: str}, keep_default_na=False)
+    for col in (ident, "risk_band", "top_reasons"):
         if col in table.columns:
             table[col] = table[col].astype(str).map(unescape_cell)
     return table

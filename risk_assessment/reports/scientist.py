@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from risk_assessment.core.common import TARGET
-
 import pandas as pd
 
 from risk_assessment.deployment.versions import read_model_meta
@@ -23,10 +21,11 @@ def latest_labelled(
     rows, else the test data."""
     judged = (r for r in runs if r.get("batch_f1") is not None and r.get("batch_id"))
     for run in judged:
+        schema = config["schema"]
         rows = dataset.observations_frame(
-            store.batch_rows(config["output_folder_path"], run["batch_id"])
+            store.batch_rows(config["output_folder_path"], run["batch_id"], schema), schema
         )
-        rows = rows[rows[TARGET].notna()]
+        rows = rows[rows[schema.target.column].notna()]
         if len(rows):
             return f"the new rows of run {run['id']} ({len(rows):,} labelled)", rows
     return f"the test data ({len(test):,} rows)", test
@@ -46,8 +45,8 @@ def scientist_facts(
     on, rows = latest_labelled(config, runs, test)
     cut = float(getattr(model, "threshold", 0.5))
     return {
-        "effects": effects.effects(model, meta.get("profile") or {}, config["schema"].words),
-        "reliability": effects.reliability(model, rows),
+        "effects": effects.effects(model, meta.get("profile") or {}, config["schema"]),
+        "reliability": effects.reliability(model, rows, config["schema"]),
         "reliability_on": on,
         "label_free": effects.label_free_estimate(current.to_numpy(), cut),
         "cut": cut,

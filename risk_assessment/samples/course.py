@@ -24,9 +24,9 @@ import string
 from contextlib import closing
 from pathlib import Path
 
-from risk_assessment.core.common import COLUMNS
-
 import numpy as np
+
+from risk_assessment.core.columns import DEFAULT_SCHEMA
 
 SEED = 20261122
 # (folder, file, rows, regime). About 10,000 clients in all, the company's size.
@@ -105,7 +105,7 @@ def to_csv(ids: list[str], rows: np.ndarray) -> str:
     """CSV text with the schema's header, LF line ends."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(DEFAULT_SCHEMA.columns)
     for cid, row in zip(ids, rows.tolist(), strict=True):
         writer.writerow([cid, *row])
     return buf.getvalue()
@@ -143,7 +143,7 @@ def current_clients(files: dict[str, str], n: int, rng: np.random.Generator) -> 
     features = client_rows(n, "practice", rng)[:, :3]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(DEFAULT_SCHEMA.columns)
     for cid, row in zip(chosen, features.tolist(), strict=True):
         writer.writerow([cid, *row, ""])
     return buf.getvalue()

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
-from risk_assessment.schema.cells import (
+from risk_assessment.schema.cells import (  # noqa: F401 (dataset.MAX_INT stays importable)
     MAX_INT,
     MAX_TEXT_CHARS,
     feature_cells,
@@ -35,8 +35,7 @@ from risk_assessment.schema.cells import (
     value_cells,
 )
 
-MAX_ID_CHARS = MAX_TEXT_CHARS
-__all__ = ["MAX_INT", "MAX_ID_CHARS"]
+MAX_ID_CHARS = MAX_TEXT_CHARS  # a longer id is a wrong export, not a client
 
 
 def decode_text(source: str, raw: bytes) -> str:

@@ -38,7 +38,7 @@ def audit_page():
 def calls_page():
     """Contacted clients' exit rate against uncontacted ones of the same predicted risk."""
     model, _ = state().models.get()
-    found = stored_comparison(state().config["output_folder_path"], model)
+    found = stored_comparison(state().config["output_folder_path"], model, state().config["schema"])
     if request.args.get("format") == "json":
         return found
     return render_template("admin.html", calls=found)

@@ -211,7 +211,8 @@ def summarystats():
     """Mean, median and standard deviation of each feature of finaldata."""
     finaldata = state().finaldata
     data = finaldata.get()
-    summary = finaldata.get("summary", diagnostics.dataframe_summary)
+    schema = state().config["schema"]
+    summary = finaldata.get("summary", lambda d: diagnostics.dataframe_summary(d, schema))
     try:  # the counts the dashboard and the PDF show (reports/numbers.py)
         counts = dashboard.week(state())["numbers"]
     except ApiError:  # no model served yet: the list's counts do not exist

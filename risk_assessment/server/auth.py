@@ -190,7 +190,7 @@ def audit_client_view(response):
     """After a client's page or JSON was shown to someone signed in: an audit row."""
     who = principal()
     if who and who.via != "open" and response.status_code == 200:
-        if request.endpoint in ("dashboard.client_page", "dashboard.risk_client"):
+        if request.endpoint in ("readers.client_page", "dashboard.risk_client"):
             audit("client_viewed", (request.view_args or {}).get("corporation"))
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="risk"'

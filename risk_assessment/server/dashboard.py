@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-from risk_assessment.core.common import FEATURES, ID_COLUMN, METRIC_LABELS, RiskError
+from risk_assessment.core.common import METRIC_LABELS, RiskError
 
 import numpy as np
 import pandas as pd
 from flask import Blueprint, Response, render_template, request, send_file
 from werkzeug.exceptions import BadRequest, NotFound
 
+from risk_assessment.core.columns import check_model_schema
 from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
 from risk_assessment.reports import diagnostics, model_health, risk
 from risk_assessment.reports.week import week_facts
@@ -54,7 +55,8 @@ def observations(api: ApiState) -> pd.DataFrame:
 def client_observations(api: ApiState, corporation: str) -> pd.DataFrame:
     """The observations of one client, in arrival order (an index built once per file)."""
     data = observations(api)
-    index = api.observations.get("by_client", lambda d: d.groupby(ID_COLUMN, sort=False).indices)
+    ident = api.config["schema"].id
+    index = api.observations.get("by_client", lambda d: d.groupby(ident, sort=False).indices)
     return data.iloc[index.get(corporation, [])]
 
 
@@ -87,7 +89,7 @@ def risk_list(api: ApiState) -> RiskList:
     folder = config["output_model_path"]
 
     def compute(data: pd.DataFrame) -> pd.DataFrame:
-        return risk.served_risk_table(model, manifest, data, config["risk"])
+        return risk.served_risk_table(model, manifest, data, config["risk"], config["schema"])
 
     table = api.observations.get("risk", compute, manifest["model_sha256"])
     # the table (kept alive with the value, so its id is not reused) and the written lists
@@ -102,10 +104,11 @@ def prepared(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict, dic
     """The list with its changes and counts, and arrays for fast filters: lowercased ids,
     a mask per band and change, each client's position, and the row order of every sort."""
     listed, facts = risk.with_changes(table, folder)
-    ids = listed[ID_COLUMN].to_numpy(dtype=object)
+    ident = listed.columns[0]  # the risk table's first column is the client id
+    ids = listed[ident].to_numpy(dtype=object)
     rank = np.arange(len(listed))
     views = {
-        "ids": listed[ID_COLUMN].str.lower().to_numpy(dtype=object),
+        "ids": listed[ident].str.lower().to_numpy(dtype=object),
         "band": {b: (listed["risk_band"] == b).to_numpy() for b in risk.BANDS},
         "change": {c: (listed["change"] == c).to_numpy() for c in risk.CHANGES},
         "position": {c: i for i, c in enumerate(ids)},
@@ -164,8 +167,9 @@ def int_param(name: str, default: int, low: int, high: int) -> int:
 
 def csv_download(rows: pd.DataFrame, query: dict[str, Any]) -> Response:
     """The matching rows as a spreadsheet-safe CSV attachment."""
-    columns = [ID_COLUMN, "rank", "exit_probability", "risk_band", "change", "top_reasons"]
-    columns += [f"contribution_{f}" for f in FEATURES]
+    schema = state().config["schema"]
+    columns = [schema.id, "rank", "exit_probability", "risk_band", "change", "top_reasons"]
+    columns += [f"contribution_{f}" for f in schema.feature_names]
     parts = [query[k] for k in ("band", "change") if query[k]]
     name = "_".join(["risk", *parts] + (["search"] if query["q"] else [])) + ".csv"
     return Response(
@@ -194,8 +198,8 @@ def week(api: ApiState) -> dict[str, Any]:
 
 def scores_on_test_data(api: ApiState, model, sha: str) -> dict[str, Any]:
     """scores_with_interval() on the test data, cached per model and file version."""
-    score = model_health.scores_with_interval
-    return api.testdata.get("scores+interval", lambda d: score(model, d), sha)
+    score, schema = model_health.scores_with_interval, api.config["schema"]
+    return api.testdata.get("scores+interval", lambda d: score(model, d, schema), sha)
 
 
 def previous_scores(api: ApiState, versions: list[dict], live: str) -> dict | None:
@@ -207,7 +211,9 @@ def previous_scores(api: ApiState, versions: list[dict], live: str) -> dict | No
         model, _ = load_deployed_version(
             before["folder"], api.config["deployment"]["signing_key_path"]
         )
-    except RiskError:  # a damaged old version: show the rest
+        where = before["version"]
+        check_model_schema(read_model_meta(before["folder"]), api.config["schema"], where)
+    except RiskError:  # a damaged old version, or one of other columns: show the rest
         return None
     return {"version": before["version"], **scores_on_test_data(api, model, before["model_sha256"])}
 
@@ -222,7 +228,7 @@ def health_facts(api: ApiState, model, manifest: dict[str, Any]) -> dict[str, An
     judged_runs = [r for r in runs if model_health.judgeable(r, min_rows)]
     drift_runs = (r for r in judged_runs if isinstance(r.get("data_drift_psi"), dict))
     drift_run = next(drift_runs, None)
-    current = risk.current_clients(observations(api))
+    current = risk.current_clients(observations(api), config["schema"])
     return {
         "meta": meta,
         "scores": scores_on_test_data(api, model, manifest["model_sha256"]),
@@ -278,11 +284,20 @@ def page_rows(positions: np.ndarray, per_page: int) -> tuple[np.ndarray, int, in
 def records(rows: pd.DataFrame, api: ApiState) -> list[dict[str, Any]]:
     """Rows of the list as client_record()s."""
     top = api.config["risk"]["top_reasons"]
-    return [risk.client_record(r, top) for r in rows.to_dict(orient="records")]
+    schema = api.config["schema"]
+    return [risk.client_record(r, top, schema) for r in rows.to_dict(orient="records")]
 
 
 bp = Blueprint("dashboard", __name__)
 bp.add_app_template_filter(when)
+
+
+@bp.app_context_processor
+def schema_names() -> dict[str, Any]:
+    """The client id's column name, for the templates."""
+    return {"id_column": state().config["schema"].id}
+
+
 bp.add_app_template_filter(risk.percent, "percent")
 bp.add_app_template_global(link)
 bp.add_app_template_global(risk.CHANGES, "change_names")

@@ -239,8 +239,10 @@ def client_schema(schema: ColumnSchema) -> dict[str, Any]:
             "type": "array",
             "items": obj(
                 ["feature", "contribution"],
-                feature={"type": "string"},
+                feature={"type": "string", "enum": schema.feature_names},
+                label={"type": "string", "description": "the feature's plain words"},
                 contribution={"type": "number"},
+                text={"type": "string"},
             ),
         },
         contributions={"type": "object", "additionalProperties": {"type": "number"}},

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from risk_assessment.core.common import FEATURES, ID_COLUMN
-
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import NotFound
 
@@ -88,7 +86,7 @@ def version_ranks(api: ApiState) -> list[dict[str, Any]]:
                 "total": len(table),
                 "places": dict(
                     zip(
-                        table[ID_COLUMN],
+                        table[table.columns[0]],  # the client id
                         zip(table["rank"], table["risk_band"], strict=True),
                         strict=True,
                     )
@@ -110,7 +108,8 @@ def client_page(corporation: str):
     if history.empty:
         raise NotFound(f"corporation {corporation!r}: not a known client")
     model, _ = api.models.get()
-    history = history.assign(score=model.predict_proba(history[FEATURES].astype(float))[:, 1])
+    schema = api.config["schema"]
+    history = history.assign(score=model.predict_proba(history[schema.feature_names])[:, 1])
     arrived = lookups.observation_sources(api.config["output_folder_path"], corporation)
     position = views["position"].get(corporation)
     return render_template(
@@ -120,8 +119,8 @@ def client_page(corporation: str):
         client=None if position is None else records(listed.iloc[[position]], api)[0],
         total=facts["total"],
         history=[{**o, **arrived.get(o["seq"], {})} for o in history.to_dict(orient="records")],
-        features=FEATURES,
-        labels={f: api.config["schema"].words(f) for f in FEATURES},
+        features=schema.feature_names,
+        labels={f: schema.words(f) for f in schema.feature_names},
         versions=version_ranks(api),
     )
 

@@ -85,8 +85,10 @@ class IngestionResult:
     def new_rows(self) -> pd.DataFrame:
         """Every row read in this ingestion (before the store drops exact repeats)."""
         frames = [f.data for f in self.ingested if f.data is not None]
-        empty = pd.DataFrame(columns=self.schema.columns)
-        return pd.concat(frames, ignore_index=True) if frames else empty
+        rows = pd.concat(frames, ignore_index=True) if frames else None
+        rows = pd.DataFrame(columns=self.schema.columns) if rows is None else rows
+        rows.attrs = {"target": self.schema.target.column}
+        return rows
 
 
 def source_entry(name: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -254,25 +256,35 @@ def finish_database(
 # ---- storing ------------------------------------------------------------------------------------
 
 
+def column_values(values: pd.Series, kind: str) -> list:
+    """A typed column as Python values for the store: int, float or text, None missing
+    (numpy's tolist() converts a whole column at once)."""
+    missing = values.isna().to_numpy()
+    if kind in ("integer", "boolean"):
+        out = values.fillna(0).to_numpy(dtype="int64").tolist()
+    elif kind == "number":
+        out = values.to_numpy(dtype=float).tolist()
+    else:
+        out = values.tolist()
+    if missing.any():
+        out = [None if m else v for v, m in zip(out, missing.tolist(), strict=True)]
+    return out
+
+
 def row_tuples(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
     """A clean frame's rows as tuples of the schema's columns for the store (the target 1/0
     or None when unlabelled): integers and booleans as int, numbers as float, categories
     as text, missing as None."""
     if data is None:
         return []
-    target = [None if pd.isna(v) else int(v) for v in data[schema.target.column]]
-    ids = data[schema.id].astype(str).tolist()
-    columns = []
+    columns = [data[schema.id].astype(str).tolist()]
     for name in stored_names(schema):
         kind = schema.feature(name).type if name in schema.feature_names else "number"
-        values = data[name] if name in data else pd.Series(None, index=data.index, dtype=object)
-        if kind in ("integer", "boolean"):
-            values = values.astype("Int64").astype(object)
-        elif kind == "number":
-            values = values.astype(float).astype(object)
-        columns.append(values.where(values.notna(), None).tolist())
+        values = data[name] if name in data else pd.Series(None, index=data.index, dtype=float)
+        columns.append(column_values(values, kind))
     n = len(schema.features)
-    return list(zip(ids, *columns[:n], target, *columns[n:], strict=True))
+    target = column_values(data[schema.target.column], "integer")
+    return list(zip(*columns[: n + 1], target, *columns[n + 1 :], strict=True))
 
 
 class Stored(NamedTuple):

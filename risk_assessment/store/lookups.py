@@ -11,8 +11,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import ID_COLUMN
-
 from risk_assessment.store.records import open_store, ready
 
 
@@ -24,7 +22,7 @@ def observation_sources(folder: Path, client: str) -> dict[int, dict[str, Any]]:
     sql = (
         "SELECT o.seq, s.name, b.created_at FROM observations o "
         "JOIN sources s ON o.source_id = s.id LEFT JOIN batches b ON s.batch_id = b.id "
-        f"WHERE o.{ID_COLUMN} = ? ORDER BY o.seq"
+        "WHERE o.corporation = ? ORDER BY o.seq"  # the store's id column, whatever the schema
     )
     with closing(open_store(folder)) as db:
         rows = db.execute(sql, (client,)).fetchall()

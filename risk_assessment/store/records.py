@@ -171,16 +171,17 @@ def batch_sources(folder: Where, batch: int) -> list[dict[str, Any]]:
 def observation_rows(
     folder: Where, sql: str, params: tuple = (), schema: ColumnSchema = DEFAULT_SCHEMA
 ) -> list[tuple]:
-    """(seq, *the schema's columns) rows of a query over observations `o` (and sources
-    `s`), only rows the schema can read; [] before the first ingestion. sql starts with
-    FROM and has a WHERE clause."""
+    """(seq, *the schema's columns) of a query (FROM ... WHERE ...) over observations `o`
+    (and sources `s`), only rows the schema can read; [] before the first ingestion."""
     if not ready(folder):
         return []
     with connection(folder) as db:
-        where = f" AND {usable_sql(db, schema)}"
         head, _, order = sql.partition(" ORDER BY ")
-        query = f"SELECT {select_columns(db, schema)} {head}{where} ORDER BY {order}"
-        return [tuple(r) for r in db.execute(query, params)]
+        query = f"SELECT {select_columns(db, schema)} {head} AND {usable_sql(db, schema)}"
+        query += f" ORDER BY {order}"
+        cursor = db.cursor()
+        cursor.row_factory = None  # plain tuples: much faster for 1,000,000 rows
+        return cursor.execute(query, params).fetchall()
 
 
 def unusable_rows(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> int:

@@ -8,19 +8,17 @@ import warnings
 import pandas as pd
 import pytest
 
-from risk_assessment.core.common import (
-    FEATURES,
-    SCORE_FILE,
-    SCORES_JSON,
-    TARGET,
-    DataError,
-    ModelError,
-    sha256_file,
-)
+from risk_assessment.core.common import SCORE_FILE, SCORES_JSON, DataError, ModelError, sha256_file
 from risk_assessment.modelling import scoring, training
 from risk_assessment.schema import dataset
 from risk_assessment.sources import ingestion
-from tests.conftest import run_script, small_rows, write_csv
+from tests.conftest import (  # the default schema's columns
+    FEATURES,
+    TARGET,
+    run_script,
+    small_rows,
+    write_csv,
+)
 
 
 @pytest.fixture

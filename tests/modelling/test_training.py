@@ -9,11 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_assessment.core.common import FEATURES, MODEL_FILE, MODEL_META, ModelError, sha256_file
+from risk_assessment.core.common import MODEL_FILE, MODEL_META, ModelError, sha256_file
 from risk_assessment.core.settings import DEFAULTS
 from risk_assessment.modelling import training
 from risk_assessment.sources import ingestion
-from tests.conftest import run_script, small_rows, write_csv
+from tests.conftest import (
+    FEATURES,  # the default schema's columns
+    run_script,
+    small_rows,
+    write_csv,
+)
 
 
 def features(*rows: list[int]) -> pd.DataFrame:
@@ -69,13 +74,17 @@ def test_model_learns_the_signal(config):
 
 
 def test_pipeline_steps_follow_the_config(config):
-    """transform and scale_features choose the pipeline's steps (passthrough when off)."""
+    """transform and scale_features choose the counts' steps in the ColumnTransformer
+    (passthrough when off)."""
     plain = training.build_model({**config["training"], "scale_features": False}, "raw")
     logged = training.build_model(config["training"], "log")
-    assert [name for name, _ in plain.steps] == ["transform", "scale", "model"]
-    assert plain.named_steps["transform"] == plain.named_steps["scale"] == "passthrough"
-    assert type(logged.named_steps["transform"]).__name__ == "FunctionTransformer"
-    assert type(logged.named_steps["scale"]).__name__ == "StandardScaler"
+    assert [name for name, _ in plain.steps] == ["columns", "model"]
+    counts = dict((n, s) for n, s, _ in plain.named_steps["columns"].transformers)["counts"]
+    assert [name for name, _ in counts.steps] == ["transform", "scale"]
+    assert counts.named_steps["transform"] == counts.named_steps["scale"] == "passthrough"
+    counts = dict((n, s) for n, s, _ in logged.named_steps["columns"].transformers)["counts"]
+    assert type(counts.named_steps["transform"]).__name__ == "FunctionTransformer"
+    assert type(counts.named_steps["scale"]).__name__ == "StandardScaler"
 
 
 def known_world(n: int, seed: int, log_linear: bool) -> pd.DataFrame:

@@ -9,10 +9,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from risk_assessment.core.common import FEATURES
 from risk_assessment.modelling.training import feature_profile
 from risk_assessment.monitoring import statistics as m
 from risk_assessment.reports import diagnostics
+from tests.conftest import FEATURES  # the default schema's columns
 
 OLD = (-1.0, np.array([-1.5, 0.5, -0.8]))  # intercept, coefficients on standardized logs
 NEW = (-0.8, np.array([0.6, -1.5, 1.2]))  # concept drift: another relationship

@@ -18,7 +18,6 @@ import pytest
 from sklearn.metrics import f1_score
 
 from risk_assessment.core.common import (
-    FEATURES,
     FINALDATA,
     INGESTION_RECORD,
     MODEL_FILE,
@@ -35,6 +34,7 @@ from risk_assessment.reports import diagnostics
 from risk_assessment.server.app import create_app
 from risk_assessment.store import records as store
 from tests.conftest import (
+    FEATURES,  # the default schema's columns
     ROOT,
     configure,
     copy_shipped,

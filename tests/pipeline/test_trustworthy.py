@@ -64,7 +64,8 @@ def observations(config: dict) -> list[dict]:
             "SELECT o.*, s.kind, s.name AS source FROM observations o "
             "JOIN sources s ON o.source_id = s.id ORDER BY o.seq"
         )
-        return [dict(r) for r in rows]
+        # the schema's columns are stored as "v:<name>" (docs/design.md)
+        return [{k.removeprefix("v:"): v for k, v in dict(r).items()} for r in rows]
 
 
 def batches(config: dict) -> list[dict]:

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from risk_assessment.core.columns import parse_schema
-from risk_assessment.core.common import ID_COLUMN
 from risk_assessment.reports import calls
+from tests.conftest import ID_COLUMN  # the default schema's id
 
 
 def listed(previous: list[float] | None = None) -> pd.DataFrame:

@@ -13,12 +13,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_assessment.core.common import FEATURES, ID_COLUMN, INGESTION_RECORD, MODEL_META, DataError
+from risk_assessment.core.common import INGESTION_RECORD, MODEL_META, DataError
 from risk_assessment.deployment import versions as deployment
 from risk_assessment.modelling import scoring, training
 from risk_assessment.reports import diagnostics
 from risk_assessment.sources import ingestion
-from tests.conftest import run_script, small_rows, write_csv
+from tests.conftest import (  # the default schema's columns
+    FEATURES,
+    ID_COLUMN,
+    run_script,
+    small_rows,
+    write_csv,
+)
 
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 

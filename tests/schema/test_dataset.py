@@ -6,9 +6,17 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from risk_assessment.core.common import COLUMNS, FEATURES, ID_COLUMN, TARGET, DataError
+from risk_assessment.core.common import DataError
 from risk_assessment.schema import dataset
-from tests.conftest import HEADER, small_rows, write_csv
+from tests.conftest import (  # the default schema's columns
+    COLUMNS,
+    FEATURES,
+    HEADER,
+    ID_COLUMN,
+    TARGET,
+    small_rows,
+    write_csv,
+)
 
 
 def raw(*rows: tuple, header: str = HEADER) -> pd.DataFrame:

@@ -9,10 +9,16 @@ import json
 
 import pytest
 
-from risk_assessment.core.common import FEATURES, ID_COLUMN, MODEL_SKOPS, SCORE_FILE
+from risk_assessment.core.common import MODEL_SKOPS, SCORE_FILE
 from risk_assessment.server import app as api
 from risk_assessment.sources import ingestion
-from tests.conftest import deploy_workspace, small_rows, write_csv
+from tests.conftest import (  # the default schema's columns
+    FEATURES,
+    ID_COLUMN,
+    deploy_workspace,
+    small_rows,
+    write_csv,
+)
 
 TESTDATA = "testdata/testdata.csv"
 SPLIT_ROWS = [[5, 100, 10], [200, 4000, 12]]

@@ -11,7 +11,6 @@ import sys
 import pandas as pd
 import pytest
 
-from risk_assessment.core.common import FEATURES, ID_COLUMN
 from risk_assessment.deployment.versions import load_deployed
 from risk_assessment.modelling.scoring import score_model
 from risk_assessment.reports import model_health, reporting, risk
@@ -20,7 +19,14 @@ from risk_assessment.server import app as api
 from risk_assessment.server import dashboard as dash
 from risk_assessment.sources import ingestion
 from risk_assessment.store import records as store
-from tests.conftest import ROOT, deploy_workspace, small_rows, write_csv
+from tests.conftest import (  # the default schema's columns
+    FEATURES,
+    ID_COLUMN,
+    ROOT,
+    deploy_workspace,
+    small_rows,
+    write_csv,
+)
 from tests.reports.test_risk import CURRENT, FORMULA_ROWS, RISKY
 
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from risk_assessment.core.common import FEATURES, ID_COLUMN
+from tests.conftest import FEATURES, ID_COLUMN  # the default schema's columns
 
 ROWS = [[5, 100, 10], [200, 4000, 12], [7, 90, 11]]
 RECORDS = [dict(zip(FEATURES, r, strict=True)) for r in ROWS]

@@ -9,13 +9,17 @@ import json
 import pandas as pd
 import pytest
 
-from risk_assessment.core.common import ID_COLUMN
 from risk_assessment.core.settings import load_config
 from risk_assessment.pipeline.run import run_once
 from risk_assessment.reports import reporting
 from risk_assessment.server.app import create_app
 from risk_assessment.sources import ingestion
-from tests.conftest import deploy_workspace, small_rows, write_csv
+from tests.conftest import (
+    ID_COLUMN,  # the default schema's id
+    deploy_workspace,
+    small_rows,
+    write_csv,
+)
 from tests.reports.test_risk import CURRENT, RISKY
 
 

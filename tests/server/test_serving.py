@@ -15,10 +15,13 @@ from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from risk_assessment.core.common import FEATURES
 from risk_assessment.server.protocol import ApiError
 from risk_assessment.server.serving import numpy_twin, predict
-from tests.conftest import small_rows, write_csv
+from tests.conftest import (
+    FEATURES,  # the default schema's columns
+    small_rows,
+    write_csv,
+)
 
 SECRET = "SECRET-MARKER-7f3a"
 

@@ -11,10 +11,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from risk_assessment.core.common import COLUMNS, FINALDATA, INGESTED_FILES, INGESTION_RECORD
+from risk_assessment.core.common import FINALDATA, INGESTED_FILES, INGESTION_RECORD
 from risk_assessment.core.settings import load_config
 from risk_assessment.sources import ingestion
-from tests.conftest import HEADER, run_script, small_rows, write_csv
+from tests.conftest import (
+    COLUMNS,  # the default schema's columns
+    HEADER,
+    run_script,
+    small_rows,
+    write_csv,
+)
 
 OUTPUTS = [FINALDATA, INGESTED_FILES, INGESTION_RECORD]
 ENTRY_KEYS = {

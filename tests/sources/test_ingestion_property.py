@@ -16,12 +16,17 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from risk_assessment.core.common import COLUMNS, FINALDATA
+from risk_assessment.core.common import FINALDATA
 from risk_assessment.core.settings import load_config
 from risk_assessment.schema import dataset
 from risk_assessment.sources import ingestion
 from risk_assessment.store import records as store
-from tests.conftest import HEADER, small_rows, write_csv
+from tests.conftest import (
+    COLUMNS,  # the default schema's columns
+    HEADER,
+    small_rows,
+    write_csv,
+)
 
 CELLS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),

@@ -1,0 +1,138 @@
+"""The model's input step: a ColumnTransformer built from the schema, and the map from its
+output columns back to the schema's features (for the risk list's reasons).
+
+Groups, each of the features in declared order (selected by position, so a numeric schema's
+model also takes a plain float matrix, the server's fast path):
+- counts: integer/number features with min >= 0. Heavy-tailed (activity, seats, spend):
+  `transform` "log" applies log1p, then StandardScaler. log1p keeps the course's model
+  exactly as before and was chosen by cross-validated log-loss against "raw" (training's
+  transform selection, measured per training run and recorded in the metadata).
+- signed: integer/number features that may be negative (NPS): arcsinh instead of log1p
+  (the same log-like squashing of tails, defined for every real), then StandardScaler.
+  QuantileTransformer would cope with tails too, but its 1,000 quantiles per feature make
+  the model file large and its reasons harder to read; a monotone squash keeps "above /
+  below average" meaningful.
+- flags: booleans, as 0/1 (not scaled).
+- categories: one-hot, a level never seen in training scored as none of them (ignored).
+Missing values (features with "required": false) are imputed from the training data:
+numbers by the median, booleans by the most frequent value, categories as their own
+`missing` level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from risk_assessment.core.columns import ColumnSchema, Feature
+
+MISSING_LEVEL = "missing"
+
+
+def numeric_steps(func, transform: str, scale: bool, missing: bool) -> Pipeline:
+    """Impute (when values may be missing), squash the tails (log), scale."""
+    steps: list[tuple[str, Any]] = []
+    if missing:
+        steps.append(("impute", SimpleImputer(strategy="median")))
+    squash = FunctionTransformer(func, feature_names_out="one-to-one")
+    steps.append(("transform", squash if transform == "log" else "passthrough"))
+    steps.append(("scale", StandardScaler() if scale else "passthrough"))
+    return Pipeline(steps)
+
+
+def groups(schema: ColumnSchema) -> dict[str, list[int]]:
+    """The features' positions per group (counts, signed, flags, categories)."""
+    out: dict[str, list[int]] = {"counts": [], "signed": [], "flags": [], "categories": []}
+    for i, f in enumerate(schema.features):
+        if f.numeric:
+            out["counts" if f.min is not None and f.min >= 0 else "signed"].append(i)
+        else:
+            out["flags" if f.type == "boolean" else "categories"].append(i)
+    return {name: cols for name, cols in out.items() if cols}
+
+
+def column_transformer(schema: ColumnSchema, transform: str, scale: bool) -> ColumnTransformer:
+    """The schema's input step (see the module docstring)."""
+    features = schema.features
+
+    def missing(cols: list[int]) -> bool:
+        return any(not features[i].required for i in cols)
+
+    parts = []
+    for name, cols in groups(schema).items():
+        if name in ("counts", "signed"):
+            func = np.log1p if name == "counts" else np.arcsinh
+            step: Any = numeric_steps(func, transform, scale, missing(cols))
+        elif name == "flags":
+            impute = SimpleImputer(strategy="most_frequent")
+            step = Pipeline([("impute", impute)]) if missing(cols) else "passthrough"
+        else:
+            fill = SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL)
+            onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+            step = Pipeline([("impute", fill), ("onehot", onehot)])
+        parts.append((name, step, cols))
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0)
+
+
+def output_features(columns: ColumnTransformer, schema: ColumnSchema) -> list[int]:
+    """Per output column of a fitted ColumnTransformer: the position of its feature."""
+    owner: list[int] = []
+    for name, step, cols in columns.transformers_:
+        if name == "remainder":
+            continue
+        if name != "categories":
+            owner += list(cols)
+            continue
+        onehot = step.named_steps["onehot"]
+        for col, levels in zip(cols, onehot.categories_, strict=True):
+            owner += [col] * len(levels)
+    return owner
+
+
+def output_levels(columns: ColumnTransformer) -> list[Any]:
+    """Per output column: its category level (None for a numeric or boolean column)."""
+    levels: list[Any] = []
+    for name, step, cols in columns.transformers_:
+        if name == "remainder":
+            continue
+        if name != "categories":
+            levels += [None] * len(cols)
+            continue
+        for found in step.named_steps["onehot"].categories_:
+            levels += list(found)
+    return levels
+
+
+def reference_point(pipe: Pipeline, X) -> list[float] | None:
+    """The mean of the training data in the classifier's input space: the 'average
+    client' the risk list's contributions are measured from (None for other models)."""
+    head = pipe[:-1]
+    if not isinstance(head[0], ColumnTransformer):
+        return None
+    return np.asarray(head.transform(X), dtype=float).mean(axis=0).round(10).tolist()
+
+
+def feature_words(feature: Feature, value: Any) -> str:
+    """'industry is retail', 'auto renew is yes': a category or boolean value in words."""
+    if feature.type == "boolean":
+        return f"{feature.words} is {'yes' if value == 1 else 'no'}"
+    return f"{feature.words} is {value if isinstance(value, str) else MISSING_LEVEL}"
+
+
+MLFLOW_TYPES = {"integer": "long", "number": "double", "category": "string", "boolean": "boolean"}
+
+
+def mlflow_signature(schema: ColumnSchema) -> dict[str, Any]:
+    """The model's MLflow signature (as an MLmodel file's `signature`), from the schema:
+    one column spec per feature with its type and whether it may be missing; the output
+    a 0/1 per row."""
+    inputs = [
+        {"type": MLFLOW_TYPES[f.type], "name": f.name, "required": f.required}
+        for f in schema.features
+    ]
+    return {"inputs": inputs, "outputs": [{"type": "long", "required": True}]}
