@@ -48,6 +48,7 @@ from risk_assessment.modelling.features import (
     reference_point,
 )
 from risk_assessment.monitoring.statistics import best_threshold, f1_at, row_logloss
+from risk_assessment.monitoring.typed_drift import profile_by_type
 from risk_assessment.schema.dataset import load_dataset
 from risk_assessment.store import accounts
 from risk_assessment.store import records as store
@@ -263,6 +264,7 @@ def model_metadata(
         "seconds": round(seconds, 4),
         "versions": library_versions(),
         "profile": feature_profile(data, schema),
+        "typed_profile": profile_by_type(data, schema),  # data drift by feature type
         "settings": recorded_settings(config),
     }
 

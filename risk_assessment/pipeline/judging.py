@@ -142,38 +142,69 @@ def batch_findings(config: dict[str, Any], frame, labelled, model, manifest) -> 
 
 
 def data_verdict(config: dict[str, Any], frame, manifest) -> Finding | None:
-    """Each feature of the batch against the model's training bins: chi-square (Holm) for
-    the verdict, PSI beside it; a verdict needs model_drift.min_batch_rows rows."""
+    """Each feature of the batch against the model's training data, by type (numbers:
+    chi-square on the training deciles; categories and booleans: their level counts, new
+    levels named; optional features: the share missing), Holm across features, PSI
+    beside it as a size; a verdict needs model_drift.min_batch_rows rows. A model saved
+    before the typed profile existed is judged on its numeric bins as before."""
     from risk_assessment.deployment.versions import read_model_meta
-    from risk_assessment.monitoring import statistics as monitoring
 
     meta = read_model_meta(manifest["folder"])
-    profile = meta.get("profile")
-    if not profile or frame.empty:
+    profile, typed = meta.get("profile"), meta.get("typed_profile")
+    if not (profile or typed) or frame.empty:
         return None
-    drift = monitoring.data_drift_verdict(profile, frame, 0.05, meta.get("rows"))
     judged = len(frame) >= max(config["model_drift"]["min_batch_rows"], 1)
+    drift, texts, effect, state = (
+        typed_drift(config, typed, frame) if typed else numeric_drift(profile, frame, meta)
+    )
     fields = {
         "data_drift": drift.verdict if judged else None,
-        "data_drift_share": sum(f.drift for f in drift.features) / len(drift.features),
+        "data_drift_share": sum(f.drift for f in drift.features) / max(len(drift.features), 1),
         "data_drift_psi": {f.feature: f.psi for f in drift.features},
-        "data_drift_shares": bin_shares(profile, frame),
+        "data_drift_shares": bin_shares(profile or {}, frame),
     }
     numbers = {
         f.feature: {
             "psi": f.psi,
             "p_adjusted": f.p_adjusted,
             "drift": f.drift,
-            "cohens_w": f.chi_square.effect,
+            "cohens_w": effect[f.feature],
         }
         for f in drift.features
     }
+    state = state if judged else "not judged (batch too small)"
+    reason = f"data drift on {len(frame)} rows: {state} ({'; '.join(texts)})"
+    return Finding(fields, {"data": numbers}, reason)
+
+
+def typed_drift(config: dict[str, Any], typed: dict[str, Any], frame) -> tuple:
+    """(drift, texts, effect per feature, state) by feature type (monitoring/typed_drift)."""
+    from risk_assessment.monitoring.typed_drift import drift_by_type
+
+    drift = drift_by_type(typed, frame, config["schema"], 0.05)
+    state = f"drift in {', '.join(drift.drifted)}" if drift.verdict else "none"
+    effect = {f.feature: f.test.effect for f in drift.features}
+    return drift, [typed_text(f) for f in drift.features], effect, state
+
+
+def numeric_drift(profile: dict[str, Any], frame, meta: dict[str, Any]) -> tuple:
+    """The same, for a model saved before the typed profile: its numeric deciles only."""
+    from risk_assessment.monitoring import statistics as monitoring
+
+    drift = monitoring.data_drift_verdict(profile, frame, 0.05, meta.get("rows"))
     texts = [
         f"{f.feature} PSI {f.psi:.3f}, chi-square p {f.p_adjusted:.3g}" for f in drift.features
     ]
-    state = ("drift" if drift.verdict else "none") if judged else "not judged (batch too small)"
-    reason = f"data drift on {len(frame)} rows: {state} ({'; '.join(texts)})"
-    return Finding(fields, {"data": numbers}, reason)
+    effect = {f.feature: f.chi_square.effect for f in drift.features}
+    return drift, texts, effect, "drift" if drift.verdict else "none"
+
+
+def typed_text(f) -> str:
+    """'lastmonth_activity PSI 0.142, chi-square p 1.19e-38' for a number (as before); the
+    feature's words, its largest level shift and new levels for a category or boolean."""
+    if f.type in ("integer", "number") and not f.missing:
+        return f"{f.feature} PSI {f.psi:.3f}, chi-square p {f.p_adjusted:.3g}"
+    return f.text()
 
 
 def bin_shares(profile: dict[str, Any], frame) -> dict[str, list[float]]:

@@ -70,18 +70,19 @@ def call_change(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def call_records(chosen: pd.DataFrame, top: int) -> list[dict[str, Any]]:
+def call_records(chosen: pd.DataFrame, top: int, schema) -> list[dict[str, Any]]:
     """The calls as JSON: the client record (reasons, contributions) plus call, previous
     rank, whether it was on the last list, and the change in words."""
     out = []
     for row in chosen.to_dict(orient="records"):
-        record = {"call": int(row["call"]), **risk.client_record(row, top)}
+        record = {"call": int(row["call"]), **risk.client_record(row, top, schema)}
         before = row.get("previous_rank")
         record["previous_rank"] = None if before is None or before != before else int(before)
         record["on_last_list"] = row.get("on_last_list")
         record["change_text"] = call_change(row)
         if "value_at_risk" in row:
             record["value_at_risk"] = float(row["value_at_risk"])
+        record["owner"] = row.get("owner")  # who has the call (None: nobody yet)
         out.append(record)
     return out
 

@@ -269,7 +269,7 @@ def reader_facts(config: dict[str, Any], model, manifest: dict[str, Any], runs: 
     """What each reader sees first: the risk list with its changes (risk), the band and
     change counts (list), this week's calls and plain words (week), the columns' words."""
     seen = observations(config)
-    ranked = served_risk_table(model, manifest, seen, config["risk"])
+    ranked = served_risk_table(model, manifest, seen, config["risk"], config["schema"])
     table, changes = with_changes(ranked, config["output_model_path"])
     return {
         "risk": table,

@@ -13,8 +13,10 @@ from risk_assessment.core.common import RiskError
 
 import pandas as pd
 
+from risk_assessment.access import worklist
 from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
 from risk_assessment.reports import calls, effects, model_health, numbers, plain, risk
+from risk_assessment.store import accounts
 
 
 def previous_list(
@@ -30,7 +32,9 @@ def previous_list(
         model, _ = load_deployed_version(before["folder"], config["deployment"]["signing_key_path"])
     except RiskError:
         return None
-    old = risk.served_risk_table(model, {"folder": before["folder"]}, data, config["risk"])
+    old = risk.served_risk_table(
+        model, {"folder": before["folder"]}, data, config["risk"], config["schema"]
+    )
     return before["version"], old
 
 
@@ -56,6 +60,19 @@ def model_move(
     }
 
 
+def open_to_call(config: dict[str, Any], listed: pd.DataFrame) -> pd.DataFrame:
+    """The list without the clients contacted within risk.recontact_days, each with the
+    owner of its call (access/worklist.py's rule on the store's contacts)."""
+    latest = accounts.latest_contacts(config["output_folder_path"])
+    if not latest:
+        return listed.assign(owner=None)
+    ids = listed[listed.columns[0]].astype(str)
+    still = worklist.open_calls(ids, latest, float(config["risk"]["recontact_days"]))
+    owners = {c["corporation"]: c["owner"] for c in still}
+    kept = listed[ids.isin(owners)]
+    return kept.assign(owner=kept[kept.columns[0]].astype(str).map(owners))
+
+
 def week_facts(
     config: dict[str, Any],
     listed: pd.DataFrame,
@@ -70,14 +87,14 @@ def week_facts(
     """
     per_week = config["risk"]["calls_per_week"]
     value = calls.value_column(listed, config.get("schema"))
-    chosen = calls.call_list(listed, per_week, value)
+    chosen = calls.call_list(open_to_call(config, listed), per_week, value)
     move = model_move(config, listed, manifest, data, runs)
     meta = read_model_meta(manifest["folder"])
     exits = plain.expected_exits(listed["exit_probability"].to_numpy())
     calls_exits = plain.expected_exits(chosen["exit_probability"].to_numpy())
     return {
         "calls": chosen,
-        "records": calls.call_records(chosen, config["risk"]["top_reasons"]),
+        "records": calls.call_records(chosen, config["risk"]["top_reasons"], config["schema"]),
         "per_week": per_week,
         "ordered_by": f"value at risk ({value})" if value else "exit probability",
         "move": move,
@@ -106,6 +123,8 @@ def version_lists(
             model, _ = load_deployed_version(v["folder"], key_file)
         except RiskError:
             continue
-        table = risk.served_risk_table(model, {"folder": v["folder"]}, data, config["risk"])
+        table = risk.served_risk_table(
+            model, {"folder": v["folder"]}, data, config["risk"], config["schema"]
+        )
         out.append((v["version"], table))
     return out

@@ -157,7 +157,9 @@ def max_request_rows() -> int:
 def scores_for(api: ApiState) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metrics on the test data, manifest) of the model being served, memoized."""
     model, manifest = api.models.get()
-    scores = api.testdata.get("scores", lambda d: score_model(model, d), manifest["model_sha256"])
+    scores = api.testdata.get(
+        "scores", lambda d: score_model(model, d, api.config["schema"]), manifest["model_sha256"]
+    )
     return scores, manifest
 
 

@@ -32,6 +32,7 @@ from risk_assessment.deployment.versions import load_deployed_version, read_mode
 from risk_assessment.reports import diagnostics, model_health, risk
 from risk_assessment.reports.week import week_facts
 from risk_assessment.server.serving import ApiState, stamp, state
+from risk_assessment.store import accounts
 from risk_assessment.store import records as store
 
 PAGE_ROWS = 25  # clients per dashboard page
@@ -184,7 +185,8 @@ def week(api: ApiState) -> dict[str, Any]:
     per list, run and deployment."""
     listed, manifest, _, _ = risk_list(api)
     prod = api.config["prod_deployment_path"]
-    key = (id(listed), runs_stamp(api.config), stamp(prod / "versions"))
+    contacted = accounts.last_contact_id(api.config["output_folder_path"])  # the worklist
+    key = (id(listed), runs_stamp(api.config), stamp(prod / "versions"), contacted)
 
     def compute() -> tuple[dict[str, Any], pd.DataFrame]:  # the list kept alive with it
         runs = model_health.run_history(api.config, 50)
@@ -295,7 +297,8 @@ bp.add_app_template_filter(when)
 @bp.app_context_processor
 def schema_names() -> dict[str, Any]:
     """The client id's column name, for the templates."""
-    return {"id_column": state().config["schema"].id}
+    config = state().config
+    return {"id_column": config["schema"].id, "recontact_days": config["risk"]["recontact_days"]}
 
 
 bp.add_app_template_filter(risk.percent, "percent")

@@ -18,6 +18,7 @@ from werkzeug.exceptions import NotFound
 from risk_assessment.reports import calls, effects, model_health, numbers, plain, text
 from risk_assessment.reports.scientist import scientist_facts
 from risk_assessment.reports.week import version_lists
+from risk_assessment.server.auth import principal
 from risk_assessment.server.dashboard import (
     client_observations,
     health,
@@ -59,13 +60,19 @@ def calls_endpoint():
             mimetype="text/csv",
             headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
         )
+    records = calls.call_records(
+        facts["calls"], api.config["risk"]["top_reasons"], api.config["schema"]
+    )
+    if request.args.get("mine"):  # a manager's own list: their calls and the unowned ones
+        me = principal()
+        records = [r for r in records if r["owner"] in (None, me and me.name)]
     return {
         "model_version": manifest["version"],
         "calls_per_week": facts["per_week"],
         "ordered_by": facts["ordered_by"],
         "current_clients": facts["exits"]["clients"],
         "model_change": facts["model_change"] or None,
-        "calls": calls.call_records(facts["calls"], api.config["risk"]["top_reasons"]),
+        "calls": records,
     }
 
 

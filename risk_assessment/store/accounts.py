@@ -182,6 +182,12 @@ def contacts_of(folder: Path, corporation: str) -> list[dict[str, Any]]:
     return read_rows(folder, sql, (corporation,))
 
 
+def last_contact_id(folder: Path) -> int:
+    """The id of the newest contact (0 before any): changes whenever one is recorded."""
+    rows = read_rows(folder, "SELECT COALESCE(MAX(id), 0) AS id FROM contacts")
+    return int(rows[0]["id"]) if rows else 0
+
+
 def latest_contacts(folder: Path) -> dict[str, dict[str, Any]]:
     """Each contacted client's latest contact, by client id."""
     sql = (
