@@ -29,10 +29,11 @@ def why(row: dict[str, Any], most: int | None) -> str:
 def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_blocks.styles()
     """The first n calls of the week (all with None) with their change and reasons."""
     chosen = week["calls"] if n is None else week["calls"].head(n)
+    ident = chosen.columns[1]  # call, then the risk list's client id
     rows = [["call", "client", "exit risk", "band", "since the last list", "why"]] + [
         [
             r["call"],
-            next(iter(r.values())),  # the client id: the risk table's first column
+            r[ident],
             risk.percent(r["exit_probability"]),
             r["risk_band"],
             Paragraph(calls.call_change(r), st["cell"]),

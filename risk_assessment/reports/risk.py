@@ -200,6 +200,10 @@ def risk_table(
     table["own_change"] = (
         own_changes(model, data, clients, profile, contrib, schema, reference) if len(X) else ""
     )
+    if schema.value and schema.value in clients:  # what the client is worth, and at risk
+        worth = pd.to_numeric(clients[schema.value], errors="coerce").to_numpy(dtype=float)
+        table[schema.value] = worth
+        table["value_at_risk"] = (proba * worth).round(2)
     table = table.sort_values(["exit_probability", ident], ascending=[False, True])
     table["rank"] = np.arange(1, len(table) + 1)
     first = [ident, *LIST_COLUMNS]
@@ -241,6 +245,8 @@ def client_record(
         "contributions": contrib,
     }
     record["own_change"] = [t for t in str(row.get("own_change") or "").split("; ") if t]
+    if row.get("value_at_risk") is not None and row["value_at_risk"] == row["value_at_risk"]:
+        record["value_at_risk"] = float(row["value_at_risk"])  # probability x value
     if "change" in row:
         record["change"] = row["change"] or None
     return record

@@ -71,11 +71,25 @@ def list_text(facts: dict[str, Any]) -> str:
         f"{lst['total']} current clients: <b>{b['high']} high</b>, {b['medium']} medium, "
         f"{b['low']} low risk."
     )
+    text += value_text(facts.get("risk"), facts.get("words"))
     if not lst["has_baseline"]:
         return text + " This is the first list: nothing to compare with yet."
     return text + (
         f" Since the previous list: {c['new_high']} new in high, {c['up']} moved up, "
         f"{c['down']} moved down, {c['left']} left the list."
+    )
+
+
+def value_text(table, words) -> str:
+    """' Value at risk in the high band: 1,234,567 (...)' when the list carries a value."""
+    if table is None or "value_at_risk" not in getattr(table, "columns", ()):
+        return ""
+    value = table.columns[table.columns.get_loc("value_at_risk") - 1]  # the value column
+    high = table[table["risk_band"] == "high"]
+    name = words(value) if words else value
+    return (
+        f" Value at risk in the high band: <b>{high['value_at_risk'].sum():,.0f}</b> "
+        f"(exit probability times {name}, summed over its {len(high)} clients)."
     )
 
 

@@ -41,6 +41,7 @@ SORTS = {
     "-rank": "lowest risk first",
     "client": "client id",
     "change": "changes first",
+    "value": "highest value at risk first",  # by risk without a schema value column
 }
 REPORT_FILES = {"report.pdf": "summary_report.pdf", "confusionmatrix.png": "confusionmatrix.png"}
 
@@ -118,9 +119,17 @@ def prepared(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict, dic
             "-rank": rank[::-1],
             "client": np.argsort(ids, kind="stable"),
             "change": np.lexsort((rank, listed["change_order"].to_numpy())),
+            "value": value_order(listed, rank),
         },
     }
     return listed, facts, views
+
+
+def value_order(listed: pd.DataFrame, rank: np.ndarray) -> np.ndarray:
+    """Rows by value at risk, highest first (ties by risk); by risk without a value."""
+    if "value_at_risk" not in listed:
+        return rank
+    return np.lexsort((rank, -listed["value_at_risk"].fillna(0).to_numpy()))
 
 
 def list_query() -> dict[str, Any]:
@@ -132,7 +141,7 @@ def list_query() -> dict[str, Any]:
     change = request.args.get("change") or ""
     if change and change not in risk.CHANGES:
         raise BadRequest(f"query parameter change: must be one of {', '.join(risk.CHANGES)}")
-    sort = request.args.get("sort") or "rank"
+    sort = request.args.get("sort") or request.args.get("order") or "rank"  # order: alias
     if sort not in SORTS:
         raise BadRequest(f"query parameter sort: must be one of {', '.join(SORTS)}")
     return {"q": q, "band": band, "change": change, "sort": sort}

@@ -1,0 +1,65 @@
+"""The whole cycle on the SaaS example (examples/saas: ten features of four types, text
+labels, a value column, an alias): fullprocess deploys, the drifting batch is judged,
+retrained and deployed with the drifted category named; the risk list, /calls, the client
+page, the dashboard and the PDF speak in the schema's columns and labels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from pypdf import PdfReader
+
+from risk_assessment.pipeline import run as fullprocess
+from risk_assessment.samples import saas
+from risk_assessment.server.app import create_app
+from tests.conftest import ROOT, configure
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def example(tmp_path):
+    """The SaaS example's files and config.json in a temporary project folder."""
+    for name, text in saas.example_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    shutil.copy(ROOT / "examples" / "saas" / "config.json", tmp_path / "config.json")
+    return configure(tmp_path)
+
+
+def pdf_text(config) -> str:
+    """The report's text, whitespace folded."""
+    pages = PdfReader(config["output_model_path"] / "summary_report.pdf").pages
+    return " ".join(" ".join(p.extract_text().split()) for p in pages)
+
+
+def test_the_saas_example_from_first_model_to_drift(example):
+    """v0001 on the first half-year; the drifted batch retrains and deploys v0002, and the
+    verdict names the industry (and its new level); every reader sees the schema's words."""
+    first = fullprocess.run_once(example)
+    assert first.new_version == "v0001", first.reason
+    batch = next((example["input_folder_path"].parent / "sourcedata").glob("*.csv"))
+    shutil.copy(batch, example["input_folder_path"] / batch.name)
+    second = fullprocess.run_once(example)
+    assert second.new_version == "v0002", second.reason
+    assert "drift in industry" in second.reason and "mining" in second.reason
+    meta = json.loads(
+        (example["prod_deployment_path"] / "current" / "trainedmodel.json").read_text()
+    )
+    assert meta["schema"]["id"] == "account" and "industry" in meta["schema"]["features"]
+    client = create_app(example).test_client()
+    calls = client.get("/calls").get_json()
+    assert calls["ordered_by"].startswith("value at risk")
+    values = [c["value_at_risk"] for c in calls["calls"]]
+    assert values == sorted(values, reverse=True) and all(c["account"] for c in calls["calls"])
+    top = calls["calls"][0]["account"]
+    assert client.get(f"/risk/{top}").status_code == 200
+    page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "satisfaction (NPS)" in page or "licensed seats" in page
+    assert client.get(f"/client/{top}", headers={"Accept": "text/html"}).status_code == 200
+    by_value = client.get("/risk?order=value&top=5").get_json()["clients"]
+    assert by_value[0]["value_at_risk"] >= by_value[-1]["value_at_risk"]
+    report = pdf_text(example)
+    assert "industry" in report and "Value at risk in the high band" in report
