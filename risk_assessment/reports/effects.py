@@ -42,7 +42,7 @@ def direction(feature, level, c: float) -> str:
         return f"{feature.words}: no effect"
     way = "higher" if c > 0 else "lower"
     if level is not None:
-        return f"{feature.words} is {level}: {way} exit risk than other {feature.words}"
+        return f"{feature.words} is {level}: {way} exit risk than its other levels"
     if feature.type == "boolean":
         return f"{feature.words} is yes: {way} exit risk"
     return f"more {feature.words}: {way} exit risk"
