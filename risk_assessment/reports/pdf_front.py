@@ -41,7 +41,7 @@ def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_bl
         ]
         for r in chosen.to_dict(orient="records")
     ]
-    widths = [0.9 * cm, 1.6 * cm, 1.4 * cm, 1.2 * cm, 3.2 * cm, 8.7 * cm]
+    widths = [0.9 * cm, 2.3 * cm, 1.3 * cm, 1.2 * cm, 3.1 * cm, 8.2 * cm]  # ids of ~12 characters
     return table(rows, widths, st)
 
 
