@@ -13,7 +13,12 @@ from typing import Any
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.reports.risk import CHANGES
-from risk_assessment.server.openapi_access import SECURITY_SCHEMES, access_paths, access_schemas
+from risk_assessment.server.openapi_access import (
+    SECURITY_SCHEMES,
+    UNAUTHENTICATED,
+    access_paths,
+    access_schemas,
+)
 from risk_assessment.server.openapi_schemas import FILE_NAME, ref, schemas
 
 JSON = "application/json"
@@ -251,9 +256,13 @@ def self_paths() -> dict[str, Any]:
     }
 
 
+OPEN = {"/health", "/ping", "/login"}  # answer without credentials, even with bad ones
+
+
 def paths(max_rows: int, schema: ColumnSchema) -> dict[str, Any]:
-    """Every endpoint, its inputs and its answers."""
-    return {
+    """Every endpoint, its inputs and its answers (401 on every route that needs a
+    sign-in or a token once a user exists)."""
+    found = {
         **prediction_paths(max_rows, schema),
         **data_paths(),
         **risk_paths(),
@@ -262,6 +271,11 @@ def paths(max_rows: int, schema: ColumnSchema) -> dict[str, Any]:
         **self_paths(),
         **access_paths(),
     }
+    for path, operations in found.items():
+        for op in operations.values():
+            if path not in OPEN and isinstance(op, dict) and "responses" in op:
+                op["responses"].setdefault("401", UNAUTHENTICATED)
+    return found
 
 
 def openapi_spec(max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> dict[str, Any]:

@@ -18,6 +18,11 @@ DENIED = {
     "403": {"description": "a token without the scope, or a user without the role"},
 }
 LOGOUT = {"type": "object", "properties": {"csrf_token": TEXT}}
+UNAUTHENTICATED = {  # any route but /health, /ping, /login once a user exists (auth.py)
+    "description": "no, unknown, revoked or expired credentials (or, before the first user, "
+    "a request from another address than loopback)",
+    "content": {JSON: {"schema": ref("Error")}},
+}
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "python app.py tokens create"},
     "session": {"type": "apiKey", "in": "cookie", "name": "risk_session"},
