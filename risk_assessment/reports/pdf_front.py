@@ -77,6 +77,7 @@ def summary_page(facts: dict[str, Any], st) -> list:
             f"by {week['ordered_by']}",
             st,
             Paragraph(week["exits_words"], st["lead"]),
+            *([Paragraph(week["contacts_words"], st["lead"])] if week["contacts_words"] else []),
             calls_table(week, SUMMARY_TOP, st),
         ),
         *section(

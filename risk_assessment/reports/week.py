@@ -7,6 +7,7 @@ to the clients); writes nothing. Used by reporting.py and the server's dashboard
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from risk_assessment.core.common import RiskError
@@ -73,6 +74,31 @@ def open_to_call(config: dict[str, Any], listed: pd.DataFrame) -> pd.DataFrame:
     return kept.assign(owner=kept[kept.columns[0]].astype(str).map(owners))
 
 
+def last_list_contacts(config: dict[str, Any], listed: pd.DataFrame) -> str:
+    """How many of the last list's calls were contacted within risk.recontact_days, and
+    their latest outcomes, in one sentence ('' without a previous list or a contact)."""
+    per_week = config["risk"]["calls_per_week"]
+    if "previous_rank" not in listed:
+        return ""
+    ids = listed.loc[listed["previous_rank"] <= per_week, listed.columns[0]].astype(str)
+    days = float(config["risk"]["recontact_days"])
+    since = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    found = worklist.contacted_summary(
+        ids, accounts.contacts_between(config["output_folder_path"]), since
+    )
+    if not found["listed"] or not (found["contacted"] or found["attempted"]):
+        return ""
+    outcomes = ", ".join(f"{k} {v}" for k, v in found["outcomes"].items() if v and k != "no answer")
+    said = f" ({outcomes})" if outcomes else ""
+    tried = (
+        f"; {found['attempted']} more were tried without an answer" if found["attempted"] else ""
+    )
+    return (
+        f"Of the {found['listed']} clients on the last list, {found['contacted']} were "
+        f"contacted in the last {days:g} days{said}{tried}."
+    )
+
+
 def week_facts(
     config: dict[str, Any],
     listed: pd.DataFrame,
@@ -101,6 +127,7 @@ def week_facts(
         "model_change": calls.model_change_sentence(move),
         "exits": exits,
         "exits_words": plain.exits_words(exits, calls_exits),
+        "contacts_words": last_list_contacts(config, listed),
         "decision": plain.decision_words(manifest, runs),
         "numbers": numbers.counts(
             config, meta, plain.deploying_run(runs, manifest["version"]), len(listed)
