@@ -1,16 +1,7 @@
-"""API calls: call every endpoint of a running server and save the answers.
+"""The logic under apicalls.py: calling every endpoint of a running server and saving the
+answers.
 
-Reads   the server at api.base_url (default http://127.0.0.1:8000), or --url
-Writes  output_model_path/apireturns.txt    readable: one section per endpoint
-        output_model_path/apireturns.json   every answer with its status code
-Run     python apicalls.py [--config config.json] [--url URL]
-
-Before saving anything it asks the server's /version and compares the model's sha256 with
-this deployment's live manifest: answers from a server serving another deployment (another
-checkout, an old process on the same port) are not saved. Once the server has users, set
-$RISK_API_TOKEN to a token with scopes predict,read: it is sent as Authorization: Bearer
-on every call, and never written to the answers or the log. Imports no other script, so
-it starts without pandas, scikit-learn or reportlab.
+What it reads and writes, and the command: the docstring of apicalls.py.
 """
 
 from __future__ import annotations

@@ -1,19 +1,7 @@
-"""Deployment: publish the scored model, its score and its ingestion record as one version.
+"""The logic under deployment.py: signed, versioned deployments of model + score + record,
+rollback, prune, and loading the deployed model.
 
-Reads   output_model_path/{trainedmodel.skops, trainedmodel.pkl, trainedmodel.json,
-        latestscore.txt, scores.json}, output_folder_path/{ingestedfiles.txt,
-        ingestion_record.json}, the signing key (deployment.signing_key_path)
-Writes  prod_deployment_path/versions/vNNNN/   those files plus manifest.json (sha256 of each,
-                                               signed with HMAC-SHA256)
-        prod_deployment_path/current           symlink to the live version, swapped atomically
-        prod_deployment_path/trainedmodel.pkl, latestscore.txt, ingestedfiles.txt
-                                               symlinks through current/, for the original tools
-Run     python deployment.py [--config config.json] [--list | --rollback | --to vNNNN]
-
-A reader resolves `current` once and reads every file from that version folder, so it sees
-the old set or the new set, never a mix. Loading checks the manifest's signature (key kept
-outside the deployment folder, created with mode 0600 on first deploy), then the model's
-sha256 and types; the model is the skops file, the pickle is never loaded.
+What it reads and writes, and the command: the docstring of deployment.py.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""Scoring: F1 (and precision, recall, ROC AUC) of the trained model on the test data.
+"""The logic under scoring.py: loading a model safely (skops, sha256), its metrics on the test
+data, and the numbers of the drift verdicts.
 
-Reads   output_model_path/trainedmodel.skops (+ trainedmodel.json to verify it)
-        test_data_path/testdata.csv (or test_data_path itself when it is a file)
-Writes  output_model_path/latestscore.txt   the F1 alone, a plain number (read with float())
-        output_model_path/scores.json       every metric, the model's sha256, the data used
-Run     python scoring.py [--config config.json]
-
-Also the one loader of a trained model (load_model_verified): skops, checked first.
+What it reads and writes, and the command: the docstring of scoring.py.
 """
 
 from __future__ import annotations

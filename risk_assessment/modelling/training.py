@@ -1,12 +1,7 @@
-"""Training: fit the attrition model on the ingested data.
+"""The logic under training.py: fitting the logistic regression on the schema's columns
+(transform and cut-off chosen by cross-validation) and saving it with its metadata.
 
-Reads   output_folder_path/finaldata.csv
-Writes  output_model_path/trainedmodel.skops  the fitted scikit-learn model (skops: loads
-                                              without running code; the one that is used)
-        output_model_path/trainedmodel.pkl    the same model pickled, for the original tools
-        output_model_path/trainedmodel.json   its provenance: data hash, rows, features,
-                                              hyperparameters, library versions, time
-Run     python training.py [--config config.json]
+What it reads and writes, and the command: the docstring of training.py.
 """
 
 from __future__ import annotations

@@ -1,27 +1,7 @@
-"""Full process, the cron job: new data? ingest; drift? retrain, rescore, gate, redeploy, report.
+"""The logic under fullprocess.py: one cron run: new data? ingest; judge; retrain and gate;
+deploy; report; record; notify.
 
-Reads   input_folder_path (and input_database), the store, the deployed model and its scores
-Writes  what ingestion, training, scoring, deployment and reporting write, plus
-        output_folder_path/store.db         each batch's steps and verdict; run history
-        output_folder_path/fullprocess.log  rotating log (also on stderr)
-        output_model_path/refused/<time>/   a retrained model the gate refused, with why
-Run     python fullprocess.py [--config config.json] [--dry-run] [--history [N]]
-
-A run is a sequence of recorded steps. Ingestion commits a batch (step "ingested"); then
-the batch is judged for drift ("judged", verdict stored once), retrained and gated
-("gated"), deployed ("deployed"), and reported ("done"). A run that fails or is killed
-after any step leaves the batch at that step, and the next tick resumes it from there:
-a verdict is never lost, and a batch is never judged twice.
-
-run_pipeline tells one run as the cron sees it: new data? ingest; judge; retrain and gate;
-deploy; report; record; notify. Each step returns the batch as the store now holds it, and
-the run's record is built once, from that batch (run_record). Its parts: batch_steps.py
-(the steps), judging.py (the drift verdict), gating.py (retrain and gate), notify.py,
-cron.py (the crontab line).
-
-The "nothing new" path runs 144 times a day, so this module imports only the standard
-library, common.py, store.py and its light parts at the top; the pipeline's modules
-(pandas, scikit-learn, matplotlib) are imported only once there is work to do.
+What it reads and writes, and the command: the docstring of fullprocess.py.
 """
 
 from __future__ import annotations

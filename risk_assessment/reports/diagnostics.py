@@ -1,9 +1,7 @@
-"""Diagnostics: predictions, summary statistics, missing data, timings, dependency versions.
+"""The logic under diagnostics.py: predictions, summary statistics, missing data, timings and
+dependency versions.
 
-Reads   the deployed model (prod_deployment_path/current), output_folder_path/finaldata.csv,
-        test_data_path/testdata.csv, requirements.txt, the ingestion record
-Writes  output_model_path/dependencies.json   cached dependency table (refreshed daily)
-Run     python diagnostics.py [--config config.json]   prints every diagnostic as a table
+What it reads and writes, and the command: the docstring of diagnostics.py.
 """
 
 from __future__ import annotations

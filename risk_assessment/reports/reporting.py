@@ -1,14 +1,7 @@
-"""Reporting: confusion-matrix plot and a PDF summary report of the deployed model.
+"""The logic under reporting.py: gathering the report's facts and writing the confusion matrix,
+the PDF and the risk list.
 
-Reads   the deployed model and its manifest, scores and ingestion record
-        (prod_deployment_path/current), test_data_path/testdata.csv, finaldata.csv,
-        the dependency table (diagnostics.py's cache, refreshed when older than a day)
-Writes  output_model_path/confusionmatrix.png
-        output_model_path/summary_report.pdf
-        output_model_path/risk_scores.csv   every client ranked by exit probability,
-                                            with risk band and top reasons
-Run     python reporting.py [--config config.json]          all three
-        python reporting.py [--config config.json] --risk   risk_scores.csv only
+What it reads and writes, and the command: the docstring of reporting.py.
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
-"""Deterministic generator of the shipped sample data (and of larger sets for benchmarks).
+"""The logic under generate_data.py: the course's deterministic sample data.
 
-Writes, in the original schema (corporation, lastmonth_activity, lastyear_activity,
-number_of_employees, exited):
-    practicedata/dataset1.csv, practicedata/dataset2.csv   the "old" regime
-    sourcedata/dataset3.csv,   sourcedata/dataset4.csv     the "new" regime (drifted)
-    testdata/testdata.csv                                   half old, half new
-    practicedata/dataset_current.csv                        this month's activity of
-                                        1,000 current clients, `exited` empty (unknown yet)
-
-Run:  python generate_data.py                      # rewrite the shipped files
-      python generate_data.py --rows 1000000 --out /tmp/big   # one large file, new regime
-      python generate_data.py --sqlite clients.db   # append the source data to a SQLite
-                                                    # table client_activity (--rows N: N
-                                                    # generated rows instead)
+What it reads and writes, and the command: the docstring of generate_data.py.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""HTTP API over the deployed model and the diagnostics. Every answer is JSON (but /).
+"""The logic under app.py: the Flask app factory (create_app), the API's views and error
+answers.
 
-Speaks MLflow's scoring protocol on /invocations (protocol.py), describes itself at
-/openapi.json (openapi.py) and counts itself at /metrics (metrics.py). The views are
-module-level functions on a Blueprint (the dashboard's are in dashboard.py); what they
-share (models, data caches, config) is one serving.ApiState, read through serving.state().
-Reads   the deployed model (prod_deployment_path/current), finaldata.csv, the test data,
-        the recorded timings and the cached dependency table
-Run     python app.py [--config config.json] (development server); gunicorn (production)
+What it reads and writes, and the command: the docstring of app.py.
 """
 
 from __future__ import annotations

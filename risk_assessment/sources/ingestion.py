@@ -1,18 +1,7 @@
-"""Ingestion: validate new CSV files (and database rows) and store them as observations.
+"""The logic under ingestion.py: validating new files and database rows and storing them in the
+store.
 
-Reads   every *.csv in input_folder_path (never changes them), in order of arrival
-        (modification time, then name); input_database rows above the watermark
-Writes  output_folder_path/store.db            the system of record (store.py): every valid
-                                               row with its source, in order of arrival
-        output_folder_path/finaldata.csv       export: the training set (labelled rows,
-                                               exact duplicates dropped)
-        output_folder_path/ingestedfiles.txt   export: one ingested file name per line
-        output_folder_path/ingestion_record.json  export: per source: name, sha256, rows
-                                               read, kept, rejected and why; per run: metrics
-Run     python ingestion.py [--config config.json]
-
-Rows with an empty `exited` are stored as unlabelled observations: current clients whose
-outcome is not known yet. They are ranked and monitored, never trained on.
+What it reads and writes, and the command: the docstring of ingestion.py.
 """
 
 from __future__ import annotations
