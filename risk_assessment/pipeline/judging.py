@@ -200,7 +200,7 @@ def numeric_drift(profile: dict[str, Any], frame, meta: dict[str, Any]) -> tuple
 
 
 def typed_text(f) -> str:
-    """'lastmonth_activity PSI 0.142, chi-square p 1.19e-38' for a number (as before); the
+    """'<feature> PSI 0.142, chi-square p 1.19e-38' for a number (as before); the
     feature's words, its largest level shift and new levels for a category or boolean."""
     if f.type in ("integer", "number") and not f.missing:
         return f"{f.feature} PSI {f.psi:.3f}, chi-square p {f.p_adjusted:.3g}"

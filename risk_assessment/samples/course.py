@@ -153,14 +153,12 @@ def load_sqlite(path: Path, text: str, table: str = DB_TABLE) -> int:
     """Append the rows of CSV text to a SQLite table (created with an increasing id)."""
     rows = list(csv.reader(io.StringIO(text)))[1:]
     with closing(sqlite3.connect(path)) as db, db:
+        first, *numbers = DEFAULT_SCHEMA.columns  # the id is text, the rest integers
+        typed = ", ".join([f"{first} TEXT", *(f"{c} INTEGER" for c in numbers)])
         db.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "corporation TEXT, lastmonth_activity INTEGER, lastyear_activity INTEGER, "
-            "number_of_employees INTEGER, exited INTEGER)"
+            f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY AUTOINCREMENT, {typed})"
         )
-        db.executemany(
-            f"INSERT INTO {table} (corporation, lastmonth_activity, lastyear_activity, "
-            "number_of_employees, exited) VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
+        marks = ", ".join("?" * len(DEFAULT_SCHEMA.columns))
+        names = ", ".join(DEFAULT_SCHEMA.columns)
+        db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     return len(rows)

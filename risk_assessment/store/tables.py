@@ -27,7 +27,7 @@ from typing import Any
 
 from risk_assessment.core.common import now_iso
 
-from risk_assessment.core.columns import ColumnSchema
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 
 
 @dataclass
@@ -200,17 +200,23 @@ def extra_names(schema: ColumnSchema) -> list[str]:
     return stored_names(schema)[len(schema.features) :]
 
 
+# The stored columns of the id and target roles keep the default schema's names (those of
+# version 1-2 stores), whatever the user's columns are called.
+STORED_ID, STORED_TARGET = DEFAULT_SCHEMA.id, DEFAULT_SCHEMA.target.column
+
+
 def insert_sql(schema: ColumnSchema) -> str:
     """INSERT of one observation: (source_id, schema fingerprint, then the schema's columns
     in order: id, features, target 1/0/None, value)."""
     features = [value_column(f) for f in schema.feature_names]
     extra = [value_column(n) for n in extra_names(schema)]
-    columns = ", ".join(["corporation", *features, "exited", *extra])
+    columns = ", ".join([STORED_ID, *features, STORED_TARGET, *extra])
     marks = ", ".join("?" * (4 + len(features) + len(extra)))
     return f"INSERT INTO observations (source_id, schema, {columns}) VALUES ({marks})"
 
 
-LEGACY_FEATURES = ("lastmonth_activity", "lastyear_activity", "number_of_employees")
+# A version 1-2 store held exactly the default schema's features as plain columns.
+LEGACY_FEATURES = tuple(DEFAULT_SCHEMA.feature_names)
 
 
 def upgrade_observations(db: sqlite3.Connection, schema: ColumnSchema) -> None:
