@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -111,6 +112,25 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide artifacts from the API's user
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def append_atomic(path: str | os.PathLike, data: str) -> Path:
+    """Replace path by a copy of it with data added at the end, via a temp file, fsync and
+    os.replace: a crash leaves the old file or the whole new one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "wb") as fh, path.open("rb") as old:
+            shutil.copyfileobj(old, fh, 1 << 20)
+            fh.write(data.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -26,6 +26,7 @@ from risk_assessment.core.common import (
     FINALDATA,
     INGESTED_FILES,
     INGESTION_RECORD,
+    append_atomic,
     escape_text,
     read_json,
     sha256_file,
@@ -132,28 +133,46 @@ def exports_current(folder: Path, recorded: dict[str, Any], fingerprint: list[in
     return True
 
 
-def cell(value: Any) -> Any:
-    """A stored value as a CSV cell: None empty, floats exactly (repr), the rest as is."""
-    return "" if value is None else repr(value) if isinstance(value, float) else value
-
-
-def rows_csv(rows: Iterable[Sequence], schema: ColumnSchema = DEFAULT_SCHEMA) -> str:
-    """Stored rows (the schema's columns) as CSV text with a header (ids written exactly
-    as stored, the target as 1/0)."""
+def rows_csv(rows: Iterable[Sequence], schema: ColumnSchema, header: bool = True) -> str:
+    """Stored rows (the schema's columns) as CSV text, with the header unless appended
+    (ids written exactly as stored, the target 1/0; the csv module writes None as an
+    empty cell and a float exactly, as repr does)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(schema.columns)
-    writer.writerows([r[0], *map(cell, r[1:])] for r in rows)
+    if header:
+        writer.writerow(schema.columns)
+    writer.writerows(rows)
     return buffer.getvalue()
 
 
+def appendable(folder: Path, recorded: dict[str, Any], fingerprint: list) -> int | None:
+    """The last observation finaldata.csv holds when the store has only gained rows since
+    it was written (same schema, same sources up to it, the file unedited): the export
+    then grows by the newer rows instead of being rebuilt. None: rebuild it whole."""
+    before = recorded.get("fingerprint") or []
+    path = folder / FINALDATA
+    if len(before) != 3 or before[2] != fingerprint[2] or before[0] > fingerprint[0]:
+        return None
+    if not recorded.get(FINALDATA) or not path.exists():
+        return None
+    return before[0] if sha256_file(path) == recorded[FINALDATA] else None
+
+
 def write_exports(
-    folder: Path, rows: list[tuple], record: dict[str, Any], schema: ColumnSchema = DEFAULT_SCHEMA
+    folder: Path,
+    rows: list[tuple],
+    record: dict[str, Any],
+    schema: ColumnSchema,
+    append: bool = False,
 ) -> dict[str, str]:
-    """Write finaldata.csv (when there are rows or it exists), the ingestion record and
-    ingestedfiles.txt, each whole and atomically; returns the sha256 of each written."""
+    """Write finaldata.csv (when there are rows or it exists; with append, the rows are
+    added to its end), the ingestion record and ingestedfiles.txt, each atomically;
+    returns the sha256 of each written."""
     written = {}
-    if rows or (folder / FINALDATA).exists():
+    if append:
+        append_atomic(folder / FINALDATA, rows_csv(rows, schema, header=False))
+        written[FINALDATA] = sha256_file(folder / FINALDATA)
+    elif rows or (folder / FINALDATA).exists():
         write_atomic(folder / FINALDATA, rows_csv(rows, schema))
         written[FINALDATA] = sha256_file(folder / FINALDATA)
     write_json(folder / INGESTION_RECORD, record)

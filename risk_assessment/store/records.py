@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -203,12 +204,19 @@ def batch_rows(folder: Where, batch: int, schema: ColumnSchema = DEFAULT_SCHEMA)
 
 
 def training_rows(
-    folder: Where, since_batch: int | None = None, schema: ColumnSchema = DEFAULT_SCHEMA
+    folder: Where,
+    since_batch: int | None = None,
+    schema: ColumnSchema = DEFAULT_SCHEMA,
+    after_seq: int | None = None,
 ) -> list[tuple]:
     """(seq, *columns) of the training set: labelled observations, exact
-    repeats dropped, in order of arrival; only those of batches >= since_batch when given."""
-    where = "" if since_batch is None else " AND s.batch_id >= ?"
-    params = () if since_batch is None else (since_batch,)
+    repeats dropped, in order of arrival; only those of batches >= since_batch, or
+    arrived after observation after_seq, when given."""
+    where, params = "", ()
+    if since_batch is not None:
+        where, params = " AND s.batch_id >= ?", (since_batch,)
+    if after_seq is not None:
+        where, params = f"{where} AND o.seq > ?", (*params, after_seq)
     sql = f"{_BATCH_JOIN} WHERE o.exited IS NOT NULL AND o.duplicate = 0{where} ORDER BY o.seq"
     return observation_rows(folder, sql, params, schema)
 
@@ -241,18 +249,22 @@ def refresh_exports(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> boo
     """Rewrite the exports from the store when missing, edited or behind; True if written.
 
     An export is never merged onto: it is rebuilt whole, so a deleted or hand-edited
-    finaldata.csv cannot restart or poison the training set.
+    finaldata.csv cannot restart or poison the training set. The one exception: when
+    the store has only gained observations since an unedited finaldata.csv was written
+    under the same schema, the newer rows are added to its end (files.appendable).
     """
     if not ready(folder):
         return False
     with connection(folder) as db:
         fingerprint = [*store_files.export_fingerprint(db), schema.fingerprint()]
-        out = folder_of(folder)
-        if store_files.exports_current(out, get_meta(db, "exports", {}), fingerprint):
+        out, recorded = folder_of(folder), get_meta(db, "exports", {})
+        if store_files.exports_current(out, recorded, fingerprint):
             return False
-        rows = [r[1:] for r in training_rows(folder, schema=schema)]
+        after = store_files.appendable(out, recorded, fingerprint)
+        rows = training_rows(folder, schema=schema, after_seq=after)
+        rows = list(map(itemgetter(slice(1, None)), rows))  # without seq
         record = store_files.ingestion_record(db)
-        written = store_files.write_exports(out, rows, record, schema)
+        written = store_files.write_exports(out, rows, record, schema, after is not None)
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
