@@ -108,15 +108,6 @@ def output_levels(columns: ColumnTransformer) -> list[Any]:
     return levels
 
 
-def reference_point(pipe: Pipeline, X) -> list[float] | None:
-    """The mean of the training data in the classifier's input space: the 'average
-    client' the risk list's contributions are measured from (None for other models)."""
-    head = pipe[:-1]
-    if not isinstance(head[0], ColumnTransformer):
-        return None
-    return np.asarray(head.transform(X), dtype=float).mean(axis=0).round(10).tolist()
-
-
 def feature_words(feature: Feature, value: Any) -> str:
     """'industry is retail', 'auto renew is yes': a category or boolean value in words."""
     if feature.type == "boolean":

@@ -40,7 +40,6 @@ from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.modelling.features import (
     column_transformer,
     mlflow_signature,
-    reference_point,
 )
 from risk_assessment.monitoring.statistics import best_threshold, f1_at, row_logloss
 from risk_assessment.monitoring.typed_drift import profile_by_type
@@ -99,16 +98,25 @@ def out_of_fold(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w, folds: int, s
     return proba
 
 
-SELECTION_ROWS = 100_000  # the transform and cut-off are chosen on at most this many rows
+SELECTION_ROWS = 50_000  # the transform and cut-off are chosen on at most this many rows
 
 
 def selection_rows(n: int, seed: int) -> np.ndarray:
     """Rows used to choose the transform and cut-off: all, or a random SELECTION_ROWS of
-    them (two numbers are well estimated from 100,000 rows; more would only lengthen the
+    them (two numbers are well estimated from 50,000 rows; more would only lengthen the
     cross-validation). The final fit always uses every row."""
     if n <= SELECTION_ROWS:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False))
+
+
+def fit_pipeline(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w) -> tuple[Pipeline, list]:
+    """Fit pipe as Pipeline.fit does (each input step, then the classifier on their
+    output), and return with it the mean of that output: the 'average client' the risk
+    list's contributions are measured from, without transforming the rows a second time."""
+    Z = np.asarray(pipe[:-1].fit_transform(X, y), dtype=float)
+    pipe[-1].fit(Z, y, sample_weight=w)
+    return pipe, Z.mean(axis=0).round(10).tolist()
 
 
 def select_model(data: pd.DataFrame, params: dict, sample_weight=None, schema=DEFAULT_SCHEMA):
@@ -135,7 +143,7 @@ def select_model(data: pd.DataFrame, params: dict, sample_weight=None, schema=DE
     if params["tune_threshold"] and oof[transform] is not None:
         threshold, f1_tuned = best_threshold(ys, oof[transform], ws)
         threshold = round(threshold, 6)  # the model's and the metadata's cut-off, equal
-    pipe = build_model(params, transform, schema).fit(X, y, model__sample_weight=w)
+    pipe, reference = fit_pipeline(build_model(params, transform, schema), X, y, w)
     model = FixedThresholdClassifier(pipe, threshold=threshold)
     model.estimator_ = pipe  # fitted here: FixedThresholdClassifier.fit cannot pass weights
     selection = {
@@ -147,7 +155,7 @@ def select_model(data: pd.DataFrame, params: dict, sample_weight=None, schema=DE
         if oof[transform] is None
         else round(f1_at(ys, oof[transform], 0.5), 6),
         "cv_f1_tuned": None if f1_tuned is None else round(f1_tuned, 6),
-        "reference": reference_point(pipe, X),
+        "reference": reference,
     }
     return model, selection
 

@@ -131,9 +131,28 @@ def level_texts(values: pd.Series, feature: Feature) -> pd.Series:
     return text
 
 
+def level_profile(values: pd.Series, feature: Feature) -> dict[str, Any]:
+    """profile_feature() of a category or boolean: each distinct cell is read as a level
+    (or as missing) once, and its rows counted, so 1,000,000 rows cost one count."""
+    counts = values.value_counts(dropna=False)
+    distinct = pd.Series(counts.index.to_numpy(dtype=object), dtype=object)
+    missing = is_missing(distinct).to_numpy()
+    rows = counts.to_numpy()
+    texts = level_texts(distinct[~missing], feature).to_numpy(dtype=object)
+    levels = pd.Series(rows[~missing]).groupby(texts).sum().sort_index()
+    return {
+        "type": feature.type,
+        "rows": int(rows[~missing].sum()),
+        "missing": int(rows[missing].sum()),
+        "levels": {str(k): int(v) for k, v in levels.items()},
+    }
+
+
 def profile_feature(values: pd.Series, feature: Feature) -> dict[str, Any]:
     """One feature's training profile: present and missing rows; numbers: mean, std,
     decile edges and bin shares; categories and booleans: the count of each level."""
+    if not feature.numeric:
+        return level_profile(values, feature)
     missing = is_missing(values)
     present = values[~missing]
     out: dict[str, Any] = {
@@ -141,10 +160,6 @@ def profile_feature(values: pd.Series, feature: Feature) -> dict[str, Any]:
         "rows": len(present),
         "missing": int(missing.sum()),
     }
-    if not feature.numeric:
-        counts = level_texts(present, feature).value_counts().sort_index()
-        out["levels"] = {str(k): int(v) for k, v in counts.items()}
-        return out
     x = pd.to_numeric(present, errors="coerce").dropna().to_numpy(dtype=float)
     quantiles = np.linspace(0, 1, BINS + 1)[1:-1]
     edges = np.unique(np.quantile(x, quantiles)) if len(x) else np.array([])

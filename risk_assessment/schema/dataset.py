@@ -204,7 +204,7 @@ def distinct_cells(rule, text: pd.Series, *args) -> tuple[pd.Series, pd.Series]:
     codes, distinct = pd.factorize(text.array)
     if len(distinct) * 2 > len(text):
         return rule(text, *args)
-    values, reason = rule(pd.Series(distinct), *args)
+    values, reason = rule(pd.Series(distinct, dtype=text.dtype), *args)
     return (
         pd.Series(values.to_numpy()[codes], index=text.index),
         pd.Series(reason.to_numpy(dtype=object)[codes], index=text.index),
