@@ -38,6 +38,6 @@ def test_the_benchmark_prints_its_table_on_a_small_run():
         "peak",
         "MB",
     ]
-    stages = ["generate", "write", "parse", "validate", "train", "score", "batch", "profile"]
+    stages = ["generate", "write", "read", "store", "train", "score", "batch", "profile"]
     assert [line.split()[0] for line in lines[1:10]] == [*stages, "drift"]
-    assert lines[10].startswith("parse+validate+train+score: ") and "bad rows 2;" in lines[10]
+    assert lines[10].startswith("read+store+train+score: ") and "bad rows 2;" in lines[10]
