@@ -19,7 +19,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,16 +121,21 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     return path
 
 
-def append_atomic(path: str | os.PathLike, data: str) -> Path:
-    """Replace path by a copy of it with data added at the end, via a temp file, fsync and
-    os.replace: a crash leaves the old file or the whole new one."""
+def write_atomic_parts(path: str | os.PathLike, parts: Iterable[str], keep: bool = False) -> Path:
+    """Write the text parts one after the other to path, atomically as write_atomic does;
+    with keep, after a copy of path's content (the file grows by the parts). A large
+    file is written without holding it whole."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "wb") as fh, path.open("rb") as old:
-            shutil.copyfileobj(old, fh, 1 << 20)
-            fh.write(data.encode("utf-8"))
+        with os.fdopen(fd, "wb") as fh:
+            if keep:
+                with path.open("rb") as old:
+                    shutil.copyfileobj(old, fh, 1 << 20)
+            for part in parts:
+                fh.write(part.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

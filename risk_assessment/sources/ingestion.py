@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -260,12 +261,12 @@ def column_values(values: pd.Series, kind: str) -> list:
     return out
 
 
-def row_tuples(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
+def row_tuples(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA) -> Iterator[tuple]:
     """A clean frame's rows as tuples of the schema's columns for the store (the target 1/0
     or None when unlabelled): integers and booleans as int, numbers as float, categories
-    as text, missing as None."""
+    as text, missing as None. Made one at a time as the store takes them."""
     if data is None:
-        return []
+        return iter(())
     columns = [data[schema.id].astype(str).tolist()]
     for name in stored_names(schema):
         kind = schema.feature(name).type if name in schema.feature_names else "number"
@@ -273,7 +274,7 @@ def row_tuples(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA)
         columns.append(column_values(values, kind))
     n = len(schema.features)
     target = column_values(data[schema.target.column], "integer")
-    return list(zip(*columns[: n + 1], target, *columns[n + 1 :], strict=True))
+    return zip(*columns[: n + 1], target, *columns[n + 1 :], strict=True)
 
 
 class Stored(NamedTuple):
@@ -293,6 +294,7 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     schema = result.schema
     sources = [(f.kind, f.entry, row_tuples(f.data, schema)) for f in result.sources]
     batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
+    del sources  # the rows as Python values: freed before the export reads the store
     store.refresh_exports(output_folder, schema)
     if batch is None:
         return Stored(None, result.metrics)

@@ -19,6 +19,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import closing
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,11 @@ from risk_assessment.core.common import (
     FINALDATA,
     INGESTED_FILES,
     INGESTION_RECORD,
-    append_atomic,
     escape_text,
     read_json,
     sha256_file,
     write_atomic,
+    write_atomic_parts,
     write_json,
 )
 
@@ -134,8 +135,8 @@ def exports_current(folder: Path, recorded: dict[str, Any], fingerprint: list[in
 
 
 def rows_csv(rows: Iterable[Sequence], schema: ColumnSchema, header: bool = True) -> str:
-    """Stored rows (the schema's columns) as CSV text, with the header unless appended
-    (ids written exactly as stored, the target 1/0; the csv module writes None as an
+    """Stored rows (the schema's columns) as CSV text, with the header unless asked not
+    to (ids written exactly as stored, the target 1/0; the csv module writes None as an
     empty cell and a float exactly, as repr does)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -160,21 +161,23 @@ def appendable(folder: Path, recorded: dict[str, Any], fingerprint: list) -> int
 
 def write_exports(
     folder: Path,
-    rows: list[tuple],
+    chunks: Iterable[list[tuple]],
     record: dict[str, Any],
     schema: ColumnSchema,
     append: bool = False,
 ) -> dict[str, str]:
-    """Write finaldata.csv (when there are rows or it exists; with append, the rows are
-    added to its end), the ingestion record and ingestedfiles.txt, each atomically;
-    returns the sha256 of each written."""
+    """Write finaldata.csv from the training set's rows in chunks (when there are rows or
+    it exists; with append, the rows are added to its end), the ingestion record and
+    ingestedfiles.txt, each atomically; returns the sha256 of each written."""
     written = {}
-    if append:
-        append_atomic(folder / FINALDATA, rows_csv(rows, schema, header=False))
-        written[FINALDATA] = sha256_file(folder / FINALDATA)
-    elif rows or (folder / FINALDATA).exists():
-        write_atomic(folder / FINALDATA, rows_csv(rows, schema))
-        written[FINALDATA] = sha256_file(folder / FINALDATA)
+    path = folder / FINALDATA
+    chunks = iter(chunks)
+    first = next(chunks, [])
+    if append or first or path.exists():
+        texts = (rows_csv(rows, schema, header=False) for rows in chain([first], chunks))
+        head = [] if append else [rows_csv([], schema)]
+        write_atomic_parts(path, chain(head, texts), keep=append)
+        written[FINALDATA] = sha256_file(path)
     write_json(folder / INGESTION_RECORD, record)
     written[INGESTION_RECORD] = sha256_file(folder / INGESTION_RECORD)
     names = [escape_text(e["name"], 255) for e in record["files"] if e["status"] == "ingested"]

@@ -12,7 +12,7 @@ Standard library only: the cron tick opens the store without importing pandas.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,14 @@ def batch_sources(folder: Where, batch: int) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in rows]
 
 
+def observation_query(db, sql: str, schema: ColumnSchema = DEFAULT_SCHEMA) -> str:
+    """The SELECT of observation_rows(): (seq, *the schema's columns) of a query
+    (FROM ... WHERE ... ORDER BY ...), only rows the schema can read."""
+    head, _, order = sql.partition(" ORDER BY ")
+    query = f"SELECT {select_columns(db, schema)} {head} AND {usable_sql(db, schema)}"
+    return query + f" ORDER BY {order}"
+
+
 def observation_rows(
     folder: Where, sql: str, params: tuple = (), schema: ColumnSchema = DEFAULT_SCHEMA
 ) -> list[tuple]:
@@ -177,12 +185,9 @@ def observation_rows(
     if not ready(folder):
         return []
     with connection(folder) as db:
-        head, _, order = sql.partition(" ORDER BY ")
-        query = f"SELECT {select_columns(db, schema)} {head} AND {usable_sql(db, schema)}"
-        query += f" ORDER BY {order}"
         cursor = db.cursor()
         cursor.row_factory = None  # plain tuples: much faster for 1,000,000 rows
-        return cursor.execute(query, params).fetchall()
+        return cursor.execute(observation_query(db, sql, schema), params).fetchall()
 
 
 def unusable_rows(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> int:
@@ -203,22 +208,32 @@ def batch_rows(folder: Where, batch: int, schema: ColumnSchema = DEFAULT_SCHEMA)
     return observation_rows(folder, sql, (batch,), schema)
 
 
+_TRAINING_SET = f"{_BATCH_JOIN} WHERE o.exited IS NOT NULL AND o.duplicate = 0"
+
+
 def training_rows(
-    folder: Where,
-    since_batch: int | None = None,
-    schema: ColumnSchema = DEFAULT_SCHEMA,
-    after_seq: int | None = None,
+    folder: Where, since_batch: int | None = None, schema: ColumnSchema = DEFAULT_SCHEMA
 ) -> list[tuple]:
     """(seq, *columns) of the training set: labelled observations, exact
-    repeats dropped, in order of arrival; only those of batches >= since_batch, or
-    arrived after observation after_seq, when given."""
-    where, params = "", ()
-    if since_batch is not None:
-        where, params = " AND s.batch_id >= ?", (since_batch,)
-    if after_seq is not None:
-        where, params = f"{where} AND o.seq > ?", (*params, after_seq)
-    sql = f"{_BATCH_JOIN} WHERE o.exited IS NOT NULL AND o.duplicate = 0{where} ORDER BY o.seq"
-    return observation_rows(folder, sql, params, schema)
+    repeats dropped, in order of arrival; only those of batches >= since_batch when given."""
+    where = "" if since_batch is None else " AND s.batch_id >= ?"
+    params = () if since_batch is None else (since_batch,)
+    return observation_rows(folder, f"{_TRAINING_SET}{where} ORDER BY o.seq", params, schema)
+
+
+EXPORT_CHUNK = 50_000  # rows held at once while finaldata.csv is written
+
+
+def training_chunks(db, schema: ColumnSchema, after_seq: int | None) -> Iterator[list[tuple]]:
+    """The training set's rows (the schema's columns, without seq) that arrived after
+    observation after_seq (all when None), EXPORT_CHUNK at a time: a training set of
+    millions of rows is written without holding it."""
+    sql = observation_query(db, f"{_TRAINING_SET} AND o.seq > ? ORDER BY o.seq", schema)
+    cursor = db.cursor()
+    cursor.row_factory = None
+    cursor.execute(sql, (-1 if after_seq is None else after_seq,))
+    while chunk := cursor.fetchmany(EXPORT_CHUNK):
+        yield list(map(itemgetter(slice(1, None)), chunk))
 
 
 def latest_observations(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
@@ -261,10 +276,9 @@ def refresh_exports(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> boo
         if store_files.exports_current(out, recorded, fingerprint):
             return False
         after = store_files.appendable(out, recorded, fingerprint)
-        rows = training_rows(folder, schema=schema, after_seq=after)
-        rows = list(map(itemgetter(slice(1, None)), rows))  # without seq
+        chunks = training_chunks(db, schema, after)
         record = store_files.ingestion_record(db)
-        written = store_files.write_exports(out, rows, record, schema, after is not None)
+        written = store_files.write_exports(out, chunks, record, schema, after is not None)
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
