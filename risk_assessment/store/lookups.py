@@ -1,5 +1,6 @@
 """Small read-only lookups over the store for the pages people read: where and when each
-of a client's observations arrived, and what each batch's sources rejected.
+of a client's observations arrived, what each batch's sources rejected, and the stored
+rows the current schema cannot train on.
 
 Standard library only, like records.py; reads through records.open_store.
 """
@@ -11,6 +12,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from risk_assessment.core.columns import ColumnSchema
+from risk_assessment.store.readable import not_read
 from risk_assessment.store.records import open_store, ready
 
 
@@ -82,3 +85,14 @@ def source_totals(folder: Path) -> dict[str, int]:
             )
         totals["files_rejected" if status == "rejected" else "files_ingested"] += 1
     return totals
+
+
+def not_trained(folder: Path, schema: ColumnSchema) -> dict[str, Any]:
+    """{"rows": stored observations that lack a column the schema needs (kept, never
+    trained on or scored; records.unusable_rows counts the same), "columns": those columns};
+    one counting query, zero rows before the first ingestion."""
+    if not ready(folder):
+        return {"rows": 0, "columns": []}
+    with closing(open_store(folder)) as db:
+        rows, columns = not_read(db, schema)
+    return {"rows": rows, "columns": columns}
