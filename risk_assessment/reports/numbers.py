@@ -4,7 +4,7 @@ show is computed here, once, from the store and the live model's records.
 rows_kept      valid rows ever ingested (labelled or not, repeats included)
 rows_new       of those, rows not seen before (the store's observations without repeats)
 rows_rejected  rows dropped as invalid, and every row of a rejected file
-labelled_rows  the training set (finaldata.csv): labelled observations
+labelled_rows  the training set (finaldata.csv): labelled observations the schema can read
 trained_on     rows the live model was fitted on (a window of the training set)
 held_out       rows held out from its training to decide on its deployment (0 for the
                first model, which the test data decided)
@@ -41,7 +41,7 @@ def counts(
     """The counts above, in LABELS order. meta: the live model's trainedmodel.json; run:
     the run that deployed it (None when deployed by hand); not_trained: rows_not_trained
     (lookups.not_trained, whose columns the sentence beside the counts names)."""
-    totals = lookups.source_totals(config["output_folder_path"])
+    totals = lookups.source_totals(config["output_folder_path"], config["schema"])
     gate = (run or {}).get("gate") or {}
     return {
         "rows_kept": totals["rows_kept"],

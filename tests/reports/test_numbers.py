@@ -146,8 +146,11 @@ def test_the_dashboard_and_summarystats_say_how_many_rows_are_not_trained_on(wid
     _, new, ingested = widened
     client = create_app(new).test_client()
     figure, sentence = not_trained_shown(client)
-    counts = client.get("/summarystats").get_json()["counts"]
+    stats = client.get("/summarystats").get_json()
+    counts = stats["counts"]
     assert ingested == figure == counts["rows_not_trained"] == 40
+    # the training set (finaldata.csv) is the 45 rows with tenure, not the 40 without
+    assert counts["labelled_rows"] == stats["rows"] == 45 and counts["rows_kept"] == 85
     assert sentence == (
         "40 stored rows lack a column the current schema needs (tenure): kept, not trained on."
     )
