@@ -151,9 +151,14 @@ def test_the_dashboard_and_summarystats_say_how_many_rows_are_not_trained_on(wid
     assert ingested == figure == counts["rows_not_trained"] == 40
     # the training set (finaldata.csv) is the 45 rows with tenure, not the 40 without
     assert counts["labelled_rows"] == stats["rows"] == 45 and counts["rows_kept"] == 85
-    assert sentence == (
-        "40 stored rows lack a column the current schema needs (tenure): kept, not trained on."
+    words = "40 stored rows lack a column the current schema needs (tenure): kept, not trained on."
+    assert sentence == words
+    reporting.run_reporting(new)
+    pdf = " ".join(
+        " ".join(p.extract_text().split())
+        for p in PdfReader(new["output_model_path"] / "summary_report.pdf").pages
     )
+    assert f"{numbers.LABELS['rows_not_trained']} 40" in pdf and words in pdf
 
 
 def test_the_count_follows_a_new_ingestion(widened):
