@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from risk_assessment.core.common import METRIC_LABELS, format_number
 
@@ -218,7 +219,7 @@ def appendix(facts: dict[str, Any], st) -> list:
             "Why this model, in statistics", st, Paragraph(decision_text(facts), st["Normal"])
         ),
         *section("Model", st, about),
-        *section("The numbers", st, table(counts_rows(facts["week"]["numbers"]), None, st)),
+        *section("The numbers", st, *numbers_blocks(facts["week"], st)),
         *section("Training data (finaldata.csv)", st, table(data_rows(facts), None, st)),
         *section("Timings of the last runs", st, table(timing_rows(facts["timings"]), None, st)),
         *section(
@@ -235,6 +236,13 @@ def appendix(facts: dict[str, Any], st) -> list:
             *[Paragraph(t, st["BodyText"]) for t in calls_sentences(facts.get("calls"))],
         ),
     ]
+
+
+def numbers_blocks(week: dict[str, Any], st) -> list:
+    """The numbers as a table, then the sentence on the stored rows not trained on (if any)."""
+    words = week.get("not_trained_words")
+    note = [Paragraph(escape(words), st["BodyText"])] if words else []
+    return [table(counts_rows(week["numbers"]), None, st), *note]
 
 
 def latest_cell(package: dict[str, Any]) -> str:

@@ -142,6 +142,20 @@ def rejected_words(rejected: dict[str, Any] | None, top: int = 3) -> str:
     return "; ".join(parts)
 
 
+def not_trained_words(not_trained: dict[str, Any]) -> str:
+    """'40 stored rows lack a column the current schema needs (seats): kept, not trained
+    on.' for lookups.not_trained(); '' when there are none."""
+    rows = int(not_trained.get("rows") or 0)
+    if not rows:
+        return ""
+    names = ", ".join(not_trained.get("columns") or []) or "see the store"
+    verb = "lacks" if rows == 1 else "lack"
+    return (
+        f"{rows:,} stored row{'' if rows == 1 else 's'} {verb} a column the current schema "
+        f"needs ({names}): kept, not trained on."
+    )
+
+
 def run_words(run: dict[str, Any]) -> str:
     """Why a run did what it did, in words (its statistics stay in run["reason"])."""
     decision = run.get("decision")

@@ -1,5 +1,6 @@
 """What the dashboard and the PDF's first page lead with, computed once for both: this
-week's calls, the model-change sentence, the expected exits and the decision in words.
+week's calls, the model-change sentence, the expected exits, the decision in words and the
+numbers (with the rows not trained on, in words).
 
 Reads the previous deployed version (to tell the moves due to the model from those due
 to the clients); writes nothing. Used by reporting.py and the server's dashboard.
@@ -17,7 +18,7 @@ import pandas as pd
 from risk_assessment.access import worklist
 from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
 from risk_assessment.reports import calls, effects, model_health, numbers, plain, risk
-from risk_assessment.store import accounts
+from risk_assessment.store import accounts, lookups
 
 
 def previous_list(
@@ -118,6 +119,7 @@ def week_facts(
     meta = read_model_meta(manifest["folder"])
     exits = plain.expected_exits(listed["exit_probability"].to_numpy())
     calls_exits = plain.expected_exits(chosen["exit_probability"].to_numpy())
+    held = lookups.not_trained(config["output_folder_path"], config["schema"])
     return {
         "calls": chosen,
         "records": calls.call_records(chosen, config["risk"]["top_reasons"], config["schema"]),
@@ -130,8 +132,9 @@ def week_facts(
         "contacts_words": last_list_contacts(config, listed),
         "decision": plain.decision_words(manifest, runs),
         "numbers": numbers.counts(
-            config, meta, plain.deploying_run(runs, manifest["version"]), len(listed)
+            config, meta, plain.deploying_run(runs, manifest["version"]), len(listed), held["rows"]
         ),
+        "not_trained_words": plain.not_trained_words(held),
         "label_free": effects.label_free_estimate(
             listed["exit_probability"].to_numpy(), float(meta.get("threshold") or 0.5)
         ),

@@ -36,6 +36,7 @@ class DatabaseRead:
     parts: list[pd.DataFrame] = field(default_factory=list)  # the valid rows of each chunk
     reasons: Counter = field(default_factory=Counter)  # why rows were invalid
     rows_read: int = 0
+    ignored: list[str] = field(default_factory=list)  # columns the schema does not know
 
 
 def json_value(value: Any) -> Any:
@@ -117,7 +118,8 @@ def read_chunk(
     """Validate one chunk into read, and move the watermark and its boundary rows along."""
     if column not in chunk.columns:
         raise DataError(f"database {source}: missing column(s) {column}")
-    text_cells(chunk.head(0), source, schema)  # the needed columns are there, or DataError
+    header = text_cells(chunk.head(0), source, schema)  # the needed columns, or DataError
+    read.ignored = [c for c in header.attrs["ignored"] if c != column]  # the watermark: used
     chunk = drop_seen(chunk, column, read.watermark, read.seen)
     if chunk.empty:  # pandas yields one empty chunk when nothing is new
         return

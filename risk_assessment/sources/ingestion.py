@@ -235,6 +235,7 @@ def finish_database(
         rows_rejected=entry["rows_read"] - len(data),
         rows_unlabelled=int(data[schema.target.column].isna().sum()),
         reasons=dict(read.reasons),
+        ignored_columns=[escape_text(c, 40) for c in read.ignored],  # logged by log_source
     )
     if data.empty:
         entry.update(status="rejected", error=f"every row invalid ({describe(read.reasons)})")

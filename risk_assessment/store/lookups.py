@@ -1,5 +1,6 @@
 """Small read-only lookups over the store for the pages people read: where and when each
-of a client's observations arrived, and what each batch's sources rejected.
+of a client's observations arrived, what each batch's sources rejected, and the stored
+rows the current schema cannot train on.
 
 Standard library only, like records.py; reads through records.open_store.
 """
@@ -11,6 +12,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from risk_assessment.core.columns import ColumnSchema
+from risk_assessment.store.readable import not_read, usable_sql
 from risk_assessment.store.records import open_store, ready
 
 
@@ -59,18 +62,20 @@ def rejections_by_batch(folder: Path, limit: int = 50) -> dict[int, dict[str, An
     return out
 
 
-def source_totals(folder: Path) -> dict[str, int]:
+def source_totals(folder: Path, schema: ColumnSchema | None = None) -> dict[str, int]:
     """Rows read, kept, rejected, new and unlabelled, and files ingested and rejected, over
-    every source ever seen (the store's sources), and the training set's labelled rows;
-    zeros before the first ingestion."""
+    every source ever seen (the store's sources), and the training set's labelled rows (of
+    those the schema can read, when given); zeros before the first ingestion."""
     keys = ("rows_read", "rows_kept", "rows_rejected", "rows_new", "rows_unlabelled")
     totals = dict.fromkeys((*keys, "files_ingested", "files_rejected", "labelled_rows"), 0)
     if not ready(folder):
         return totals
     with closing(open_store(folder)) as db:
         rows = db.execute("SELECT status, entry FROM sources").fetchall()
+        usable = f" AND {usable_sql(db, schema)}" if schema is not None else ""
         totals["labelled_rows"] = db.execute(  # the training set, as training_rows() reads it
-            "SELECT COUNT(*) FROM observations WHERE exited IS NOT NULL AND duplicate = 0"
+            "SELECT COUNT(*) FROM observations o WHERE o.exited IS NOT NULL AND o.duplicate = 0"
+            + usable
         ).fetchone()[0]
     for status, entry in rows:
         e = json.loads(entry or "{}")
@@ -82,3 +87,14 @@ def source_totals(folder: Path) -> dict[str, int]:
             )
         totals["files_rejected" if status == "rejected" else "files_ingested"] += 1
     return totals
+
+
+def not_trained(folder: Path, schema: ColumnSchema) -> dict[str, Any]:
+    """{"rows": stored observations that lack a column the schema needs (kept, never
+    trained on or scored; records.unusable_rows counts the same), "columns": those columns};
+    one counting query, zero rows before the first ingestion."""
+    if not ready(folder):
+        return {"rows": 0, "columns": []}
+    with closing(open_store(folder)) as db:
+        rows, columns = not_read(db, schema)
+    return {"rows": rows, "columns": columns}

@@ -4,7 +4,8 @@ Each observation keeps the fingerprint of the schema it was stored under (meta `
 maps each fingerprint to its schema). A row stored under an earlier schema is read when
 that schema had every feature the current one requires, with a compatible type, and no
 required value is missing; other rows stay in the store, never trained on or scored
-(counted by records.unusable_rows). A part of store.py; standard library only.
+(counted by records.unusable_rows; not_read also names the columns why). A part of
+store.py; standard library only.
 """
 
 from __future__ import annotations
@@ -14,23 +15,29 @@ import sqlite3
 from risk_assessment.core.columns import ColumnSchema
 from risk_assessment.store.tables import get_meta, stored_names, value_column, value_columns
 
+FITS = {("integer", "number"), ("boolean", "integer"), ("boolean", "number")}  # old, new
+
+
+def unreadable_features(stored: dict, schema: ColumnSchema) -> list[str]:
+    """The features of schema that rows stored under `stored` (a schema as to_dict() writes
+    it) cannot give: absent though required, or stored with an incompatible type."""
+    had = {n: spec.get("type") for n, spec in stored.get("features", {}).items()}
+    return [
+        f.name
+        for f in schema.features
+        if not (
+            had.get(f.name) == f.type
+            or (had.get(f.name), f.type) in FITS
+            or (had.get(f.name) is None and not f.required)
+        )
+    ]
+
 
 def usable_schemas(db: sqlite3.Connection, schema: ColumnSchema) -> list[str]:
     """The fingerprints of the stored schemas whose rows the schema can read: each of its
     required features was stored with a compatible type (an integer reads as a number)."""
-    wanted = {f.name: f for f in schema.features}
-    fits = {("integer", "number"), ("boolean", "integer"), ("boolean", "number")}
-    usable = []
-    for fingerprint, stored in get_meta(db, "schemas", {}).items():
-        had = {n: spec.get("type") for n, spec in stored.get("features", {}).items()}
-        if all(
-            had.get(name) == f.type
-            or (had.get(name), f.type) in fits
-            or (had.get(name) is None and not f.required)
-            for name, f in wanted.items()
-        ):
-            usable.append(fingerprint)
-    return usable
+    stored = get_meta(db, "schemas", {}).items()
+    return [fingerprint for fingerprint, s in stored if not unreadable_features(s, schema)]
 
 
 def usable_sql(db: sqlite3.Connection, schema: ColumnSchema) -> str:
@@ -51,3 +58,19 @@ def select_columns(db: sqlite3.Connection, schema: ColumnSchema) -> str:
     values = [f"o.{value_column(n)}" if n.lower() in have else "NULL" for n in stored_names(schema)]
     n = len(schema.features)
     return ", ".join(["o.seq", "o.corporation", *values[:n], "o.exited", *values[n:]])
+
+
+def not_read(db: sqlite3.Connection, schema: ColumnSchema) -> tuple[int, list[str]]:
+    """(how many stored observations the schema cannot read, the columns why): one counting
+    query. A column is named when the rows' schema lacked it or held another type, or held
+    it as optional while the schema requires it (some of its values are missing)."""
+    sql = f"SELECT o.schema, COUNT(*) FROM observations o WHERE NOT {usable_sql(db, schema)}"
+    groups = db.execute(sql + " GROUP BY o.schema").fetchall()
+    schemas, names = get_meta(db, "schemas", {}), {}
+    required = [f.name for f in schema.features if f.required]
+    for fingerprint, _ in groups:
+        stored = schemas.get(fingerprint) or {}
+        had = stored.get("features", {})
+        optional = [n for n in required if (had.get(n) or {}).get("required") is False]
+        names.update(dict.fromkeys(unreadable_features(stored, schema) or optional))
+    return sum(n for _, n in groups), list(names)

@@ -34,7 +34,7 @@ from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STO
     ready,
     store_path,
 )
-from risk_assessment.store.readable import select_columns, usable_sql
+from risk_assessment.store.readable import not_read, select_columns, usable_sql
 from risk_assessment.store.tables import (
     Run,
     add_value_columns,
@@ -195,8 +195,7 @@ def unusable_rows(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> int:
     if not ready(folder):
         return 0
     with connection(folder) as db:
-        sql = f"SELECT COUNT(*) FROM observations o WHERE NOT {usable_sql(db, schema)}"
-        return int(db.execute(sql).fetchone()[0])
+        return not_read(db, schema)[0]  # the dashboard's count too (lookups.not_trained)
 
 
 _BATCH_JOIN = "FROM observations o JOIN sources s ON o.source_id = s.id"

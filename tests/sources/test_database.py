@@ -404,6 +404,27 @@ def test_custom_query_with_watermark(workspace):
     assert db_section(config)["source"]["query"] == query
 
 
+def test_a_column_the_schema_does_not_know_is_named_once(workspace, caplog):
+    """A table with a column the schema does not know (region), read in three chunks: the
+    database entry of the record names it, and one log line says so; the watermark column
+    (id) is used, not ignored."""
+    db = workspace / "clients.db"
+    columns = (
+        "id INTEGER PRIMARY KEY, corporation TEXT, region TEXT, lastmonth_activity INTEGER, "
+        "lastyear_activity INTEGER, number_of_employees INTEGER, exited INTEGER"
+    )
+    rows = [(i + 1, r[0], "north", *r[1:]) for i, r in enumerate(small_rows(25, 200))]
+    create_table(db, columns, rows)
+    config = with_database(workspace, chunk_rows=10)
+    with caplog.at_level(logging.INFO, logger="ingestion"):
+        result = ingestion.run_ingestion(config)
+    assert result.database.entry["ignored_columns"] == ["region"]
+    assert db_section(config)["batches"][-1]["ignored_columns"] == ["region"]
+    said = [r.getMessage() for r in caplog.records if "ignored columns" in r.getMessage()]
+    assert said == ["database:client_activity: ignored columns: region"]
+    assert ids(small_rows(25, 200)) <= set(final_rows(config)["corporation"])
+
+
 def test_timestamp_watermark(workspace):
     """ISO text timestamps as the watermark column: later rows are read incrementally."""
     db = workspace / "clients.db"
