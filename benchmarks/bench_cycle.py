@@ -10,9 +10,9 @@ adds some overhead); finally a tick with nothing new.
 With --example saas: the same cold runs on the SaaS example (samples/saas.py, 10,000
 accounts in a schema of ten features, generated into the temporary folder) beside the
 course data, in one table: the first run, the full cycle on each one's new batch (the
-saas example's is its drifting one), and the tick with nothing new repeated (the median),
-then one more tick of each under a probe: the modules it imports beyond the standard
-library and how often it opens store.db (cycle_compare.py).
+saas example's is its drifting one), and the tick with nothing new repeated (the median;
+the two take turns, so both see the same load), then one more tick of each under a probe:
+the modules it imports beyond the standard library and how often it opens store.db.
 
 Run:  .venv/bin/python benchmarks/bench_cycle.py [--example saas [--ticks N]]
 Prints seconds; asserts nothing.
@@ -178,22 +178,31 @@ def probe(config: Path) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def measure(config: Path, batches: list[Path], ticks: int) -> dict:
-    """Cold seconds of a workspace's first run, its cycle once the batches arrive, and
-    `ticks` ticks with nothing new (each run's decision beside it); then the probe."""
+def measure(config: Path, batches: list[Path]) -> dict:
+    """Cold seconds of a workspace's first run and of its cycle once the batches arrive,
+    each with the run's decision."""
     args = [str(ROOT / "fullprocess.py"), "--config", str(config)]
     row = {"first": (cold(args), decision(config))}
     for batch in batches:
         shutil.copy(batch, load_config(config)["input_folder_path"])
     row["cycle"] = (cold(args), decision(config))
-    times = [cold(args) for _ in range(ticks)]
-    row["ticks"], row["tick_decision"] = times, decision(config)
-    row["probe"] = probe(config)
     return row
 
 
+def tick(rows: dict[str, dict], configs: dict[str, Path], ticks: int) -> None:
+    """`ticks` cold ticks with nothing new of each workspace, taking turns so that both
+    see the same load; then each one's last decision and one more tick under the probe."""
+    script = str(ROOT / "fullprocess.py")
+    for _ in range(ticks):
+        for name, config in configs.items():
+            rows[name].setdefault("ticks", []).append(cold([script, "--config", str(config)]))
+    for name, config in configs.items():
+        rows[name]["tick_decision"] = decision(config)
+        rows[name]["probe"] = probe(config)
+
+
 def tick_lines(rows: dict[str, dict]) -> list[str]:
-    """The table's tick rows: median (min-max), imports, store.db openings, exit code."""
+    """The table's tick rows: median, fastest and slowest, imports, store.db openings."""
     out = {"tick with nothing new, median": [], "  fastest - slowest": []}
     out |= {"  imports beyond the std. library": [], "  store.db openings": []}
     for row in rows.values():
@@ -227,10 +236,12 @@ def compare(ticks: int) -> None:
         course = workspace(Path(tmp) / "course")
         example = saas_workspace(Path(tmp) / "saas")
         drifting = sorted((example.parent / "sourcedata").glob("*.csv"))
+        configs = {"course data": course, "saas example": example}
         rows = {
-            "course data": measure(course, [ROOT / "sourcedata" / "dataset3.csv"], ticks),
-            "saas example": measure(example, drifting, ticks),
+            "course data": measure(course, [ROOT / "sourcedata" / "dataset3.csv"]),
+            "saas example": measure(example, drifting),
         }
+        tick(rows, configs, ticks)
     print_table(rows, ticks)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
