@@ -9,6 +9,7 @@ import simulate
 from risk_assessment.schema import dataset
 from tests.conftest import (
     COLUMNS,  # the default schema's columns
+    ROOT,
     run_script,
 )
 
@@ -56,3 +57,25 @@ def test_database_benchmark_reads_a_small_table():
     assert lines[0].startswith("built table of 300 rows in ")
     assert lines[1].startswith("read+validate 300 rows in chunks of 100: ")
     assert "rows/s" in lines[1] and "peak" in lines[1]
+
+
+@pytest.mark.slow
+def test_cycle_benchmark_compares_the_saas_example_with_the_course_data():
+    """--example saas: one table, a column per data set, from real cold fullprocess runs
+    (seconds for each); the probe's rows are there; nothing is written into the checkout."""
+    before = sorted(p.name for p in (ROOT / "examples" / "saas").iterdir())
+    done = run_script("benchmarks/bench_cycle.py", "--example", "saas", "--ticks", "1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].split() == ["course", "data", "saas", "example"]
+    assert [line[:34].strip() for line in lines[2:8]] == [
+        "first run (deploy)",
+        "full cycle on the new batch",
+        "tick with nothing new, median",
+        "fastest - slowest",
+        "imports beyond the std. library",
+        "store.db openings",
+    ]
+    for line in lines[2:5]:
+        assert line.count(" s") == 2 and line.split()[-1] == "s", line
+    assert sorted(p.name for p in (ROOT / "examples" / "saas").iterdir()) == before
