@@ -120,13 +120,16 @@ def label(func: tuple) -> str:
     return f"{Path(file).stem}.{name}" if file != "~" else name.strip("<>")
 
 
+STEPS_FILE = str(Path("risk_assessment", "pipeline", "steps.py"))
+
+
 def steps(profile: Path, min_seconds: float = 0.05) -> list[str]:
-    """fullprocess.py's functions (>= min_seconds, slowest first), each with what it calls
-    that takes >= min_seconds: the cycle per step."""
+    """The run's step functions (risk_assessment/pipeline/steps.py, >= min_seconds,
+    slowest first), each with what it calls that takes >= min_seconds: the cycle per step."""
     stats = pstats.Stats(str(profile))
     stats.calc_callees()
     own = sorted(
-        (f for f in stats.stats if Path(f[0]).name == "fullprocess.py" and f[2] != "<module>"),
+        (f for f in stats.stats if f[0].endswith(STEPS_FILE) and f[2] != "<module>"),
         key=lambda f: -stats.stats[f][3],
     )
     lines = []
