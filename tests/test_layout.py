@@ -193,3 +193,39 @@ def test_files_and_functions_stay_short():
                 if node.end_lineno - node.lineno + 1 > 40:
                     long_functions.append(f"{path.name}:{node.name}")
     assert long_files == [] and long_functions == []
+
+
+def schema_parameters(trees: dict[Path, ast.Module]) -> dict[str, int]:
+    """Per function name of the package whose every definition takes `schema` with a
+    default (the course's columns): the position of that parameter."""
+    found: dict[str, list[int | None]] = {}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names = [a.arg for a in node.args.posonlyargs + node.args.args]
+                names = names[1:] if names[:1] in (["self"], ["cls"]) else names
+                defaulted = names[len(names) - len(node.args.defaults) :]
+                found.setdefault(node.name, []).append(
+                    names.index("schema") if "schema" in defaulted else None
+                )
+    return {name: min(at) for name, at in found.items() if None not in at}
+
+
+def test_every_call_passes_the_configured_schema_on():
+    """A package function that takes `schema` falls back to the course's five columns when
+    a caller leaves it out: every call inside the package passes it (by position or
+    keyword), so a user's columns reach every part from the one definition."""
+    trees = {p: ast.parse(p.read_text()) for p in (ROOT / PACKAGE).rglob("*.py")}
+    takes = schema_parameters(trees)
+    missing = []
+    for path, tree in trees.items():
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            func = call.func
+            name = getattr(func, "id", None) or getattr(func, "attr", None)
+            if name not in takes or any(k.arg in ("schema", None) for k in call.keywords):
+                continue
+            if len(call.args) <= takes[name] and not any(
+                isinstance(a, ast.Starred) for a in call.args
+            ):
+                missing.append(f"{path.relative_to(ROOT)}:{call.lineno} {name}()")
+    assert not missing, f"calls that leave the schema out: {missing}"
