@@ -270,6 +270,7 @@ def reader_facts(config: dict[str, Any], model, manifest: dict[str, Any], runs: 
         "calls": stored_comparison(config["output_folder_path"], model, config["schema"]),
         "week": week_facts(config, table, manifest, seen, runs),
         "words": config["schema"].words,  # a column's plain words
+        "value": config["schema"].value,  # the column of what a client is worth, or None
         "rejected": list(lookups.rejections_by_batch(config["output_folder_path"]).values()),
     }
 

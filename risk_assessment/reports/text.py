@@ -71,7 +71,7 @@ def list_text(facts: dict[str, Any]) -> str:
         f"{lst['total']} current clients: <b>{b['high']} high</b>, {b['medium']} medium, "
         f"{b['low']} low risk."
     )
-    text += value_text(facts.get("risk"), facts.get("words"))
+    text += value_text(facts.get("risk"), facts.get("words"), facts.get("value"))
     if not lst["has_baseline"]:
         return text + " This is the first list: nothing to compare with yet."
     return text + (
@@ -80,11 +80,11 @@ def list_text(facts: dict[str, Any]) -> str:
     )
 
 
-def value_text(table, words) -> str:
-    """' Value at risk in the high band: 1,234,567 (...)' when the list carries a value."""
-    if table is None or "value_at_risk" not in getattr(table, "columns", ()):
+def value_text(table, words, value: str | None) -> str:
+    """' Value at risk in the high band: 1,234,567 (...)' when the schema declares a value
+    column (value) and the list carries it."""
+    if table is None or not value or "value_at_risk" not in getattr(table, "columns", ()):
         return ""
-    value = table.columns[table.columns.get_loc("value_at_risk") - 1]  # the value column
     high = table[table["risk_band"] == "high"]
     name = words(value) if words else value
     return (
