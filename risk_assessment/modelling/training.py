@@ -196,15 +196,20 @@ PROFILE_BINS = 10  # deciles: the reference distribution for data-drift checks (
 
 
 def feature_profile(
-    data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA
+    data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA, typed: dict | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per numeric or boolean feature: mean, std, decile edges, share of rows per bin.
 
     Saved with the model, so data drift can be measured against the model's own
-    training data without keeping a copy of it.
+    training data without keeping a copy of it. A numeric feature's entry of the typed
+    profile (profile_by_type: the same deciles of the same values) is taken as it is.
     """
     profile = {}
     for col in [f.name for f in schema.features if f.type != "category"]:
+        known = (typed or {}).get(col) or {}
+        if "edges" in known and known["rows"]:
+            profile[col] = {k: known[k] for k in ("mean", "std", "edges", "shares")}
+            continue
         values = data[col].to_numpy(dtype=float)
         values = values[np.isfinite(values)]
         if not len(values):
@@ -266,10 +271,16 @@ def model_metadata(
         "threshold": (selection or {}).get("threshold", 0.5),
         "seconds": round(seconds, 4),
         "versions": library_versions(),
-        "profile": feature_profile(data, schema),
-        "typed_profile": profile_by_type(data, schema),  # data drift by feature type
+        **profiles(data, schema),
         "settings": recorded_settings(config),
     }
+
+
+def profiles(data: pd.DataFrame, schema: ColumnSchema) -> dict[str, dict]:
+    """The training profiles saved with a model: by decile (profile) and by feature type
+    (typed_profile, data drift by type), each number's deciles computed once."""
+    typed = profile_by_type(data, schema)
+    return {"profile": feature_profile(data, schema, typed), "typed_profile": typed}
 
 
 def save_model(model, metadata: dict[str, Any], folder: Path) -> Path:
