@@ -104,38 +104,27 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write data to path via a temp file in the same folder, fsync, then os.replace."""
+    return write_atomic_parts(path, [data])
+
+
+def write_atomic_parts(
+    path: str | os.PathLike, parts: Iterable[bytes | str], keep: bool = False
+) -> Path:
+    """Write the parts (text as UTF-8) one after the other to a temp file in path's folder,
+    fsync, then os.replace: a crash leaves the old file or the new one. With keep, the
+    parts follow a copy of path's content (the file grows by them). A large file is
+    written without holding it whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide artifacts from the API's user
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_atomic_parts(path: str | os.PathLike, parts: Iterable[str], keep: bool = False) -> Path:
-    """Write the text parts one after the other to path, atomically as write_atomic does;
-    with keep, after a copy of path's content (the file grows by the parts). A large
-    file is written without holding it whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "wb") as fh:
             if keep:
                 with path.open("rb") as old:
                     shutil.copyfileobj(old, fh, 1 << 20)
             for part in parts:
-                fh.write(part.encode("utf-8"))
+                fh.write(part.encode("utf-8") if isinstance(part, str) else part)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
