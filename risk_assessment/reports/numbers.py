@@ -27,7 +27,7 @@ LABELS = {
     "trained_on": "rows the model was trained on",
     "held_out": "rows held out to decide its deployment",
     "current_clients": "current clients (on the risk list)",
-    "rows_not_trained": "rows kept, not trained on (a column the schema needs is missing)",
+    "rows_not_trained": "rows kept, not trained on",
 }
 
 
