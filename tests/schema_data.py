@@ -1,0 +1,182 @@
+"""Random schemas and the rows of a user's file for them, with what the rules make of each
+row: the shared oracle of the end-to-end property test (tests/test_schema_property.py).
+
+A schema is drawn by hypothesis (the feature strategy of the parser-level property test);
+the rows come from a seeded random.Random, so a 200-row file does not exhaust hypothesis's
+buffer and a failure still replays from its (schema, seed). Each row knows the texts of its
+cells, the tuple the store must hold for it (valid rows), or the one reason it must be
+dropped with (bad rows: exactly one bad cell each).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+from risk_assessment.core.columns import ColumnSchema, Feature
+from tests.schema.test_agreement_property import NAME, features
+
+WORDS = ["red", "Green", "blue sky", "retail", "x"]  # free category values, as written
+TRUE_TEXT, FALSE_TEXT = ["true", "TRUE", "Yes", "1"], ["false", "No", "no", "0"]
+UNKNOWN_LEVEL = "zz_unknown"  # never one of the strategies' levels
+IGNORED = "zz notes"  # a column of the file the schema does not know (no schema name has a space)
+
+
+@st.composite
+def schema_specs(draw) -> dict:
+    """A config.json `schema` section: 1-15 features of random types and names, random id
+    and target names, text target labels (random) or 1/0, maybe a value column."""
+    names = draw(st.lists(NAME, min_size=4, max_size=18, unique_by=str.lower))
+    ident, target, value, *rest = names
+    spec: dict = {"id": ident, "features": {n: draw(features()) for n in rest[:15]}}
+    spec["target"] = target
+    if draw(st.booleans()):
+        positive, negative = draw(st.lists(NAME, min_size=2, max_size=2, unique_by=str.lower))
+        spec["target"] = {"column": target, "positive": positive, "negative": negative}
+    if draw(st.booleans()):
+        spec["value"] = value
+    return spec
+
+
+def span(feature: Feature) -> tuple[int, int]:
+    """The inclusive range valid values are drawn from (the bounds, else a wide one)."""
+    low = feature.min if feature.min is not None else (feature.max or 0) - 1000
+    high = feature.max if feature.max is not None else low + 2000
+    return int(low), int(high)
+
+
+def valid_cell(rng: random.Random, feature: Feature) -> tuple[str, object]:
+    """(cell text, the value the store keeps) of a valid cell."""
+    if not feature.required and rng.random() < 0.1:
+        return "", None
+    if feature.type == "integer":
+        v = rng.randint(*span(feature))
+        return rng.choice([str(v), str(v), f"{v}.0"]), v
+    if feature.type == "number":
+        low, high = span(feature)
+        x = rng.randint(low * 100, high * 100) / 100
+        return str(x), x
+    if feature.type == "boolean":
+        word = rng.choice(TRUE_TEXT + FALSE_TEXT)
+        return word, int(word in TRUE_TEXT)
+    if feature.levels:
+        level = rng.choice(feature.levels)
+        return rng.choice([level, level.upper(), level.title()]), level
+    word = rng.choice(WORDS)
+    return word, word
+
+
+def bad_cells(feature: Feature) -> list[tuple[str, str]]:
+    """Every (cell text, reason) that drops a row for this feature: a decimal in an integer,
+    text in a number, out of bounds, an unknown level, not a boolean, an empty required
+    cell. Empty for an optional category without levels (any text is fine)."""
+    name, low, high = feature.name, feature.min, feature.max
+    out = [("", f"missing {name}")] if feature.required else []
+    if feature.type == "integer":
+        out += [(f"{span(feature)[0]}.5", f"non-integer {name}"), ("abc", f"non-numeric {name}")]
+    if feature.type == "number":
+        out.append(("n/a", f"non-numeric {name}"))
+    if feature.numeric and low is not None:
+        below = low - 1 if feature.type == "integer" else low - 0.5
+        out.append((str(below), f"negative {name}" if low == 0 else f"{name} below min {low:g}"))
+    if feature.numeric and high is not None:
+        above = high + 1 if feature.type == "integer" else high + 0.25
+        out.append((str(above), f"{name} above max {high:g}"))
+    if feature.levels:
+        out.append((UNKNOWN_LEVEL, f"{name} not one of its levels"))
+    if feature.type == "boolean":
+        out.append(("maybe", f"{name} not true or false"))
+    return out
+
+
+@dataclass
+class Row:
+    """A row of the file: its cells by schema column, and what the rules make of it."""
+
+    cells: dict[str, str]
+    stored: tuple | None  # (id, *features, target, [value]) as stored; None when dropped
+    reason: str | None = None  # why it is dropped
+    api_refuses: bool = False  # the bad cell is one the API reads (the id or a feature)
+
+
+def target_text(rng: random.Random, schema: ColumnSchema, label: int | None) -> str:
+    """The target cell of a label (1 exited, 0 stayed, None unlabelled): 1/0, or the
+    schema's text label in some case."""
+    if label is None:
+        return ""
+    words = [str(label)]
+    if schema.target.positive is not None:
+        word = schema.target.positive if label else schema.target.negative
+        words += [word, word.upper(), word.title()]
+    return rng.choice(words)
+
+
+def valid_row(rng: random.Random, schema: ColumnSchema, ident: str, label: int | None) -> Row:
+    """A row every rule keeps; stored as (id, *features, target, [value])."""
+    cells, stored = {schema.id: ident}, [ident]
+    for feature in schema.features:
+        cells[feature.name], value = valid_cell(rng, feature)
+        stored.append(value)
+    cells[schema.target.column] = target_text(rng, schema, label)
+    stored.append(label)
+    if schema.value:
+        money = None if rng.random() < 0.1 else rng.randint(0, 10**6) / 10
+        cells[schema.value] = "" if money is None else str(money)
+        stored.append(money)
+    return Row(cells, tuple(stored))
+
+
+def defects(schema: ColumnSchema) -> list[tuple[str, str, str, bool]]:
+    """Every (column, cell text, reason, whether the API reads that column) of one bad
+    cell: the features' bad cells, an empty id, an unknown target label, a negative value."""
+    out = [(f.name, text, why, True) for f in schema.features for text, why in bad_cells(f)]
+    out.append((schema.id, "", f"missing {schema.id}", True))
+    target = schema.target
+    words = "0 or 1" if target.positive is None else f"{target.positive} or {target.negative}"
+    out.append((target.column, "perhaps?", f"{target.column} not {words}", False))
+    if schema.value:
+        out.append((schema.value, "-1", f"negative {schema.value}", False))
+    return out
+
+
+def bad_row(rng: random.Random, schema: ColumnSchema, ident: str) -> Row:
+    """A labelled row with exactly one bad cell. Its first feature is never empty, so the
+    API's copy of the row (id and features) is never a blank line."""
+    row = valid_row(rng, schema, ident, rng.randint(0, 1))
+    first = schema.features[0]
+    if row.cells[first.name] == "":
+        filled = Feature(first.name, first.type, first.min, first.max, first.levels)
+        row.cells[first.name] = valid_cell(rng, filled)[0]
+    column, text, reason, api = rng.choice(defects(schema))
+    row.cells[column] = text
+    return Row(row.cells, None, reason, api)
+
+
+def user_file(rng: random.Random, schema: ColumnSchema, n: int, bad: int, repeats: int):
+    """n valid rows (40% exited, some unlabelled), bad rows with one bad cell each and
+    exact repeats of valid rows, shuffled. Ids are unique but for the repeats."""
+    ids = [rng.choice(["", "0", "acct-", "Ü "]) + str(i) for i in range(n + bad)]
+    rows = [
+        valid_row(rng, schema, ids[i], None if i % 17 == 16 else int(i % 5 < 2)) for i in range(n)
+    ]
+    rows += [bad_row(rng, schema, ids[n + j]) for j in range(bad)]
+    rows += [Row(dict(r.cells), r.stored) for r in rng.sample(rows[:n], repeats)]
+    rng.shuffle(rows)
+    return rows
+
+
+def csv_bytes(rng: random.Random, schema: ColumnSchema, rows: list[Row], extra: bool) -> bytes:
+    """The rows as a user's CSV file: columns in random order, headers in random case and
+    padding; with a column the schema does not know when extra."""
+    columns = [c for c in schema.columns if c in rows[0].cells]
+    rng.shuffle(columns)
+    header = [rng.choice([c, c.upper(), f" {c} "]) for c in columns]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header + [IGNORED] * extra)
+    writer.writerows([[r.cells[c] for c in columns] + ["note"] * extra for r in rows])
+    return buffer.getvalue().encode()
