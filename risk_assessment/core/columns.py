@@ -191,6 +191,22 @@ def text_key(spec: dict[str, Any], key: str, where: str, required: bool = True) 
     return value
 
 
+def check_value(
+    value: str | None, ident: str, target: str, features: tuple[Feature, ...], where: str
+) -> None:
+    """ConfigError when the value column is the id or the target column, or a feature
+    spelled in other case (headers match in any case: they would be one column)."""
+    if value is None:
+        return
+    key = value.strip().lower()
+    for role, column in (("id", ident), ("target", target)):
+        if key == column.strip().lower():
+            raise ConfigError(f"{where}.value: {value} is the {role} column, not a value column")
+    for f in features:
+        if key == f.name.strip().lower() and value != f.name:
+            raise ConfigError(f"{where}.value: {value} is the feature {f.name} in other case")
+
+
 def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
     """The ColumnSchema of a config's `schema` section (None or {}: the course's five)."""
     if not spec:
@@ -215,6 +231,7 @@ def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
             raise ConfigError(f"{where}.features: {column} is the {role} column, not a feature")
     if ident.strip().lower() == target.column.strip().lower():
         raise ConfigError(f"{where}: id and target are the same column ({ident})")
+    check_value(value, ident, target.column, features, where)
     aliases = spec.get("aliases", {})
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()

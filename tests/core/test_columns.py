@@ -78,6 +78,11 @@ BAD = [
     (variant(features={}), "features must be an object"),
     (variant(aliases={"x": "nosuchcolumn"}), "nosuchcolumn is not a column"),
     (variant(extra=1), "unknown key(s) extra"),
+    # the value column is the id or the target (in any case), or a feature in other case:
+    # before, every file was refused, the label stored as value, or ingestion crashed
+    (variant(value="account"), "value: account is the id column"),
+    (variant(value="Churned"), "value: Churned is the target column"),
+    (variant(value="SEATS"), "value: SEATS is the feature seats in other case"),
 ]
 
 
