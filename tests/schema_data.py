@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 from dataclasses import dataclass
 
@@ -20,46 +21,80 @@ from hypothesis import strategies as st
 from risk_assessment.core.columns import ColumnSchema, Feature
 from tests.schema.test_agreement_property import NAME, features
 
-WORDS = ["red", "Green", "blue sky", "retail", "x"]  # free category values, as written
-TRUE_TEXT, FALSE_TEXT = ["true", "TRUE", "Yes", "1"], ["false", "No", "no", "0"]
+# Names as users write them (mixed case, digits, spaces, commas, quotes, dots inside) and
+# words the store, the API and the risk list use for themselves.
+OWN_WORDS = ["corporation", "exited", "seq", "schema", "duplicate", "source_id", "index", "id"]
+OWN_WORDS += ["prediction", "probability", "rank", "value_at_risk", "records", "data"]
+NAMES = st.one_of(
+    NAME,
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_ .,'\"-]{0,10}[A-Za-z0-9]", fullmatch=True),
+    st.sampled_from(OWN_WORDS),
+)
+LABELS = st.from_regex(r"[A-Za-z][A-Za-z _]{0,8}[A-Za-z]", fullmatch=True)
+LEVELS = st.sampled_from(["north", "south", "east", "west", "retail", "tech", "x", "New York"])
+WORDS = ["red", "Green", "blue sky", "retail", "x", "Ärger"]  # free category values, as written
+TRUE_TEXT, FALSE_TEXT = ["true", "TRUE", "Yes", "1", "1.0"], ["false", "No", "no", "0", "0.0"]
 UNKNOWN_LEVEL = "zz_unknown"  # never one of the strategies' levels
-IGNORED = "zz notes"  # a column of the file the schema does not know (no schema name has a space)
+IGNORED = "zz notes!"  # a column of the file the schema does not know (no name has a "!")
+
+
+def same_name(name: str) -> str:
+    """What headers compare (case and outer spaces ignored)."""
+    return name.strip().lower()
+
+
+@st.composite
+def feature_specs(draw) -> dict:
+    """A feature of the parser-level property test, sometimes with bounds that are not
+    whole numbers or levels with capitals and spaces."""
+    spec = draw(features())
+    if "levels" in spec and draw(st.booleans()):
+        spec["levels"] = sorted(draw(st.sets(LEVELS, min_size=1, max_size=5)))
+    one_integer = spec["type"] == "integer" and spec.get("min", 0) == spec.get("max", 1)
+    if spec["type"] in ("integer", "number") and not one_integer and draw(st.booleans()):
+        spec.update({k: spec[k] + 0.5 for k in ("min", "max") if k in spec})
+    return spec
 
 
 @st.composite
 def schema_specs(draw) -> dict:
     """A config.json `schema` section: 1-15 features of random types and names, random id
-    and target names, text target labels (random) or 1/0, maybe a value column."""
-    names = draw(st.lists(NAME, min_size=4, max_size=18, unique_by=str.lower))
+    and target names, text target labels (random) or 1/0, maybe a value column (its own,
+    or a numeric feature)."""
+    names = draw(st.lists(NAMES, min_size=4, max_size=18, unique_by=same_name))
     ident, target, value, *rest = names
-    spec: dict = {"id": ident, "features": {n: draw(features()) for n in rest[:15]}}
+    spec: dict = {"id": ident, "features": {n: draw(feature_specs()) for n in rest[:15]}}
     spec["target"] = target
     if draw(st.booleans()):
-        positive, negative = draw(st.lists(NAME, min_size=2, max_size=2, unique_by=str.lower))
+        positive, negative = draw(st.lists(LABELS, min_size=2, max_size=2, unique_by=same_name))
         spec["target"] = {"column": target, "positive": positive, "negative": negative}
-    if draw(st.booleans()):
-        spec["value"] = value
+    numeric = [n for n, f in spec["features"].items() if f["type"] in ("integer", "number")]
+    choice = draw(st.sampled_from(["none", "own", "feature"]))
+    if choice == "own" or (choice == "feature" and numeric):
+        spec["value"] = value if choice == "own" else draw(st.sampled_from(numeric))
     return spec
 
 
-def span(feature: Feature) -> tuple[int, int]:
+def span(feature: Feature) -> tuple[float, float]:
     """The inclusive range valid values are drawn from (the bounds, else a wide one)."""
     low = feature.min if feature.min is not None else (feature.max or 0) - 1000
     high = feature.max if feature.max is not None else low + 2000
-    return int(low), int(high)
+    return low, high
 
 
 def valid_cell(rng: random.Random, feature: Feature) -> tuple[str, object]:
-    """(cell text, the value the store keeps) of a valid cell."""
+    """(cell text, the value the store keeps) of a valid cell, written in one of the ways
+    the rules take (12, +12, 0012, 12.0; 1.5, 1.5e+00; levels in any case)."""
     if not feature.required and rng.random() < 0.1:
         return "", None
+    low, high = span(feature)
     if feature.type == "integer":
-        v = rng.randint(*span(feature))
-        return rng.choice([str(v), str(v), f"{v}.0"]), v
+        v = rng.randint(math.ceil(low), math.floor(high))
+        more = [f"+{v}", f"00{v}"] if v >= 0 else []
+        return rng.choice([str(v), str(v), f"{v}.0", *more]), v
     if feature.type == "number":
-        low, high = span(feature)
-        x = rng.randint(low * 100, high * 100) / 100
-        return str(x), x
+        x = rng.randint(math.ceil(low * 100), math.floor(high * 100)) / 100
+        return rng.choice([str(x), str(x), f"{x:e}", f" {x} "]), x
     if feature.type == "boolean":
         word = rng.choice(TRUE_TEXT + FALSE_TEXT)
         return word, int(word in TRUE_TEXT)
@@ -77,14 +112,15 @@ def bad_cells(feature: Feature) -> list[tuple[str, str]]:
     name, low, high = feature.name, feature.min, feature.max
     out = [("", f"missing {name}")] if feature.required else []
     if feature.type == "integer":
-        out += [(f"{span(feature)[0]}.5", f"non-integer {name}"), ("abc", f"non-numeric {name}")]
+        out += [(f"{math.ceil(span(feature)[0])}.5", f"non-integer {name}")]
+        out.append(("abc", f"non-numeric {name}"))
     if feature.type == "number":
         out.append(("n/a", f"non-numeric {name}"))
     if feature.numeric and low is not None:
-        below = low - 1 if feature.type == "integer" else low - 0.5
+        below = math.ceil(low) - 1 if feature.type == "integer" else low - 0.5
         out.append((str(below), f"negative {name}" if low == 0 else f"{name} below min {low:g}"))
     if feature.numeric and high is not None:
-        above = high + 1 if feature.type == "integer" else high + 0.25
+        above = math.floor(high) + 1 if feature.type == "integer" else high + 0.25
         out.append((str(above), f"{name} above max {high:g}"))
     if feature.levels:
         out.append((UNKNOWN_LEVEL, f"{name} not one of its levels"))
@@ -123,7 +159,7 @@ def valid_row(rng: random.Random, schema: ColumnSchema, ident: str, label: int |
         stored.append(value)
     cells[schema.target.column] = target_text(rng, schema, label)
     stored.append(label)
-    if schema.value:
+    if schema.value and schema.value not in schema.feature_names:
         money = None if rng.random() < 0.1 else rng.randint(0, 10**6) / 10
         cells[schema.value] = "" if money is None else str(money)
         stored.append(money)
@@ -138,7 +174,7 @@ def defects(schema: ColumnSchema) -> list[tuple[str, str, str, bool]]:
     target = schema.target
     words = "0 or 1" if target.positive is None else f"{target.positive} or {target.negative}"
     out.append((target.column, "perhaps?", f"{target.column} not {words}", False))
-    if schema.value:
+    if schema.value and schema.value not in schema.feature_names:
         out.append((schema.value, "-1", f"negative {schema.value}", False))
     return out
 

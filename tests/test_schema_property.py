@@ -17,6 +17,8 @@ hypothesis shrinks the schema and replays a failure from its seed.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import tempfile
@@ -105,9 +107,10 @@ def check_served_model(config: dict, trained_rows: int) -> None:
 def post_csv(client, schema: ColumnSchema, rows: list[Row]):
     """POST the rows' id and feature cells to /invocations as a CSV body."""
     columns = [schema.id, *schema.feature_names]
-    lines = [",".join(columns)]
-    lines += [",".join(json.dumps(r.cells[c]) for c in columns) for r in rows]
-    return client.post("/invocations", data="\n".join(lines) + "\n", content_type="text/csv")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows([columns, *([r.cells[c] for c in columns] for r in rows)])
+    return client.post("/invocations", data=buffer.getvalue(), content_type="text/csv")
 
 
 def json_value(value, kind: str):

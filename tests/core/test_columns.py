@@ -83,6 +83,12 @@ BAD = [
     (variant(value="account"), "value: account is the id column"),
     (variant(value="Churned"), "value: Churned is the target column"),
     (variant(value="SEATS"), "value: SEATS is the feature seats in other case"),
+    # names the answers use themselves: before, create_app failed (TypeError) or the risk
+    # list's rank or the stored rows' seq was overwritten
+    (variant(id="rank"), "schema.id: rank is a name the API and the risk list use"),
+    (variant(id="prediction"), "schema.id: prediction is a name"),
+    (variant(value="exit_probability"), "schema.value: exit_probability is a name"),
+    (variant(features={"seq": {"type": "number"}}), "schema.features: seq is a name"),
 ]
 
 
