@@ -16,20 +16,23 @@ import math
 import random
 from dataclasses import dataclass
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
-from risk_assessment.core.columns import ColumnSchema, Feature
+from risk_assessment.core.columns import OWN_FIELDS, ColumnSchema, Feature
 from tests.schema.test_agreement_property import NAME, features
 
 # Names as users write them (mixed case, digits, spaces, commas, quotes, dots inside) and
-# words the store, the API and the risk list use for themselves.
-OWN_WORDS = ["corporation", "exited", "seq", "schema", "duplicate", "source_id", "index", "id"]
-OWN_WORDS += ["prediction", "probability", "rank", "value_at_risk", "records", "data"]
+# words the store, the API and the risk list use for themselves (config.json refuses an id
+# or value column named like one of OWN_FIELDS, and any column named seq).
+OWN_WORDS = ["corporation", "exited", "schema", "duplicate", "source_id", "index", "id"]
+OWN_WORDS += ["records", "data", *sorted(OWN_FIELDS - {"seq"})]
 NAMES = st.one_of(
     NAME,
     st.from_regex(r"[A-Za-z][A-Za-z0-9_ .,'\"-]{0,10}[A-Za-z0-9]", fullmatch=True),
     st.sampled_from(OWN_WORDS),
-)
+).filter(lambda name: name != "seq")
+FREE = NAMES.filter(lambda name: name not in OWN_FIELDS)  # for the id and value columns
 LABELS = st.from_regex(r"[A-Za-z][A-Za-z _]{0,8}[A-Za-z]", fullmatch=True)
 LEVELS = st.sampled_from(["north", "south", "east", "west", "retail", "tech", "x", "New York"])
 WORDS = ["red", "Green", "blue sky", "retail", "x", "Ärger"]  # free category values, as written
@@ -61,14 +64,18 @@ def schema_specs(draw) -> dict:
     """A config.json `schema` section: 1-15 features of random types and names, random id
     and target names, text target labels (random) or 1/0, maybe a value column (its own,
     or a numeric feature)."""
-    names = draw(st.lists(NAMES, min_size=4, max_size=18, unique_by=same_name))
-    ident, target, value, *rest = names
+    names = draw(st.lists(NAMES, min_size=2, max_size=16, unique_by=same_name))
+    target, *rest = names
+    taken = {same_name(n) for n in names}
+    ident, value = draw(st.lists(FREE, min_size=2, max_size=2, unique_by=same_name))
+    assume(not {same_name(ident), same_name(value)} & taken)
     spec: dict = {"id": ident, "features": {n: draw(feature_specs()) for n in rest[:15]}}
     spec["target"] = target
     if draw(st.booleans()):
         positive, negative = draw(st.lists(LABELS, min_size=2, max_size=2, unique_by=same_name))
         spec["target"] = {"column": target, "positive": positive, "negative": negative}
     numeric = [n for n, f in spec["features"].items() if f["type"] in ("integer", "number")]
+    numeric = [n for n in numeric if n not in OWN_FIELDS]
     choice = draw(st.sampled_from(["none", "own", "feature"]))
     if choice == "own" or (choice == "feature" and numeric):
         spec["value"] = value if choice == "own" else draw(st.sampled_from(numeric))

@@ -24,6 +24,7 @@ import random
 import tempfile
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -113,17 +114,20 @@ def post_csv(client, schema: ColumnSchema, rows: list[Row]):
     return client.post("/invocations", data=buffer.getvalue(), content_type="text/csv")
 
 
-def json_value(value, kind: str):
-    """A stored value as a JSON client sends it (booleans as true/false)."""
-    return bool(value) if kind == "boolean" and value is not None else value
+def json_values(schema: ColumnSchema, row: Row) -> list:
+    """A kept row's feature values as a JSON client sends them (booleans as true/false)."""
+    values = row.stored[1 : len(schema.features) + 1]
+    return [
+        bool(v) if f.type == "boolean" and v is not None else v
+        for f, v in zip(schema.features, values, strict=True)
+    ]
 
 
 def post_split(client, rng: random.Random, schema: ColumnSchema, rows: list[Row]):
     """POST the rows' typed feature values as MLflow's dataframe_split, columns shuffled."""
     order = list(range(len(schema.features)))
     rng.shuffle(order)
-    kinds = [f.type for f in schema.features]
-    data = [[json_value(r.stored[1 + i], kinds[i]) for i in order] for r in rows]
+    data = [[json_values(schema, r)[i] for i in order] for r in rows]
     split = {"columns": [schema.feature_names[i] for i in order], "data": data}
     return client.post("/invocations", json={"dataframe_split": split})
 
@@ -153,6 +157,32 @@ def check_api(config: dict, rows: list[Row], rng: random.Random) -> None:
         assert row.reason in answer.get_json()["message"], (row, answer.get_json())
         answer = post_csv(client, schema, [*kept[:3], row, *kept[3:6]])
         assert answer.status_code == 400 and row.reason in answer.get_json()["message"]
+    check_prediction_and_risk(client, schema, kept, predictions)
+
+
+def check_prediction_and_risk(client, schema: ColumnSchema, kept: list[Row], predictions: list):
+    """/prediction answers each kept row under its id; /risk lists every current client
+    (latest row not exited) with a contribution per feature; /risk/<id> finds one."""
+    names = schema.feature_names
+    records = [{schema.id: r.stored[0], **dict(zip(names, json_values(schema, r), strict=True))}
+               for r in kept]  # fmt: skip
+    answer = client.post("/prediction", json={"records": records})
+    assert answer.status_code == 200, answer.get_json()
+    rows = answer.get_json()["predictions"]
+    assert [(p[schema.id], p["prediction"]) for p in rows] == [
+        (r.stored[0], p) for r, p in zip(kept, predictions, strict=True)
+    ]
+    latest = {r.stored[0]: r.stored[len(schema.features) + 1] for r in kept}
+    current = {ident for ident, label in latest.items() if label != 1}
+    answer = client.get("/risk?top=1000")
+    assert answer.status_code == 200, answer.get_json()
+    listed = answer.get_json()["clients"]
+    assert answer.get_json()["total"] == len(current) == len(listed)
+    assert {c[schema.id] for c in listed} == current
+    assert all(set(c["contributions"]) == set(schema.feature_names) for c in listed)
+    one = listed[-1][schema.id]
+    answer = client.get(f"/risk/{quote(one, safe='')}")
+    assert answer.status_code == 200 and answer.get_json()[schema.id] == one
 
 
 @settings(
