@@ -186,7 +186,7 @@ def check_prediction_and_risk(client, schema: ColumnSchema, kept: list[Row], pre
 
 
 @settings(
-    max_examples=10,
+    max_examples=20,
     deadline=None,
     database=None,  # no .hypothesis folder in the checkout
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
