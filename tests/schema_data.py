@@ -199,27 +199,33 @@ def bad_row(rng: random.Random, schema: ColumnSchema, ident: str) -> Row:
     return Row(row.cells, None, reason, api)
 
 
-def user_file(rng: random.Random, schema: ColumnSchema, n: int, bad: int, repeats: int):
+def user_file(
+    rng: random.Random, schema: ColumnSchema, n: int, bad: int, repeats: int, start: int = 0,
+    earlier: tuple[Row, ...] = (),
+) -> list[Row]:  # fmt: skip
     """n valid rows (40% exited, some unlabelled), bad rows with one bad cell each and
-    exact repeats of valid rows, shuffled. Ids are unique but for the repeats."""
-    ids = [rng.choice(["", "0", "acct-", "Ü "]) + str(i) for i in range(n + bad)]
+    exact repeats of valid rows (of this file or earlier ones), shuffled. Ids (numbered
+    from start) are unique but for the repeats."""
+    ids = [rng.choice(["", "0", "acct-", "Ü "]) + str(start + i) for i in range(n + bad)]
     rows = [
         valid_row(rng, schema, ids[i], None if i % 17 == 16 else int(i % 5 < 2)) for i in range(n)
     ]
     rows += [bad_row(rng, schema, ids[n + j]) for j in range(bad)]
-    rows += [Row(dict(r.cells), r.stored) for r in rng.sample(rows[:n], repeats)]
+    pool = rows[:n] + [r for r in earlier if r.stored is not None]
+    rows += [Row(dict(r.cells), r.stored) for r in rng.sample(pool, repeats)]
     rng.shuffle(rows)
     return rows
 
 
 def csv_bytes(rng: random.Random, schema: ColumnSchema, rows: list[Row], extra: bool) -> bytes:
     """The rows as a user's CSV file: columns in random order, headers in random case and
-    padding; with a column the schema does not know when extra."""
+    padding, Unix or Windows line ends, maybe a byte order mark; with a column the schema
+    does not know when extra."""
     columns = [c for c in schema.columns if c in rows[0].cells]
     rng.shuffle(columns)
     header = [rng.choice([c, c.upper(), f" {c} "]) for c in columns]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator=rng.choice(["\n", "\r\n"]))
     writer.writerow(header + [IGNORED] * extra)
     writer.writerows([[r.cells[c] for c in columns] + ["note"] * extra for r in rows])
-    return buffer.getvalue().encode()
+    return buffer.getvalue().encode(rng.choice(["utf-8", "utf-8-sig"]))

@@ -69,9 +69,10 @@ def distinct(rows: list[Row]) -> list[tuple]:
     return list(seen)
 
 
-def check_ingestion(config: dict, rows: list[Row]) -> None:
-    """The file is ingested: the bad rows dropped with their reasons, every valid row stored
-    once in order (repeats stored, flagged), typed as the schema says."""
+def check_ingestion(config: dict, earlier: list[Row], rows: list[Row]) -> None:
+    """The new file is ingested: its bad rows dropped with their reasons, every valid row
+    stored once in order after the earlier files' (repeats stored, flagged, never trained
+    on twice), typed as the schema says."""
     schema, folder = config["schema"], config["output_folder_path"]
     result = ingestion.run_ingestion(config)
     assert [f.entry["status"] for f in result.sources] == ["ingested"], result.sources
@@ -80,11 +81,12 @@ def check_ingestion(config: dict, rows: list[Row]) -> None:
     assert entry["rows_rejected"] == len(bad)
     assert entry["reasons"] == Counter(r.reason for r in bad)
     assert entry["ignored_columns"] == [IGNORED]
-    assert entry["rows_new"] == len(distinct(rows))
+    everything = [*earlier, *rows]
+    assert entry["rows_new"] == len(distinct(everything)) - len(distinct(earlier))
     stored = store.all_observations(folder, schema)
-    assert [s[1:] for s in stored] == [r.stored for r in rows if r.stored is not None]
+    assert [s[1:] for s in stored] == [r.stored for r in everything if r.stored is not None]
     training_rows = store.training_rows(folder, schema=schema)
-    labelled = [t for t in distinct(rows) if t[len(schema.features) + 1] is not None]
+    labelled = [t for t in distinct(everything) if t[len(schema.features) + 1] is not None]
     assert [t[1:] for t in training_rows] == labelled
     assert store.load_record(folder)["files"][-1]["rows_rejected"] == len(bad)
 
@@ -208,14 +210,16 @@ def test_a_random_schema_goes_through_ingestion_training_deployment_and_the_api(
         config = workspace(Path(tmp), spec)
         schema = config["schema"]
         assert schema == parse_schema(spec)
+        inbox, tests = config["input_folder_path"], config["test_data_path"]
         rows = user_file(rng, schema, n, round(n * bad_share), repeats)
-        data = csv_bytes(rng, schema, rows, extra=True)
-        (config["input_folder_path"] / "clients.csv").write_bytes(data)
-        tests = [valid_row(rng, schema, f"t{i}", int(i % 5 < 2)) for i in range(TEST_ROWS)]
-        (config["test_data_path"] / "testdata.csv").write_bytes(
-            csv_bytes(rng, schema, tests, False)
-        )
-        check_ingestion(config, rows)
+        (inbox / "clients.csv").write_bytes(csv_bytes(rng, schema, rows, True))
+        test_rows = [valid_row(rng, schema, f"t{i}", int(i % 5 < 2)) for i in range(TEST_ROWS)]
+        (tests / "testdata.csv").write_bytes(csv_bytes(rng, schema, test_rows, False))
+        check_ingestion(config, [], rows)
+        more = user_file(rng, schema, 20, 3, 4, start=10_000, earlier=tuple(rows))
+        (inbox / "more.csv").write_bytes(csv_bytes(rng, schema, more, True))
+        check_ingestion(config, rows, more)  # a later file: repeats of earlier rows too
+        rows += more
         trained = [t for t in distinct(rows) if t[len(schema.features) + 1] is not None]
         check_served_model(config, len(trained))
         check_api(config, rows, rng)
