@@ -182,9 +182,14 @@ def check_prediction_and_risk(client, schema: ColumnSchema, kept: list[Row], pre
     assert answer.get_json()["total"] == len(current) == len(listed)
     assert {c[schema.id] for c in listed} == current
     assert all(set(c["contributions"]) == set(schema.feature_names) for c in listed)
-    one = listed[-1][schema.id]
-    answer = client.get(f"/risk/{quote(one, safe='')}")
-    assert answer.status_code == 200 and answer.get_json()[schema.id] == one
+    one = quote(listed[-1][schema.id], safe="")
+    answer = client.get(f"/risk/{one}")
+    assert answer.status_code == 200 and answer.get_json()[schema.id] == listed[-1][schema.id]
+    for page in ("/", f"/client/{one}"):  # the pages show the user's columns
+        assert client.get(page).status_code == 200, page
+    table = list(csv.reader(io.StringIO(client.get("/risk?format=csv").get_data(as_text=True))))
+    assert table[0][0] == schema.id and len(table) == 1 + len(current)
+    assert table[0][-len(schema.features) :] == [f"contribution_{f}" for f in schema.feature_names]
 
 
 @settings(
