@@ -158,11 +158,16 @@ def target_text(rng: random.Random, schema: ColumnSchema, label: int | None) -> 
     return rng.choice(words)
 
 
-def valid_row(rng: random.Random, schema: ColumnSchema, ident: str, label: int | None) -> Row:
-    """A row every rule keeps; stored as (id, *features, target, [value])."""
+def valid_row(
+    rng: random.Random, schema: ColumnSchema, ident: str, label: int | None, absent=frozenset()
+) -> Row:
+    """A row every rule keeps; stored as (id, *features, target, [value]). The optional
+    features in absent are not in the file: no cell, stored as missing."""
     cells, stored = {schema.id: ident}, [ident]
     for feature in schema.features:
-        cells[feature.name], value = valid_cell(rng, feature)
+        value = None
+        if feature.name not in absent:
+            cells[feature.name], value = valid_cell(rng, feature)
         stored.append(value)
     cells[schema.target.column] = target_text(rng, schema, label)
     stored.append(label)
@@ -186,17 +191,29 @@ def defects(schema: ColumnSchema) -> list[tuple[str, str, str, bool]]:
     return out
 
 
-def bad_row(rng: random.Random, schema: ColumnSchema, ident: str) -> Row:
-    """A labelled row with exactly one bad cell. Its first feature is never empty, so the
-    API's copy of the row (id and features) is never a blank line."""
-    row = valid_row(rng, schema, ident, rng.randint(0, 1))
+def bad_row(rng: random.Random, schema: ColumnSchema, ident: str, absent=frozenset()) -> Row:
+    """A labelled row with exactly one bad cell. Its first feature is never empty (nor
+    absent), so the API's copy of the row (id and features) is never a blank line."""
+    row = valid_row(rng, schema, ident, rng.randint(0, 1), absent)
     first = schema.features[0]
     if row.cells[first.name] == "":
         filled = Feature(first.name, first.type, first.min, first.max, first.levels)
         row.cells[first.name] = valid_cell(rng, filled)[0]
-    column, text, reason, api = rng.choice(defects(schema))
+    column, text, reason, api = rng.choice([d for d in defects(schema) if d[0] in row.cells])
     row.cells[column] = text
     return Row(row.cells, None, reason, api)
+
+
+def fits(row: Row, schema: ColumnSchema, absent) -> bool:
+    """Whether a file without the features in absent can repeat the row exactly."""
+    return all(row.stored[1 + i] is None for i, f in enumerate(schema.features) if f.name in absent)
+
+
+def repeat(row: Row, schema: ColumnSchema, absent) -> Row:
+    """An exact repeat of a valid row in a file without the features in absent (a column
+    the row's own file lacked is an empty cell here)."""
+    cells = {c: row.cells.get(c, "") for c in schema.columns if c not in absent}
+    return Row(cells, row.stored)
 
 
 def user_file(
@@ -205,14 +222,16 @@ def user_file(
 ) -> list[Row]:  # fmt: skip
     """n valid rows (40% exited, some unlabelled), bad rows with one bad cell each and
     exact repeats of valid rows (of this file or earlier ones), shuffled. Ids (numbered
-    from start) are unique but for the repeats."""
+    from start) are unique but for the repeats. Some optional features (never the first)
+    may be left out of the file."""
+    absent = {f.name for f in schema.features[1:] if not f.required and rng.random() < 0.3}
     ids = [rng.choice(["", "0", "acct-", "Ü "]) + str(start + i) for i in range(n + bad)]
-    rows = [
-        valid_row(rng, schema, ids[i], None if i % 17 == 16 else int(i % 5 < 2)) for i in range(n)
-    ]
-    rows += [bad_row(rng, schema, ids[n + j]) for j in range(bad)]
-    pool = rows[:n] + [r for r in earlier if r.stored is not None]
-    rows += [Row(dict(r.cells), r.stored) for r in rng.sample(pool, repeats)]
+    labels = [None if i % 17 == 16 else int(i % 5 < 2) for i in range(n)]
+    rows = [valid_row(rng, schema, ids[i], labels[i], absent) for i in range(n)]
+    rows += [bad_row(rng, schema, ids[n + j], absent) for j in range(bad)]
+    rows += [repeat(r, schema, absent) for r in rng.sample(rows[:n], repeats)]
+    pool = [r for r in earlier if r.stored is not None and fits(r, schema, absent)]
+    rows += [repeat(r, schema, absent) for r in rng.sample(pool, min(repeats, len(pool)))]
     rng.shuffle(rows)
     return rows
 

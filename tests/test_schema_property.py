@@ -112,7 +112,7 @@ def post_csv(client, schema: ColumnSchema, rows: list[Row]):
     columns = [schema.id, *schema.feature_names]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows([columns, *([r.cells[c] for c in columns] for r in rows)])
+    writer.writerows([columns, *([r.cells.get(c, "") for c in columns] for r in rows)])
     return client.post("/invocations", data=buffer.getvalue(), content_type="text/csv")
 
 
