@@ -37,6 +37,7 @@ LABELS = st.from_regex(r"[A-Za-z][A-Za-z _]{0,8}[A-Za-z]", fullmatch=True)
 LEVELS = st.sampled_from(["north", "south", "east", "west", "retail", "tech", "x", "New York"])
 WORDS = ["red", "Green", "blue sky", "retail", "x", "Ärger"]  # free category values, as written
 TRUE_TEXT, FALSE_TEXT = ["true", "TRUE", "Yes", "1", "1.0"], ["false", "No", "no", "0", "0.0"]
+BIG = 2**53  # the largest magnitude the rules take
 UNKNOWN_LEVEL = "zz_unknown"  # never one of the strategies' levels
 IGNORED = "zz notes!"  # a column of the file the schema does not know (no name has a "!")
 
@@ -53,6 +54,9 @@ def feature_specs(draw) -> dict:
     spec = draw(features())
     if "levels" in spec and draw(st.booleans()):
         spec["levels"] = sorted(draw(st.sets(LEVELS, min_size=1, max_size=5)))
+    if spec["type"] == "integer" and draw(st.integers(0, 7)) == 0:  # near the 2^53 bound
+        spec.pop("max", None)
+        spec.update(min=BIG - 1000, **({"max": BIG} if draw(st.booleans()) else {}))
     one_integer = spec["type"] == "integer" and spec.get("min", 0) == spec.get("max", 1)
     if spec["type"] in ("integer", "number") and not one_integer and draw(st.booleans()):
         spec.update({k: spec[k] + 0.5 for k in ("min", "max") if k in spec})
@@ -86,7 +90,7 @@ def span(feature: Feature) -> tuple[float, float]:
     """The inclusive range valid values are drawn from (the bounds, else a wide one)."""
     low = feature.min if feature.min is not None else (feature.max or 0) - 1000
     high = feature.max if feature.max is not None else low + 2000
-    return low, high
+    return max(low, -BIG), min(high, BIG)
 
 
 def valid_cell(rng: random.Random, feature: Feature) -> tuple[str, object]:
@@ -119,7 +123,9 @@ def bad_cells(feature: Feature) -> list[tuple[str, str]]:
     name, low, high = feature.name, feature.min, feature.max
     out = [("", f"missing {name}")] if feature.required else []
     if feature.type == "integer":
-        out += [(f"{math.ceil(span(feature)[0])}.5", f"non-integer {name}")]
+        # (near 2^53 a float has no halves: 9007199254739992.5 reads as "non-numeric")
+        whole = math.ceil(span(feature)[0]) if abs(span(feature)[0]) < 2**40 else 2
+        out += [(f"{whole}.5", f"non-integer {name}")]
         out.append(("abc", f"non-numeric {name}"))
     if feature.type == "number":
         out.append(("n/a", f"non-numeric {name}"))
@@ -128,7 +134,9 @@ def bad_cells(feature: Feature) -> list[tuple[str, str]]:
         out.append((str(below), f"negative {name}" if low == 0 else f"{name} below min {low:g}"))
     if feature.numeric and high is not None:
         above = math.floor(high) + 1 if feature.type == "integer" else high + 0.25
-        out.append((str(above), f"{name} above max {high:g}"))
+        out.append(
+            (str(above), f"{name} above 2^53" if above > BIG else f"{name} above max {high:g}")
+        )
     if feature.levels:
         out.append((UNKNOWN_LEVEL, f"{name} not one of its levels"))
     if feature.type == "boolean":
@@ -225,7 +233,7 @@ def user_file(
     from start) are unique but for the repeats. Some optional features (never the first)
     may be left out of the file."""
     absent = {f.name for f in schema.features[1:] if not f.required and rng.random() < 0.3}
-    ids = [rng.choice(["", "0", "acct-", "Ü "]) + str(start + i) for i in range(n + bad)]
+    ids = [rng.choice(["", "0", "acct-", "Ü ", '"Q", ']) + str(start + i) for i in range(n + bad)]
     labels = [None if i % 17 == 16 else int(i % 5 < 2) for i in range(n)]
     rows = [valid_row(rng, schema, ids[i], labels[i], absent) for i in range(n)]
     rows += [bad_row(rng, schema, ids[n + j], absent) for j in range(bad)]
