@@ -39,7 +39,8 @@ WORDS = ["red", "Green", "blue sky", "retail", "x", "Ärger"]  # free category v
 TRUE_TEXT, FALSE_TEXT = ["true", "TRUE", "Yes", "1", "1.0"], ["false", "No", "no", "0", "0.0"]
 BIG = 2**53  # the largest magnitude the rules take
 UNKNOWN_LEVEL = "zz_unknown"  # never one of the strategies' levels
-IGNORED = "zz notes!"  # a column of the file the schema does not know (no name has a "!")
+IGNORED = "zz notes!"  # a column of the file the schema does not know (no name has a "!";
+# an alias, "<name>!src", always does)
 
 
 def same_name(name: str) -> str:
@@ -78,6 +79,10 @@ def schema_specs(draw) -> dict:
     if draw(st.booleans()):
         positive, negative = draw(st.lists(LABELS, min_size=2, max_size=2, unique_by=same_name))
         spec["target"] = {"column": target, "positive": positive, "negative": negative}
+    columns = [ident, target, *spec["features"]]
+    aliased = draw(st.lists(st.sampled_from(columns), max_size=3, unique=True))
+    if aliased:  # the file's header for these columns is another name (aliases)
+        spec["aliases"] = {f"{c}!src": c for c in aliased}
     numeric = [n for n, f in spec["features"].items() if f["type"] in ("integer", "number")]
     numeric = [n for n in numeric if n not in OWN_FIELDS]
     choice = draw(st.sampled_from(["none", "own", "feature"]))
@@ -250,7 +255,8 @@ def csv_bytes(rng: random.Random, schema: ColumnSchema, rows: list[Row], extra: 
     does not know when extra."""
     columns = [c for c in schema.columns if c in rows[0].cells]
     rng.shuffle(columns)
-    header = [rng.choice([c, c.upper(), f" {c} "]) for c in columns]
+    aliases = {name: header for header, name in schema.aliases.items()}
+    header = [rng.choice([c, c.upper(), f" {c} ", aliases.get(c, c)]) for c in columns]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=rng.choice(["\n", "\r\n"]))
     writer.writerow(header + [IGNORED] * extra)

@@ -108,11 +108,14 @@ def check_served_model(config: dict, trained_rows: int) -> None:
 
 
 def post_csv(client, schema: ColumnSchema, rows: list[Row]):
-    """POST the rows' id and feature cells to /invocations as a CSV body."""
+    """POST the rows' id and feature cells to /invocations as a CSV body (headers by their
+    aliases, when the schema has any)."""
     columns = [schema.id, *schema.feature_names]
+    aliases = {name: header for header, name in schema.aliases.items()}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows([columns, *([r.cells.get(c, "") for c in columns] for r in rows)])
+    writer.writerow([aliases.get(c, c) for c in columns])
+    writer.writerows([r.cells.get(c, "") for c in columns] for r in rows)
     return client.post("/invocations", data=buffer.getvalue(), content_type="text/csv")
 
 
