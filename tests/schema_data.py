@@ -35,7 +35,9 @@ NAMES = st.one_of(
 FREE = NAMES.filter(lambda name: name not in OWN_FIELDS)  # for the id and value columns
 LABELS = st.from_regex(r"[A-Za-z][A-Za-z _]{0,8}[A-Za-z]", fullmatch=True)
 LEVELS = st.sampled_from(["north", "south", "east", "west", "retail", "tech", "x", "New York"])
-WORDS = ["red", "Green", "blue sky", "retail", "x", "Ärger"]  # free category values, as written
+# free category values, as written (markup too: the pages must show it as text)
+WORDS = ["red", "Green", "blue sky", "retail", "x", "Ärger", "<i>x</i>"]
+MARKUP = ["<i>x</i>", "<u>lbl</u>"]  # never raw in a page
 TRUE_TEXT, FALSE_TEXT = ["true", "TRUE", "Yes", "1", "1.0"], ["false", "No", "no", "0", "0.0"]
 BIG = 2**53  # the largest magnitude the rules take
 UNKNOWN_LEVEL = "zz_unknown"  # never one of the strategies' levels
@@ -58,6 +60,8 @@ def feature_specs(draw) -> dict:
     if spec["type"] == "integer" and draw(st.integers(0, 7)) == 0:  # near the 2^53 bound
         spec.pop("max", None)
         spec.update(min=BIG - 1000, **({"max": BIG} if draw(st.booleans()) else {}))
+    if draw(st.booleans()):  # the words used in reasons, tables and the dashboard
+        spec["label"] = draw(st.sampled_from(["<u>lbl</u>", "Spend & co", "licensed seats"]))
     one_integer = spec["type"] == "integer" and spec.get("min", 0) == spec.get("max", 1)
     if spec["type"] in ("integer", "number") and not one_integer and draw(st.booleans()):
         spec.update({k: spec[k] + 0.5 for k in ("min", "max") if k in spec})
@@ -156,6 +160,7 @@ class Row:
     cells: dict[str, str]
     stored: tuple | None  # (id, *features, target, [value]) as stored; None when dropped
     reason: str | None = None  # why it is dropped
+    example: str | None = None  # the bad cell's text
     api_refuses: bool = False  # the bad cell is one the API reads (the id or a feature)
 
 
@@ -214,7 +219,7 @@ def bad_row(rng: random.Random, schema: ColumnSchema, ident: str, absent=frozens
         row.cells[first.name] = valid_cell(rng, filled)[0]
     column, text, reason, api = rng.choice([d for d in defects(schema) if d[0] in row.cells])
     row.cells[column] = text
-    return Row(row.cells, None, reason, api)
+    return Row(row.cells, None, reason, text, api)
 
 
 def fits(row: Row, schema: ColumnSchema, absent) -> bool:

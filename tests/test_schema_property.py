@@ -46,7 +46,7 @@ from risk_assessment.sources import ingestion
 from risk_assessment.store import records as store
 from tests.conftest import configure
 from tests.schema.test_user_schema import SAAS
-from tests.schema_data import IGNORED, Row, csv_bytes, schema_specs, user_file, valid_row
+from tests.schema_data import IGNORED, MARKUP, Row, csv_bytes, schema_specs, user_file, valid_row
 
 pytestmark = pytest.mark.slow
 TEST_ROWS = 40  # the test data's rows (scoring)
@@ -88,6 +88,10 @@ def check_ingestion(config: dict, earlier: list[Row], rows: list[Row]) -> None:
     assert entry["rows_read"] == len(rows)
     assert entry["rows_rejected"] == len(bad)
     assert entry["reasons"] == Counter(r.reason for r in bad)
+    examples: dict[str, str] = {}  # per reason, the first bad cell's text
+    for row in bad:
+        examples.setdefault(row.reason, row.example)
+    assert entry["examples"] == examples
     assert entry["ignored_columns"] == [IGNORED]
     everything = [*earlier, *rows]
     assert entry["rows_new"] == len(distinct(everything)) - len(distinct(earlier))
@@ -196,8 +200,10 @@ def check_prediction_and_risk(client, schema: ColumnSchema, kept: list[Row], pre
     one = quote(listed[-1][schema.id], safe="")
     answer = client.get(f"/risk/{one}")
     assert answer.status_code == 200 and answer.get_json()[schema.id] == listed[-1][schema.id]
-    for page in ("/", f"/client/{one}"):  # the pages show the user's columns
-        assert client.get(page).status_code == 200, page
+    for page in ("/", f"/client/{one}"):  # the pages show the user's columns, as text
+        answer = client.get(page)
+        assert answer.status_code == 200, page
+        assert not [m for m in MARKUP if m in answer.get_data(as_text=True)], page
     table = list(csv.reader(io.StringIO(client.get("/risk?format=csv").get_data(as_text=True))))
     assert table[0][0] == schema.id and len(table) == 1 + len(current)
     assert table[0][-len(schema.features) :] == [f"contribution_{f}" for f in schema.feature_names]
