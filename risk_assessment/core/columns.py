@@ -18,6 +18,14 @@ from risk_assessment.core.common import ConfigError, ModelError
 TYPES = ("integer", "number", "category", "boolean")
 FEATURE_KEYS = {"type", "min", "max", "levels", "label", "required"}
 SCHEMA_KEYS = {"id", "target", "value", "features", "aliases"}
+# The fields the API's answers and the risk list name themselves: an id or value column of
+# one of these names would overwrite them (or stop the app building its OpenAPI). `seq`,
+# the store's arrival order, sits beside every column of the stored rows' frames.
+OWN_FIELDS = frozenset(
+    {"seq", "prediction", "probability", "exit_probability", "rank", "risk_band", "top_reasons"}
+    | {"own_change", "reasons", "contributions", "value_at_risk", "change", "model_version"}
+    | {"call", "previous_rank", "on_last_list", "change_text"}
+)
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,35 @@ def text_key(spec: dict[str, Any], key: str, where: str, required: bool = True) 
     return value
 
 
+def check_value(
+    value: str | None, ident: str, target: str, features: tuple[Feature, ...], where: str
+) -> None:
+    """ConfigError when the value column is the id or the target column, or a feature
+    spelled in other case (headers match in any case: they would be one column)."""
+    if value is None:
+        return
+    key = value.strip().lower()
+    for role, column in (("id", ident), ("target", target)):
+        if key == column.strip().lower():
+            raise ConfigError(f"{where}.value: {value} is the {role} column, not a value column")
+    for f in features:
+        if key == f.name.strip().lower() and value != f.name:
+            raise ConfigError(f"{where}.value: {value} is the feature {f.name} in other case")
+
+
+def check_own_fields(ident: str, value: str | None, others: list[str], where: str) -> None:
+    """ConfigError when the id or the value column has a name of OWN_FIELDS, or any column
+    is called seq; the file's header can keep that name (aliases)."""
+    named = [("id", ident), *([("value", value)] if value else [])]
+    named += [("target" if i == 0 else "features", c) for i, c in enumerate(others) if c == "seq"]
+    for key, column in named:
+        if column in OWN_FIELDS:
+            raise ConfigError(
+                f"{where}.{key}: {column} is a name the API and the risk list use themselves; "
+                f'name the column otherwise and map the header to it ("aliases")'
+            )
+
+
 def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
     """The ColumnSchema of a config's `schema` section (None or {}: the course's five)."""
     if not spec:
@@ -215,6 +252,8 @@ def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
             raise ConfigError(f"{where}.features: {column} is the {role} column, not a feature")
     if ident.strip().lower() == target.column.strip().lower():
         raise ConfigError(f"{where}: id and target are the same column ({ident})")
+    check_value(value, ident, target.column, features, where)
+    check_own_fields(ident, value, [target.column, *(f.name for f in features)], where)
     aliases = spec.get("aliases", {})
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()

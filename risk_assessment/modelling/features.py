@@ -15,8 +15,8 @@ model also takes a plain float matrix, the server's fast path):
 - flags: booleans, as 0/1 (not scaled).
 - categories: one-hot, a level never seen in training scored as none of them (ignored).
 Missing values (features with "required": false) are imputed from the training data:
-numbers by the median, booleans by the most frequent value, categories as their own
-`missing` level.
+numbers by the median, booleans by the most frequent value (0 when the training data has
+no value at all), categories as their own `missing` level.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def numeric_steps(func, transform: str, scale: bool, missing: bool) -> Pipeline:
     """Impute (when values may be missing), squash the tails (log), scale."""
     steps: list[tuple[str, Any]] = []
     if missing:
-        steps.append(("impute", SimpleImputer(strategy="median")))
+        # keep_empty_features: a column with no value in the training data (the first
+        # files lacked it) is imputed as 0, not dropped (which broke the column count)
+        steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
     squash = FunctionTransformer(func, feature_names_out="one-to-one")
     steps.append(("transform", squash if transform == "log" else "passthrough"))
     steps.append(("scale", StandardScaler() if scale else "passthrough"))
@@ -69,7 +71,7 @@ def column_transformer(schema: ColumnSchema, transform: str, scale: bool) -> Col
             func = np.log1p if name == "counts" else np.arcsinh
             step: Any = numeric_steps(func, transform, scale, missing(cols))
         elif name == "flags":
-            impute = SimpleImputer(strategy="most_frequent")
+            impute = SimpleImputer(strategy="most_frequent", keep_empty_features=True)
             step = Pipeline([("impute", impute)]) if missing(cols) else "passthrough"
         else:
             fill = SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL)

@@ -78,6 +78,17 @@ BAD = [
     (variant(features={}), "features must be an object"),
     (variant(aliases={"x": "nosuchcolumn"}), "nosuchcolumn is not a column"),
     (variant(extra=1), "unknown key(s) extra"),
+    # the value column is the id or the target (in any case), or a feature in other case:
+    # before, every file was refused, the label stored as value, or ingestion crashed
+    (variant(value="account"), "value: account is the id column"),
+    (variant(value="Churned"), "value: Churned is the target column"),
+    (variant(value="SEATS"), "value: SEATS is the feature seats in other case"),
+    # names the answers use themselves: before, create_app failed (TypeError) or the risk
+    # list's rank or the stored rows' seq was overwritten
+    (variant(id="rank"), "schema.id: rank is a name the API and the risk list use"),
+    (variant(id="prediction"), "schema.id: prediction is a name"),
+    (variant(value="exit_probability"), "schema.value: exit_probability is a name"),
+    (variant(features={"seq": {"type": "number"}}), "schema.features: seq is a name"),
 ]
 
 

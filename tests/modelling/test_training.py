@@ -209,3 +209,24 @@ def test_large_data_choose_on_a_sample_and_fit_on_every_row(monkeypatch):
     np.testing.assert_allclose(
         model.estimator_.named_steps["model"].coef_, full.named_steps["model"].coef_
     )
+
+
+def test_an_optional_feature_without_any_value_is_imputed_not_a_traceback():
+    """An optional number and boolean whose cells are all empty in the training data (the
+    first files lack the columns): training fits (they impute to 0, and a value given later
+    scores); before, the imputer dropped them and StandardScaler raised a ValueError."""
+    from risk_assessment.core.columns import parse_schema
+
+    schema = parse_schema({
+        "id": "acct", "target": "churn",
+        "features": {
+            "x": {"type": "integer", "min": 0},
+            "spend": {"type": "number", "required": False},
+            "renew": {"type": "boolean", "required": False},
+        },
+    })  # fmt: skip
+    data = known_world(300, 8, True).rename(columns={FEATURES[0]: "x", "exited": "churn"})
+    data = data.assign(spend=np.nan, renew=np.nan)[["x", "spend", "renew", "churn"]]
+    model, _ = training.train_model(data, DEFAULTS["training"], schema=schema)
+    probe = pd.DataFrame({"x": [5, 5], "spend": [np.nan, 120.5], "renew": [np.nan, 1.0]})
+    assert set(model.predict(probe)) <= {0, 1} and model.predict_proba(probe).shape == (2, 2)
