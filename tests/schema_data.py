@@ -1,11 +1,13 @@
-"""Random schemas and the rows of a user's file for them, with what the rules make of each
-row: the shared oracle of the end-to-end property test (tests/test_schema_property.py).
+"""Random schemas and the rows of a user's files for them, with what the rules make of each
+row: the oracle of the end-to-end property test (tests/test_schema_property.py).
 
-A schema is drawn by hypothesis (the feature strategy of the parser-level property test);
-the rows come from a seeded random.Random, so a 200-row file does not exhaust hypothesis's
-buffer and a failure still replays from its (schema, seed). Each row knows the texts of its
-cells, the tuple the store must hold for it (valid rows), or the one reason it must be
-dropped with (bad rows: exactly one bad cell each).
+A schema is drawn by hypothesis (the feature strategy of the parser-level property test,
+widened: names as users write them and the system's own words, labels, bounds that are not
+whole numbers, integers near 2^53, levels with capitals, aliases, a value column). The rows
+come from a seeded random.Random, so a 200-row file does not exhaust hypothesis's buffer
+and a failure still replays from its (schema, seed). Each row knows the texts of its
+cells, and the tuple the store must hold for it (valid rows) or the one reason it must be
+dropped with and the bad cell's text (bad rows: exactly one bad cell each).
 """
 
 from __future__ import annotations
