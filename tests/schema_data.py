@@ -242,10 +242,14 @@ def user_file(
 ) -> list[Row]:  # fmt: skip
     """n valid rows (40% exited, some unlabelled), bad rows with one bad cell each and
     exact repeats of valid rows (of this file or earlier ones), shuffled. Ids (numbered
-    from start) are unique but for the repeats. Some optional features (never the first)
-    may be left out of the file."""
+    from start) are unique but for the repeats, and for a few valid rows that are new
+    observations of earlier clients. Some optional features (never the first) may be left
+    out of the file."""
     absent = {f.name for f in schema.features[1:] if not f.required and rng.random() < 0.3}
     ids = [rng.choice(["", "0", "acct-", "Ü ", '"Q", ']) + str(start + i) for i in range(n + bad)]
+    seen = list(dict.fromkeys(r.stored[0] for r in earlier if r.stored is not None))
+    again = min(3, n, len(seen))
+    ids[:again] = rng.sample(seen, again)  # clients seen before
     labels = [None if i % 17 == 16 else int(i % 5 < 2) for i in range(n)]
     rows = [valid_row(rng, schema, ids[i], labels[i], absent) for i in range(n)]
     rows += [bad_row(rng, schema, ids[n + j], absent) for j in range(bad)]
