@@ -1,11 +1,13 @@
-"""Random schemas and the rows of a user's file for them, with what the rules make of each
-row: the shared oracle of the end-to-end property test (tests/test_schema_property.py).
+"""Random schemas and the rows of a user's files for them, with what the rules make of each
+row: the oracle of the end-to-end property test (tests/test_schema_property.py).
 
-A schema is drawn by hypothesis (the feature strategy of the parser-level property test);
-the rows come from a seeded random.Random, so a 200-row file does not exhaust hypothesis's
-buffer and a failure still replays from its (schema, seed). Each row knows the texts of its
-cells, the tuple the store must hold for it (valid rows), or the one reason it must be
-dropped with (bad rows: exactly one bad cell each).
+A schema is drawn by hypothesis (the feature strategy of the parser-level property test,
+widened: names as users write them and the system's own words, labels, bounds that are not
+whole numbers, integers near 2^53, levels with capitals, aliases, a value column). The rows
+come from a seeded random.Random, so a 200-row file does not exhaust hypothesis's buffer
+and a failure still replays from its (schema, seed). Each row knows the texts of its
+cells, and the tuple the store must hold for it (valid rows) or the one reason it must be
+dropped with and the bad cell's text (bad rows: exactly one bad cell each).
 """
 
 from __future__ import annotations
@@ -240,10 +242,14 @@ def user_file(
 ) -> list[Row]:  # fmt: skip
     """n valid rows (40% exited, some unlabelled), bad rows with one bad cell each and
     exact repeats of valid rows (of this file or earlier ones), shuffled. Ids (numbered
-    from start) are unique but for the repeats. Some optional features (never the first)
-    may be left out of the file."""
+    from start) are unique but for the repeats, and for a few valid rows that are new
+    observations of earlier clients. Some optional features (never the first) may be left
+    out of the file."""
     absent = {f.name for f in schema.features[1:] if not f.required and rng.random() < 0.3}
     ids = [rng.choice(["", "0", "acct-", "Ü ", '"Q", ']) + str(start + i) for i in range(n + bad)]
+    seen = list(dict.fromkeys(r.stored[0] for r in earlier if r.stored is not None))
+    again = min(3, n, len(seen))
+    ids[:again] = rng.sample(seen, again)  # clients seen before
     labels = [None if i % 17 == 16 else int(i % 5 < 2) for i in range(n)]
     rows = [valid_row(rng, schema, ids[i], labels[i], absent) for i in range(n)]
     rows += [bad_row(rng, schema, ids[n + j], absent) for j in range(bad)]

@@ -52,8 +52,9 @@ pytestmark = pytest.mark.slow
 TEST_ROWS = 40  # the test data's rows (scoring)
 
 
-def workspace(folder: Path, spec: dict) -> dict:
-    """A project folder whose config.json declares the schema section spec; loaded."""
+def workspace(folder: Path, spec: dict | None) -> dict:
+    """A project folder whose config.json declares the schema section spec (None: no
+    section, the course's five columns); loaded."""
     for name in ("in", "testdata"):
         (folder / name).mkdir()
     config = {
@@ -62,8 +63,9 @@ def workspace(folder: Path, spec: dict) -> dict:
         "test_data_path": "testdata",
         "output_model_path": "models",
         "prod_deployment_path": "prod",
-        "schema": spec,
     }
+    if spec is not None:
+        config["schema"] = spec
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return configure(folder)
 
@@ -216,6 +218,7 @@ def check_prediction_and_risk(client, schema: ColumnSchema, kept: list[Row], pre
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @example(spec=SAAS, seed=1, n=120, bad_share=0.1, repeats=3)  # the issue's example schema
+@example(spec=None, seed=2, n=80, bad_share=0.1, repeats=2)  # no schema: the course's five
 @given(
     spec=schema_specs(),
     seed=st.integers(0, 2**32 - 1),
