@@ -115,6 +115,24 @@ def configure(folder: Path, **settings) -> dict:
     return load_config(path)
 
 
+# The five folders of a test installation (relative to its config.json)
+FOLDERS = {
+    "input_folder_path": "in",
+    "output_folder_path": "out",
+    "test_data_path": "testdata",
+    "output_model_path": "models",
+    "prod_deployment_path": "prod",
+}
+
+
+def write_config(folder: Path, **settings) -> dict:
+    """A config.json in folder naming FOLDERS and settings (e.g. schema=...), offline as
+    configure() makes it; loaded."""
+    path = folder / "config.json"
+    path.write_text(json.dumps({**FOLDERS, **settings}), encoding="utf-8")
+    return configure(folder)
+
+
 def run_module(module: str, *args: str, cwd: Path | None = None, env: dict | None = None):
     """Run a package module as `python -m module`, in a subprocess; returns CompletedProcess."""
     import os

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 import tempfile
 from collections import Counter
@@ -44,7 +43,7 @@ from risk_assessment.modelling.features import mlflow_signature
 from risk_assessment.server.app import create_app
 from risk_assessment.sources import ingestion
 from risk_assessment.store import records as store
-from tests.conftest import configure
+from tests.conftest import write_config
 from tests.schema.test_user_schema import SAAS
 from tests.schema_data import IGNORED, MARKUP, Row, csv_bytes, schema_specs, user_file, valid_row
 
@@ -57,17 +56,7 @@ def workspace(folder: Path, spec: dict | None) -> dict:
     section, the course's five columns); loaded."""
     for name in ("in", "testdata"):
         (folder / name).mkdir()
-    config = {
-        "input_folder_path": "in",
-        "output_folder_path": "out",
-        "test_data_path": "testdata",
-        "output_model_path": "models",
-        "prod_deployment_path": "prod",
-    }
-    if spec is not None:
-        config["schema"] = spec
-    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    return configure(folder)
+    return write_config(folder) if spec is None else write_config(folder, schema=spec)
 
 
 def distinct(rows: list[Row]) -> list[tuple]:

@@ -19,7 +19,7 @@ from risk_assessment.modelling import scoring, training
 from risk_assessment.schema import dataset
 from risk_assessment.sources import ingestion
 from risk_assessment.store import records as store
-from tests.conftest import configure, deploy_workspace, small_rows, write_csv
+from tests.conftest import configure, deploy_workspace, small_rows, write_config, write_csv
 
 SAAS = {
     "id": "account",
@@ -64,16 +64,7 @@ def saas(tmp_path: Path) -> dict:
     write_csv(tmp_path / "in" / "one.csv", saas_rows(60, 0), HEADER)
     write_csv(tmp_path / "in" / "two.csv", saas_rows(60, 60), HEADER)
     write_csv(tmp_path / "testdata" / "testdata.csv", saas_rows(45, 500), HEADER)
-    config = {
-        "input_folder_path": "in",
-        "output_folder_path": "out",
-        "test_data_path": "testdata",
-        "output_model_path": "models",
-        "prod_deployment_path": "prod",
-        "schema": SAAS,
-    }
-    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    return configure(tmp_path)
+    return write_config(tmp_path, schema=SAAS)
 
 
 def test_a_richer_schema_goes_through_ingestion_training_scoring_and_deployment(saas):

@@ -4,7 +4,6 @@ valid rows."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -17,7 +16,6 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from risk_assessment.core.common import FINALDATA
-from risk_assessment.core.settings import load_config
 from risk_assessment.schema import dataset
 from risk_assessment.sources import ingestion
 from risk_assessment.store import records as store
@@ -25,6 +23,7 @@ from tests.conftest import (
     COLUMNS,  # the default schema's columns
     HEADER,
     small_rows,
+    write_config,
     write_csv,
 )
 
@@ -145,17 +144,8 @@ CONTENT = st.one_of(st.binary(max_size=2000), csv_text(), csv_text(), csv_text()
 
 def make_workspace(folder: Path) -> dict:
     """A config over folder/in and folder/out, files ingested as soon as they are seen."""
-    config = {
-        "input_folder_path": "in",
-        "output_folder_path": "out",
-        "test_data_path": "testdata",
-        "output_model_path": "models",
-        "prod_deployment_path": "prod",
-        "ingestion": {"settle_seconds": 0},
-    }
     (folder / "in").mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps(config))
-    return load_config(folder / "config.json")
+    return write_config(folder)
 
 
 def stored(config: dict) -> list[tuple]:
