@@ -64,7 +64,7 @@ def client_observations(api: ApiState, corporation: str) -> pd.DataFrame:
 
 def runs_stamp(config: dict[str, Any]) -> tuple:
     """Changes whenever a run is recorded."""
-    return stamp(config["output_folder_path"] / store.STORE_FILE)
+    return store.change_stamp(config["output_folder_path"])
 
 
 # ---- the risk list ---------------------------------------------------------------------------

@@ -43,8 +43,7 @@ def rejections() -> dict[int, dict[str, Any]]:
     """Per batch id, what it rejected (store/lookups.py), read once per store change."""
     api = state()
     folder = api.config["output_folder_path"]
-    db = store.store_path(folder)
-    key = stamp(db, db.with_name(db.name + "-wal"))
+    key = store.change_stamp(folder)
     return api.memo.get("rejections", key, lambda: lookups.rejections_by_batch(folder))
 
 

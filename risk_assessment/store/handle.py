@@ -83,6 +83,21 @@ def folder_of(where: Where) -> Path:
     return where.folder if isinstance(where, Store) else Path(where)
 
 
+def change_stamp(where: Where) -> tuple:
+    """(mtime_ns, size) of store.db and of its write-ahead log, None for one absent: it
+    changes with every commit (a commit lands in the log first, and store.db itself
+    changes only when the log is copied back). The key of caches of what is read."""
+    db = store_path(folder_of(where))
+    out = []
+    for path in (db, db.with_name(db.name + "-wal")):
+        try:
+            st = path.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
 @contextmanager
 def connection(where: Where) -> Iterator[sqlite3.Connection]:
     """The connection of an open Store, or one opened (and closed) for this call."""

@@ -27,6 +27,7 @@ from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STO
     STORE_FILE,
     Store,
     Where,
+    change_stamp,
     connection,
     folder_of,
     migrate,

@@ -515,3 +515,21 @@ def test_header_links_only_to_written_files(reportable):
     reporting.run_reporting(reportable)
     html = page(client)
     assert 'href="/report.pdf"' in html and 'href="/confusionmatrix.png"' in html
+
+
+def test_a_run_still_in_the_write_ahead_log_changes_the_runs_stamp(tmp_path):
+    """While another connection reads the store (the server's sign-in keeps some open), a
+    commit stays in store.db-wal and store.db itself is unchanged: the runs panel's cache
+    key must follow the WAL too, or a new run would not show."""
+    import sqlite3
+    from contextlib import closing
+
+    from risk_assessment.store.records import Run
+
+    config = {"output_folder_path": tmp_path}
+    store.record_run(tmp_path, Run(batch_id=1, decision="none", reason="first"))
+    with closing(sqlite3.connect(tmp_path / store.STORE_FILE)) as reader:
+        reader.execute("SELECT COUNT(*) FROM runs").fetchone()
+        before = dash.runs_stamp(config)
+        store.record_run(tmp_path, Run(batch_id=2, decision="none", reason="second"))
+        assert dash.runs_stamp(config) != before
