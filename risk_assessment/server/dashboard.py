@@ -224,8 +224,8 @@ def previous_scores(api: ApiState, versions: list[dict], live: str) -> dict | No
         )
         where = before["version"]
         check_model_schema(read_model_meta(before["folder"]), api.config["schema"], where)
-    except RiskError:  # a damaged old version, or one of other columns: show the rest
-        return None
+    except RiskError:  # a damaged old version, or one of other columns: not compared
+        return {"version": before["version"], "f1": None}
     return {"version": before["version"], **scores_on_test_data(api, model, before["model_sha256"])}
 
 

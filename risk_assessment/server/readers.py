@@ -39,6 +39,12 @@ bp.add_app_template_global(plain.run_words, "run_words")
 
 
 @bp.app_template_global()
+def column_words(name: str) -> str:
+    """A schema column's plain words (its label, else its name)."""
+    return state().config["schema"].words(name)
+
+
+@bp.app_template_global()
 def rejections() -> dict[int, dict[str, Any]]:
     """Per batch id, what it rejected (store/lookups.py), read once per store change."""
     api = state()

@@ -181,3 +181,13 @@ def test_without_such_rows_there_is_no_sentence(ran):
     assert not_trained_shown(client) == (0, "")
     assert client.get("/summarystats").get_json()["counts"]["rows_not_trained"] == 0
     assert "not trained on." not in client.get("/").get_data(as_text=True)
+
+
+def test_a_previous_version_of_other_columns_is_named_not_compared(widened):
+    """v0001 read the course's columns, the live v0002 reads tenure too: the dashboard says
+    the previous version was not compared, not that there was none."""
+    _, new, _ = widened
+    html = " ".join(create_app(new).test_client().get("/").get_data(as_text=True).split())
+    previous = re.search(r'<p class="muted" id="previous">([^<]*)</p>', html)
+    assert previous and previous.group(1).startswith("Previous version v0001: not compared")
+    assert "First deployed version" not in html

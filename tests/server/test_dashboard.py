@@ -11,6 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
+from risk_assessment.core.columns import DEFAULT_SCHEMA
 from risk_assessment.deployment.versions import load_deployed
 from risk_assessment.modelling.scoring import score_model
 from risk_assessment.reports import model_health, reporting, risk
@@ -231,9 +232,11 @@ def test_dashboard_shows_risk_history_runs_and_drift(dashboard):
     history = html[html.index("F1 by version") :]
     assert "<svg" in history[:500]
     assert "dataset9.csv" in html and "batch F1 interval reaches the deployed F1" in html
-    for feature, value in PSI.items():
+    for feature, value in PSI.items():  # each feature in its plain words, not its name
+        words = DEFAULT_SCHEMA.words(feature)
+        assert words != feature
         assert re.search(
-            rf'<td>{feature}</td>.*?<td class="num" data-label="PSI">{value:.3f}</td>', html
+            rf'<td>{words}</td>.*?<td class="num" data-label="PSI">{value:.3f}</td>', html
         )
     assert "significant" in html and "moderate" in html
     assert "Last judged batch" in html and "0.600" in html
