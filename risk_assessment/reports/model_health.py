@@ -95,7 +95,8 @@ def history_svg(versions: list[dict[str, Any]], runs: list[dict[str, Any]]) -> s
     (square, with its interval, in the slot of the version it was checked against)."""
     if not versions:
         return ""
-    width, height, left, bottom = 360, 170, 34, 26
+    # top: room for a version's F1 written above its dot when the F1 is 1
+    width, height, left, top, bottom = 360, 182, 34, 20, 26
     n = len(versions)
     step = (width - left - 8) / n
 
@@ -103,7 +104,7 @@ def history_svg(versions: list[dict[str, Any]], runs: list[dict[str, Any]]) -> s
         return left + step * (i + 0.5)
 
     def y(v: float) -> float:
-        return 8 + (1 - v) * (height - 8 - bottom)
+        return top + (1 - v) * (height - top - bottom)
 
     out = [
         f'<svg viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" role="img" '

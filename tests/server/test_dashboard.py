@@ -510,6 +510,16 @@ def test_history_chart_is_readable_on_a_phone():
     assert svg.count("<rect") == 1 and "v0012" in svg
 
 
+def test_an_f1_of_one_is_written_inside_the_chart():
+    """A version's F1 is written 7 units above its dot; at F1 = 1 the text (12 units high)
+    still lies inside the chart, not cut off at its top edge."""
+    svg = model_health.history_svg([{"version": "v0001", "f1": 1.0}], [])
+    value = re.search(
+        r'<text x="[\d.]+" y="([\d.]+)" text-anchor="middle" fill="#1d2733">1.00<', svg
+    )
+    assert value and float(value.group(1)) >= 12
+
+
 def test_header_links_only_to_written_files(reportable):
     """Before reporting.py ran the header says there is no report; after, it links to it."""
     client = api.create_app(reportable).test_client()
