@@ -134,8 +134,7 @@ def bad_cells(feature: Feature) -> list[tuple[str, str]]:
     name, low, high = feature.name, feature.min, feature.max
     out = [("", f"missing {name}")] if feature.required else []
     if feature.type == "integer":
-        # (near 2^53 a float has no halves: 9007199254739992.5 reads as "non-numeric")
-        whole = math.ceil(span(feature)[0]) if abs(span(feature)[0]) < 2**40 else 2
+        whole = math.ceil(span(feature)[0])  # near 2^53 too, where a float has no halves
         out += [(f"{whole}.5", f"non-integer {name}")]
         out.append(("abc", f"non-numeric {name}"))
     if feature.type == "number":

@@ -26,6 +26,7 @@ MAX_TEXT_CHARS = 200  # a longer id or category is a wrong export, not a client
 _MAX_TEXT = str(MAX_INT)
 _DIGITS = r"^[+-]?[0-9]+(?:\.0*)?$"  # 12, +12, -3, 12.0: integers as spreadsheets write them
 _DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_FRACTION = r"^[+-]?[0-9]*\.[0-9]*[1-9][0-9]*$"  # a decimal with a non-zero fraction digit
 # A line break, tab or other control character in an id is a broken export, not a client
 # (and a carriage return would split the row when finaldata.csv is read again).
 _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
@@ -86,8 +87,11 @@ def integer_rules(text: pd.Series, name: str) -> tuple[pd.Series, pd.Series]:
     decimal = text.str.match(_DECIMAL) & text.str.isascii()
     number = pd.to_numeric(text.where(decimal & ~digits, ""), errors="coerce").astype(float)
     set_reason(reason, text == "", f"missing {name}")
+    # a fraction a float cannot hold near 2^53 (9007199254739992.5) is still a fraction
+    fraction = text.str.match(_FRACTION) & text.str.isascii() & (number.abs() <= MAX_INT)
     set_reason(reason, ~digits & np.isfinite(number) & (number != np.floor(number)),
                f"non-integer {name}")  # fmt: skip
+    set_reason(reason, ~digits & fraction, f"non-integer {name}")
     big = too_long | (~digits & np.isfinite(number) & (number.abs() > MAX_INT))
     set_reason(reason, big, f"{name} above 2^53")
     set_reason(reason, ~digits, f"non-numeric {name}")

@@ -46,6 +46,7 @@ def test_header_is_matched_without_case_or_spaces_and_ids_keep_their_zeros():
         ("", "missing lastmonth_activity"),
         ("-3", "negative lastmonth_activity"),
         ("2.5", "non-integer lastmonth_activity"),
+        ("9007199254739992.5", "non-integer lastmonth_activity"),  # no float holds the .5
         ("abc", "non-numeric lastmonth_activity"),
         (str(2**53 + 1), "lastmonth_activity above 2^53"),
         ("١٢", "non-numeric lastmonth_activity"),  # Arabic-Indic digits are not counts
