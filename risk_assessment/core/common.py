@@ -102,6 +102,18 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def stamp(*paths: Path) -> tuple:
+    """What identifies the current content of files: (mtime, size) each, None if absent."""
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write data to path via a temp file in the same folder, fsync, then os.replace."""
     return write_atomic_parts(path, [data])

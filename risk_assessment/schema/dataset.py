@@ -176,8 +176,7 @@ class Checked:
         self.column = pd.Series("", index=index, dtype=object)
         self.cell = pd.Series("", index=index, dtype=object)
         self.values: dict[str, pd.Series] = {}
-
-        self.ok = np.ones(len(index), dtype=bool)
+        self.ok = np.ones(len(index), dtype=bool)  # no reason yet
 
     def flag(self, bad: pd.Series, column: str, text: pd.Series) -> None:
         """Record bad cells' reasons where the row has none yet (first column wins); only

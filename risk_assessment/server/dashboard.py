@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-from risk_assessment.core.common import METRIC_LABELS, RiskError
+from risk_assessment.core.common import METRIC_LABELS, RiskError, stamp
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ from risk_assessment.core.columns import check_model_schema
 from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
 from risk_assessment.reports import diagnostics, model_health, risk
 from risk_assessment.reports.week import week_facts
-from risk_assessment.server.serving import ApiState, stamp, state
+from risk_assessment.server.serving import ApiState, state
 from risk_assessment.store import accounts
 from risk_assessment.store import records as store
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from risk_assessment.core.common import stamp
+
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import NotFound
 
@@ -27,7 +29,7 @@ from risk_assessment.server.dashboard import (
     risk_list,
     week,
 )
-from risk_assessment.server.serving import ApiState, stamp, state
+from risk_assessment.server.serving import ApiState, state
 from risk_assessment.store import lookups
 from risk_assessment.store import records as store
 
@@ -147,7 +149,7 @@ def model_page():
     key = (
         id(listed),
         api.testdata.version(),
-        stamp(store.store_path(api.config["output_folder_path"])),
+        store.change_stamp(api.config["output_folder_path"]),  # runs land in the WAL first
     )
 
     def compute() -> tuple[dict[str, Any], Any]:  # the list kept alive with it

@@ -355,18 +355,6 @@ class Memo:
         return value
 
 
-def stamp(*paths: Path) -> tuple:
-    """What identifies the current content of files: (mtime, size) each, None if absent."""
-    out = []
-    for path in paths:
-        try:
-            st = path.stat()
-            out.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
-
-
 STATE_KEY = "risk_assessment"  # the app.extensions entry holding the ApiState
 
 

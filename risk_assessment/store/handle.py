@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from risk_assessment.core.common import INGESTION_RECORD, DataError
+from risk_assessment.core.common import INGESTION_RECORD, DataError, stamp
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA
 from risk_assessment.store import files as store_files
@@ -88,14 +88,7 @@ def change_stamp(where: Where) -> tuple:
     changes with every commit (a commit lands in the log first, and store.db itself
     changes only when the log is copied back). The key of caches of what is read."""
     db = store_path(folder_of(where))
-    out = []
-    for path in (db, db.with_name(db.name + "-wal")):
-        try:
-            st = path.stat()
-            out.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
+    return stamp(db, db.with_name(db.name + "-wal"))
 
 
 @contextmanager
