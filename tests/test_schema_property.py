@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -40,6 +41,7 @@ from risk_assessment.core.columns import ColumnSchema, parse_schema
 from risk_assessment.deployment import versions as deployment
 from risk_assessment.modelling import scoring, training
 from risk_assessment.modelling.features import mlflow_signature
+from risk_assessment.schema.dataset import load_dataset
 from risk_assessment.server.app import create_app
 from risk_assessment.sources import ingestion
 from risk_assessment.store import records as store
@@ -96,7 +98,10 @@ def check_ingestion(config: dict, earlier: list[Row], rows: list[Row]) -> None:
 
 def check_served_model(config: dict, trained_rows: int) -> None:
     """Training, scoring and deployment run; the deployed model reads the schema's columns."""
-    schema: ColumnSchema = config["schema"]
+    schema, folder = config["schema"], config["output_folder_path"]
+    data, sha = training.read_training_set(folder, schema)  # the store's own export, typed
+    assert sha == store.export_sha256(folder, schema)
+    pd.testing.assert_frame_equal(data, load_dataset(folder / "finaldata.csv", schema))
     meta = training.run_training(config)
     assert meta["rows"] == trained_rows
     assert meta["schema"] == schema.to_dict()

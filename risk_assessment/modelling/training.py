@@ -6,6 +6,7 @@ What it reads and writes, and the command: the docstring of training.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import pickle
@@ -38,12 +39,13 @@ from sklearn.pipeline import Pipeline
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.modelling.features import (
+    column_means,
     column_transformer,
     mlflow_signature,
 )
 from risk_assessment.monitoring.statistics import best_threshold, f1_at, row_logloss
 from risk_assessment.monitoring.typed_drift import profile_by_type
-from risk_assessment.schema.dataset import load_dataset
+from risk_assessment.schema.dataset import export_frame, load_dataset
 from risk_assessment.store import accounts
 from risk_assessment.store import records as store
 
@@ -114,9 +116,9 @@ def fit_pipeline(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w) -> tuple[Pip
     """Fit pipe as Pipeline.fit does (each input step, then the classifier on their
     output), and return with it the mean of that output: the 'average client' the risk
     list's contributions are measured from, without transforming the rows a second time."""
-    Z = np.asarray(pipe[:-1].fit_transform(X, y), dtype=float)
+    Z = pipe[:-1].fit_transform(X, y)  # sparse when there are categories (features.py)
     pipe[-1].fit(Z, y, sample_weight=w)
-    return pipe, Z.mean(axis=0).round(10).tolist()
+    return pipe, column_means(Z).round(10).tolist()
 
 
 def select_model(data: pd.DataFrame, params: dict, sample_weight=None, schema=DEFAULT_SCHEMA):
@@ -315,13 +317,27 @@ def leave_out_contacted(data: pd.DataFrame, config: dict[str, Any]) -> pd.DataFr
     return data[keep].reset_index(drop=True)
 
 
+def read_training_set(folder: Path, schema: ColumnSchema) -> tuple[pd.DataFrame, str]:
+    """finaldata.csv as a typed frame, and its sha256. The store's own export (the sha256
+    it recorded for this schema) is typed by the parser alone, its rows judged when they
+    were stored; any other content goes through every rule (load_dataset)."""
+    path = folder / FINALDATA
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    if sha == store.export_sha256(folder, schema):
+        return export_frame(raw, schema), sha
+    del raw
+    return load_dataset(path, schema), sha
+
+
 def run_training(config: dict[str, Any]) -> dict[str, Any]:
     """Train on finaldata.csv and save; returns the metadata. Used by fullprocess.py too."""
     data_path, schema = config["output_folder_path"] / FINALDATA, config["schema"]
     store.refresh_exports(config["output_folder_path"], schema)  # an edited export is rebuilt
     if not data_path.exists():
         raise ModelError(f"{data_path}: no training data; run ingestion.py first")
-    data = leave_out_contacted(load_dataset(data_path, schema), config)
+    data, data_sha256 = read_training_set(config["output_folder_path"], schema)
+    data = leave_out_contacted(data, config)
     start = time.perf_counter()
     params = config["training"]
     model, warning, selection = fit_with_selection(data, params, str(data_path), None, schema)
@@ -340,7 +356,7 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
     metadata = model_metadata(
         data,
         str(data_path),
-        sha256_file(data_path),
+        data_sha256,
         config,
         seconds,
         warning,

@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
-from risk_assessment.modelling.features import output_features
+from risk_assessment.modelling.features import dense, output_features
 
 
 def model_parts(model) -> tuple[Any, Any]:
@@ -51,8 +51,7 @@ def is_standardizing(head) -> bool:
 
 def transformed(head, X: pd.DataFrame) -> np.ndarray:
     """X in the classifier's input space (after the pipeline's steps)."""
-    out = X if head is None else head.transform(X)
-    return np.asarray(out, dtype=float)
+    return dense(X if head is None else head.transform(X))
 
 
 def contributions(

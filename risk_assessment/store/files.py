@@ -202,8 +202,7 @@ def import_legacy(db: sqlite3.Connection, folder: Path, history: Path) -> None:
             db, batch, "legacy", {"name": FINALDATA, "status": "imported", "rows_kept": len(rows)}
         )
         add_value_columns(db, DEFAULT_SCHEMA)
-        fingerprint = DEFAULT_SCHEMA.fingerprint()
-        db.executemany(insert_sql(DEFAULT_SCHEMA), [(source, fingerprint, *r) for r in rows])
+        db.executemany(insert_sql(DEFAULT_SCHEMA, source), rows)
         database = record.get("database") or {}
         if database.get("source"):
             key = json.dumps(database["source"], sort_keys=True)

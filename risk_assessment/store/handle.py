@@ -53,6 +53,7 @@ def open_store(folder: Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA cache_size=-65536")
         migrate(db, folder, fresh)
     except sqlite3.DatabaseError as exc:
         db.close()

@@ -17,7 +17,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from risk_assessment.core.common import INGESTION_RECORD, now_iso, read_json
+from risk_assessment.core.common import FINALDATA, INGESTION_RECORD, now_iso, read_json
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.store import files as store_files
@@ -83,13 +83,12 @@ def commit_batch(
     """
     if not sources:
         return None
-    fingerprint, insert = schema.fingerprint(), insert_sql(schema)
     with connection(folder) as db, transaction(db):
         add_value_columns(db, schema)
         batch = insert_batch(db)
         for kind, entry, rows in sources:
             source = insert_source(db, batch, kind, entry)
-            db.executemany(insert, ((source, fingerprint, *row) for row in rows))
+            db.executemany(insert_sql(schema, source), rows)
             entry["rows_new"] = mark_duplicates(db, source, schema)
             db.execute(
                 "UPDATE sources SET entry = ? WHERE id = ?",
@@ -282,6 +281,19 @@ def refresh_exports(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> boo
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
+
+
+def export_sha256(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> str | None:
+    """The sha256 of the finaldata.csv the store last wrote under this schema (None when
+    it wrote none): bytes with this hash are the store's own rows, judged on the way in."""
+    if not ready(folder):
+        return None
+    with connection(folder) as db:
+        recorded = get_meta(db, "exports", {})
+    fingerprint = recorded.get("fingerprint") or []
+    if len(fingerprint) != 3 or fingerprint[2] != schema.fingerprint():
+        return None
+    return recorded.get(FINALDATA)
 
 
 def load_record(folder: Where) -> dict[str, Any]:

@@ -205,14 +205,22 @@ def extra_names(schema: ColumnSchema) -> list[str]:
 STORED_ID, STORED_TARGET = DEFAULT_SCHEMA.id, DEFAULT_SCHEMA.target.column
 
 
-def insert_sql(schema: ColumnSchema) -> str:
-    """INSERT of one observation: (source_id, schema fingerprint, then the schema's columns
-    in order: id, features, target 1/0/None, value)."""
+def insert_sql(schema: ColumnSchema, source: int) -> str:
+    """INSERT of one observation of a source: the schema's columns in order (id, features,
+    target 1/0/None, value) as parameters. The source's id and the schema's fingerprint
+    (16 hex digits) are written into the statement: a million rows are bound without a
+    tuple made per row to prepend them."""
+    fingerprint = schema.fingerprint()
+    if not fingerprint.isalnum():
+        raise ValueError(f"schema fingerprint {fingerprint!r} is not hexadecimal")
     features = [value_column(f) for f in schema.feature_names]
     extra = [value_column(n) for n in extra_names(schema)]
     columns = ", ".join([STORED_ID, *features, STORED_TARGET, *extra])
-    marks = ", ".join("?" * (4 + len(features) + len(extra)))
-    return f"INSERT INTO observations (source_id, schema, {columns}) VALUES ({marks})"
+    marks = ", ".join("?" * (2 + len(features) + len(extra)))
+    return (
+        f"INSERT INTO observations (source_id, schema, {columns}) "
+        f"VALUES ({int(source)}, '{fingerprint}', {marks})"
+    )
 
 
 # A version 1-2 store held exactly the default schema's features as plain columns.

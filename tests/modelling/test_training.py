@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import pickle
 
@@ -9,14 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_assessment.core.common import MODEL_FILE, MODEL_META, ModelError, sha256_file
+from risk_assessment.core.columns import parse_schema
+from risk_assessment.core.common import (
+    MODEL_FILE,
+    MODEL_META,
+    DataError,
+    ModelError,
+    sha256_file,
+)
 from risk_assessment.core.settings import DEFAULTS
 from risk_assessment.modelling import training
+from risk_assessment.schema.dataset import load_dataset
 from risk_assessment.sources import ingestion
+from risk_assessment.store import records as store
 from tests.conftest import (
     FEATURES,  # the default schema's columns
     run_script,
     small_rows,
+    write_config,
     write_csv,
 )
 
@@ -230,3 +241,75 @@ def test_an_optional_feature_without_any_value_is_imputed_not_a_traceback():
     model, _ = training.train_model(data, DEFAULTS["training"], schema=schema)
     probe = pd.DataFrame({"x": [5, 5], "spend": [np.nan, 120.5], "renew": [np.nan, 1.0]})
     assert set(model.predict(probe)) <= {0, 1} and model.predict_proba(probe).shape == (2, 2)
+
+
+# finaldata.csv's cells as a user might have them: ids and levels with commas, quotes and
+# words that parsers read as missing; optional features left empty
+EXPORT_SCHEMA = {
+    "id": "account",
+    "target": {"column": "churned", "positive": "yes", "negative": "no"},
+    "value": "acv",
+    "features": {
+        "seats": {"type": "integer", "min": 0},
+        "tickets": {"type": "integer", "min": 0, "required": False},
+        "spend": {"type": "number", "required": False},
+        "plan": {"type": "category", "required": False},
+        "trial": {"type": "boolean", "required": False},
+        "renews": {"type": "boolean"},
+    },
+}
+EXPORT_HEADER = "account,seats,tickets,spend,plan,trial,renews,churned,acv"
+
+
+def export_rows(n: int) -> list[tuple]:
+    """n rows of EXPORT_SCHEMA with every kind of awkward cell."""
+    plans = ["basic", 'pro, "annual"', "NA", "null", "", "None", " 7"]
+    return [
+        (
+            f'a{i},"x"' if i % 5 == 0 else f"{i:05d}",
+            i % 40,
+            "" if i % 4 == 0 else i % 9,
+            "" if i % 6 == 0 else f"{(i - 50) * 1.0000001:.7f}",
+            plans[i % len(plans)],
+            ["", "yes", "0"][i % 3],
+            ["True", "no"][i % 2],
+            ["yes", "no", "no"][i % 3],
+            "" if i % 8 == 0 else 100 + i / 3,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def exported(tmp_path):
+    """An installation of EXPORT_SCHEMA, its file ingested: finaldata.csv written by the store."""
+    (tmp_path / "in").mkdir()
+    with open(tmp_path / "in" / "one.csv", "w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows([EXPORT_HEADER.split(","), *export_rows(90)])
+    config = write_config(tmp_path, schema=EXPORT_SCHEMA)
+    ingestion.run_ingestion(config)
+    return config
+
+
+def test_the_stores_own_export_is_typed_as_the_rules_type_it(exported):
+    """Training reads the store's own finaldata.csv (its sha256 as the store recorded it)
+    straight into types: the same frame, cell for cell and type for type, as every rule
+    of the schema gives, missing values and quoted text included."""
+    folder, schema = exported["output_folder_path"], exported["schema"]
+    data, sha = training.read_training_set(folder, schema)
+    assert sha == store.export_sha256(folder, schema) == sha256_file(folder / "finaldata.csv")
+    pd.testing.assert_frame_equal(data, load_dataset(folder / "finaldata.csv", schema))
+    assert data["plan"].isna().sum() > 0 and data["tickets"].isna().sum() > 0
+    assert 'pro, "annual"' in set(data["plan"]) and "NA" in set(data["plan"])
+
+
+def test_an_edited_finaldata_goes_through_every_rule(exported):
+    """A finaldata.csv the store did not write (edited by hand) is read through the
+    schema's rules: a bad row in it is an error naming the file, never trained on."""
+    folder, schema = exported["output_folder_path"], exported["schema"]
+    with open(folder / "finaldata.csv", "a", encoding="utf-8") as out:
+        out.write("z1,12.5,1,1.0,basic,yes,no,1,100\n")
+    with pytest.raises(DataError, match=r"finaldata\.csv: 1 bad row.*non-integer seats"):
+        training.read_training_set(folder, schema)
+    other = parse_schema({**EXPORT_SCHEMA, "features": {"seats": {"type": "integer"}}})
+    assert store.export_sha256(folder, other) is None  # written under another schema
