@@ -5,13 +5,15 @@ features, a text id, yes/no labels; 0.1% of the rows with one bad cell), writes 
 one CSV file in the input folder, then times the package's own path, as ingestion.py,
 training.py and scoring.py run it:
 - read:     ingestion's reading of the new file: parse every cell as text, validate it
-            by the schema (the one validation path of files, finaldata.csv and the API);
+            by the schema (the one validation path of files, database rows and the API);
 - store:    committing the rows to store.db (typed columns, exact repeats flagged) and
             writing finaldata.csv from the store;
-- train:    training.py's work: finaldata.csv read through the same validation, the
-            transform and cut-off chosen by cross-validation on at most 50,000 rows,
-            the Pipeline(ColumnTransformer, LogisticRegression) fitted on every row, its
-            training profile, saved and signed;
+- train:    training.py's work: finaldata.csv read back (the store's own export, its
+            sha256 checked, typed by the parser; an edited one would go through every
+            rule), the transform and cut-off chosen by cross-validation on at most
+            50,000 rows, the Pipeline(ColumnTransformer, LogisticRegression) fitted on
+            every row (sparse input: one-hot categories), its training profile, saved
+            and signed;
 - score:    P(exit) of every training row with the saved model;
 - batch:    parse + validate + score of a 10,000-row file (the API-sized batch);
 - profile:  the training data's profile by feature type (monitoring/typed_drift.py);
