@@ -370,7 +370,7 @@ def risk_endpoint():
     }
 
 
-@bp.get("/risk/<corporation>")
+@bp.get("/risk/<path:corporation>")
 def risk_client(corporation: str):
     """One current client of the risk list, with its reasons."""
     api = state()

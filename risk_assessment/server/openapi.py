@@ -26,7 +26,7 @@ JSON = "application/json"
 TOP = r"^([1-9][0-9]{0,2}|1000)?$"
 PAGE = r"^([1-9][0-9]{0,5}|1000000)?$"
 BAND = {"type": "string", "enum": ["high", "medium", "low", ""]}
-SORTS = ["", "rank", "-rank", "client", "change"]  # dashboard.SORTS
+SORTS = ["", "rank", "-rank", "client", "change", "value"]  # dashboard.SORTS
 
 
 def csv_body(schema: ColumnSchema) -> dict[str, Any]:
@@ -96,6 +96,7 @@ def list_filters() -> list[dict[str, Any]]:
         query("band", BAND, "band; empty: all"),
         query("change", {"type": "string", "enum": ["", *CHANGES]}, "what changed; empty: all"),
         query("sort", {"type": "string", "enum": SORTS}, "order (rank)"),
+        query("order", {"type": "string", "enum": SORTS}, "the same as sort (when sort is not given)"),
     ]
 
 

@@ -30,10 +30,12 @@ def closed(required: list[str], **properties: Any) -> dict[str, Any]:
 
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
 TEXT = {"type": "string"}
-# A category without declared levels: plain words (the server takes any text without
-# control characters, up to 200 characters; the description promises less)
-WORDS = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,60}$"}
-ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,60}$"}
+# A client id, or a level of a category without declared levels: any text without control
+# characters, up to 200 characters once spaces at its edges are stripped (as the server
+# reads it: schema/cells.py), not only spaces
+TEXT_CELL = r"^\s*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\s\x00-\x1f\x7f-\x9f])?\s*$"
+WORDS = {"type": "string", "pattern": TEXT_CELL}
+ID = {"type": "string", "pattern": TEXT_CELL}
 
 
 def value_schema(feature: Feature) -> dict[str, Any]:

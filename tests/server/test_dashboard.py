@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import io
+from html import escape, unescape
+from urllib.parse import quote
 import re
 import subprocess
 import sys
@@ -277,6 +279,33 @@ def test_dashboard_search_finds_an_id_with_capitals(mixed_case):
     assert client.get("/risk/AbCd").status_code == 200  # a known client
     html = page(client, "/?q=AbCd")
     assert listed_ids(html) == ["AbCd"]
+
+
+ODD_IDS = ["C/123", "a b?x#1%", "../up", "2026/12/06"]
+
+
+@pytest.fixture
+def odd_ids(config, workspace):
+    """A deployed workspace whose clients have ids with a slash, a space, ? # % and dots."""
+    rows = [(c, 7 + i, 150, 11, 0) for i, c in enumerate(ODD_IDS)]
+    write_csv(workspace / "practicedata" / "dataset3.csv", rows)
+    deploy_workspace(config)
+    return config
+
+
+def test_a_client_id_with_a_slash_or_other_signs_opens(odd_ids):
+    """/risk/<id>, /client/<id> and the contacts answer for ids holding '/', '?', '#', '%'
+    (sent percent-encoded, as clients do), and the dashboard's link to each client works."""
+    client = api.create_app(odd_ids).test_client()
+    html = page(client, "/?top=1000")
+    for ident in ODD_IDS:
+        encoded = quote(ident, safe="")
+        answer = client.get(f"/risk/{encoded}")
+        assert answer.status_code == 200 and answer.get_json()[ID_COLUMN] == ident, ident
+        assert client.get(f"/client/{encoded}").status_code == 200, ident
+        assert client.get(f"/risk/{encoded}/contacts").status_code == 200, ident
+        href = re.search(r'<a href="([^"]+)">' + re.escape(escape(ident)) + "</a>", html)
+        assert href and client.get(unescape(href.group(1))).status_code == 200, ident
 
 
 def test_dashboard_band_filter(client, expected):

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from schemathesis.config import SchemathesisConfig
 
 from risk_assessment.core.settings import DEFAULTS
+from risk_assessment.schema.cells import id_cells
 from risk_assessment.server.openapi import openapi_spec
+from risk_assessment.server.openapi_schemas import ID, WORDS
 
 
 def test_openapi_json_is_a_valid_document(client):
@@ -81,3 +85,29 @@ def test_generated_requests_get_described_answers(case, described_app):
 def test_the_fuzzing_run_sent_at_least_1000_requests():
     """The run above (same module, runs first) generated >= 1,000 requests."""
     assert len(FUZZED) >= 1000, len(FUZZED)
+
+
+# --- the description's text cells agree with the server's rule ------------------------------
+
+
+def served_as(text: str) -> bool:
+    """True when the server takes text as a client id (stripped, then judged)."""
+    return id_cells(pd.Series([text.strip()], dtype=str), "id").iloc[0] == ""
+
+
+@pytest.mark.parametrize("text", ["C 000061", "Île-de-France", "Nord, Pas-de-Calais", "a/b", " x "])
+def test_the_description_takes_a_users_own_ids_and_levels(text):
+    """Ids and learnt levels with spaces, accents and commas are valid by the description."""
+    assert re.match(ID["pattern"], text) and re.match(WORDS["pattern"], text)
+    assert served_as(text)
+
+
+@given(
+    st.text(alphabet=st.characters(max_codepoint=0x2100, exclude_categories=("Cs",)), max_size=210)
+)
+@settings(max_examples=300, deadline=None)
+def test_the_descriptions_id_pattern_is_the_servers_rule(text):
+    """Any text: valid by the description's pattern exactly when the server takes it as an
+    id (no control character, not empty or only spaces, at most 200 characters once
+    stripped)."""
+    assert bool(re.match(ID["pattern"], text)) == served_as(text), repr(text)
