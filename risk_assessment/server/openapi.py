@@ -96,7 +96,7 @@ def list_filters() -> list[dict[str, Any]]:
         query("band", BAND, "band; empty: all"),
         query("change", {"type": "string", "enum": ["", *CHANGES]}, "what changed; empty: all"),
         query("sort", {"type": "string", "enum": SORTS}, "order (rank)"),
-        query("order", {"type": "string", "enum": SORTS}, "the same as sort (when sort is not given)"),
+        query("order", {"type": "string", "enum": SORTS}, "as sort, when it is not given"),
     ]
 
 

@@ -33,7 +33,8 @@ TEXT = {"type": "string"}
 # A client id, or a level of a category without declared levels: any text without control
 # characters, up to 200 characters once spaces at its edges are stripped (as the server
 # reads it: schema/cells.py), not only spaces
-TEXT_CELL = r"^\s*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\s\x00-\x1f\x7f-\x9f])?\s*$"
+_CHAR, _EDGE = r"[^\x00-\x1f\x7f-\x9f]", r"[^\s\x00-\x1f\x7f-\x9f]"
+TEXT_CELL = rf"^\s*{_EDGE}(?:{_CHAR}{{0,198}}{_EDGE})?\s*$"
 WORDS = {"type": "string", "pattern": TEXT_CELL}
 ID = {"type": "string", "pattern": TEXT_CELL}
 

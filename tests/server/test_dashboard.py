@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import io
-from html import escape, unescape
-from urllib.parse import quote
 import re
 import subprocess
 import sys
+from html import escape, unescape
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
