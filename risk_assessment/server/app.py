@@ -7,6 +7,7 @@ What it reads and writes, and the command: the docstring of app.py.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -289,14 +290,18 @@ def version():
 # ---- every request counted, every error as JSON ----------------------------------------------
 
 
+CONVERTER = re.compile(r"<\w+:")  # <path:corporation> -> <corporation>
+
+
 def start_clock() -> None:
     """Note when the request started (for its latency)."""
     g.started = time.perf_counter()
 
 
 def count_request(response: Response) -> Response:
-    """Count the request and its time per endpoint (the route's rule, not the raw path)."""
-    rule = request.url_rule.rule if request.url_rule else "unmatched"
+    """Count the request and its time per endpoint (the route's rule, not the raw path,
+    without its converters: /risk/<corporation>)."""
+    rule = CONVERTER.sub("<", request.url_rule.rule) if request.url_rule else "unmatched"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     state().metrics.observe(rule, request.method, response.status_code, elapsed)
     return response

@@ -213,15 +213,35 @@ def feature_of(schema: ColumnSchema, name: str) -> Feature | None:
     return None if name == schema.id else schema.feature(name)
 
 
+def schema_names(keys: list[str], field: str, schema: ColumnSchema) -> dict[str, str]:
+    """{given name: the schema column it names, matched as a file's header is (case and
+    spaces ignored, then the aliases), or itself}; 400 when two name one column."""
+    names = header_names(keys, schema)
+    taken = [n for n in names if n is not None]
+    twice = sorted({n for n in taken if taken.count(n) > 1})
+    if twice:
+        raise invalid(
+            f"{field}: duplicated column(s) {', '.join(twice)} after normalising the names"
+        )
+    return {key: name or key for key, name in zip(keys, names, strict=True)}
+
+
+def missing_columns(needed: list[str], given: list[str], where: str) -> None:
+    """400 naming the needed columns not given, and the first of those given."""
+    missing = [c for c in needed if c not in given]
+    if missing:
+        found = ", ".join(str(c)[:40] for c in given[:8]) + (", ..." if len(given) > 8 else "")
+        raise invalid(f"{where}: missing column(s) {', '.join(missing)} (found: {found or 'none'})")
+
+
 def from_columns(
     columns: dict[str, list], field: str, max_rows: int, schema: ColumnSchema, text: bool = False
 ) -> Rows:
-    """(ids, features) from {column: [values]}; every column the same length. Columns
-    the schema does not know are ignored."""
-    needed = [f.name for f in schema.features if f.required]
-    missing = [f for f in needed if f not in columns]
-    if missing:
-        raise invalid(f"{field}: missing column(s) {', '.join(missing)}")
+    """(ids, features) from {column: [values]}; every column the same length. Names are
+    matched as a file's header is; columns the schema does not know are ignored."""
+    rename = schema_names(list(columns), field, schema)
+    columns = {rename[k]: v for k, v in columns.items()}
+    missing_columns([f.name for f in schema.features if f.required], list(columns), field)
     known = [*schema.feature_names, schema.id]
     used = {c: columns[c] for c in known if c in columns}  # other columns are ignored
     lengths = {len(v) if isinstance(v, list) else -1 for v in used.values()}
@@ -236,15 +256,24 @@ def from_records(records: Any, field: str, max_rows: int, schema: ColumnSchema) 
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise invalid(f"{field}: must be a list of objects")
     check_rows(len(records), field, max_rows)
+    rename = schema_names(list(dict.fromkeys(k for r in records for k in r)), field, schema)
+    if any(k != v for k, v in rename.items()):  # names as in a file: the schema's spelling
+        records = [named_record(r, rename, f"{field}: record {i + 1}", schema)
+                   for i, r in enumerate(records)]  # fmt: skip
     needed = [f.name for f in schema.features if f.required]
     for i, record in enumerate(records):
-        missing = [f for f in needed if f not in record]
-        if missing:
-            raise invalid(f"{field}: record {i + 1} misses column(s) {', '.join(missing)}")
+        missing_columns(needed, list(record), f"{field}: record {i + 1}")
     names = [f for f in schema.feature_names if any(f in r for r in records)]
     if all(schema.id in r for r in records):
         names.append(schema.id)
     return typed_rows({n: [r.get(n) for r in records] for n in names}, schema, False)
+
+
+def named_record(record: dict, rename: dict[str, str], where: str, schema) -> dict:
+    """A record under the schema's column names; 400 when two keys name one column."""
+    if len({rename[k] for k in record}) < len(record):
+        schema_names(list(record), where, schema)  # raises, naming the column
+    return {rename[k]: v for k, v in record.items()}
 
 
 def from_rows(

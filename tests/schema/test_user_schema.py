@@ -137,6 +137,39 @@ def test_the_api_takes_the_schemas_columns_and_labels(saas):
     assert spec["properties"]["nps"]["minimum"] == -100 and "monthly_spend" not in spec["required"]
 
 
+def test_json_names_are_matched_as_a_files_header_is(saas):
+    """JSON requests name columns as a file's header may (other case, spaces, an alias):
+    every JSON format answers as with the schema's names, as a CSV body does; two names of
+    one column are a 400 naming it; a missing column is named with those found."""
+    from risk_assessment.server.app import create_app
+
+    deploy_workspace(saas)
+    client = create_app(saas).test_client()
+    exact = {"seats": 12, "monthly_spend": 40.5, "nps": -50, "industry": "tech",
+             "region": "west", "auto_renew": True}  # fmt: skip
+    loose = dict(zip([" Seats", "MONTHLY_SPEND", "Nps ", "industry", "Region", "Auto_Renew"],
+                     exact.values(), strict=True))  # fmt: skip
+    want = client.post("/invocations", json={"dataframe_records": [exact]}).get_json()
+    bodies = [
+        {"dataframe_records": [{"client_id": "a1", **loose}]},
+        {"dataframe_split": {"columns": list(loose), "data": [list(loose.values())]}},
+        {"instances": [loose]},
+        {"inputs": {k: [v] for k, v in loose.items()}},
+    ]
+    for body in bodies:
+        answer = client.post("/invocations", json=body)
+        assert answer.status_code == 200 and answer.get_json() == want, (body, answer.get_json())
+    answer = client.post("/prediction", json={"records": [{"client_id": "a1", **loose}]})
+    assert answer.status_code == 200 and answer.get_json()["predictions"][0]["account"] == "a1"
+    twice = client.post("/invocations", json={"dataframe_records": [{**exact, "Seats": 3}]})
+    assert twice.status_code == 400 and "duplicated column(s) seats" in twice.get_json()["message"]
+    short = client.post("/invocations", json={"dataframe_records": [{"seats": 3}]})
+    assert (
+        "missing column(s) nps, industry, region, auto_renew (found: seats)"
+        in (short.get_json()["message"])
+    )
+
+
 @pytest.mark.parametrize(
     ("column", "cell", "reason"),
     [

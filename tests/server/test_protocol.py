@@ -104,7 +104,7 @@ BAD_BODIES = {
         {"dataframe_split": {"columns": [FEATURES[0], *FEATURES], "data": [[1, 1, 2, 3]]}},
         "duplicate column(s) lastmonth_activity",
     ),
-    "missing-column": ({"dataframe_records": [{FEATURES[0]: 1}]}, "misses column"),
+    "missing-column": ({"dataframe_records": [{FEATURES[0]: 1}]}, "record 1: missing column"),
     "ragged-rows": ({"inputs": [[1, 2, 3], [1, 2]]}, "every row"),
     "ragged-columns": ({"inputs": {**COLUMNS, FEATURES[0]: [1]}}, "same length"),
     "text-value": ({"dataframe_records": [{**RECORDS[0], FEATURES[1]: "many"}]}, FEATURES[1]),
