@@ -29,6 +29,7 @@ from risk_assessment.core.common import (
     write_json,
 )
 
+from risk_assessment.core.columns import ColumnSchema, check_model_schema
 from risk_assessment.core.settings import default_signing_key
 from risk_assessment.deployment.signing import (
     SIGNATURE,
@@ -295,14 +296,21 @@ def load_deployed_version(folder: Path, key_file: Path | None = None) -> tuple[A
     return model, {**manifest, "version": folder.name, "folder": str(folder)}
 
 
-def load_deployed(prod: Path, key_file: Path | None = None) -> tuple[Any, dict[str, Any]]:
+def load_deployed(
+    prod: Path, key_file: Path | None = None, schema: ColumnSchema | None = None
+) -> tuple[Any, dict[str, Any]]:
     """The live model, verified, and its manifest (with its folder). `current` is resolved
     once, so both come from the same version. key_file: the config's
-    deployment.signing_key_path (default: beside prod)."""
+    deployment.signing_key_path (default: beside prod). Given the config's schema, a model
+    trained on other columns is refused with one line (check_model_schema)."""
     link = prod / CURRENT
     if not link.is_symlink():
         raise ModelError(f"{prod}: no deployed model; run deployment.py first")
-    return load_deployed_version(link.resolve(), key_file or default_signing_key(prod))
+    model, manifest = load_deployed_version(link.resolve(), key_file or default_signing_key(prod))
+    if schema is not None:
+        where = f"deployed model {manifest['version']}"
+        check_model_schema(read_model_meta(manifest["folder"]), schema, where)
+    return model, manifest
 
 
 def format_versions(prod: Path) -> str:

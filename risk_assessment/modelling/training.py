@@ -330,6 +330,19 @@ def read_training_set(folder: Path, schema: ColumnSchema) -> tuple[pd.DataFrame,
     return load_dataset(path, schema), sha
 
 
+def log_selection(selection: dict[str, Any]) -> None:
+    """One log line: the transform and cut-off chosen, with their cross-validated numbers."""
+    log.info(
+        "transform %s (CV log-loss %s on %d rows), cut-off %.3f (CV F1 %s, at 0.5 %s)",
+        selection["transform"],
+        ", ".join(f"{t} {v:.4f}" for t, v in selection["cv_logloss"].items()) or "n/a",
+        selection["cv_rows"],
+        selection["threshold"],
+        selection["cv_f1_tuned"],
+        selection["cv_f1_at_0.5"],
+    )
+
+
 def run_training(config: dict[str, Any]) -> dict[str, Any]:
     """Train on finaldata.csv and save; returns the metadata. Used by fullprocess.py too."""
     data_path, schema = config["output_folder_path"] / FINALDATA, config["schema"]
@@ -344,15 +357,7 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     if warning:
         log.warning("model did not converge: %s", warning)
-    log.info(
-        "transform %s (CV log-loss %s on %d rows), cut-off %.3f (CV F1 %s, at 0.5 %s)",
-        selection["transform"],
-        ", ".join(f"{t} {v:.4f}" for t, v in selection["cv_logloss"].items()) or "n/a",
-        selection["cv_rows"],
-        selection["threshold"],
-        selection["cv_f1_tuned"],
-        selection["cv_f1_at_0.5"],
-    )
+    log_selection(selection)
     metadata = model_metadata(
         data,
         str(data_path),

@@ -54,16 +54,13 @@ def load_live(config: dict[str, Any]):
     silently replaced; so does one trained on other columns than the schema's (ModelError,
     one line: it is never judged or served with the wrong columns).
     """
-    from risk_assessment.core.columns import check_model_schema
-    from risk_assessment.deployment.versions import current_version, load_deployed, read_model_meta
+    from risk_assessment.deployment.versions import current_version, load_deployed
 
     prod = config["prod_deployment_path"]
     if current_version(prod) is None or legacy_version_is_live(prod):
         return None, None
-    model, manifest = load_deployed(prod, config["deployment"]["signing_key_path"])
-    where = f"deployed model {manifest['version']}"
-    check_model_schema(read_model_meta(manifest["folder"]), config["schema"], where)
-    return model, manifest
+    key_file = config["deployment"]["signing_key_path"]
+    return load_deployed(prod, key_file, config["schema"])
 
 
 def legacy_version_is_live(prod: Path) -> bool:

@@ -339,7 +339,7 @@ def diagnostics_text(config: dict[str, Any]) -> str:
     schema = config["schema"]
     data = dataset.load_dataset(config["output_folder_path"] / FINALDATA, schema)
     model, manifest = load_deployed(
-        config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+        config["prod_deployment_path"], config["deployment"]["signing_key_path"], config["schema"]
     )
     test = dataset.load_dataset(test_data_file(config["test_data_path"]), schema)
     preds = model_predictions(test, model, "test data", schema)

@@ -86,7 +86,7 @@ def figure_png(fig: Figure) -> bytes:
 def deployed_risk_table(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The risk table of the deployed model over the ingested clients, and the manifest."""
     model, manifest = load_deployed(
-        config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+        config["prod_deployment_path"], config["deployment"]["signing_key_path"], config["schema"]
     )
     schema = config["schema"]
     table = served_risk_table(model, manifest, observations(config), config["risk"], schema)
@@ -224,7 +224,7 @@ def report_facts(config: dict[str, Any], current_run: dict[str, Any] | None = No
     report is written), so the report can say why this model was deployed.
     """
     model, manifest = load_deployed(
-        config["prod_deployment_path"], config["deployment"]["signing_key_path"]
+        config["prod_deployment_path"], config["deployment"]["signing_key_path"], config["schema"]
     )
     test_path = test_data_file(config["test_data_path"])
     schema = config["schema"]

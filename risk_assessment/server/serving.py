@@ -30,8 +30,8 @@ from flask import current_app
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 
-from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema, check_model_schema
-from risk_assessment.deployment.versions import CURRENT, load_deployed, read_model_meta
+from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
+from risk_assessment.deployment.versions import CURRENT, load_deployed
 from risk_assessment.schema import dataset
 from risk_assessment.server.metrics import Metrics
 from risk_assessment.server.protocol import ApiError, invalid
@@ -199,9 +199,7 @@ class ModelHolder:
         """Load and verify the live version; on failure keep the last good one."""
         self.target = target
         try:
-            model, manifest = load_deployed(self.prod, self.key_file)
-            where = f"deployed model {manifest['version']}"
-            check_model_schema(read_model_meta(manifest["folder"]), self.schema, where)
+            model, manifest = load_deployed(self.prod, self.key_file, self.schema)
         except RiskError as exc:
             self.error = strip_paths(str(exc))  # answers never show server folders
             log.error("%s", exc)

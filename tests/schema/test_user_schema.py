@@ -19,7 +19,14 @@ from risk_assessment.modelling import scoring, training
 from risk_assessment.schema import dataset
 from risk_assessment.sources import ingestion
 from risk_assessment.store import records as store
-from tests.conftest import configure, deploy_workspace, small_rows, write_config, write_csv
+from tests.conftest import (
+    configure,
+    deploy_workspace,
+    run_script,
+    small_rows,
+    write_config,
+    write_csv,
+)
 
 SAAS = {
     "id": "account",
@@ -244,6 +251,20 @@ def test_a_model_of_other_columns_is_refused_by_server_and_pipeline(saas, tmp_pa
     assert answer.status_code == 503 and "tenure" in answer.get_json()["message"]
     with pytest.raises(ModelError, match="trained on other columns.*tenure"):
         load_live(changed)
+
+
+def test_diagnostics_and_reporting_refuse_a_model_of_other_columns(saas, tmp_path):
+    """A level added to a category after deployment: diagnostics.py and reporting.py
+    refuse the deployed model in one line, as scoring and the server do, and exit 1."""
+    deploy_workspace(saas)
+    spec = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    spec["schema"]["features"]["region"]["levels"].append("central")
+    (tmp_path / "config.json").write_text(json.dumps(spec), encoding="utf-8")
+    for script in ("diagnostics.py", "reporting.py"):
+        done = run_script(script, "--config", str(tmp_path / "config.json"), cwd=tmp_path)
+        assert done.returncode == 1, (script, done.stderr)
+        assert "trained on other columns" in done.stderr and "region" in done.stderr, script
+        assert "Traceback" not in done.stderr, script
 
 
 def test_adding_a_feature_keeps_old_rows_counted_and_not_trained_on(workspace):
