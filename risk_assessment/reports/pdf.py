@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from risk_assessment.core.common import METRIC_LABELS, format_number
 
@@ -20,7 +19,6 @@ from reportlab.lib.units import cm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Image,
-    Paragraph,
     SimpleDocTemplate,
     Spacer,
     Table,
@@ -30,7 +28,7 @@ from risk_assessment.reports import risk
 from risk_assessment.reports.diagnostics import psi_band
 from risk_assessment.reports.numbers import counts_rows
 from risk_assessment.reports.outcomes import calls_sentences
-from risk_assessment.reports.pdf_blocks import section, styles, table
+from risk_assessment.reports.pdf_blocks import paragraph, section, styles, table
 from risk_assessment.reports.pdf_front import calls_table, summary_page
 from risk_assessment.reports.pdf_science import rejected_section, science_section
 from risk_assessment.reports.text import decision_text, drift_text, when
@@ -104,7 +102,7 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
     """Model health: every metric, the confusion matrix, the history, the judged batches."""
     batches = batch_rows(facts["judged"])
     return [
-        Paragraph("Model health", st["Heading1"]),
+        paragraph("Model health", st["Heading1"]),
         *section(
             f"Scores and confusion matrix on {facts['test_data']}",
             st,
@@ -118,7 +116,7 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
             st,
             table(batches, [1.6 * cm, 3.6 * cm, 1.7 * cm, 4.0 * cm, 3.3 * cm, 2.8 * cm], st)
             if len(batches) > 1
-            else Paragraph("None yet.", st["Normal"]),
+            else paragraph("None yet.", st["Normal"]),
             keep=False,
         ),
     ]
@@ -128,7 +126,7 @@ def drift_section(facts: dict[str, Any], st) -> list:
     """PSI per feature of the last judged batch, against the training data."""
     run = next((r for r in facts["judged"] if isinstance(r.get("data_drift_psi"), dict)), None)
     if run is None:
-        return section("Data drift", st, Paragraph(drift_text(facts), st["Normal"]))
+        return section("Data drift", st, paragraph(drift_text(facts), st["Normal"]))
     profile = facts["model_meta"].get("profile", {})
     tested = (run.get("verdict") or {}).get("data") or {}
     rows = [["feature", "PSI (size)", "shift", "training mean", "test p (Holm)", "test says"]]
@@ -143,7 +141,7 @@ def drift_section(facts: dict[str, Any], st) -> list:
         ]
         for f, v in run["data_drift_psi"].items()
     ]
-    note = Paragraph(
+    note = paragraph(
         drift_text(facts)
         + " PSI below 0.1: no shift; 0.1 to below 0.25: moderate; 0.25 or more: significant.",
         st["Normal"],
@@ -162,7 +160,7 @@ def model_rows(facts: dict[str, Any], st) -> list[list[Any]]:
         ["model sha256", m["model_sha256"][:16] + "..."],
         ["trained at", when(meta.get("trained_at"))],
         ["training data", f"{data}, {meta.get('rows', '?')} rows, exit rate {rate}"],
-        ["model", Paragraph(model_text(facts["model"]), st["cell"])],
+        ["model", paragraph(model_text(facts["model"]), st["cell"])],
     ]
 
 
@@ -214,9 +212,9 @@ def appendix(facts: dict[str, Any], st) -> list:
         for p in deps["packages"]
     ]
     return [
-        Paragraph("Appendix", st["Heading1"]),
+        paragraph("Appendix", st["Heading1"]),
         *section(
-            "Why this model, in statistics", st, Paragraph(decision_text(facts), st["Normal"])
+            "Why this model, in statistics", st, paragraph(decision_text(facts), st["Normal"])
         ),
         *section("Model", st, about),
         *section("The numbers", st, *numbers_blocks(facts["week"], st)),
@@ -233,7 +231,7 @@ def appendix(facts: dict[str, Any], st) -> list:
         *section(
             "Did the calls help?",
             st,
-            *[Paragraph(t, st["BodyText"]) for t in calls_sentences(facts.get("calls"))],
+            *[paragraph(t, st["BodyText"]) for t in calls_sentences(facts.get("calls"))],
         ),
     ]
 
@@ -241,7 +239,7 @@ def appendix(facts: dict[str, Any], st) -> list:
 def numbers_blocks(week: dict[str, Any], st) -> list:
     """The numbers as a table, then the sentence on the stored rows not trained on (if any)."""
     words = week.get("not_trained_words")
-    note = [Paragraph(escape(words), st["BodyText"])] if words else []
+    note = [paragraph(words, st["BodyText"])] if words else []
     return [table(counts_rows(week["numbers"]), None, st), *note]
 
 
