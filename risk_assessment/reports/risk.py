@@ -294,10 +294,9 @@ def by_value_at_risk(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def previous_ranks(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:
-    """Per client of current: its place on the previous list in the order the calls follow
-    (calls.call_list): by value at risk when current carries it, else its rank (by exit
-    probability). NaN when it was not on that list, or that list cannot be put in the
-    order (a previous list without values at risk)."""
+    """Per client of current: its place on the previous list in the calls' order: by value
+    at risk when current carries it, else its rank (by exit probability). NaN when it was
+    not on that list, or that list has no values at risk to order by."""
     missing = pd.Series(np.nan, index=current.index, dtype=float)
     if previous is None or "rank" not in previous.columns:
         return missing
