@@ -31,9 +31,10 @@ from risk_assessment.reports.outcomes import calls_sentences
 from risk_assessment.reports.pdf_blocks import paragraph, section, styles, table
 from risk_assessment.reports.pdf_front import calls_table, summary_page
 from risk_assessment.reports.pdf_science import rejected_section, science_section
-from risk_assessment.reports.text import decision_text, drift_text, when
+from risk_assessment.reports.text import count, decision_text, drift_text, when
 
 MODEL_PARAMS = ("C", "penalty", "solver", "max_iter", "class_weight", "random_state")
+ROW_COUNTS = ("rows_read", "rows_kept", "rows_rejected", "rows_new")  # an ingested file's
 
 
 # ---- words and numbers -----------------------------------------------------------------------
@@ -89,7 +90,7 @@ def batch_rows(judged: list[dict[str, Any]]) -> list[list[Any]]:
         [
             r["id"],
             when(r["started_at"]),
-            r["new_rows"],
+            count(r["new_rows"]),
             f"{r['batch_f1']:.3f} ({r['batch_f1_low']:.2f} to {r['batch_f1_high']:.2f})",
             f"{r['deployed_version']} ({format_number(r['deployed_f1'], 3)})",
             r["decision"],
@@ -123,16 +124,17 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
 
 
 def drift_section(facts: dict[str, Any], st) -> list:
-    """PSI per feature of the last judged batch, against the training data."""
+    """PSI per feature (in the schema's words) of the last judged batch, against the
+    training data."""
     run = next((r for r in facts["judged"] if isinstance(r.get("data_drift_psi"), dict)), None)
     if run is None:
         return section("Data drift", st, paragraph(drift_text(facts), st["Normal"]))
-    profile = facts["model_meta"].get("profile", {})
+    profile, name = facts["model_meta"].get("profile", {}), facts.get("words") or str
     tested = (run.get("verdict") or {}).get("data") or {}
     rows = [["feature", "PSI (size)", "shift", "training mean", "test p (Holm)", "test says"]]
     rows += [
         [
-            f,
+            name(f),
             f"{v:.3f}",
             psi_band(v),
             format_number(profile.get(f, {}).get("mean"), 2),
@@ -159,16 +161,18 @@ def model_rows(facts: dict[str, Any], st) -> list[list[Any]]:
         ["deployed at", when(m["deployed_at"])],
         ["model sha256", m["model_sha256"][:16] + "..."],
         ["trained at", when(meta.get("trained_at"))],
-        ["training data", f"{data}, {meta.get('rows', '?')} rows, exit rate {rate}"],
+        ["training data", f"{data}, {count(meta.get('rows', '?'))} rows, exit rate {rate}"],
         ["model", paragraph(model_text(facts["model"]), st["cell"])],
     ]
 
 
 def data_rows(facts: dict[str, Any]) -> list[list[Any]]:
-    """Mean, median, std and missing share of each feature of finaldata.csv, header first."""
+    """Mean, median, std and missing share of each feature of finaldata.csv (in the
+    schema's words), header first."""
+    name = facts.get("words") or str
     return [["feature", "mean", "median", "std", "missing"]] + [
         [
-            f,
+            name(f),
             format_number(d["mean"], 2),
             format_number(d["median"], 2),
             format_number(d["std"], 2),
@@ -192,7 +196,7 @@ def ingestion_rows(facts: dict[str, Any]) -> list[list[Any]]:
     last = facts["last_ingestion"]
     names = last.get("files_ingested", []) + last.get("files_rejected", [])
     return [["file", "status", "rows read", "kept", "rejected", "new"]] + [
-        [e["name"], e["status"], e["rows_read"], e["rows_kept"], e["rows_rejected"], e["rows_new"]]
+        [e["name"], e["status"], *(count(e[k]) for k in ROW_COUNTS)]
         for e in facts["ingested_files"]
         if e["name"] in names
     ]
@@ -295,7 +299,7 @@ def build_report(facts: dict[str, Any], confusion_png: bytes, history_png: bytes
         *health_pages(facts, st, confusion_png, history_png),
         *drift_section(facts, st),
         *section(
-            f"This week's calls (all {len(facts['week']['calls'])})",
+            f"This week's calls (all {count(len(facts['week']['calls']))})",
             st,
             calls_table(facts["week"], None, st),
             keep=False,

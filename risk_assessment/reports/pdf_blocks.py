@@ -19,9 +19,10 @@ from risk_assessment.reports.text import Markup, markup, one_line
 
 
 def styles():
-    """The sample stylesheet with a smaller cell style."""
+    """The sample stylesheet with smaller cell styles (head: a header cell, bold)."""
     st = getSampleStyleSheet()
     st.add(st["BodyText"].clone("cell", fontSize=8.5, leading=10.5))
+    st.add(st["cell"].clone("head", fontName="Helvetica-Bold"))
     st.add(st["BodyText"].clone("lead", fontSize=10.5, leading=14, spaceAfter=4))
     st["Heading1"].keepWithNext = 1  # never a heading alone at the foot of a page
     return st
@@ -43,10 +44,13 @@ def cell(value: Any, wrap, fixed: bool = False) -> Any:
 
 def table(rows: list[list[Any]], widths: list[float] | None = None, st=None) -> Table:
     """A report table: bold header row (repeated on each page), light grid, zebra rows.
-    With widths, every text cell below the header wraps within its column."""
-    wrap = (st or styles())["cell"]
+    With widths, every text cell wraps within its column."""
+    st = st or styles()
     cells = [
-        [c if hasattr(c, "wrap") else cell(c, wrap, widths is not None and i > 0) for c in row]
+        [
+            c if hasattr(c, "wrap") else cell(c, st["cell" if i else "head"], widths is not None)
+            for c in row
+        ]
         for i, row in enumerate(rows)
     ]
     t = Table(cells, colWidths=widths, hAlign="LEFT", repeatRows=1)

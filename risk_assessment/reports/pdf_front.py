@@ -14,7 +14,7 @@ from reportlab.platypus import PageBreak, Table
 
 from risk_assessment.reports import calls, plain, risk
 from risk_assessment.reports.pdf_blocks import paragraph, section, table
-from risk_assessment.reports.text import list_text, when
+from risk_assessment.reports.text import count, list_text, when
 
 SUMMARY_TOP = 6  # calls on page 1 (all of them follow the model health pages)
 
@@ -41,7 +41,7 @@ def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_bl
         ]
         for r in chosen.to_dict(orient="records")
     ]
-    widths = [0.9 * cm, 2.3 * cm, 1.3 * cm, 1.2 * cm, 3.1 * cm, 8.2 * cm]  # ids of ~12 characters
+    widths = [1.1 * cm, 2.3 * cm, 1.3 * cm, 1.2 * cm, 3.1 * cm, 8.0 * cm]  # ids of ~12 characters
     return table(rows, widths, st)
 
 
@@ -68,12 +68,12 @@ def summary_page(facts: dict[str, Any], st) -> list:
         paragraph("Attrition risk: executive summary", st["Title"]),
         paragraph(
             f"{when(facts['date'])}, model {facts['manifest']['version']}, test data "
-            f"{facts['test_data']} ({s['rows']} clients)",
+            f"{facts['test_data']} ({count(s['rows'])} clients)",
             st["Normal"],
         ),
         *section("What was decided", st, paragraph(decided, st["lead"])),
         *section(
-            f"This week's calls: the first {shown} of {len(week['calls'])}, "
+            f"This week's calls: the first {count(shown)} of {count(len(week['calls']))}, "
             f"by {week['ordered_by']}",
             st,
             paragraph(week["exits_words"], st["lead"]),

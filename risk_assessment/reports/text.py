@@ -52,8 +52,8 @@ def decision_text(facts: dict[str, Any]) -> str:
     held = (gate.get("holdout") or {}).get("logloss")
     if held:
         why += (
-            f". On {held['n']} new rows held out from training it predicts better than the old"
-            f" model (paired log-loss difference {held['effect']:+.3f}, significant on the"
+            f". On {count(held['n'])} new rows held out from training it predicts better than"
+            f" the old model (paired log-loss difference {held['effect']:+.3f}, significant on the"
             f" one-sided paired test at gate.alpha; trained on the"
             f" {gate.get('window', '?')} window)"
         )
@@ -76,7 +76,7 @@ def retrain_text(run: dict[str, Any]) -> str:
         )
     if run.get("model_drift") and refit:
         return (
-            f" after model drift: on {refit['n']} labelled new rows a model refit on them"
+            f" after model drift: on {count(refit['n'])} labelled new rows a model refit on them"
             f" predicted them better (log-loss lower by {refit['effect']:.3f},"
             f" p {refit['p_value']:.2g}){f1}"
         )

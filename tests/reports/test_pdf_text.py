@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from reportlab.lib.units import cm
+from reportlab.platypus import Paragraph, Table
 
-from risk_assessment.reports import reporting
-from risk_assessment.reports.pdf_blocks import cell, markup, paragraph, styles
+from risk_assessment.reports import pdf, reporting
+from risk_assessment.reports import text as report_text
+from risk_assessment.reports.pdf_blocks import cell, paragraph, styles, table
+from risk_assessment.reports.pdf_science import effects_rows
+from risk_assessment.reports.text import markup
 from tests.conftest import deploy_workspace, write_config, write_csv
 
 SECTORS = ["Retail <i>", "AT&T Media", "<unknown>", "plain"]
@@ -77,6 +82,7 @@ def test_the_report_shows_markup_characters_literally(awkward):
     ):
         assert literal in text, literal
     assert "AT&T; Media" not in text and "R&D; tier" not in text and "&amp;" not in text
+    assert "usage" not in text  # every feature in its label, the training data's too
 
 
 def test_markup_escapes_once_and_keeps_one_line():
@@ -86,3 +92,41 @@ def test_markup_escapes_once_and_keeps_one_line():
     assert markup(once) == once
     assert paragraph("x < y & z", styles()["Normal"]).getPlainText() == "x < y & z"
     assert cell("two\nlines", styles()["cell"]) == "two lines"
+
+
+def test_features_read_in_the_schemas_words_and_counts_with_separators():
+    """The drift line, the drift table and the training-data table name each feature by
+    its label, as the rest of the report does; counts carry thousands separators."""
+    words = {"util": "utilisation %", "region": "région"}.get
+    run = {"data_drift_psi": {"util": 0.3, "region": 0.01}, "new_rows": 2262,
+           "started_at": "2026-11-26T10:00:00+00:00", "id": 4, "batch_f1": 0.8,
+           "batch_f1_low": 0.7, "batch_f1_high": 0.9, "deployed_version": "v0001",
+           "deployed_f1": 0.8, "decision": "no drift"}  # fmt: skip
+    facts = {"judged": [run], "model_meta": {}, "words": words}
+    line = report_text.drift_text(facts)
+    assert "(2,262 new clients" in line and "utilisation % 0.30" in line and "région" in line
+    assert "util " not in line
+    flow = pdf.drift_section(facts, styles())[0]._content  # in a KeepTogether
+    table = next(f for f in flow if isinstance(f, Table))
+    assert [row[0] for row in table._cellvalues[1:]] == ["utilisation %", "région"]
+    summary = {"util": {"mean": 1.0, "median": 1.0, "std": 0.5}}
+    rows = pdf.data_rows({"summary": summary, "missing": {"util": 0.0}, "words": words})
+    assert rows[1][0] == "utilisation %"
+    assert pdf.batch_rows([run])[1][2] == "2,262"
+
+
+def test_a_long_feature_level_wraps_within_its_column():
+    """A 'feature: level' longer than its column of the coefficient table, or a header
+    wider than its column, wraps instead of running into the next column."""
+    effect = {"per_sd": 0.066, "odds_ratio": 1.07, "direction": "higher"}
+    science = {"effects": [{"words": "région: Auvergne-Rhône-Alpes", **effect}]}
+    widths = [4 * cm, 3 * cm, 2.2 * cm, 7.8 * cm]
+    name = table(effects_rows(science), widths, styles())._cellvalues[1][0]
+    assert isinstance(name, Paragraph), name  # a string is drawn on one line, however long
+    room = widths[0] - 12  # the cell's padding: 6 points each side
+    name.wrap(room, 1000)
+    assert len(name.blPara.lines) > 1 and max(name.getActualLineWidths0()) <= room
+    head = table([["exit risk", "band"], ["90%", "high"]], [1.3 * cm, 1.2 * cm])._cellvalues
+    assert isinstance(head[0][0], Paragraph) and head[0][0].style.fontName == "Helvetica-Bold"
+    head[0][0].wrap(1.3 * cm - 12, 1000)
+    assert max(head[0][0].getActualLineWidths0()) <= 1.3 * cm - 12
