@@ -287,8 +287,8 @@ def by_value_at_risk(table: pd.DataFrame) -> pd.DataFrame:
     """The table highest value at risk first (none counts as 0), then highest exit
     probability, then by id: the calls' order when the list carries a value column."""
     ident = table.columns[0]  # a risk table's first column is the client id
-    keyed = table.assign(value_at_risk=pd.to_numeric(table["value_at_risk"]).fillna(0.0))
-    return keyed.sort_values(
+    at_risk = pd.to_numeric(table["value_at_risk"], errors="coerce").fillna(0.0)  # "": none
+    return table.assign(value_at_risk=at_risk).sort_values(
         ["value_at_risk", "exit_probability", ident], ascending=[False, False, True]
     )
 

@@ -73,7 +73,7 @@ def test_since_the_last_list_follows_the_calls_order_by_value(tmp_path):
     """Ordered by value at risk, c was call #1 of the last list though its risk rank was
     3 (and is 4 now): it was on the last list and is call #1 again. Four calls: d (risk
     rank 4 then) was #4 and is call #3; a (risk rank 1 then and now) was #3."""
-    before = value_list([0.9, 0.8, 0.5, 0.2], [10.0, 100.0, 1000.0, 5.0])  # c, b, a, d
+    before = value_list([0.9, 0.8, 0.5, 0.2], [10.0, 100.0, 1000.0, np.nan])  # c, b, a, d
     now = value_list([0.9, 0.85, 0.3, 0.7], [10.0, 100.0, 1000.0, 20.0])  # c, b, d, a
     for name, table in ((risk.RISK_PREVIOUS, before), (risk.RISK_CSV, now)):
         (tmp_path / name).write_text(risk.people_csv(table), encoding="utf-8")
