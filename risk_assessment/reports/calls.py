@@ -38,15 +38,13 @@ def call_list(listed: pd.DataFrame, calls: int, value: str | None = None) -> pd.
     """The first `calls` clients to call: by value at risk when `value` names a column of
     the list, else by exit probability (the list's rank). Adds call (1, 2, ...),
     value_at_risk (with a value column) and on_last_list (was among the first `calls` of
-    the previous list; None without a previous list)."""
+    the previous list in the same order: previous_rank, risk.with_changes; None without a
+    previous list)."""
     table = listed
     if value:
         worth = pd.to_numeric(listed[value], errors="coerce").fillna(0.0)
-        table = listed.assign(value_at_risk=listed["exit_probability"] * worth)
-        table = table.sort_values(
-            ["value_at_risk", "exit_probability", listed.columns[0]],
-            ascending=[False, False, True],
-        )
+        at_risk = (listed["exit_probability"] * worth).round(2)  # as risk.risk_table
+        table = risk.by_value_at_risk(listed.assign(value_at_risk=at_risk))
     chosen = table.head(calls).copy()
     chosen.insert(0, "call", np.arange(1, len(chosen) + 1))
     before = chosen.get("previous_rank")
@@ -58,12 +56,13 @@ def call_list(listed: pd.DataFrame, calls: int, value: str | None = None) -> pd.
 
 
 def call_change(row: dict[str, Any]) -> str:
-    """What changed for one call since the previous list, in words ('' when nothing)."""
+    """What changed for one call since the previous list, in words ('' when nothing):
+    'was #N' is its place on the previous list in the calls' order, when not its call."""
     parts = []
     if row.get("on_last_list") is False:
         parts.append("new on the list")
     before = row.get("previous_rank")
-    if before is not None and before == before and int(before) != int(row["rank"]):
+    if before is not None and before == before and int(before) != int(row["call"]):
         parts.append(f"was #{int(before)}")
     if row.get("change"):
         parts.append(risk.CHANGES[row["change"]])
@@ -72,7 +71,8 @@ def call_change(row: dict[str, Any]) -> str:
 
 def call_records(chosen: pd.DataFrame, top: int, schema) -> list[dict[str, Any]]:
     """The calls as JSON: the client record (reasons, contributions) plus call, previous
-    rank, whether it was on the last list, and the change in words."""
+    rank (its place on the previous list in the calls' order), whether it was on the
+    last list, and the change in words."""
     out = []
     for row in chosen.to_dict(orient="records"):
         record = {"call": int(row["call"]), **risk.client_record(row, top, schema)}

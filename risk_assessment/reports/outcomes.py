@@ -140,8 +140,8 @@ def calls_sentences(found: dict[str, Any] | None) -> list[str]:
     return [
         f"Contacted clients exited {abs(points['effect']):.1f} points {direction} often than "
         f"uncontacted clients of the same predicted risk ({found['confidence']:.0%} interval "
-        f"{points['low']:+.1f} to {points['high']:+.1f} points; {found['contacted']} contacted "
-        f"and {found['not_contacted']} uncontacted clients in {found['strata']} strata, "
+        f"{points['low']:+.1f} to {points['high']:+.1f} points; {found['contacted']:,} contacted "
+        f"and {found['not_contacted']:,} uncontacted clients in {found['strata']} strata, "
         f"{found['strata_left_out']} left out). Without matching by risk the difference "
         f"would read {points['naive']:+.1f} points.",
         CAVEAT,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from risk_assessment.core.common import METRIC_LABELS, format_number
 
@@ -20,7 +19,6 @@ from reportlab.lib.units import cm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Image,
-    Paragraph,
     SimpleDocTemplate,
     Spacer,
     Table,
@@ -30,12 +28,13 @@ from risk_assessment.reports import risk
 from risk_assessment.reports.diagnostics import psi_band
 from risk_assessment.reports.numbers import counts_rows
 from risk_assessment.reports.outcomes import calls_sentences
-from risk_assessment.reports.pdf_blocks import section, styles, table
+from risk_assessment.reports.pdf_blocks import paragraph, section, styles, table
 from risk_assessment.reports.pdf_front import calls_table, summary_page
 from risk_assessment.reports.pdf_science import rejected_section, science_section
-from risk_assessment.reports.text import decision_text, drift_text, when
+from risk_assessment.reports.text import count, decision_text, drift_text, when
 
 MODEL_PARAMS = ("C", "penalty", "solver", "max_iter", "class_weight", "random_state")
+ROW_COUNTS = ("rows_read", "rows_kept", "rows_rejected", "rows_new")  # an ingested file's
 
 
 # ---- words and numbers -----------------------------------------------------------------------
@@ -91,7 +90,7 @@ def batch_rows(judged: list[dict[str, Any]]) -> list[list[Any]]:
         [
             r["id"],
             when(r["started_at"]),
-            r["new_rows"],
+            count(r["new_rows"]),
             f"{r['batch_f1']:.3f} ({r['batch_f1_low']:.2f} to {r['batch_f1_high']:.2f})",
             f"{r['deployed_version']} ({format_number(r['deployed_f1'], 3)})",
             r["decision"],
@@ -104,7 +103,7 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
     """Model health: every metric, the confusion matrix, the history, the judged batches."""
     batches = batch_rows(facts["judged"])
     return [
-        Paragraph("Model health", st["Heading1"]),
+        paragraph("Model health", st["Heading1"]),
         *section(
             f"Scores and confusion matrix on {facts['test_data']}",
             st,
@@ -118,23 +117,24 @@ def health_pages(facts: dict[str, Any], st, confusion_png: bytes, history_png: b
             st,
             table(batches, [1.6 * cm, 3.6 * cm, 1.7 * cm, 4.0 * cm, 3.3 * cm, 2.8 * cm], st)
             if len(batches) > 1
-            else Paragraph("None yet.", st["Normal"]),
+            else paragraph("None yet.", st["Normal"]),
             keep=False,
         ),
     ]
 
 
 def drift_section(facts: dict[str, Any], st) -> list:
-    """PSI per feature of the last judged batch, against the training data."""
+    """PSI per feature (in the schema's words) of the last judged batch, against the
+    training data."""
     run = next((r for r in facts["judged"] if isinstance(r.get("data_drift_psi"), dict)), None)
     if run is None:
-        return section("Data drift", st, Paragraph(drift_text(facts), st["Normal"]))
-    profile = facts["model_meta"].get("profile", {})
+        return section("Data drift", st, paragraph(drift_text(facts), st["Normal"]))
+    profile, name = facts["model_meta"].get("profile", {}), facts.get("words") or str
     tested = (run.get("verdict") or {}).get("data") or {}
     rows = [["feature", "PSI (size)", "shift", "training mean", "test p (Holm)", "test says"]]
     rows += [
         [
-            f,
+            name(f),
             f"{v:.3f}",
             psi_band(v),
             format_number(profile.get(f, {}).get("mean"), 2),
@@ -143,7 +143,7 @@ def drift_section(facts: dict[str, Any], st) -> list:
         ]
         for f, v in run["data_drift_psi"].items()
     ]
-    note = Paragraph(
+    note = paragraph(
         drift_text(facts)
         + " PSI below 0.1: no shift; 0.1 to below 0.25: moderate; 0.25 or more: significant.",
         st["Normal"],
@@ -161,16 +161,18 @@ def model_rows(facts: dict[str, Any], st) -> list[list[Any]]:
         ["deployed at", when(m["deployed_at"])],
         ["model sha256", m["model_sha256"][:16] + "..."],
         ["trained at", when(meta.get("trained_at"))],
-        ["training data", f"{data}, {meta.get('rows', '?')} rows, exit rate {rate}"],
-        ["model", Paragraph(model_text(facts["model"]), st["cell"])],
+        ["training data", f"{data}, {count(meta.get('rows', '?'))} rows, exit rate {rate}"],
+        ["model", paragraph(model_text(facts["model"]), st["cell"])],
     ]
 
 
 def data_rows(facts: dict[str, Any]) -> list[list[Any]]:
-    """Mean, median, std and missing share of each feature of finaldata.csv, header first."""
+    """Mean, median, std and missing share of each feature of finaldata.csv (in the
+    schema's words), header first."""
+    name = facts.get("words") or str
     return [["feature", "mean", "median", "std", "missing"]] + [
         [
-            f,
+            name(f),
             format_number(d["mean"], 2),
             format_number(d["median"], 2),
             format_number(d["std"], 2),
@@ -194,7 +196,7 @@ def ingestion_rows(facts: dict[str, Any]) -> list[list[Any]]:
     last = facts["last_ingestion"]
     names = last.get("files_ingested", []) + last.get("files_rejected", [])
     return [["file", "status", "rows read", "kept", "rejected", "new"]] + [
-        [e["name"], e["status"], e["rows_read"], e["rows_kept"], e["rows_rejected"], e["rows_new"]]
+        [e["name"], e["status"], *(count(e[k]) for k in ROW_COUNTS)]
         for e in facts["ingested_files"]
         if e["name"] in names
     ]
@@ -214,9 +216,9 @@ def appendix(facts: dict[str, Any], st) -> list:
         for p in deps["packages"]
     ]
     return [
-        Paragraph("Appendix", st["Heading1"]),
+        paragraph("Appendix", st["Heading1"]),
         *section(
-            "Why this model, in statistics", st, Paragraph(decision_text(facts), st["Normal"])
+            "Why this model, in statistics", st, paragraph(decision_text(facts), st["Normal"])
         ),
         *section("Model", st, about),
         *section("The numbers", st, *numbers_blocks(facts["week"], st)),
@@ -233,7 +235,7 @@ def appendix(facts: dict[str, Any], st) -> list:
         *section(
             "Did the calls help?",
             st,
-            *[Paragraph(t, st["BodyText"]) for t in calls_sentences(facts.get("calls"))],
+            *[paragraph(t, st["BodyText"]) for t in calls_sentences(facts.get("calls"))],
         ),
     ]
 
@@ -241,7 +243,7 @@ def appendix(facts: dict[str, Any], st) -> list:
 def numbers_blocks(week: dict[str, Any], st) -> list:
     """The numbers as a table, then the sentence on the stored rows not trained on (if any)."""
     words = week.get("not_trained_words")
-    note = [Paragraph(escape(words), st["BodyText"])] if words else []
+    note = [paragraph(words, st["BodyText"])] if words else []
     return [table(counts_rows(week["numbers"]), None, st), *note]
 
 
@@ -297,7 +299,7 @@ def build_report(facts: dict[str, Any], confusion_png: bytes, history_png: bytes
         *health_pages(facts, st, confusion_png, history_png),
         *drift_section(facts, st),
         *section(
-            f"This week's calls (all {len(facts['week']['calls'])})",
+            f"This week's calls (all {count(len(facts['week']['calls']))})",
             st,
             calls_table(facts["week"], None, st),
             keep=False,

@@ -1,5 +1,11 @@
-"""The PDF report's building blocks: styles, a table, a section (a heading kept with its
-content). Used by pdf.py and pdf_front.py; reads or writes nothing."""
+"""The PDF report's building blocks: styles, a paragraph, a table, a section (a heading
+kept with its content). Used by pdf.py, pdf_front.py and pdf_science.py; reads or writes
+nothing.
+
+Every text that reaches a reportlab Paragraph goes through paragraph(), so the user's words
+(levels, labels, column, file and client names) show as written: text.markup() escapes
+&, < and > once and turns line breaks into spaces.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +15,44 @@ from reportlab.lib import colors
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
 
+from risk_assessment.reports.text import Markup, markup, one_line
+
 
 def styles():
-    """The sample stylesheet with a smaller cell style."""
+    """The sample stylesheet with smaller cell styles (head: a header cell, bold)."""
     st = getSampleStyleSheet()
     st.add(st["BodyText"].clone("cell", fontSize=8.5, leading=10.5))
+    st.add(st["cell"].clone("head", fontName="Helvetica-Bold"))
     st.add(st["BodyText"].clone("lead", fontSize=10.5, leading=14, spaceAfter=4))
     st["Heading1"].keepWithNext = 1  # never a heading alone at the foot of a page
     return st
 
 
-def cell(value: Any, wrap) -> Any:
-    """A table cell: long text wraps (a Paragraph), short text stays a string."""
-    text = str(value)
-    return Paragraph(text, wrap) if len(text) > 30 else text
+def paragraph(text: Any, style) -> Paragraph:
+    """A Paragraph showing text as written (text.Markup: as the markup it is)."""
+    return Paragraph(markup(text), style)
+
+
+def cell(value: Any, wrap, fixed: bool = False) -> Any:
+    """A table cell: text that may not fit wraps (a Paragraph: long text, or any text in a
+    column of fixed width), short text stays a string (drawn as written, on one line)."""
+    if isinstance(value, Markup) or (fixed and isinstance(value, str)):
+        return paragraph(value, wrap)
+    text = one_line(value)
+    return paragraph(text, wrap) if len(text) > 30 else text
 
 
 def table(rows: list[list[Any]], widths: list[float] | None = None, st=None) -> Table:
-    """A report table: bold header row (repeated on each page), light grid, zebra rows."""
-    wrap = (st or styles())["cell"]
-    cells = [[c if hasattr(c, "wrap") else cell(c, wrap) for c in row] for row in rows]
+    """A report table: bold header row (repeated on each page), light grid, zebra rows.
+    With widths, every text cell wraps within its column."""
+    st = st or styles()
+    cells = [
+        [
+            c if hasattr(c, "wrap") else cell(c, st["cell" if i else "head"], widths is not None)
+            for c in row
+        ]
+        for i, row in enumerate(rows)
+    ]
     t = Table(cells, colWidths=widths, hAlign="LEFT", repeatRows=1)
     t.setStyle(
         TableStyle(
@@ -47,5 +71,5 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, st=None) -> 
 
 def section(title: str, st, *content, keep: bool = True) -> list:
     """A heading and its content (kept on one page when small)."""
-    block = [Paragraph(title, st["Heading2"]), *content, Spacer(1, 4)]
+    block = [paragraph(title, st["Heading2"]), *content, Spacer(1, 4)]
     return [KeepTogether(block)] if keep else block

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from reportlab.lib.units import cm
-from reportlab.platypus import PageBreak, Paragraph, Table
+from reportlab.platypus import PageBreak, Table
 
 from risk_assessment.reports import calls, plain, risk
-from risk_assessment.reports.pdf_blocks import section, table
-from risk_assessment.reports.text import list_text, when
+from risk_assessment.reports.pdf_blocks import paragraph, section, table
+from risk_assessment.reports.text import count, list_text, when
 
 SUMMARY_TOP = 6  # calls on page 1 (all of them follow the model health pages)
 
@@ -36,12 +36,12 @@ def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_bl
             r[ident],
             risk.percent(r["exit_probability"]),
             r["risk_band"],
-            Paragraph(calls.call_change(r), st["cell"]),
+            paragraph(calls.call_change(r), st["cell"]),
             why(r, 2 if n else None),
         ]
         for r in chosen.to_dict(orient="records")
     ]
-    widths = [0.9 * cm, 2.3 * cm, 1.3 * cm, 1.2 * cm, 3.1 * cm, 8.2 * cm]  # ids of ~12 characters
+    widths = [1.1 * cm, 2.3 * cm, 1.3 * cm, 1.2 * cm, 3.1 * cm, 8.0 * cm]  # ids of ~12 characters
     return table(rows, widths, st)
 
 
@@ -65,32 +65,32 @@ def summary_page(facts: dict[str, Any], st) -> list:
     decided = week["model_change"] or week["decision"]
     shown = min(SUMMARY_TOP, len(week["calls"]))
     return [
-        Paragraph("Attrition risk: executive summary", st["Title"]),
-        Paragraph(
+        paragraph("Attrition risk: executive summary", st["Title"]),
+        paragraph(
             f"{when(facts['date'])}, model {facts['manifest']['version']}, test data "
-            f"{facts['test_data']} ({s['rows']} clients)",
+            f"{facts['test_data']} ({count(s['rows'])} clients)",
             st["Normal"],
         ),
-        *section("What was decided", st, Paragraph(decided, st["lead"])),
+        *section("What was decided", st, paragraph(decided, st["lead"])),
         *section(
-            f"This week's calls: the first {shown} of {len(week['calls'])}, "
+            f"This week's calls: the first {count(shown)} of {count(len(week['calls']))}, "
             f"by {week['ordered_by']}",
             st,
-            Paragraph(week["exits_words"], st["lead"]),
-            *([Paragraph(week["contacts_words"], st["lead"])] if week["contacts_words"] else []),
+            paragraph(week["exits_words"], st["lead"]),
+            *([paragraph(week["contacts_words"], st["lead"])] if week["contacts_words"] else []),
             calls_table(week, SUMMARY_TOP, st),
         ),
         *section(
             "How good the model is",
             st,
-            Paragraph(plain.quality_words(s), st["lead"]),
+            paragraph(plain.quality_words(s), st["lead"]),
             quality_table(facts, st),
         ),
-        *section("Every current client by risk band", st, Paragraph(list_text(facts), st["lead"])),
+        *section("Every current client by risk band", st, paragraph(list_text(facts), st["lead"])),
         *section(
             "New data",
             st,
-            Paragraph(plain.drift_words(facts["judged"], facts.get("words")), st["lead"]),
+            paragraph(plain.drift_words(facts["judged"], facts.get("words")), st["lead"]),
         ),
         PageBreak(),
     ]

@@ -8,9 +8,9 @@ import io
 from typing import Any
 
 from reportlab.lib.units import cm
-from reportlab.platypus import Image, Paragraph
+from reportlab.platypus import Image
 
-from risk_assessment.reports.pdf_blocks import section, table
+from risk_assessment.reports.pdf_blocks import paragraph, section, table
 from risk_assessment.reports.plain import rejected_words
 
 
@@ -39,7 +39,7 @@ def science_section(facts: dict[str, Any], st) -> list:
     science = facts["science"]
     plot = [Image(io.BytesIO(science["reliability_png"]), width=8 * cm, height=7 * cm)]
     return [
-        Paragraph("For the data scientist", st["Heading1"]),
+        paragraph("For the data scientist", st["Heading1"]),
         *section(
             "What the model learnt (standardised coefficients, largest first)",
             st,
@@ -48,14 +48,14 @@ def science_section(facts: dict[str, Any], st) -> list:
         *section(
             f"Reliability on {science['reliability_on']}",
             st,
-            *(plot if science["reliability"] else [Paragraph("No labelled data.", st["Normal"])]),
-            Paragraph(
+            *(plot if science["reliability"] else [paragraph("No labelled data.", st["Normal"])]),
+            paragraph(
                 "Observed exit rate against the predicted probability per tenth of the scale; "
                 "on the diagonal the probabilities hold.",
                 st["Normal"],
             ),
         ),
-        *section("Label-free estimate", st, Paragraph(label_free_text(science), st["Normal"])),
+        *section("Label-free estimate", st, paragraph(label_free_text(science), st["Normal"])),
     ]
 
 
@@ -71,7 +71,7 @@ def rejected_section(facts: dict[str, Any], st) -> list:
     return section(
         "Rejected data",
         st,
-        *(content or [Paragraph(note, st["Normal"])]),
+        *(content or [paragraph(note, st["Normal"])]),
         keep=False,
     )
 

@@ -283,13 +283,32 @@ def list_changes(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Ser
     return pd.Series(change, index=current.index, dtype=object)
 
 
+def by_value_at_risk(table: pd.DataFrame) -> pd.DataFrame:
+    """The table highest value at risk first (none counts as 0), then highest exit
+    probability, then by id: the calls' order when the list carries a value column."""
+    ident = table.columns[0]  # a risk table's first column is the client id
+    at_risk = pd.to_numeric(table["value_at_risk"], errors="coerce").fillna(0.0)  # "": none
+    return table.assign(value_at_risk=at_risk).sort_values(
+        ["value_at_risk", "exit_probability", ident], ascending=[False, False, True]
+    )
+
+
 def previous_ranks(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:
-    """Per client of current: its rank on the previous list (NaN when it was not on it)."""
+    """Per client of current: its place on the previous list in the calls' order: by value
+    at risk when current carries it, else its rank (by exit probability). NaN when it was
+    not on that list, or that list has no values at risk to order by."""
+    missing = pd.Series(np.nan, index=current.index, dtype=float)
     if previous is None or "rank" not in previous.columns:
-        return pd.Series(np.nan, index=current.index, dtype=float)
+        return missing
     ident = current.columns[0]  # a risk table's first column is the client id
-    ranks = dict(zip(previous[ident], pd.to_numeric(previous["rank"]), strict=True))
-    return current[ident].map(ranks).astype(float)
+    if "value_at_risk" in current.columns:
+        if "value_at_risk" not in previous.columns:
+            return missing
+        ordered = by_value_at_risk(previous)
+        places = dict(zip(ordered[ident], range(1, len(ordered) + 1), strict=True))
+    else:
+        places = dict(zip(previous[ident], pd.to_numeric(previous["rank"]), strict=True))
+    return current[ident].map(places).astype(float)
 
 
 def change_counts(changes: pd.Series, current: pd.DataFrame, previous) -> dict[str, int]:
@@ -321,7 +340,8 @@ def saved_lists(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]
 
 
 def with_changes(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, dict]:
-    """The table with change and change_order columns, and the counts shown on top."""
+    """The table with change, change_order and previous_rank (previous_ranks) columns, and
+    the counts shown on top."""
     saved, previous = saved_lists(folder)
     baseline = saved if saved is not None and not same_bands(table, saved) else previous
     listed = table.copy()

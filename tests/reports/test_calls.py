@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from risk_assessment.core.columns import parse_schema
-from risk_assessment.reports import calls
+from risk_assessment.reports import calls, risk
 from tests.conftest import ID_COLUMN  # the default schema's id
 
 
@@ -58,6 +58,35 @@ def test_change_since_the_last_list_in_words():
     chosen = calls.call_list(listed([1, 4, 2, 3]), 2)
     words = [calls.call_change(r) for r in chosen.to_dict(orient="records")]
     assert words == ["", "new on the list, was #4, moved up"]
+
+
+def value_list(probability: list[float], value: list[float]) -> pd.DataFrame:
+    """A risk list of clients a, b, c, d as risk.risk_table writes it with a value column:
+    ranked by probability, with values at risk."""
+    table = listed().assign(exit_probability=probability, contract_value=value)
+    table["value_at_risk"] = (table["exit_probability"] * table["contract_value"]).round(2)
+    table = table.sort_values("exit_probability", ascending=False).assign(contribution_x=0.0)
+    return table.assign(rank=range(1, 5)).drop(columns="previous_rank").reset_index(drop=True)
+
+
+def test_since_the_last_list_follows_the_calls_order_by_value(tmp_path):
+    """Ordered by value at risk, c was call #1 of the last list though its risk rank was
+    3 (and is 4 now): it was on the last list and is call #1 again. Four calls: d (risk
+    rank 4 then) was #4 and is call #3; a (risk rank 1 then and now) was #3."""
+    before = value_list([0.9, 0.8, 0.5, 0.2], [10.0, 100.0, 1000.0, np.nan])  # c, b, a, d
+    now = value_list([0.9, 0.85, 0.3, 0.7], [10.0, 100.0, 1000.0, 20.0])  # c, b, d, a
+    for name, table in ((risk.RISK_PREVIOUS, before), (risk.RISK_CSV, now)):
+        (tmp_path / name).write_text(risk.people_csv(table), encoding="utf-8")
+    now_listed, _ = risk.with_changes(now, tmp_path)
+    chosen = calls.call_list(now_listed, 2, "contract_value")
+    assert chosen[ID_COLUMN].tolist() == ["c", "b"] and chosen["rank"].tolist() == [4, 2]
+    assert chosen["on_last_list"].tolist() == [True, True]
+    assert [calls.call_change(r) for r in chosen.to_dict(orient="records")] == ["", ""]
+    schema = {"id": ID_COLUMN, "target": "exited", "features": {"x": {"type": "number"}}}
+    records = calls.call_records(chosen, 2, parse_schema(schema))
+    assert [r["previous_rank"] for r in records] == [1, 2]
+    four = calls.call_list(now_listed, 4, "contract_value").to_dict(orient="records")
+    assert [calls.call_change(r) for r in four] == ["", "", "was #4", "was #3"]
 
 
 def test_the_model_change_sentence_needs_many_moves():

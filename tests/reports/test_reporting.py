@@ -51,7 +51,7 @@ def test_pdf_holds_the_expected_figures(reportable):
         "precision",
         "recall",
         "confusion matrix",
-        "lastmonth_activity",
+        "activity last month",  # the feature in its words (schema label)
         "missing",
         "Timings",
         "dataset1.csv",
