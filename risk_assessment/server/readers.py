@@ -159,7 +159,10 @@ def model_page():
         stats = {"manifest": manifest, "runs": runs, "week": week(api)}
         min_rows = api.config["model_drift"]["min_batch_rows"]
         judged = [r for r in runs if model_health.judgeable(r, min_rows)]
-        facts.update(decision=text.decision_text(stats), drift=text.drift_text({"judged": judged}))
+        facts.update(
+            decision=text.decision_text(stats),
+            drift=text.drift_text({"judged": judged, "words": api.config["schema"].words}),
+        )
         return facts, listed
 
     facts = api.memo.get("model_page", key, compute)[0]
