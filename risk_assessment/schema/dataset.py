@@ -16,6 +16,7 @@ A bad value drops its row with a reason; it never crashes the run or reaches the
 from __future__ import annotations
 
 import io
+import logging
 import re
 import warnings
 from collections import Counter
@@ -75,6 +76,8 @@ def needed_columns(schema: ColumnSchema, roles: tuple[str, ...]) -> list[str]:
     needed += [f.name for f in schema.features if f.required]
     return needed + ([schema.target.column] if "target" in roles else [])
 
+
+log = logging.getLogger("dataset")
 
 _SPACE = re.compile(r"\s")
 _EDGE_SPACE = re.compile(r"(?:^|\x00)\s|\s(?:\x00|$)")  # at a cell's start or end
@@ -294,10 +297,16 @@ def describe(reasons: Counter, examples: dict | None = None) -> str:
 
 
 def load_dataset(path: str | Path, schema: ColumnSchema = DEFAULT_SCHEMA) -> pd.DataFrame:
-    """A schema-checked labelled dataset (training, test data); any bad row is an error."""
+    """A schema-checked labelled dataset (finaldata.csv, the test data). Its bad rows are
+    left out with one warning naming the file and the reasons, as ingestion drops them (a
+    bound tightened after the data came in leaves out the rows beyond it); DataError when
+    no row is valid."""
     clean, reasons = clean_rows(read_raw_csv(path, schema), schema)
     if reasons:
-        raise DataError(f"{Path(path)}: {sum(reasons.values())} bad row(s): {describe(reasons)}")
+        bad, why = sum(reasons.values()), describe(reasons, clean.attrs["examples"])
+        if clean.empty:
+            raise DataError(f"{Path(path)}: no valid row; {bad} bad row(s): {why}")
+        log.warning("%s: %d bad row(s) left out, %d kept: %s", Path(path), bad, len(clean), why)
     return clean
 
 

@@ -284,16 +284,23 @@ def refresh_exports(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> boo
 
 
 def export_sha256(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> str | None:
-    """The sha256 of the finaldata.csv the store last wrote under this schema (None when
-    it wrote none): bytes with this hash are the store's own rows, judged on the way in."""
+    """The sha256 of the finaldata.csv the store last wrote under this schema, when every
+    row of the training set was stored under it too (None otherwise): bytes with this hash
+    are rows judged by these very rules on their way in. Rows stored under an earlier
+    schema (a bound tightened, a level removed) must be judged again."""
     if not ready(folder):
         return None
     with connection(folder) as db:
         recorded = get_meta(db, "exports", {})
-    fingerprint = recorded.get("fingerprint") or []
-    if len(fingerprint) != 3 or fingerprint[2] != schema.fingerprint():
-        return None
-    return recorded.get(FINALDATA)
+        fingerprint = recorded.get("fingerprint") or []
+        if len(fingerprint) != 3 or fingerprint[2] != schema.fingerprint():
+            return None
+        older = db.execute(
+            "SELECT EXISTS (SELECT 1 FROM observations WHERE exited IS NOT NULL "
+            "AND duplicate = 0 AND schema IS NOT ?)",
+            (schema.fingerprint(),),
+        ).fetchone()[0]
+    return None if older else recorded.get(FINALDATA)
 
 
 def load_record(folder: Where) -> dict[str, Any]:

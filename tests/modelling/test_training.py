@@ -14,7 +14,6 @@ from risk_assessment.core.columns import parse_schema
 from risk_assessment.core.common import (
     MODEL_FILE,
     MODEL_META,
-    DataError,
     ModelError,
     sha256_file,
 )
@@ -303,13 +302,16 @@ def test_the_stores_own_export_is_typed_as_the_rules_type_it(exported):
     assert 'pro, "annual"' in set(data["plan"]) and "NA" in set(data["plan"])
 
 
-def test_an_edited_finaldata_goes_through_every_rule(exported):
+def test_an_edited_finaldata_goes_through_every_rule(exported, caplog):
     """A finaldata.csv the store did not write (edited by hand) is read through the
-    schema's rules: a bad row in it is an error naming the file, never trained on."""
+    schema's rules: a bad row in it is left out with a warning, never trained on."""
     folder, schema = exported["output_folder_path"], exported["schema"]
+    before = load_dataset(folder / "finaldata.csv", schema)
     with open(folder / "finaldata.csv", "a", encoding="utf-8") as out:
         out.write("z1,12.5,1,1.0,basic,yes,no,1,100\n")
-    with pytest.raises(DataError, match=r"finaldata\.csv: 1 bad row.*non-integer seats"):
-        training.read_training_set(folder, schema)
+    data, _ = training.read_training_set(folder, schema)
+    pd.testing.assert_frame_equal(data, before)
+    assert any("1 bad row(s) left out" in r.getMessage() and "non-integer seats" in
+               r.getMessage() for r in caplog.records)  # fmt: skip
     other = parse_schema({**EXPORT_SCHEMA, "features": {"seats": {"type": "integer"}}})
     assert store.export_sha256(folder, other) is None  # written under another schema

@@ -112,11 +112,18 @@ def test_unreadable_files_are_one_error_naming_the_file(tmp_path, content, says)
     assert str(path) in str(error.value)
 
 
-def test_load_dataset_refuses_any_bad_row_and_counts_them(tmp_path):
-    """Training and test data are all-or-nothing: the error counts the bad rows."""
+def test_load_dataset_leaves_out_bad_rows_with_one_warning(tmp_path, caplog):
+    """The training and test data's bad rows are left out, as ingestion drops them, with one
+    warning naming the file, the count and the reasons; no valid row at all is an error."""
     path = write_csv(tmp_path / "d.csv", [*small_rows(4), ("x", -1, 1, 1, 0), ("y", 1, 1, 1, 7)])
-    with pytest.raises(DataError, match=r"2 bad row\(s\)"):
-        dataset.load_dataset(path)
+    data = dataset.load_dataset(path)
+    assert data[ID_COLUMN].tolist() == [r[0] for r in small_rows(4)]
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert str(path) in warning and "2 bad row(s) left out, 4 kept" in warning
+    assert "negative lastmonth_activity: 1 (e.g. '-1')" in warning
+    only_bad = write_csv(tmp_path / "bad.csv", [("x", -1, 1, 1, 0), ("y", 1, 1, 1, 7)])
+    with pytest.raises(DataError, match=r"bad\.csv: no valid row; 2 bad row\(s\)"):
+        dataset.load_dataset(only_bad)
 
 
 def test_feature_frame_checks_columns_and_values():

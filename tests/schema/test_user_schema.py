@@ -267,6 +267,28 @@ def test_diagnostics_and_reporting_refuse_a_model_of_other_columns(saas, tmp_pat
         assert "Traceback" not in done.stderr, script
 
 
+def test_a_bound_tightened_after_ingestion_leaves_out_the_rows_beyond_it(saas, tmp_path):
+    """nps's max lowered to 50 after ingestion and deployment (bounds may change without
+    retraining): training, scoring, diagnostics and reporting run, each leaving out the
+    rows beyond the new bound with one warning; the new model never saw them."""
+    deploy_workspace(saas)
+    spec = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    spec["schema"]["features"]["nps"]["max"] = 50
+    (tmp_path / "config.json").write_text(json.dumps(spec), encoding="utf-8")
+    tightened = load_config(tmp_path / "config.json")
+    folder = tightened["output_folder_path"]
+    assert store.export_sha256(folder, tightened["schema"]) is None  # rows of an older schema
+    data = dataset.load_dataset(folder / "finaldata.csv", saas["schema"])
+    within = int((data["nps"] <= 50).sum())
+    assert 0 < within < len(data)
+    for script in ("training.py", "scoring.py", "diagnostics.py", "reporting.py"):
+        done = run_script(script, "--config", str(tmp_path / "config.json"), cwd=tmp_path)
+        assert done.returncode == 0, (script, done.stderr)
+        assert "bad row(s) left out" in done.stderr and "nps above max 50" in done.stderr, script
+    meta = json.loads((tightened["output_model_path"] / "trainedmodel.json").read_text())
+    assert meta["rows"] == within
+
+
 def test_adding_a_feature_keeps_old_rows_counted_and_not_trained_on(workspace):
     """An installation of the course's columns adds a required feature: the old rows stay
     in the store, are counted by ingestion, and the training set holds only new rows."""
