@@ -21,6 +21,7 @@ from risk_assessment.core.common import (
     MODEL_FILE,
     MODEL_META,
     MODEL_SKOPS,
+    DataError,
     ModelError,
     now_iso,
     sha256_file,
@@ -324,10 +325,27 @@ def read_training_set(folder: Path, schema: ColumnSchema) -> tuple[pd.DataFrame,
     path = folder / FINALDATA
     raw = path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
-    if sha == store.export_sha256(folder, schema):
-        return export_frame(raw, schema), sha
-    del raw
-    return load_dataset(path, schema), sha
+    trusted = sha == store.export_sha256(folder, schema)
+    try:
+        data = export_frame(raw, schema) if trusted else load_dataset(path, schema)
+    except DataError as exc:  # e.g. header only: say why, when the store knows
+        raise nothing_readable(folder, schema, path) or exc from None
+    if data.empty and (error := nothing_readable(folder, schema, path)):
+        raise error
+    return data, sha
+
+
+def nothing_readable(folder: Path, schema: ColumnSchema, path: Path) -> ModelError | None:
+    """Why the training set is empty when the store holds rows the schema cannot read
+    (stored under an earlier schema that lacked a column this one needs); None otherwise."""
+    rows, lacking = store.unusable_rows(folder, schema)
+    if not rows:
+        return None
+    return ModelError(
+        f"{path}: no stored row can be read under config.json's schema: {rows} row(s) lack "
+        f"{', '.join(lacking)} (stored under an earlier schema); ingest data that has them, "
+        "or change the schema back (docs/own-data.md)"
+    )
 
 
 def log_selection(selection: dict[str, Any]) -> None:

@@ -378,12 +378,14 @@ def run_ingestion(config: dict[str, Any], db: store.Store | None = None) -> Inge
     store.refresh_exports(where, schema)  # a deleted export comes back
     result = ingest_configured(config, db)
     # rows stored under an earlier schema that lack a column this one needs
-    result.metrics["rows_not_trained"] = store.unusable_rows(where, schema)
+    result.metrics["rows_not_trained"], lacking = store.unusable_rows(where, schema)
     result.batch_id, result.metrics = save_ingestion(where, result)
     if result.metrics.get("rows_not_trained"):
         log.warning(
-            "%d stored row(s) lack a column the current schema needs: kept, not trained on",
+            "%d stored row(s) lack a column the current schema needs (%s): kept, not trained "
+            "on; they were stored under an earlier schema (docs/own-data.md)",
             result.metrics["rows_not_trained"],
+            ", ".join(lacking),
         )
     log_result(result)
     return result

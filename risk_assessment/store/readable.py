@@ -13,22 +13,39 @@ from __future__ import annotations
 import sqlite3
 
 from risk_assessment.core.columns import ColumnSchema
-from risk_assessment.store.tables import get_meta, stored_names, value_column, value_columns
+from risk_assessment.store.tables import (
+    get_meta,
+    sqlite_fold,
+    stored_names,
+    value_column,
+    value_columns,
+)
 
 FITS = {("integer", "number"), ("boolean", "integer"), ("boolean", "number")}  # old, new
 
 
+def stored_types(stored: dict) -> dict[str, str]:
+    """{column, folded as SQLite folds names: its type} of the columns rows stored under
+    `stored` (a schema as to_dict() writes it) hold: its features, and its value column
+    (a number) that a later schema may list as a feature."""
+    had = {sqlite_fold(n): spec.get("type") for n, spec in stored.get("features", {}).items()}
+    if stored.get("value"):
+        had.setdefault(sqlite_fold(stored["value"]), "number")
+    return had
+
+
 def unreadable_features(stored: dict, schema: ColumnSchema) -> list[str]:
-    """The features of schema that rows stored under `stored` (a schema as to_dict() writes
-    it) cannot give: absent though required, or stored with an incompatible type."""
-    had = {n: spec.get("type") for n, spec in stored.get("features", {}).items()}
+    """The features of schema that rows stored under `stored` cannot give: absent though
+    required, or stored with an incompatible type. Names match as SQLite's columns do (a
+    feature renamed in another case of ASCII letters reads the same column)."""
+    had = stored_types(stored)
     return [
         f.name
         for f in schema.features
         if not (
-            had.get(f.name) == f.type
-            or (had.get(f.name), f.type) in FITS
-            or (had.get(f.name) is None and not f.required)
+            had.get(sqlite_fold(f.name)) == f.type
+            or (had.get(sqlite_fold(f.name)), f.type) in FITS
+            or (had.get(sqlite_fold(f.name)) is None and not f.required)
         )
     ]
 
@@ -46,7 +63,7 @@ def usable_sql(db: sqlite3.Connection, schema: ColumnSchema) -> str:
     marks = ", ".join(f"'{fp}'" for fp in usable_schemas(db, schema) if fp.isalnum()) or "''"
     have = value_columns(db)
     needed = [f.name for f in schema.features if f.required]
-    if any(name.lower() not in have for name in needed):
+    if any(sqlite_fold(name) not in have for name in needed):
         return "0"
     not_null = "".join(f" AND o.{value_column(n)} IS NOT NULL" for n in needed)
     return f"(o.schema IN ({marks}){not_null})"
@@ -55,7 +72,8 @@ def usable_sql(db: sqlite3.Connection, schema: ColumnSchema) -> str:
 def select_columns(db: sqlite3.Connection, schema: ColumnSchema) -> str:
     """seq, then the schema's columns in order (NULL for one the store lacks)."""
     have = value_columns(db)
-    values = [f"o.{value_column(n)}" if n.lower() in have else "NULL" for n in stored_names(schema)]
+    names = stored_names(schema)
+    values = [f"o.{value_column(n)}" if sqlite_fold(n) in have else "NULL" for n in names]
     n = len(schema.features)
     return ", ".join(["o.seq", "o.corporation", *values[:n], "o.exited", *values[n:]])
 
@@ -70,7 +88,7 @@ def not_read(db: sqlite3.Connection, schema: ColumnSchema) -> tuple[int, list[st
     required = [f.name for f in schema.features if f.required]
     for fingerprint, _ in groups:
         stored = schemas.get(fingerprint) or {}
-        had = stored.get("features", {})
-        optional = [n for n in required if (had.get(n) or {}).get("required") is False]
+        had = {sqlite_fold(n): spec for n, spec in stored.get("features", {}).items()}
+        optional = [n for n in required if (had.get(sqlite_fold(n)) or {}).get("required") is False]
         names.update(dict.fromkeys(unreadable_features(stored, schema) or optional))
     return sum(n for _, n in groups), list(names)

@@ -20,6 +20,7 @@ from typing import Any
 from risk_assessment.core.common import FINALDATA, INGESTION_RECORD, now_iso, read_json
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
+from risk_assessment.core.locking import WriterLock
 from risk_assessment.store import files as store_files
 from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STORE_FILE, ...)
     LEGACY_HISTORY,
@@ -190,12 +191,13 @@ def observation_rows(
         return cursor.execute(observation_query(db, sql, schema), params).fetchall()
 
 
-def unusable_rows(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> int:
-    """How many stored observations lack a column the schema needs: kept, never read."""
+def unusable_rows(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> tuple[int, list[str]]:
+    """(how many stored observations lack a column the schema needs: kept, never read;
+    those columns). The dashboard's count too (lookups.not_trained)."""
     if not ready(folder):
-        return 0
+        return 0, []
     with connection(folder) as db:
-        return not_read(db, schema)[0]  # the dashboard's count too (lookups.not_trained)
+        return not_read(db, schema)
 
 
 _BATCH_JOIN = "FROM observations o JOIN sources s ON o.source_id = s.id"
@@ -281,6 +283,16 @@ def refresh_exports(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> boo
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
+
+
+def refresh_exports_if_free(folder: Path, schema: ColumnSchema, who: str) -> bool:
+    """refresh_exports for a reading script (diagnostics, reporting), when no writer holds
+    the workspace's lock: a writer at work rewrites the exports itself. So a finaldata.csv
+    left behind by a schema since changed back is rewritten before it is read."""
+    if not ready(folder):
+        return False
+    with WriterLock(folder, who) as lock:
+        return lock.acquire() and refresh_exports(folder, schema)
 
 
 def export_sha256(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> str | None:

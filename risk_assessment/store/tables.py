@@ -176,10 +176,20 @@ def stored_names(schema: ColumnSchema) -> list[str]:
     return [*schema.feature_names, *extra]
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def sqlite_fold(name: str) -> str:
+    """A column name as SQLite compares names: ASCII letters in any case, others exactly
+    ("Seats" and "seats" are one column; "Région" and "région" are two)."""
+    return name.translate(_ASCII_LOWER)
+
+
 def value_columns(db: sqlite3.Connection) -> set[str]:
-    """The schema column names the observations table has a "v:" column for (any case)."""
+    """The schema column names the observations table has a "v:" column for, folded as
+    SQLite folds them (sqlite_fold)."""
     names = [row[1] for row in db.execute("PRAGMA table_info(observations)")]
-    return {n[2:].lower() for n in names if n.startswith("v:")}
+    return {sqlite_fold(n[2:]) for n in names if n.startswith("v:")}
 
 
 def add_value_columns(db: sqlite3.Connection, schema: ColumnSchema) -> None:
@@ -188,7 +198,7 @@ def add_value_columns(db: sqlite3.Connection, schema: ColumnSchema) -> None:
     its fingerprint (meta `schemas`), inside the caller's transaction."""
     have = value_columns(db)
     for name in stored_names(schema):
-        if name.lower() not in have:
+        if sqlite_fold(name) not in have:
             db.execute(f"ALTER TABLE observations ADD COLUMN {value_column(name)}")
     schemas = get_meta(db, "schemas", {})
     if schema.fingerprint() not in schemas:

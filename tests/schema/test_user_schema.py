@@ -289,9 +289,46 @@ def test_a_bound_tightened_after_ingestion_leaves_out_the_rows_beyond_it(saas, t
     assert meta["rows"] == within
 
 
-def test_adding_a_feature_keeps_old_rows_counted_and_not_trained_on(workspace):
+def test_a_schema_edit_that_keeps_the_columns_keeps_the_rows(saas, tmp_path):
+    """A feature renamed in another case (headers match in any case; so do SQLite's
+    columns) and the value column listed as a feature too: the stored rows still hold
+    every column, so they are read and trained on, none left out."""
+    ingestion.run_ingestion(saas)
+    meta = training.run_training(saas)
+    spec = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    spec["schema"]["features"] = {
+        ("Seats" if k == "seats" else k): v for k, v in spec["schema"]["features"].items()
+    }
+    spec["schema"]["features"]["annual_contract_value"] = {"type": "number", "min": 0}
+    (tmp_path / "config.json").write_text(json.dumps(spec), encoding="utf-8")
+    edited = load_config(tmp_path / "config.json")
+    assert store.unusable_rows(edited["output_folder_path"], edited["schema"]) == (0, [])
+    assert training.run_training(edited)["rows"] == meta["rows"]
+
+
+def test_a_schema_no_stored_row_satisfies_is_one_line_and_can_be_undone(saas, tmp_path):
+    """A required feature no stored row has: training stops with one line naming it and
+    what to do; with the schema changed back, diagnostics and training work again (the
+    export written meanwhile for the other schema is rewritten)."""
+    deploy_workspace(saas)
+    original = (tmp_path / "config.json").read_text(encoding="utf-8")
+    spec = json.loads(original)
+    spec["schema"]["features"]["tenure"] = {"type": "integer"}
+    (tmp_path / "config.json").write_text(json.dumps(spec), encoding="utf-8")
+    done = run_script("training.py", "--config", str(tmp_path / "config.json"), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "no stored row can be read under config.json's schema" in done.stderr
+    assert "lack tenure" in done.stderr
+    (tmp_path / "config.json").write_text(original, encoding="utf-8")
+    for script in ("diagnostics.py", "training.py"):
+        done = run_script(script, "--config", str(tmp_path / "config.json"), cwd=tmp_path)
+        assert done.returncode == 0, (script, done.stderr)
+
+
+def test_adding_a_feature_keeps_old_rows_counted_and_not_trained_on(workspace, caplog):
     """An installation of the course's columns adds a required feature: the old rows stay
-    in the store, are counted by ingestion, and the training set holds only new rows."""
+    in the store, are counted by ingestion (its warning names the column), and the
+    training set holds only new rows."""
     config = configure(workspace)
     ingestion.run_ingestion(config)
     spec = json.loads((workspace / "config.json").read_text(encoding="utf-8"))
@@ -305,6 +342,8 @@ def test_adding_a_feature_keeps_old_rows_counted_and_not_trained_on(workspace):
     write_csv(workspace / "practicedata" / "dataset3.csv", rows, header)
     result = ingestion.run_ingestion(newer)
     assert result.metrics["rows_not_trained"] == 40 and result.metrics["rows_kept"] == 12
+    assert any("40 stored row(s) lack a column the current schema needs (tenure)" in
+               r.getMessage() for r in caplog.records)  # fmt: skip
     assert len(store.training_rows(workspace / "ingesteddata", schema=newer["schema"])) == 12
     assert len(store.training_rows(workspace / "ingesteddata", schema=config["schema"])) == 52
     data = dataset.load_dataset(workspace / "ingesteddata" / "finaldata.csv", newer["schema"])

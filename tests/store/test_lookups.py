@@ -45,7 +45,7 @@ def test_an_optional_feature_made_required_names_it_for_the_rows_without_a_value
     required = with_features(workspace, tenure={"type": "integer"})
     held = lookups.not_trained(folder, required["schema"])
     assert held == {"rows": 40 + 6, "columns": ["tenure"]}
-    assert store.unusable_rows(folder, required["schema"]) == held["rows"]
+    assert store.unusable_rows(folder, required["schema"]) == (held["rows"], held["columns"])
 
 
 def test_a_feature_of_another_type_is_named(config, workspace):
