@@ -178,17 +178,38 @@ def profile_by_type(frame: pd.DataFrame, schema: ColumnSchema) -> dict[str, dict
     return {f.name: profile_feature(frame[f.name], f) for f in schema.features}
 
 
+MIN_EXPECTED = 5  # the chi-square's rule of thumb: every cell's expected count at least 5
+
+
+def pooled(ref: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The 2 x k table for the chi-square: levels whose expected count (in the smaller
+    row) is under MIN_EXPECTED pooled into one column, and that pool left out when it is
+    still under it. One batch row of a new level (expected count near 0) no longer makes
+    a p-value of 0.004 on its own; a new level of many rows stays in the test."""
+    cols = ref + new
+    expected = min(ref.sum(), new.sum()) * cols / cols.sum()
+    rare = expected < MIN_EXPECTED
+    table = [ref[~rare], new[~rare]]
+    if expected[rare].sum() >= MIN_EXPECTED:
+        table = [np.append(table[0], ref[rare].sum()), np.append(table[1], new[rare].sum())]
+    return np.vstack(table)
+
+
 def level_test(reference: dict[str, int], batch: pd.Series, alpha: float) -> dict[str, Any]:
     """Level shares of a batch against the training level counts: chi-square homogeneity
-    on the 2 x k table, PSI, new levels (with their batch share) and the largest shift."""
+    on the 2 x k table (rare levels pooled), PSI, new levels (with their batch share) and
+    the largest shift."""
     counts = batch.value_counts()
     levels = sorted(set(reference) | set(counts.index))
     ref = np.array([reference.get(lv, 0) for lv in levels], dtype=float)
     new = np.array([counts.get(lv, 0) for lv in levels], dtype=float)
     n = int(new.sum())
-    if n == 0 or ref.sum() == 0 or len(levels) < 2:
+    if n == 0 or ref.sum() == 0:
         return {"test": Verdict("level shares chi-square", n, 0.0, p_value=1.0), "psi": 0.0}
-    stat, p, _, _ = stats.chi2_contingency(np.vstack([ref, new]), correction=False)
+    table = pooled(ref, new)
+    stat, p = 0.0, 1.0  # fewer than two columns of enough rows: nothing to test
+    if table.shape[1] >= 2 and (table.sum(axis=1) > 0).all():
+        stat, p, _, _ = stats.chi2_contingency(table, correction=False)
     ref_share, new_share = ref / ref.sum(), new / n
     moved = int(np.argmax(np.abs(new_share - ref_share)))
     fresh = [(lv, float(s)) for lv, r, s in zip(levels, ref, new_share, strict=True) if r == 0]

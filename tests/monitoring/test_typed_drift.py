@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from risk_assessment.core.columns import parse_schema
 from risk_assessment.core.settings import load_config
 from risk_assessment.monitoring import statistics
-from risk_assessment.monitoring.typed_drift import drift_by_type, profile_by_type
+from risk_assessment.monitoring.typed_drift import drift_by_type, pooled, profile_by_type
 from risk_assessment.samples import saas
 from tests.conftest import ROOT
 
@@ -220,3 +220,22 @@ def test_any_schema_and_frames_give_a_verdict(world):
     assert all(0.0 <= f.p_adjusted <= 1.0 and f.psi >= 0 for f in drift.features)
     assert json.loads(json.dumps(drift.as_dict()))["n"] == len(batch)
     assert drift.text().startswith(f"data drift on {len(batch)} rows: ")
+
+
+def test_one_row_of_a_new_level_is_named_not_drift(profile):
+    """One batch row of a level never seen in training (1 of 185): named with its share,
+    but not drift on its own: its expected count is far below the chi-square's 5, so it is
+    pooled with the other rare levels, and left out while the pool stays that thin."""
+    batch = accounts(185, seed=21)
+    batch.loc[7, "industry"] = "Île-de-France"
+    sector = by_feature(drift_by_type(profile, batch, SCHEMA))["industry"]
+    assert [level for level, _ in sector.new_levels] == ["Île-de-France"]
+    assert not sector.drift and sector.p_adjusted > 0.05
+
+
+def test_rare_levels_are_pooled_for_the_chi_square():
+    """Levels whose expected count is under 5 are pooled; a pool under 5 is left out."""
+    ref, new = np.array([500.0, 400.0, 3.0, 2.0, 0.0]), np.array([100.0, 80.0, 1.0, 1.0, 1.0])
+    assert pooled(ref, new).tolist() == [[500.0, 400.0], [100.0, 80.0]]
+    ref, new = np.array([500.0, 400.0, 14.0, 12.0]), np.array([100.0, 80.0, 4.0, 3.0])
+    assert pooled(ref, new).tolist() == [[500.0, 400.0, 26.0], [100.0, 80.0, 7.0]]
