@@ -81,6 +81,10 @@ def schema_specs(draw) -> dict:
     ident, value = draw(st.lists(FREE, min_size=2, max_size=2, unique_by=same_name))
     assume(not {same_name(ident), same_name(value)} & taken)
     spec: dict = {"id": ident, "features": {n: draw(feature_specs()) for n in rest[:15]}}
+    labels = [f.get("label") for f in spec["features"].values()]
+    for i, feature in enumerate(spec["features"].values()):  # config.json refuses a label
+        if "label" in feature and feature["label"] in labels[:i]:  # another feature has
+            feature.pop("label")
     spec["target"] = target
     if draw(st.booleans()):
         positive, negative = draw(st.lists(LABELS, min_size=2, max_size=2, unique_by=same_name))
