@@ -40,7 +40,8 @@ LEVELS = st.sampled_from(["north", "south", "east", "west", "retail", "tech", "x
 # free category values, as written (markup too: the pages must show it as text)
 WORDS = ["red", "Green", "blue sky", "retail", "x", "Ärger", "<i>x</i>"]
 MARKUP = ["<i>x</i>", "<u>lbl</u>"]  # never raw in a page
-TRUE_TEXT, FALSE_TEXT = ["true", "TRUE", "Yes", "1", "1.0"], ["false", "No", "no", "0", "0.0"]
+TRUE_TEXT = ["true", "TRUE", "Yes", "Y", "1", "1.0"]
+FALSE_TEXT = ["false", "No", "no", "n", "0", "0.0"]
 BIG = 2**53  # the largest magnitude the rules take
 UNKNOWN_LEVEL = "zz_unknown"  # never one of the strategies' levels
 IGNORED = "zz notes!"  # a column of the file the schema does not know (no name has a "!";
@@ -154,7 +155,7 @@ def bad_cells(feature: Feature) -> list[tuple[str, str]]:
     if feature.levels:
         out.append((UNKNOWN_LEVEL, f"{name} not one of its levels"))
     if feature.type == "boolean":
-        out.append(("maybe", f"{name} not true or false"))
+        out.append(("maybe", f"{name} not true/false, yes/no, y/n or 1/0"))
     return out
 
 

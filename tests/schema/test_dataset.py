@@ -134,3 +134,22 @@ def test_observations_frame_types_store_rows():
     frame = dataset.observations_frame([(1, "a", 1, 2, 3, 1), (2, "b", 4, 5, 6, None)])
     assert frame["seq"].tolist() == [1, 2] and frame[TARGET].isna().tolist() == [False, True]
     assert str(frame[TARGET].dtype) == "Int64"
+
+
+def test_y_and_n_are_booleans_in_files_and_the_api_alike():
+    """A Y/N column declared boolean (before: every row refused) reads as 1/0 from a file
+    and from an API record; another word is refused with every accepted form named."""
+    from risk_assessment.core.columns import parse_schema
+    from risk_assessment.server.protocol import ApiError, from_records
+
+    schema = parse_schema(
+        {"id": "id", "target": "exited", "features": {"paperless": {"type": "boolean"}}}
+    )
+    text = "id,paperless,exited\na,Y,1\nb,n,0\nc,y,0\nd,N,1\ne,maybe,0\n"
+    kept, reasons = dataset.clean_rows(dataset.parse_csv(text.encode(), "t.csv", schema), schema)
+    assert kept["paperless"].tolist() == [1, 0, 1, 0]
+    assert reasons == {"paperless not true/false, yes/no, y/n or 1/0": 1}
+    records = [{"paperless": "Y"}, {"paperless": "n"}]
+    assert from_records(records, "records", 10, schema).frame["paperless"].tolist() == [1, 0]
+    with pytest.raises(ApiError, match=r"not true/false, yes/no, y/n or 1/0"):
+        from_records([{"paperless": "maybe"}], "records", 10, schema)
