@@ -205,3 +205,15 @@ def test_a_file_in_another_encoding_names_its_line_byte_and_the_fix(raw, says):
     with pytest.raises(DataError) as error:
         dataset.parse_csv(raw, "q.csv")
     assert str(error.value) == says
+
+
+def test_text_target_labels_also_take_1_and_0():
+    """With {column, positive, negative}, a target cell 1/0 is read too (finaldata.csv
+    writes the target as 1/0 and must read back); another label drops the row."""
+    from risk_assessment.core.columns import parse_schema
+
+    target = {"column": "churned", "positive": "Yes", "negative": "No"}
+    schema = parse_schema({"id": "id", "target": target, "features": {"x": {"type": "number"}}})
+    text = "id,x,churned\na,1,yes\nb,1,NO\nc,1,1\nd,1,0\ne,1,maybe\n"
+    kept, reasons = dataset.clean_rows(dataset.parse_csv(text.encode(), "t.csv", schema), schema)
+    assert kept["churned"].tolist() == [1, 0, 1, 0] and reasons == {"churned not Yes or No": 1}
