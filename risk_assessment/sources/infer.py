@@ -191,12 +191,14 @@ def target_rank(column: str) -> int:
 
 
 def guess_target(frame: pd.DataFrame, taken: set[str]) -> tuple[Any, str, str]:
-    """(target spec, column, note): by name first (of up to MAX_TARGET_LABELS labels),
-    else the last two-valued column not named like a grouping."""
+    """(target spec, column, note): by name first (two values, or up to MAX_TARGET_LABELS
+    text labels: months_left of 0..9 is a count), else the last two-valued column not
+    named like a grouping."""
     distinct = {c: frame[c][frame[c] != ""].nunique() for c in frame if c not in taken}
     named = [
         c for c, n in distinct.items()
-        if 1 <= n <= MAX_TARGET_LABELS and target_rank(c) < len(TARGET_WORDS)
+        if target_rank(c) < len(TARGET_WORDS) and (n in (1, 2) or (
+            n <= MAX_TARGET_LABELS and pd.to_numeric(frame[c], errors="coerce").isna().any()))
     ]  # fmt: skip
     named.sort(key=lambda c: (target_rank(c), distinct[c] != 2))
     two = [c for c, n in distinct.items() if n == 2 and not words_of(c) & NOT_TARGET_WORDS]

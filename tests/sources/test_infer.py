@@ -235,6 +235,9 @@ def test_the_target_goes_by_name_and_more_labels_are_said(tmp_path):
     assert "region" in schema["features"]
     assert "3 labels ('Active', 'Churned', 'Paused'): rows labelled 'Paused' would be" in notes
     assert parsed(infer.schema_block(schema)).target.column == "status"
+    rows = [f"c{i},{i % 7},{['North', 'South'][i % 2]},{i % 2}" for i in range(40)]
+    schema, _ = guess(tmp_path, "id,months_left,region,paid", rows)  # a count, not labels
+    assert schema["target"] == "paid" and "months_left" in schema["features"]
 
 
 def test_codes_with_leading_zeros_and_percentages_are_text_with_a_note(tmp_path):
