@@ -40,7 +40,8 @@ LEVELS = st.sampled_from(["north", "south", "east", "west", "retail", "tech", "x
 # free category values, as written (markup too: the pages must show it as text)
 WORDS = ["red", "Green", "blue sky", "retail", "x", "Ärger", "<i>x</i>"]
 MARKUP = ["<i>x</i>", "<u>lbl</u>"]  # never raw in a page
-TRUE_TEXT, FALSE_TEXT = ["true", "TRUE", "Yes", "1", "1.0"], ["false", "No", "no", "0", "0.0"]
+TRUE_TEXT = ["true", "TRUE", "Yes", "Y", "1", "1.0"]
+FALSE_TEXT = ["false", "No", "no", "n", "0", "0.0"]
 BIG = 2**53  # the largest magnitude the rules take
 UNKNOWN_LEVEL = "zz_unknown"  # never one of the strategies' levels
 IGNORED = "zz notes!"  # a column of the file the schema does not know (no name has a "!";
@@ -81,6 +82,10 @@ def schema_specs(draw) -> dict:
     ident, value = draw(st.lists(FREE, min_size=2, max_size=2, unique_by=same_name))
     assume(not {same_name(ident), same_name(value)} & taken)
     spec: dict = {"id": ident, "features": {n: draw(feature_specs()) for n in rest[:15]}}
+    labels = [f.get("label") for f in spec["features"].values()]
+    for i, feature in enumerate(spec["features"].values()):  # config.json refuses a label
+        if "label" in feature and feature["label"] in labels[:i]:  # another feature has
+            feature.pop("label")
     spec["target"] = target
     if draw(st.booleans()):
         positive, negative = draw(st.lists(LABELS, min_size=2, max_size=2, unique_by=same_name))
@@ -150,7 +155,7 @@ def bad_cells(feature: Feature) -> list[tuple[str, str]]:
     if feature.levels:
         out.append((UNKNOWN_LEVEL, f"{name} not one of its levels"))
     if feature.type == "boolean":
-        out.append(("maybe", f"{name} not true or false"))
+        out.append(("maybe", f"{name} not true/false, yes/no, y/n or 1/0"))
     return out
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,9 @@ OWN_FIELDS = frozenset(
     | {"own_change", "reasons", "contributions", "value_at_risk", "change", "model_version"}
     | {"call", "previous_rank", "on_last_list", "change_text"}
 )
+# A line break or other control character: no cell holds one (cells.py refuses them), and
+# a label is one line of a reason, a table or the dashboard.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ COURSE_SCHEMA = {
 def parse_feature(name: str, spec: Any, where: str) -> Feature:
     """One feature from its config object; ConfigError names the key that is wrong."""
     here = f"{where}.features.{name}"
+    if not name.strip():
+        raise ConfigError(f"{where}.features: a feature named {name!r}; name it (its header)")
     if not isinstance(spec, dict):
         raise ConfigError(f'{here} must be an object like {{"type": "number"}}')
     unknown = sorted(set(spec) - FEATURE_KEYS)
@@ -147,31 +154,66 @@ def parse_feature(name: str, spec: Any, where: str) -> Feature:
     kind = spec.get("type")
     if kind not in TYPES:
         raise ConfigError(f"{here}.type must be one of {', '.join(TYPES)}, not {kind!r}")
+    low, high = parse_bounds(spec, kind, here)
+    levels = parse_levels(spec.get("levels"), kind, here)
+    label, required = parse_label(spec.get("label"), here), spec.get("required", True)
+    if not isinstance(required, bool):
+        raise ConfigError(f"{here}.required must be true or false, not {required!r}")
+    return Feature(name, kind, low, high, levels, label, required)
+
+
+def parse_bounds(spec: dict[str, Any], kind: str, here: str) -> tuple[Any, Any]:
+    """A feature's (min, max): finite numbers of a numeric feature, min <= max. JSON's
+    NaN and Infinity are refused: a NaN bound would switch the check off."""
     bounds = {k: spec.get(k) for k in ("min", "max")}
     for key, value in bounds.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{here}.{key} must be a number, not {value!r}")
-        if value is not None and kind not in ("integer", "number"):
+        if not math.isfinite(value):
+            raise ConfigError(f"{here}.{key} must be a finite number, not {value!r}")
+        if kind not in ("integer", "number"):
             raise ConfigError(f"{here}.{key}: only integer and number features have bounds")
     if None not in bounds.values() and bounds["min"] > bounds["max"]:
         raise ConfigError(f"{here}: min {bounds['min']} is above max {bounds['max']}")
-    levels = spec.get("levels")
-    if levels is not None:
-        if kind != "category":
-            raise ConfigError(f"{here}.levels: only category features have levels")
-        if not isinstance(levels, list) or not levels:
-            raise ConfigError(f"{here}.levels must be a non-empty list of texts")
-        if not all(isinstance(v, str) and v.strip() for v in levels) or len(set(levels)) < len(
-            levels
-        ):
-            raise ConfigError(f"{here}.levels must hold distinct, non-empty texts")
-        levels = tuple(levels)
-    label, required = spec.get("label", ""), spec.get("required", True)
+    return bounds["min"], bounds["max"]
+
+
+def parse_levels(levels: Any, kind: str, here: str) -> tuple[str, ...] | None:
+    """A category's declared levels: distinct texts once compared as cells are (stripped,
+    in any case), without line breaks or other control characters (no cell has one)."""
+    if levels is None:
+        return None
+    if kind != "category":
+        raise ConfigError(f"{here}.levels: only category features have levels")
+    if not isinstance(levels, list) or not levels:
+        raise ConfigError(f"{here}.levels must be a non-empty list of texts")
+    if not all(isinstance(v, str) and v.strip() for v in levels) or len(set(levels)) < len(levels):
+        raise ConfigError(f"{here}.levels must hold distinct, non-empty texts")
+    seen: dict[str, str] = {}
+    for level in levels:
+        if _CONTROL.search(level):
+            raise ConfigError(f"{here}.levels: {level!r} holds a line break or control character")
+        first = seen.setdefault(level.strip().lower(), level)
+        if first != level:
+            raise ConfigError(
+                f"{here}.levels: {first!r} and {level!r} are one level (levels match in any case)"
+            )
+    return tuple(levels)
+
+
+def parse_label(label: Any, here: str) -> str:
+    """A feature's label: absent (its name is used), or one line of text."""
+    if label is None:
+        return ""
     if not isinstance(label, str):
         raise ConfigError(f"{here}.label must be a text, not {label!r}")
-    if not isinstance(required, bool):
-        raise ConfigError(f"{here}.required must be true or false, not {required!r}")
-    return Feature(name, kind, bounds["min"], bounds["max"], levels, label, required)
+    if not label.strip():
+        raise ConfigError(f"{here}.label is empty; leave it out to use the feature's name")
+    if _CONTROL.search(label):
+        raise ConfigError(f"{here}.label: {label!r} holds a line break or control character")
+    return label
 
 
 def parse_target(spec: Any, where: str) -> Target:
@@ -254,16 +296,47 @@ def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
         raise ConfigError(f"{where}: id and target are the same column ({ident})")
     check_value(value, ident, target.column, features, where)
     check_own_fields(ident, value, [target.column, *(f.name for f in features)], where)
-    aliases = spec.get("aliases", {})
+    check_labels(features, where)
+    columns = [ident, target.column, *(f.name for f in features), *([value] if value else [])]
+    aliases = parse_aliases(spec.get("aliases", {}), columns, where)
+    return ColumnSchema(ident, target, features, value, aliases)
+
+
+def check_labels(features: tuple[Feature, ...], where: str) -> None:
+    """ConfigError when two features would read the same in reasons and tables: a label
+    that is another feature's label or name (compared stripped, in any case)."""
+    words: dict[str, str] = {}
+    for f in sorted(features, key=lambda f: bool(f.label)):  # names first: they are taken
+        other = words.setdefault(f.words.strip().lower(), f.name)
+        if other != f.name:
+            raise ConfigError(
+                f"{where}.features.{f.name}.label: {f.label!r} also names the feature "
+                f"{other}; give each feature its own words"
+            )
+
+
+def parse_aliases(aliases: Any, columns: list[str], where: str) -> dict[str, str]:
+    """The aliases (input header -> schema column). ConfigError when one maps to no column,
+    or its header is empty, already a schema column or another alias's, compared as
+    headers are (stripped, in any case): such an alias would never be applied."""
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
     ):
         raise ConfigError(f"{where}.aliases must map input headers to schema column names")
-    columns = {ident, target.column, *(f.name for f in features), *([value] if value else [])}
-    strays = sorted(set(aliases.values()) - columns)
+    strays = sorted(set(aliases.values()) - set(columns))
     if strays:
         raise ConfigError(f"{where}.aliases: {', '.join(strays)} is not a column of the schema")
-    return ColumnSchema(ident, target, features, value, dict(aliases))
+    seen = {c.strip().lower(): f"the schema's column {c}" for c in columns}
+    for header in aliases:
+        if not header.strip():
+            raise ConfigError(f"{where}.aliases: an empty header name ({header!r})")
+        taken = seen.setdefault(header.strip().lower(), f"the alias {header}")
+        if taken != f"the alias {header}":
+            raise ConfigError(
+                f"{where}.aliases.{header}: the header {header} is already {taken} "
+                "(headers match in any case); remove the alias"
+            )
+    return dict(aliases)
 
 
 DEFAULT_SCHEMA = parse_schema(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,8 @@ def merge_settings(defaults: dict, given: dict, where: str) -> dict:
         elif isinstance(default, (int, float)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{name} must be a number, not {value!r}")
+            if not math.isfinite(value):  # JSON's NaN and Infinity: no range check holds
+                raise ConfigError(f"{name} must be a finite number, not {value!r}")
             merged[key] = value
         elif isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f"{name} must be a string, not {value!r}")

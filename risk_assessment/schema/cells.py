@@ -8,7 +8,7 @@ with the same reasons:
 - number: a finite decimal (1.5, -2e3), |x| <= 2^53;
 - min/max: inclusive bounds of integer and number features;
 - category: text without control characters; outside `levels` (when declared) is refused;
-- boolean: true/false, 1/0, yes/no in any case, as 1/0;
+- boolean: true/false, yes/no, y/n or 1/0 in any case, as 1/0;
 - an empty cell is refused unless the feature says "required": false (then NaN).
 Each rule returns (typed values, reason per cell, '' when fine). Standard library, numpy
 and pandas only.
@@ -32,8 +32,9 @@ _FRACTION = r"^[+-]?[0-9]*\.[0-9]*[1-9][0-9]*$"  # a decimal with a non-zero fra
 # A line break, tab or other control character in an id is a broken export, not a client
 # (and a carriage return would split the row when finaldata.csv is read again).
 _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
-TRUE_WORDS = ("true", "1", "yes", "1.0")
-FALSE_WORDS = ("false", "0", "no", "0.0")
+TRUE_WORDS = ("true", "1", "yes", "y", "1.0")
+FALSE_WORDS = ("false", "0", "no", "n", "0.0")
+BOOLEAN_FORMS = "true/false, yes/no, y/n or 1/0"  # every accepted form, as reasons name them
 
 
 def no_reason(index: pd.Index) -> pd.Series:
@@ -134,7 +135,7 @@ def boolean_cells(text: pd.Series, feature: Feature) -> tuple[pd.Series, pd.Seri
     values = pd.Series(np.nan, index=text.index)
     values[lower.isin(TRUE_WORDS)], values[lower.isin(FALSE_WORDS)] = 1.0, 0.0
     set_reason(reason, text == "", f"missing {name}")
-    set_reason(reason, values.isna(), f"{name} not true or false")
+    set_reason(reason, values.isna(), f"{name} not {BOOLEAN_FORMS}")
     return values.where(reason == ""), reason
 
 

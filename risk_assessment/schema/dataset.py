@@ -37,20 +37,9 @@ from risk_assessment.schema.cells import (  # noqa: F401 (dataset.MAX_INT stays 
     target_cells,
     value_cells,
 )
+from risk_assessment.schema.csv_text import check_separator, decode_text
 
 MAX_ID_CHARS = MAX_TEXT_CHARS  # a longer id is a wrong export, not a client
-
-
-def decode_text(source: str, raw: bytes) -> str:
-    """CSV bytes as text; DataError for empty, binary or non-UTF-8 content."""
-    if not raw.strip():
-        raise DataError(f"{source}: empty file")
-    if b"\x00" in raw:
-        raise DataError(f"{source}: binary content, not a CSV file")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{source}: not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
 def normal_name(name: object) -> str:
@@ -132,6 +121,7 @@ def parse_csv(
     the file's columns that the schema does not know. Raises DataError naming the source.
     """
     text = decode_text(source, raw)
+    check_separator(source, text)
     try:
         with warnings.catch_warnings():
             # index_col=False stops pandas from silently taking an extra first-row field

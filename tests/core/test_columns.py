@@ -89,6 +89,43 @@ BAD = [
     (variant(id="prediction"), "schema.id: prediction is a name"),
     (variant(value="exit_probability"), "schema.value: exit_probability is a name"),
     (variant(features={"seq": {"type": "number"}}), "schema.features: seq is a name"),
+    # before, each of these loaded and was silently ignored, or refused every file later
+    (variant(features={"a": {"type": "number", "min": float("nan")}}), "a.min must be a finite"),
+    (variant(features={"a": {"type": "number", "max": float("inf")}}), "a.max must be a finite"),
+    (variant(features={"a": {"type": "integer", "min": float("-inf")}}), "a.min must be a fin"),
+    (variant(features={"a": {"type": "number", "min": "0"}}), "a.min must be a number"),
+    (variant(features={"": {"type": "number"}}), "features: a feature named ''"),
+    (variant(features={"  ": {"type": "number"}}), "features: a feature named '  '"),
+    (variant(id=" "), "schema.id must be a column name"),
+    (variant(value=""), "schema.value must be a column name"),
+    (variant(target=""), "schema.target must be a column name"),
+    (variant(target={"column": " ", "positive": "y", "negative": "n"}), "schema.target:"),
+    (variant(aliases={"Account ": "account"}), "aliases.Account : the header Account  is"),
+    (variant(aliases={"SEATS": "seats"}), "aliases.SEATS: the header SEATS is already"),
+    (variant(aliases={"Client": "account", "client ": "account"}), "aliases.client : the h"),
+    (variant(aliases={" ": "account"}), "aliases: an empty header name"),
+    (
+        variant(features={"t": {"type": "category", "levels": ["Gold", "silver", "gold"]}}),
+        "t.levels: 'Gold' and 'gold' are one level",
+    ),
+    (variant(features={"t": {"type": "category", "levels": ["a\nb"]}}), "t.levels: 'a\\nb'"),
+    (variant(features={"a": {"type": "number", "label": ""}}), "features.a.label is empty"),
+    (variant(features={"a": {"type": "number", "label": " "}}), "features.a.label is empty"),
+    (variant(features={"a": {"type": "number", "label": "x\ny"}}), "a.label: 'x\\ny' holds"),
+    (variant(features={"a": {"type": "number", "label": "tab\there"}}), "a.label: 'tab\\t"),
+    (
+        variant(
+            features={
+                "a": {"type": "number", "label": "Spend"},
+                "b": {"type": "number", "label": "spend "},
+            }
+        ),  # fmt: skip
+        "features.b.label: 'spend ' also names the feature a",
+    ),
+    (
+        variant(features={"a": {"type": "number"}, "b": {"type": "number", "label": "A"}}),
+        "features.b.label: 'A' also names the feature a",
+    ),
 ]
 
 
@@ -101,3 +138,16 @@ def test_a_wrong_schema_is_one_line_naming_the_key(tmp_path, spec, words):
         load_config(file)
     message = str(caught.value)
     assert words in message and "\n" not in message and message.startswith("config.json")
+
+
+def test_a_non_finite_bound_stops_the_scripts_with_one_line(tmp_path):
+    """A "min" of NaN in config.json (Python's json reads it): the script exits 1, one line
+    naming the key, before anything runs (before, the bound was switched off)."""
+    from tests.conftest import run_script
+
+    text = json.dumps({"schema": variant(features={"a": {"type": "number", "min": 0}})})
+    (tmp_path / "config.json").write_text(text.replace('"min": 0', '"min": NaN'))
+    done = run_script("ingestion.py", "--config", str(tmp_path / "config.json"), cwd=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert len(lines) == 1 and "schema.features.a.min must be a finite number" in lines[0]

@@ -113,6 +113,16 @@ def test_out_of_range_setting_names_key_and_range(tmp_path, settings, message):
         load_config(write_config(tmp_path, settings))
 
 
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity"])
+def test_a_number_setting_that_is_not_finite_is_refused_by_name(tmp_path, text):
+    """Python's json reads NaN and Infinity; a setting of one (no range check holds for
+    training.random_state) is refused by name, not carried into the run."""
+    file = tmp_path / "config.json"
+    file.write_text(f'{{"training": {{"random_state": {text}}}}}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"training: random_state must be a finite number"):
+        load_config(file)
+
+
 def test_malformed_json_names_the_file(tmp_path):
     """A config that is not valid JSON raises ConfigError naming the file."""
     path = tmp_path / "broken.json"

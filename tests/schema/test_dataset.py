@@ -141,3 +141,86 @@ def test_observations_frame_types_store_rows():
     frame = dataset.observations_frame([(1, "a", 1, 2, 3, 1), (2, "b", 4, 5, 6, None)])
     assert frame["seq"].tolist() == [1, 2] and frame[TARGET].isna().tolist() == [False, True]
     assert str(frame[TARGET].dtype) == "Int64"
+
+
+def test_y_and_n_are_booleans_in_files_and_the_api_alike():
+    """A Y/N column declared boolean (before: every row refused) reads as 1/0 from a file
+    and from an API record; another word is refused with every accepted form named."""
+    from risk_assessment.core.columns import parse_schema
+    from risk_assessment.server.protocol import ApiError, from_records
+
+    schema = parse_schema(
+        {"id": "id", "target": "exited", "features": {"paperless": {"type": "boolean"}}}
+    )
+    text = "id,paperless,exited\na,Y,1\nb,n,0\nc,y,0\nd,N,1\ne,maybe,0\n"
+    kept, reasons = dataset.clean_rows(dataset.parse_csv(text.encode(), "t.csv", schema), schema)
+    assert kept["paperless"].tolist() == [1, 0, 1, 0]
+    assert reasons == {"paperless not true/false, yes/no, y/n or 1/0": 1}
+    records = [{"paperless": "Y"}, {"paperless": "n"}]
+    assert from_records(records, "records", 10, schema).frame["paperless"].tolist() == [1, 0]
+    with pytest.raises(ApiError, match=r"not true/false, yes/no, y/n or 1/0"):
+        from_records([{"paperless": "maybe"}], "records", 10, schema)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        # a European export: decimal commas and commas in names (before: "malformed CSV
+        # (... Expected 1 fields in line 2, saw 5)")
+        ("corporation;region;lastmonth_activity;exited\na;Nord, Pas-de-Calais;-2,349;1\n", "';'"),
+        ("corporation;lastmonth_activity;exited\na;1;0\n", "';'"),
+        ('"corporation";"name, long";"exited"\na;1,5;0\n', "';'"),
+        ("corporation\tlastmonth_activity\texited\na\t1,5\t0\n", "tabs"),
+    ],
+)
+def test_another_separator_is_named_whatever_the_rows_hold(text, says):
+    """A header with more ';' (tabs, '|') than commas, outside quotes: one line saying so."""
+    with pytest.raises(DataError) as error:
+        dataset.parse_csv(text.encode(), "eu.csv")
+    assert str(error.value) == f"eu.csv: fields separated by {says}: save it as comma-separated"
+
+
+def test_a_comma_file_with_semicolons_inside_quotes_is_read():
+    """Quoted header names may hold ';': the file is still comma-separated."""
+    text = f'{HEADER},"notes; more; words"\na,1,2,3,0,x\n'
+    assert len(dataset.parse_csv(text.encode(), "q.csv")) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (
+            f"{HEADER}\na,1,2,3,0\nSociété Générale,1,2,3,0\n".encode("cp1252"),
+            "q.csv: not UTF-8 text (line 3: byte 0xe9; looks like Latin-1/Windows-1252?): "
+            "save it as UTF-8 (CSV UTF-8)",
+        ),
+        (
+            f"{HEADER}\na,1,2,3,0\n".encode("utf-16"),  # with its byte-order mark
+            "q.csv: not UTF-8 text (line 1: byte 0xff; looks like UTF-16): "
+            "save it as UTF-8 (CSV UTF-8)",
+        ),
+        (
+            f"{HEADER}\na,1,2,3,0\n".encode("utf-16-le"),  # without: a NUL every other byte
+            "q.csv: not UTF-8 text (line 1: byte 0x00; looks like UTF-16): "
+            "save it as UTF-8 (CSV UTF-8)",
+        ),
+    ],
+)
+def test_a_file_in_another_encoding_names_its_line_byte_and_the_fix(raw, says):
+    """Not UTF-8: one line with the 1-based line, the byte, the encoding it looks like and
+    what to do (before: the byte's offset only; UTF-16 read as binary); never guessed."""
+    with pytest.raises(DataError) as error:
+        dataset.parse_csv(raw, "q.csv")
+    assert str(error.value) == says
+
+
+def test_text_target_labels_also_take_1_and_0():
+    """With {column, positive, negative}, a target cell 1/0 is read too (finaldata.csv
+    writes the target as 1/0 and must read back); another label drops the row."""
+    from risk_assessment.core.columns import parse_schema
+
+    target = {"column": "churned", "positive": "Yes", "negative": "No"}
+    schema = parse_schema({"id": "id", "target": target, "features": {"x": {"type": "number"}}})
+    text = "id,x,churned\na,1,yes\nb,1,NO\nc,1,1\nd,1,0\ne,1,maybe\n"
+    kept, reasons = dataset.clean_rows(dataset.parse_csv(text.encode(), "t.csv", schema), schema)
+    assert kept["churned"].tolist() == [1, 0, 1, 0] and reasons == {"churned not Yes or No": 1}

@@ -185,7 +185,7 @@ def test_json_names_are_matched_as_a_files_header_is(saas):
         ("nps", "101", "nps above max 100"),
         ("nps", "-100.5", "nps below min -100"),
         ("region", "mars", "region not one of its levels"),
-        ("auto_renew", "maybe", "auto_renew not true or false"),
+        ("auto_renew", "maybe", "auto_renew not true/false, yes/no, y/n or 1/0"),
         ("churned", "perhaps", "churned not yes or no"),
         ("industry", "", "missing industry"),
     ],

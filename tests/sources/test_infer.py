@@ -69,7 +69,7 @@ def test_a_saas_export_gets_every_type_role_and_bound(tmp_path):
     text = "\n".join(notes)
     assert "notes: every cell empty, left out" in text
     assert "monthly_spend: number" in text and "4 of 40 cells empty" in text
-    assert "exited = 'yes'" in text and "3 levels (retail, finance, health)" in text
+    assert "exited = 'yes'" in text and "3 levels ('retail', 'finance', 'health')" in text
 
 
 def test_content_decides_when_names_say_nothing(tmp_path):
@@ -79,10 +79,10 @@ def test_content_decides_when_names_say_nothing(tmp_path):
         f"{'abcdefghij'[i % 10]}{i},{i % 5},{'gone' if i % 5 == 0 else 'here'}" for i in range(30)
     ]
     schema, notes = infer.infer_schema(
-        infer.read_table(write(tmp_path / "b.csv", "who,n,status", rows))
+        infer.read_table(write(tmp_path / "b.csv", "who,n,mark", rows))
     )
     assert schema["id"] == "who"
-    assert schema["target"] == {"column": "status", "positive": "gone", "negative": "here"}
+    assert schema["target"] == {"column": "mark", "positive": "gone", "negative": "here"}
     assert "check" in notes[0] and "check" in notes[1]
     assert schema["features"] == {"n": {"type": "integer", "min": 0}}
 
@@ -168,6 +168,104 @@ def test_a_bad_file_is_one_line_and_exit_1(tmp_path, content, message):
     assert len(lines) == 1 and "bad.csv" in lines[0] and message in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # before: "header only, no data rows" (ingestion: "binary content")
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01", "binary content, not a CSV file"),
+        # before: "malformed CSV (Error tokenizing data. C error: Expected 1 fields ...)"
+        (
+            b"id;region;spend;exited\na;Nord, Pas-de-Calais;-2,349;1\n",
+            "fields separated by ';': save it as comma-separated",
+        ),
+        (
+            "id,name,exited\na,b,1\nc,Société,0\n".encode("cp1252"),
+            "not UTF-8 text (line 3: byte 0xe9; looks like Latin-1/Windows-1252?): save it",
+        ),
+        ("id,exited\na,1\n".encode("utf-16"), "(line 1: byte 0xff; looks like UTF-16)"),
+    ],
+)
+def test_a_file_is_read_and_refused_as_ingestion_reads_it(tmp_path, content, message):
+    """--infer-schema reads a file through ingestion's checks: the same one line."""
+    from risk_assessment.schema.dataset import parse_csv
+
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as inferred:
+        infer.read_table(path)
+    with pytest.raises(DataError) as ingested:
+        parse_csv(content, str(path))
+    assert str(inferred.value) == str(ingested.value)
+    assert str(inferred.value).startswith(f"{path}: ") and message in str(inferred.value)
+
+
+def guess(tmp_path, header: str, rows: list[str]) -> tuple[dict, str]:
+    """(schema, notes joined) guessed from a file of header and rows."""
+    schema, notes = infer.infer_schema(infer.read_table(write(tmp_path / "g.csv", header, rows)))
+    return schema, "\n".join(notes)
+
+
+def test_y_n_is_a_boolean(tmp_path):
+    """A Y/N column (the rules take y/n) is guessed boolean; before: a category."""
+    rows = [f"c{i},{'Y' if i % 3 else 'N'},{i % 2}" for i in range(30)]
+    schema, notes = guess(tmp_path, "id,paperless,exited", rows)
+    assert schema["features"] == {"paperless": {"type": "boolean"}}
+    assert "paperless: boolean (n / y)" in notes
+
+
+def test_free_text_is_left_out_and_said_so(tmp_path):
+    """A notes column of nearly all distinct texts is no feature (before: a category whose
+    'note 116' became a top reason); the guesses say it was left out and why."""
+    rows = [
+        f"c{i},{['a', 'b'][i % 2]},called on day {i} about the renewal,{i % 2}" for i in range(60)
+    ]
+    rows[5] = rows[5].replace("day 5", "day 4")
+    schema, notes = guess(tmp_path, "id,segment,notes,exited", rows)
+    assert set(schema["features"]) == {"segment"}
+    assert "notes: left out: free text? (59 distinct texts in 60 cells: all or nearly all" in notes
+
+
+def test_the_target_goes_by_name_and_more_labels_are_said(tmp_path):
+    """A three-label status is the target, not a two-level region (before: region); the
+    guesses say it has three labels; the block stays JSON the loader accepts."""
+    labels = ["Active", "Active", "Churned", "Paused"]
+    rows = [f"c{i},{['North', 'South'][i % 2]},{i},{labels[i % 4]}" for i in range(40)]
+    schema, notes = guess(tmp_path, "id,Region,tenure,Status", rows)
+    assert schema["target"] == {"column": "status", "positive": "Churned", "negative": "Active"}
+    assert "region" in schema["features"]
+    assert "3 labels ('Active', 'Churned', 'Paused'): rows labelled 'Paused' would be" in notes
+    assert parsed(infer.schema_block(schema)).target.column == "status"
+    rows = [f"c{i},{i % 7},{['North', 'South'][i % 2]},{i % 2}" for i in range(40)]
+    schema, _ = guess(tmp_path, "id,months_left,region,paid", rows)  # a count, not labels
+    assert schema["target"] == "paid" and "months_left" in schema["features"]
+
+
+def test_codes_with_leading_zeros_and_percentages_are_text_with_a_note(tmp_path):
+    """Zip codes keep their zeros (a category; before: an integer, min 0); '45%' is a
+    category with a note that the rules read plain numbers only."""
+    zips, discounts = ["01234", "75001", "00501", "13002"], ["45%", "10%", "12.5 %"]
+    rows = [f"c{i},{zips[i % 4]},{discounts[i % 3]},{i % 2}" for i in range(30)]
+    schema, notes = guess(tmp_path, "id,zip,discount,exited", rows)
+    assert schema["features"]["zip"] == {"type": "category"}
+    assert schema["features"]["discount"] == {"type": "category"}
+    assert "digits with leading zeros ('01234'): text codes" in notes
+    assert "the values carry '%' ('45%'): to make it a number feature, write plain" in notes
+
+
+def test_the_block_is_utf8_and_every_guess_one_line_with_levels_quoted(tmp_path):
+    """A name with € is printed as written (before: \\u20ac); a level with a line break
+    does not split its guess line; a level with a comma is quoted in the guesses."""
+    levels = ['"Nord, Pas-de-Calais"', "Bretagne", '"two\nlines"']
+    rows = [f"c{i},{levels[i % 3]},{100 + i},{i % 2}" for i in range(12)]
+    path = write(tmp_path / "u.csv", "id,region,contract value (€),exited", rows)
+    done = run_script("ingestion.py", "--infer-schema", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert '"value": "contract value (€)"' in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert all(line.startswith("guess: ") for line in lines)
+    assert "3 levels ('Nord, Pas-de-Calais', 'Bretagne', 'two\\nlines')" in done.stderr
+
+
 def test_read_table_strips_cells_and_lower_cases_headers(tmp_path):
     """' Seats ' is seats; ' 5 ' is 5 (ingestion matches headers and cells the same way)."""
     table = infer.read_table(write(tmp_path / "e.csv", " ID , Seats ", ["a, 5 "]))
@@ -231,5 +329,6 @@ def test_any_table_gives_a_schema_the_loader_accepts_or_one_data_error(table):
     parsed_schema = parse_schema(json.loads("{" + infer.schema_block(schema) + "}")["schema"])
     placed = [parsed_schema.id, parsed_schema.target.column, *parsed_schema.feature_names]
     placed += [parsed_schema.value] if parsed_schema.value else []
+    placed += [n.split(": ")[0] for n in notes if ": left out: free text?" in n]
     assert sorted(placed) == sorted(c for c in table if (table[c] != "").any())
     assert len(notes) >= len(placed) - 1

@@ -194,6 +194,15 @@ BAD_FILES = {
     "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "binary"),
     "json": (b'{"corporation": "abcd", "exited": 1}\n', "missing column"),
     "not-utf8": (HEAD + b"ab\xe9d,1,2,3,0\n" + GOOD_BODY, "not UTF-8"),
+    "latin-1": (
+        HEAD + b"ab\xe9d,1,2,3,0\n",
+        "not UTF-8 text (line 2: byte 0xe9; looks like Latin-1/Windows-1252?): save it as UTF-8",
+    ),
+    "utf-16": ((HEADER + "\nabcd,1,2,3,0\n").encode("utf-16"), "looks like UTF-16"),
+    "semicolons-decimal-commas": (
+        HEAD.replace(b",", b";") + b"abcd;1,5;2;3;0\nabce;Nord, Pas;2;3;1\n",
+        "fields separated by ';': save it as comma-separated",
+    ),
     "too-many-fields": (HEAD + GOOD_BODY + b"abcd,1,2,3,0,9\n" + GOOD_BODY, "malformed CSV"),
     "too-many-fields-first-row": (HEAD + b"abcd,1,2,3,0,9\n" + GOOD_BODY, "malformed CSV"),
 }
