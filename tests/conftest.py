@@ -220,12 +220,13 @@ def tree_state(folder: Path) -> dict[str, object]:
 
 def deployed_for(request, deploy=None):
     """The `deployed` fixture's body, for a module that deploys its own way: deploy(config)
-    on the test's own workspace; or, for a test marked reads_deployment, the module's
-    shared_deployed, failing the test if it changed a file there."""
+    (which may return the config, reloaded) on the test's own workspace; or, for a test
+    marked reads_deployment, the module's shared_deployed, failing the test if it changed
+    a file or a store row there."""
     if not request.node.get_closest_marker("reads_deployment"):
         config = request.getfixturevalue("config")
-        (deploy or deploy_workspace)(config)
-        yield config
+        done = (deploy or deploy_workspace)(config)
+        yield done if isinstance(done, dict) else config  # deploy may reload the config
         return
     own = {"workspace", "config", "tmp_path"} & set(request.fixturenames)
     if own:
@@ -256,12 +257,12 @@ def shared_deployed(tmp_path_factory) -> dict:
 
 
 def shared_deployment(tmp_path_factory, deploy=None) -> dict:
-    """A workspace in a new folder, deployed by deploy(config) (default deploy_workspace);
-    its config, for a module's own shared_deployed fixture."""
+    """A workspace in a new folder, deployed by deploy(config) (default deploy_workspace;
+    it may return the config, reloaded); its config, for a module's shared_deployed."""
     folder = make_workspace(tmp_path_factory.mktemp("shared"))
     config = load_config(folder / "config.json")
-    (deploy or deploy_workspace)(config)
-    return config
+    done = (deploy or deploy_workspace)(config)
+    return done if isinstance(done, dict) else config
 
 
 @pytest.fixture(scope="module")
