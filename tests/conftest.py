@@ -47,12 +47,11 @@ def small_rows(n: int = 20, start: int = 0) -> list[tuple]:
     return rows
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    """A project folder with small input, test data and a config.json using relative paths."""
-    write_csv(tmp_path / "practicedata" / "dataset1.csv", small_rows(20, 0))
-    write_csv(tmp_path / "practicedata" / "dataset2.csv", small_rows(20, 20))
-    write_csv(tmp_path / "testdata" / "testdata.csv", small_rows(15, 100))
+def make_workspace(folder: Path) -> Path:
+    """Small input, test data and a config.json using relative paths, in folder; returns it."""
+    write_csv(folder / "practicedata" / "dataset1.csv", small_rows(20, 0))
+    write_csv(folder / "practicedata" / "dataset2.csv", small_rows(20, 20))
+    write_csv(folder / "testdata" / "testdata.csv", small_rows(15, 100))
     config = {
         "input_folder_path": "practicedata",
         "output_folder_path": "ingesteddata",
@@ -64,8 +63,14 @@ def workspace(tmp_path: Path) -> Path:
         # tests write their files moments before ingesting them
         "ingestion": {"settle_seconds": 0},
     }
-    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    return tmp_path
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A project folder with small input, test data and a config.json using relative paths."""
+    return make_workspace(tmp_path)
 
 
 @pytest.fixture
@@ -195,11 +200,77 @@ def deploy_workspace(config: dict) -> str:
     return deployment.deploy(config)
 
 
+def tree_state(folder: Path) -> dict[str, object]:
+    """What each file under folder holds, by relative path: (size, mtime in ns), or for a
+    SQLite database its rows (its -wal and -shm files change when it is only read)."""
+    import sqlite3
+    from contextlib import closing
+
+    state: dict[str, object] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir() or path.name.endswith(("-wal", "-shm")):
+            continue
+        if path.suffix == ".db":
+            with closing(sqlite3.connect(path)) as db:
+                state[str(path.relative_to(folder))] = list(db.iterdump())
+        else:
+            state[str(path.relative_to(folder))] = (path.lstat().st_size, path.lstat().st_mtime_ns)
+    return state
+
+
+def deployed_for(request, deploy=None):
+    """The `deployed` fixture's body, for a module that deploys its own way: deploy(config)
+    (which may return the config, reloaded) on the test's own workspace; or, for a test
+    marked reads_deployment, the module's shared_deployed, failing the test if it changed
+    a file or a store row there."""
+    if not request.node.get_closest_marker("reads_deployment"):
+        config = request.getfixturevalue("config")
+        done = (deploy or deploy_workspace)(config)
+        yield done if isinstance(done, dict) else config  # deploy may reload the config
+        return
+    own = {"workspace", "config", "tmp_path"} & set(request.fixturenames)
+    if own:
+        raise pytest.UsageError(f"{request.node.nodeid} reads the shared deployment: not {own}")
+    shared = request.getfixturevalue("shared_deployed")
+    if "app" in request.fixturenames:  # the app makes its session key and store on start
+        request.getfixturevalue("shared_app")
+    before = tree_state(shared["config_file"].parent)
+    yield shared
+    after = tree_state(shared["config_file"].parent)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        pytest.fail(f"{request.node.nodeid} is marked reads_deployment but changed {changed}")
+
+
 @pytest.fixture
-def deployed(config: dict) -> dict:
-    """The workspace with a model deployed as v0001."""
-    deploy_workspace(config)
-    return config
+def deployed(request):
+    """The workspace with a model deployed as v0001 (a test marked reads_deployment gets
+    the module's shared deployment instead)."""
+    yield from deployed_for(request)
+
+
+@pytest.fixture(scope="module")
+def shared_deployed(tmp_path_factory) -> dict:
+    """A deployed workspace (as `deployed`) built once per module, for the module's tests
+    marked reads_deployment."""
+    return shared_deployment(tmp_path_factory)
+
+
+def shared_deployment(tmp_path_factory, deploy=None) -> dict:
+    """A workspace in a new folder, deployed by deploy(config) (default deploy_workspace;
+    it may return the config, reloaded); its config, for a module's shared_deployed."""
+    folder = make_workspace(tmp_path_factory.mktemp("shared"))
+    config = load_config(folder / "config.json")
+    done = (deploy or deploy_workspace)(config)
+    return done if isinstance(done, dict) else config
+
+
+@pytest.fixture(scope="module")
+def shared_app(shared_deployed: dict):
+    """The real Flask app over the module's shared deployment."""
+    from risk_assessment.server.app import create_app
+
+    return create_app(shared_deployed)
 
 
 @contextmanager
@@ -269,10 +340,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def app(deployed: dict):
-    """The real Flask app over the deployed workspace."""
+def app(request, deployed: dict):
+    """The real Flask app over the deployed workspace (over the module's shared one, built
+    once, for a test marked reads_deployment)."""
     from risk_assessment.server.app import create_app
 
+    if request.node.get_closest_marker("reads_deployment"):
+        return request.getfixturevalue("shared_app")
     return create_app(deployed)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from risk_assessment.core.settings import load_config
 from risk_assessment.deployment import versions as deployment
 from risk_assessment.modelling import scoring, training
@@ -40,6 +42,8 @@ def test_pipeline_on_shipped_practice_data(shipped):
     assert on_source["f1"] < scores["f1"] - 0.1  # the shipped source data has drifted
 
 
+# the four scripts as commands on the shipped data, about 8 s: run by make test-slow
+@pytest.mark.slow
 def test_scripts_from_another_directory(shipped, tmp_path_factory):
     """The four scripts run as commands from elsewhere (as cron does) with RISK_CONFIG."""
     elsewhere = tmp_path_factory.mktemp("home")

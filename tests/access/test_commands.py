@@ -34,6 +34,8 @@ def run(config: dict, *argv: str, password: str = "") -> str:
     return out.getvalue()
 
 
+# six runs of app.py, about 9 s: run by make test-slow (the next test keeps app.py in make test)
+@pytest.mark.slow
 def test_users_add_list_remove_through_app_py(workspace):
     """The password comes from stdin; the store keeps its hash; list shows no secret."""
     added = app_command(workspace, "users", "add", "ann", "--role", "manager", password="pw-ann-1")

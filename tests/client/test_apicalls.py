@@ -11,21 +11,30 @@ import pytest
 
 from risk_assessment.client import apicalls
 from risk_assessment.core.common import RiskError
-from tests.conftest import ROOT, free_port, production_server, run_script
+from tests.conftest import (
+    ROOT,
+    free_port,
+    production_server,
+    run_script,
+    small_rows,
+    write_csv,
+)
 
 
-@pytest.fixture
-def server(deployed, workspace):
-    """gunicorn serving wsgi:app for the workspace on a free port; yields the base URL."""
-    with production_server(workspace / "config.json") as url:
+@pytest.fixture(scope="module")
+def server(shared_deployed):
+    """gunicorn serving wsgi:app for the module's deployment on a free port, started once;
+    yields the base URL."""
+    with production_server(shared_deployed["config_file"]) as url:
         yield url
 
 
-def test_apicalls_against_the_production_server(server, deployed, workspace):
+def test_apicalls_against_the_production_server(server, shared_deployed):
     """Every endpoint answers 200 and both answer files are written."""
-    done = run_script("apicalls.py", "--config", str(workspace / "config.json"), "--url", server)
+    config_file = str(shared_deployed["config_file"])
+    done = run_script("apicalls.py", "--config", config_file, "--url", server)
     assert done.returncode == 0, done.stderr
-    folder = deployed["output_model_path"]
+    folder = shared_deployed["output_model_path"]
     saved = json.loads((folder / "apireturns.json").read_text())
     paths = {(a["method"], a["path"]) for a in saved["answers"]}
     for endpoint in (
@@ -80,8 +89,6 @@ def test_fullprocess_warns_when_the_api_serves_another_deployment(
     deployed, tmp_path_factory, caplog
 ):
     """After a deployment, an API at base_url serving another model is named in a warning."""
-    import shutil
-
     from werkzeug.serving import make_server
 
     from risk_assessment.core.settings import load_config
@@ -94,8 +101,8 @@ def test_fullprocess_warns_when_the_api_serves_another_deployment(
     thread.start()
     try:
         other = tmp_path_factory.mktemp("other")
-        for folder in ("practicedata", "testdata"):
-            shutil.copytree(ROOT / folder, other / folder)
+        write_csv(other / "practicedata" / "d.csv", small_rows(30, 500))
+        write_csv(other / "testdata" / "testdata.csv", small_rows(15, 100))
         settings = {
             "input_folder_path": "practicedata",
             "output_folder_path": "ingesteddata",

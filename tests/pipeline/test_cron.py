@@ -8,6 +8,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from risk_assessment.pipeline import cron
 from tests.conftest import ROOT, configure, run_script, small_rows, write_csv
 
@@ -107,6 +109,8 @@ def test_make_uncron_with_a_crontab_command(tmp_path):
     assert table.read_text() == "0 3 * * * backup.sh\n"
 
 
+# fullprocess.py run twice as cron runs it, about 7 s: run by make test-slow
+@pytest.mark.slow
 def test_quiet_sends_only_warnings_to_stderr_and_info_to_the_log(workspace):
     """fullprocess.py --quiet (as cron runs it): stderr has warnings only; the log has INFO."""
     config = configure(workspace)

@@ -131,6 +131,7 @@ def features_frame(n: int = 6, with_id: bool = True) -> pd.DataFrame:
 # --- model_predictions ----------------------------------------------------------------------
 
 
+@pytest.mark.reads_deployment
 def test_predictions_keep_length_order_and_ids(model):
     """One row out per row in, same order, 0/1 predictions and probabilities in [0, 1]."""
     data = features_frame(9)
@@ -143,12 +144,14 @@ def test_predictions_keep_length_order_and_ids(model):
     np.testing.assert_allclose(preds["probability"], expected)
 
 
+@pytest.mark.reads_deployment
 def test_predictions_without_ids_have_no_id_column(model):
     """Data without a corporation column gives predictions without one."""
     preds = diagnostics.model_predictions(features_frame(4, with_id=False), model)
     assert list(preds.columns) == ["prediction", "probability"]
 
 
+@pytest.mark.reads_deployment
 def test_predictions_ignore_a_non_default_index(model):
     """Rows filtered out of a frame keep their order; the result is indexed 0..n-1."""
     data = features_frame(8).iloc[[5, 1, 3]]
@@ -157,6 +160,7 @@ def test_predictions_ignore_a_non_default_index(model):
     assert preds.index.tolist() == [0, 1, 2]
 
 
+@pytest.mark.reads_deployment
 def test_missing_feature_column_is_named(model):
     """A missing feature column raises DataError naming it and the source."""
     data = features_frame(3).drop(columns="number_of_employees")
@@ -164,6 +168,7 @@ def test_missing_feature_column_is_named(model):
         diagnostics.model_predictions(data, model, "upload.csv")
 
 
+@pytest.mark.reads_deployment
 def test_non_numeric_cell_names_column_and_row(model):
     """Text in a feature column raises DataError naming the column and the 1-based row."""
     data = features_frame(4).astype(str)

@@ -14,13 +14,15 @@ from risk_assessment.deployment.versions import read_model_meta
 from risk_assessment.pipeline import run as fullprocess
 from risk_assessment.reports import numbers, reporting
 from risk_assessment.server.app import create_app
-from tests.conftest import configure, deploy_workspace, small_rows, write_csv
+from tests.conftest import configure, deploy_workspace, make_workspace, small_rows, write_csv
 
 
-@pytest.fixture
-def ran(config) -> dict:
-    """fullprocess ran once over the workspace plus a file with 2 invalid rows among 20, a
-    file rejected whole (no usable header) and one whose every row is invalid."""
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory) -> dict:
+    """fullprocess ran once over a workspace plus a file with 2 invalid rows among 20, a
+    file rejected whole (no usable header) and one whose every row is invalid. Built once:
+    the tests that take it only read it."""
+    config = load_config(make_workspace(tmp_path_factory.mktemp("ran")) / "config.json")
     folder = config["input_folder_path"]
     mixed = write_csv(folder / "mixed.csv", small_rows(20, 60))
     with mixed.open("a", encoding="utf-8") as out:

@@ -12,6 +12,7 @@ import csv
 import io
 import string
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -86,6 +87,9 @@ def api_accepts(schema, header: list[str], row: list[str]) -> bool:
     return True
 
 
+# 60 random schemas, about 10 s: run by make test-slow; test_user_schema checks each kind of
+# bad cell through ingestion and the API in make test
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(schema=schemas(), data=st.data())
 def test_api_and_ingestion_accept_and_refuse_the_same_rows(schema, data):

@@ -56,6 +56,7 @@ def assert_predictions(answer, rows: int, ids: bool = True) -> None:
 # --- happy paths ------------------------------------------------------------------------------
 
 
+@pytest.mark.reads_deployment
 def test_predict_from_a_file_by_post(client):
     """POST /prediction with a filepath scores that file's rows."""
     answer = client.post("/prediction", json={"filepath": TESTDATA})
@@ -63,11 +64,13 @@ def test_predict_from_a_file_by_post(client):
     assert answer.get_json()["predictions"][0][ID_COLUMN] == "c100"
 
 
+@pytest.mark.reads_deployment
 def test_predict_from_a_file_by_get(client):
     """GET /prediction?filename= scores that file's rows."""
     assert_predictions(client.get(f"/prediction?filename={TESTDATA}"), rows=15)
 
 
+@pytest.mark.reads_deployment
 def test_predict_from_records(client):
     """POST /prediction with records scores them in order."""
     answer = client.post("/prediction", json={"records": feature_records(4)})
@@ -80,18 +83,21 @@ def test_predict_from_records(client):
     ]
 
 
+@pytest.mark.reads_deployment
 def test_predict_records_without_ids(client):
     """Records without a corporation give predictions without one."""
     records = [{k: v for k, v in r.items() if k != ID_COLUMN} for r in feature_records(3)]
     assert_predictions(client.post("/prediction", json={"records": records}), rows=3, ids=False)
 
 
+@pytest.mark.reads_deployment
 def test_predict_from_a_csv_body(client):
     """POST /prediction with a text/csv body scores its rows."""
     answer = client.post("/prediction", data=csv_body(6), content_type="text/csv")
     assert_predictions(answer, rows=6)
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -109,6 +115,7 @@ def test_invocations_formats(client, kwargs):
     assert len(predictions) == 2 and set(predictions) <= {0, 1}
 
 
+@pytest.mark.reads_deployment
 def test_scoring_matches_the_deployed_score(client, deployed):
     """GET /scoring recomputes the deployed model's F1 on the test data."""
     answer = client.get("/scoring")
@@ -118,6 +125,7 @@ def test_scoring_matches_the_deployed_score(client, deployed):
     assert answer.get_json()["model_version"] == "v0001"
 
 
+@pytest.mark.reads_deployment
 def test_summarystats(client):
     """GET /summarystats gives the row count and a summary per feature."""
     body = client.get("/summarystats").get_json()
@@ -126,6 +134,7 @@ def test_summarystats(client):
     assert set(body["summary"][FEATURES[0]]) == {"mean", "median", "std"}
 
 
+@pytest.mark.reads_deployment
 def test_diagnostics(client):
     """GET /diagnostics gives missing data, recorded timings and dependencies."""
     answer = client.get("/diagnostics")
@@ -136,6 +145,7 @@ def test_diagnostics(client):
     assert body["execution_time"]["training_seconds"] > 0
 
 
+@pytest.mark.reads_deployment
 def test_ping_health_and_version(client, deployed):
     """/ping is 200, /health names the version, /version gives its sha256 and F1."""
     assert client.get("/ping").status_code == 200
@@ -149,11 +159,13 @@ def test_ping_health_and_version(client, deployed):
     assert version["f1"] == manifest["f1"]
 
 
+@pytest.mark.reads_deployment
 def test_no_debug_mode(app):
     """The app never runs in debug mode."""
     assert app.debug is False
 
 
+@pytest.mark.reads_deployment
 def test_file_predictions_are_paged(client):
     """offset and limit page a file's predictions; next_offset leads to the rest."""
     first = client.get(f"/prediction?filename={TESTDATA}&limit=10").get_json()
@@ -167,6 +179,7 @@ def test_file_predictions_are_paged(client):
 # --- bad requests -----------------------------------------------------------------------------
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -207,6 +220,7 @@ def test_bad_prediction_request_is_400(client, kwargs, message):
     assert message in answer.get_json()["error"]
 
 
+@pytest.mark.reads_deployment
 def test_bad_invocation_is_400(client):
     """/invocations without a known input format gets 400 in MLflow's error shape."""
     answer = client.post("/invocations", json={"rows": [[1, 2, 3]]})
@@ -214,12 +228,14 @@ def test_bad_invocation_is_400(client):
     assert answer.get_json()["error_code"] == "BAD_REQUEST"
 
 
+@pytest.mark.reads_deployment
 def test_unknown_route_is_404_json(client):
     """An unknown route answers 404 JSON."""
     answer = client.get("/nowhere")
     assert answer.status_code == 404 and "error" in answer.get_json()
 
 
+@pytest.mark.reads_deployment
 def test_wrong_method_is_405_json(client):
     """GET on a POST-only route answers 405 JSON."""
     answer = client.get("/invocations")
@@ -227,6 +243,7 @@ def test_wrong_method_is_405_json(client):
     assert answer.headers["Allow"] == "POST" or "POST" in answer.headers["Allow"]
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize("route", ["/prediction", "/invocations"])
 def test_too_large_body_is_413_json(deployed, route):
     """A body larger than api.max_request_bytes answers 413 JSON."""
@@ -310,6 +327,7 @@ def test_a_new_version_loads_without_stalling_other_requests(app, client, deploy
     assert client.get("/version").get_json()["model_version"] == "v0002"
 
 
+@pytest.mark.reads_deployment
 def test_the_numpy_fast_path_scores_like_the_model(app, client):
     """The served twin (no feature names) gives the model's own probabilities."""
     import numpy as np
@@ -346,6 +364,7 @@ def test_cached_data_follows_a_new_ingestion(client, deployed):
     assert client.get("/risk").get_json()["total"] == listed + 3  # 2 of the 5 have exited
 
 
+@pytest.mark.reads_deployment
 def test_state_lives_under_one_named_extension(app):
     """The shared state is one ApiState under "risk_assessment", read by serving.state()."""
     from risk_assessment.server import serving
@@ -356,6 +375,7 @@ def test_state_lives_under_one_named_extension(app):
         assert serving.state() is shared
 
 
+@pytest.mark.reads_deployment
 def test_every_view_is_a_module_level_function(app):
     """No view is a closure: each endpoint's function is defined at the top of its module."""
     views = {e: f for e, f in app.view_functions.items() if e != "static"}

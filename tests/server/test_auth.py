@@ -16,7 +16,7 @@ from risk_assessment.core.common import AccessError
 from risk_assessment.server.app import create_app
 from risk_assessment.server.auth import COOKIE
 from risk_assessment.store import accounts as rows
-from tests.conftest import add_token, add_user, page_csrf, sign_in
+from tests.conftest import add_token, add_user, page_csrf, shared_deployment, sign_in
 
 ELSEWHERE = {"REMOTE_ADDR": "10.1.2.3"}  # a request from another machine
 
@@ -41,11 +41,18 @@ def test_without_users_loopback_is_open_and_elsewhere_is_refused(deployed, caplo
     assert "users add NAME --role admin" in body["message"]
 
 
+@pytest.fixture(scope="module")
+def one_viewer(tmp_path_factory) -> dict:
+    """A deployment with one user, a viewer: built once for the routes checked below."""
+    config = shared_deployment(tmp_path_factory)
+    add_user(config, "ann", "viewer")
+    return config
+
+
 @pytest.mark.parametrize("path", ["/risk", "/scoring", "/summarystats", "/version", "/runs"])
-def test_once_a_user_exists_every_route_needs_credentials(deployed, path):
+def test_once_a_user_exists_every_route_needs_credentials(one_viewer, path):
     """A user exists: 401 JSON with WWW-Authenticate, even from loopback."""
-    add_user(deployed, "ann", "viewer")
-    answer = create_app(deployed).test_client().get(path)
+    answer = create_app(one_viewer).test_client().get(path)
     assert_error(answer, 401, "UNAUTHENTICATED")
     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from risk_assessment.access.binding import bind_hosts
@@ -36,6 +37,9 @@ def test_gunicorn_on_all_addresses_without_an_admin_refuses_to_start(deployed):
     assert "Traceback" not in done.stderr
 
 
+# a real gunicorn on 0.0.0.0, about 6 s: run by make test-slow; test_auth checks the same
+# sign-in, token and scope answers through the app in make test
+@pytest.mark.slow
 def test_with_an_admin_it_serves_all_addresses_behind_sign_in(deployed):
     """An admin exists: the server starts on 0.0.0.0; /health answers anyone, /risk
     wants credentials, a read token gets the list, a predict token 403."""

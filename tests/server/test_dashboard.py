@@ -27,18 +27,31 @@ from tests.conftest import (  # the default schema's columns
     ID_COLUMN,
     ROOT,
     deploy_workspace,
+    deployed_for,
+    shared_deployment,
     small_rows,
     write_csv,
 )
 from tests.reports.test_risk import CURRENT, FORMULA_ROWS, RISKY
 
 
-@pytest.fixture
-def deployed(config):
-    """The workspace plus the RISKY current clients, with a model deployed as v0001."""
+def deploy_risky(config: dict) -> None:
+    """Add the RISKY current clients to the workspace and deploy it as v0001."""
     write_csv(config["input_folder_path"] / "dataset3.csv", RISKY)
     deploy_workspace(config)
-    return config
+
+
+@pytest.fixture
+def deployed(request):
+    """The workspace plus the RISKY current clients, with a model deployed as v0001 (the
+    module's shared one for a test marked reads_deployment)."""
+    yield from deployed_for(request, deploy_risky)
+
+
+@pytest.fixture(scope="module")
+def shared_deployed(tmp_path_factory):
+    """deployed, built once for the module's tests that only read it."""
+    return shared_deployment(tmp_path_factory, deploy_risky)
 
 
 @pytest.fixture
@@ -58,6 +71,7 @@ def expected(deployed) -> pd.DataFrame:
     return reporting.deployed_risk_table(deployed)[0]
 
 
+@pytest.mark.reads_deployment
 def test_risk_defaults_to_the_first_page_of_50(client, expected):
     """GET /risk lists every current client (32 < 50), sorted by rank."""
     body = client.get("/risk").get_json()
@@ -68,6 +82,7 @@ def test_risk_defaults_to_the_first_page_of_50(client, expected):
     assert [c[ID_COLUMN] for c in body["clients"]] == expected[ID_COLUMN].tolist()
 
 
+@pytest.mark.reads_deployment
 def test_risk_pages(client):
     """?top=2&page=2 returns ranks 3 and 4; a page past the end is empty."""
     body = client.get("/risk?top=2&page=2").get_json()
@@ -76,6 +91,7 @@ def test_risk_pages(client):
     assert client.get("/risk?top=50&page=2").get_json()["clients"] == []
 
 
+@pytest.mark.reads_deployment
 def test_risk_band_filter(client, expected):
     """?band=high returns only high-risk clients, all of them."""
     body = client.get("/risk?band=high").get_json()
@@ -85,6 +101,7 @@ def test_risk_band_filter(client, expected):
     assert [c[ID_COLUMN] for c in body["clients"]] == highs[ID_COLUMN].tolist()
 
 
+@pytest.mark.reads_deployment
 def test_risk_clients_carry_reasons_and_contributions(client):
     """Each client has probability, rank, band, positive descending reasons, contributions."""
     for c in client.get("/risk").get_json()["clients"]:
@@ -99,6 +116,7 @@ def test_risk_clients_carry_reasons_and_contributions(client):
             assert r["contribution"] == c["contributions"][r["feature"]]
 
 
+@pytest.mark.reads_deployment
 def test_risk_of_one_client(client):
     """GET /risk/<id> answers that client, as listed in /risk, with the model version."""
     first = client.get("/risk?top=1").get_json()["clients"][0]
@@ -109,6 +127,7 @@ def test_risk_of_one_client(client):
     assert body == first
 
 
+@pytest.mark.reads_deployment
 def test_risk_of_an_unknown_client_is_404(client):
     """An unknown id is a 404 JSON error naming it."""
     answer = client.get("/risk/nosuchclient")
@@ -116,6 +135,7 @@ def test_risk_of_an_unknown_client_is_404(client):
     assert "nosuchclient" in answer.get_json()["error"]
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize(
     "query, name",
     [
@@ -253,6 +273,7 @@ def test_dashboard_references_nothing_external(dashboard):
     assert not re.search(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", html, re.I)
 
 
+@pytest.mark.reads_deployment
 def test_dashboard_search_lists_only_matching_clients(client):
     """/?q=<part of an id> lists only the clients whose id contains it."""
     html = page(client, "/?q=c01")
@@ -260,6 +281,7 @@ def test_dashboard_search_lists_only_matching_clients(client):
     assert "7 client(s) match" in html
 
 
+@pytest.mark.reads_deployment
 def test_dashboard_search_without_match(client):
     """A search matching no client says so."""
     assert "No client matches." in page(client, "/?q=zzzz")
@@ -308,6 +330,7 @@ def test_a_client_id_with_a_slash_or_other_signs_opens(odd_ids):
         assert href and client.get(unescape(href.group(1))).status_code == 200, ident
 
 
+@pytest.mark.reads_deployment
 def test_dashboard_band_filter(client, expected):
     """/?band=low shows only low-risk clients (the first page of them)."""
     html = page(client, "/?band=low")
@@ -318,6 +341,7 @@ def test_dashboard_band_filter(client, expected):
     assert f"{len(lows)} client(s) match" in html
 
 
+@pytest.mark.reads_deployment
 def test_dashboard_bad_band_is_400(client):
     """/?band=bad is a 400 naming the parameter."""
     answer = client.get("/?band=bad")
@@ -369,6 +393,7 @@ def changed(deployed):
     return deployed
 
 
+@pytest.mark.reads_deployment
 def test_band_counts_match_the_list(client, expected):
     """The chips count the clients of each band."""
     html = page(client)
@@ -377,6 +402,7 @@ def test_band_counts_match_the_list(client, expected):
         assert re.search(rf'<span class="dot {band}"></span>{band}\s*<b>{n}</b>', html)
 
 
+@pytest.mark.reads_deployment
 def test_no_previous_list_says_so(client):
     """Before a second list is written there is nothing to compare: the page says so."""
     assert "No earlier list to compare with yet" in page(client)
@@ -412,6 +438,7 @@ def test_list_changes_rules():
     assert counts == {"new_high": 2, "up": 1, "down": 1, "new": 1, "left": 1}
 
 
+@pytest.mark.reads_deployment
 def test_paging_reaches_every_client(client, expected):
     """25 per page; page 2 holds the rest; the pager links to the next page."""
     first, second = page(client), page(client, "/?page=2")
@@ -421,6 +448,7 @@ def test_paging_reaches_every_client(client, expected):
     assert f"26–{len(ids)} of" in second
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize("sort", ["client", "-rank"])
 def test_sorting(client, expected, sort):
     """sort=client lists ids A to Z; sort=-rank the lowest risk first."""
@@ -429,6 +457,7 @@ def test_sorting(client, expected, sort):
     assert ids == (sorted(full)[:25] if sort == "client" else full[::-1][:25])
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize("query", ["band=low&q=c0", "band=high", "q=r0&sort=client", ""])
 def test_csv_download_is_exactly_what_is_filtered(client, query):
     """/risk?format=csv&... holds the rows /risk (JSON) finds for the same filter, in order."""
@@ -441,6 +470,7 @@ def test_csv_download_is_exactly_what_is_filtered(client, query):
     assert {"rank", "exit_probability", "risk_band", "top_reasons"} <= set(rows.columns)
 
 
+@pytest.mark.reads_deployment
 def test_the_download_link_carries_the_filter(client):
     """The page's Download CSV link is /risk?format=csv with the page's own filter."""
     html = page(client, "/?q=c0&band=low&sort=client")
@@ -457,6 +487,7 @@ def test_csv_download_neutralises_formula_ids(formula_ids):
         assert f"\n'{corp}," in text and f"\n{corp}," not in text
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize("query, name", [("sort=bad", "sort"), ("change=bad", "change")])
 def test_bad_sort_or_change_is_400(client, query, name):
     """An unknown sort or change filter is a 400 naming the parameter."""
@@ -480,18 +511,21 @@ def test_client_page_shows_history_scores_and_plain_reasons(changed):
     assert f"Rank {record['rank']} of" in html
 
 
+@pytest.mark.reads_deployment
 def test_client_page_of_an_exited_client(client):
     """A client that exited has a page (its history) but is not on the list."""
     html = page(client, "/client/c000")
     assert "has exited" in html and "yes" in html
 
 
+@pytest.mark.reads_deployment
 def test_client_page_of_an_unknown_client_is_404(client):
     """An id never seen is a 404 naming it."""
     answer = client.get("/client/nosuch")
     assert answer.status_code == 404 and "nosuch" in answer.get_json()["error"]
 
 
+@pytest.mark.reads_deployment
 def test_dashboard_links_to_client_pages(client):
     """Each listed client links to its page, which opens."""
     html = page(client)

@@ -28,6 +28,8 @@ def invoke(url: str):
     )
 
 
+# MLflow's own client through a real gunicorn, about 8 s: run by make test-slow
+@pytest.mark.slow
 def test_mlflows_client_scores_with_a_token_and_is_refused_without(config, monkeypatch):
     """With MLFLOW_TRACKING_TOKEN set to a `predict` token: 200 and one prediction; with a
     `read` token: 403; with none: 401."""

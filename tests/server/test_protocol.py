@@ -36,6 +36,9 @@ MLFLOW_PAYLOADS = {
 }
 CSV = "\n".join([",".join(FEATURES), *(",".join(map(str, r)) for r in ROWS)]) + "\n"
 
+# Every test here only reads: one deployment and one app serve the whole module.
+pytestmark = pytest.mark.reads_deployment
+
 
 def expected(client) -> list[int]:
     """The predictions of the three rows through the project's own /prediction."""

@@ -17,6 +17,8 @@ from risk_assessment.sources import ingestion
 from tests.conftest import (
     ID_COLUMN,  # the default schema's id
     deploy_workspace,
+    deployed_for,
+    shared_deployment,
     small_rows,
     write_csv,
 )
@@ -32,13 +34,25 @@ def with_settings(config: dict, **risk_settings) -> dict:
     return load_config(path)
 
 
-@pytest.fixture
-def deployed(config):
-    """The workspace plus the RISKY current clients, with v0001 deployed; 5 calls a week."""
+def deploy_risky(config: dict) -> dict:
+    """Add the RISKY current clients, set 5 calls a week, deploy v0001; the new config."""
     write_csv(config["input_folder_path"] / "dataset3.csv", RISKY)
     config = with_settings(config, calls_per_week=5)
     deploy_workspace(config)
     return config
+
+
+@pytest.fixture
+def deployed(request):
+    """The workspace plus the RISKY current clients, with v0001 deployed; 5 calls a week
+    (the module's shared one for a test marked reads_deployment)."""
+    yield from deployed_for(request, deploy_risky)
+
+
+@pytest.fixture(scope="module")
+def shared_deployed(tmp_path_factory):
+    """deployed, built once for the module's tests that only read it."""
+    return shared_deployment(tmp_path_factory, deploy_risky)
 
 
 @pytest.fixture
@@ -50,6 +64,7 @@ def switched(deployed):
     return deployed
 
 
+@pytest.mark.reads_deployment
 def test_calls_lists_calls_per_week_clients_highest_risk_first(client, deployed):
     """/calls holds exactly risk.calls_per_week clients: the top of the risk list."""
     body = client.get("/calls").get_json()
@@ -63,6 +78,7 @@ def test_calls_lists_calls_per_week_clients_highest_risk_first(client, deployed)
         assert set(c) >= {"exit_probability", "risk_band", "reasons", "change_text"}
 
 
+@pytest.mark.reads_deployment
 def test_calls_csv_matches_the_json(client):
     """?format=csv: the same clients, in the same order, as a CSV download."""
     answer = client.get("/calls?format=csv")
@@ -78,6 +94,7 @@ def test_calls_follow_the_configured_team_size(deployed):
     assert len(app.test_client().get("/calls").get_json()["calls"]) == 2
 
 
+@pytest.mark.reads_deployment
 def test_dashboard_leads_with_this_weeks_calls(client):
     """The dashboard's first table is this week's calls; the bands come after it."""
     html = client.get("/").get_data(as_text=True)

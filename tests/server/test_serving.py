@@ -19,6 +19,8 @@ from risk_assessment.server.protocol import ApiError
 from risk_assessment.server.serving import numpy_twin, predict
 from tests.conftest import (
     FEATURES,  # the default schema's columns
+    deploy_workspace,
+    shared_deployment,
     small_rows,
     write_csv,
 )
@@ -77,14 +79,35 @@ def test_values_the_model_cannot_score_are_a_400():
 # --- hostile paths ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def outside(workspace: Path) -> Path:
-    """A CSV outside the data folders holding the secret, and symlinks to it from testdata."""
-    secret = write_csv(workspace / "private" / "secret.csv", [(SECRET, 1, 2, 3, 0)])
-    os.symlink(secret, workspace / "testdata" / "leak.csv")
-    os.symlink(secret.parent, workspace / "testdata" / "private")
-    (workspace / "testdata" / "notes.txt").write_text(SECRET, encoding="utf-8")
+def plant_outside(folder: Path) -> Path:
+    """A CSV outside folder's data folders holding the secret, symlinks to it from testdata
+    and a text file there; returns the CSV."""
+    secret = write_csv(folder / "private" / "secret.csv", [(SECRET, 1, 2, 3, 0)])
+    os.symlink(secret, folder / "testdata" / "leak.csv")
+    os.symlink(secret.parent, folder / "testdata" / "private")
+    (folder / "testdata" / "notes.txt").write_text(SECRET, encoding="utf-8")
     return secret
+
+
+@pytest.fixture
+def outside(deployed) -> Path:
+    """The secret CSV outside the deployed workspace's data folders (planted already in the
+    shared deployment of the tests marked reads_deployment)."""
+    folder = deployed["config_file"].parent
+    secret = folder / "private" / "secret.csv"
+    return secret if secret.exists() else plant_outside(folder)
+
+
+def deploy_and_plant(config: dict) -> None:
+    """Deploy the workspace, then plant the secret outside its data folders."""
+    deploy_workspace(config)
+    plant_outside(config["config_file"].parent)
+
+
+@pytest.fixture(scope="module")
+def shared_deployed(tmp_path_factory):
+    """A deployment with the secret planted, for the hostile requests that only read."""
+    return shared_deployment(tmp_path_factory, deploy_and_plant)
 
 
 HOSTILE = [
@@ -105,6 +128,7 @@ def hostile_path(given: str, secret: Path) -> str:
     return str(secret) if given == "ABSOLUTE" else given
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize(("given", "status"), HOSTILE)
 def test_hostile_filepath_by_post(client, outside, given, status):
     """Paths leading outside the data folders are refused and nothing leaks."""
@@ -115,6 +139,7 @@ def test_hostile_filepath_by_post(client, outside, given, status):
     assert SECRET not in text and "root:" not in text
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize(("given", "status"), HOSTILE)
 def test_hostile_filename_by_get(client, outside, given, status):
     """The same paths in the query string are refused the same way."""
@@ -123,6 +148,7 @@ def test_hostile_filename_by_get(client, outside, given, status):
     assert SECRET not in answer.get_data(as_text=True)
 
 
+@pytest.mark.reads_deployment
 def test_url_encoded_dotdot_is_refused(client, outside):
     """%2e%2e%2f in the raw query string decodes to ../ and is refused."""
     answer = client.get("/prediction?filename=%2e%2e%2fconfig.json")
@@ -166,6 +192,7 @@ def test_symlink_swap_loop_never_leaks(client, outside, workspace):
     assert statuses <= {200, 403, 404}
 
 
+@pytest.mark.reads_deployment
 @pytest.mark.parametrize(
     "given", ["testdata/" + "a" * 300 + ".csv", "testdata/" + "d/" * 3000 + "x.csv"]
 )

@@ -180,6 +180,9 @@ def folders(tmp_path_factory):
     return lambda: tmp_path_factory.mktemp(f"prop{next(count)}")
 
 
+# 100 random files, about 10 s: run by make test-slow; test_ingestion's malformed files and
+# the header-only example below run in make test
+@pytest.mark.slow
 @settings(
     max_examples=100,
     deadline=None,
