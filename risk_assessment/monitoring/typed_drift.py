@@ -33,10 +33,9 @@ from risk_assessment.monitoring.statistics import (
     psi,
 )
 from risk_assessment.monitoring.verdicts import Verdict
+from risk_assessment.schema.cells import FALSE_WORDS, TRUE_WORDS  # the booleans' one list
 
 BINS = 10  # deciles, as the training profile of today
-TRUE_WORDS = {"true", "1", "yes", "1.0"}
-FALSE_WORDS = {"false", "0", "no", "0.0"}
 
 
 @dataclass(frozen=True)

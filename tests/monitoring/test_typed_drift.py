@@ -239,3 +239,9 @@ def test_rare_levels_are_pooled_for_the_chi_square():
     assert pooled(ref, new).tolist() == [[500.0, 400.0], [100.0, 80.0]]
     ref, new = np.array([500.0, 400.0, 14.0, 12.0]), np.array([100.0, 80.0, 4.0, 3.0])
     assert pooled(ref, new).tolist() == [[500.0, 400.0, 26.0], [100.0, 80.0, 7.0]]
+
+
+def test_booleans_read_every_accepted_form():
+    """Y/N cells are the levels true and false, as the rules read them (schema/cells.py)."""
+    frame = accounts(200, seed=5).assign(auto_renew=["Y", "n"] * 100)
+    assert profile_by_type(frame, SCHEMA)["auto_renew"]["levels"] == {"true": 100, "false": 100}
