@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema, Feature
+from risk_assessment.schema.csv_text import check_separator, decode_text
 from risk_assessment.schema.dataset import checked_features, header_names
 
 MAX_ABS = 2**53  # |value| beyond this is refused: floats lose integer precision past it
@@ -343,14 +344,11 @@ def mlflow_rows(body: Any, max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA)
 def csv_rows(raw: bytes, source: str, max_rows: int, schema: ColumnSchema = DEFAULT_SCHEMA) -> Rows:
     """(ids, features) from CSV bytes with a header (required features needed, id optional;
     headers matched as in ingestion: case and spaces ignored, then the aliases)."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, f"{source}: not UTF-8 (bad byte at offset {exc.start})") from None
-    if not text.strip():
-        raise ApiError(400, f"{source}: empty file")
-    if "\x00" in text:
-        raise ApiError(400, f"{source}: binary content, not a CSV file")
+    try:  # the checks of an input file: encoding, binary content, separator
+        text = decode_text(source, raw)
+        check_separator(source, text)
+    except DataError as exc:
+        raise ApiError(400, str(exc)) from None
     reader = csv.reader(io.StringIO(text))
     try:
         given = next(reader)

@@ -164,6 +164,21 @@ def test_duplicate_csv_column_is_400(client):
     assert_error(answer, 400, "INVALID_PARAMETER_VALUE", "duplicate")
 
 
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (CSV.replace(",", ";").replace("\n5;", "\n5,0;", 1).encode(), "fields separated by ';'"),
+        (CSV.replace("\n", "\nx\xe9,", 1).encode("latin-1"), "not UTF-8 text (line 2: byte 0xe9"),
+        (b"\x00\x01\x02,\x03", "binary content"),
+    ],
+)
+def test_a_csv_body_gets_an_input_files_checks(client, body, words):
+    """A CSV body is checked as an input file is: a semicolon export (with decimal commas),
+    Latin-1 text, binary content: 400 with ingestion's one line."""
+    answer = client.post("/invocations", data=body, content_type="text/csv")
+    assert answer.status_code == 400 and words in answer.get_json()["message"], answer.get_json()
+
+
 def test_rows_beyond_the_cap_are_413(client, deployed):
     """More rows than api.max_rows in one request: 413, naming the setting."""
     rows = ROWS * (deployed["api"]["max_rows"] // 3 + 1)
