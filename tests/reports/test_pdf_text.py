@@ -26,7 +26,7 @@ AWKWARD = {
         "sector": {"type": "category", "levels": SECTORS},
         "tier": {"type": "category", "levels": ["gold", "silver"], "label": "R&D tier"},
         "usage": {"type": "number", "min": 0, "label": "<b>tier</b>"},
-        "seats": {"type": "integer", "min": 0, "label": 'sea\nts "paid" & <i>'},
+        "seats": {"type": "integer", "min": 0, "label": 'seats "paid" & <i>'},
     },
 }
 HEADER = "account,sector,tier,usage,seats,churned,worth & <co>"
@@ -74,7 +74,7 @@ def test_the_report_shows_markup_characters_literally(awkward):
         "sector: Retail <i>",
         "R&D tier",
         "<b>tier</b>",
-        'sea ts "paid" & <i>',
+        'seats "paid" & <i>',
         "worth & <co>",
         "C&<0204>",
         "C&lt; <b>",  # the start of LONG_ID, which wraps in its cell
