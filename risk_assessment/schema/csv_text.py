@@ -62,3 +62,9 @@ def check_separator(source: str, text: str) -> None:
     for separator, words in SEPARATORS.items():
         if header.count(separator) > commas:
             raise DataError(f"{source}: fields separated by {words}: save it as comma-separated")
+
+
+def found_columns(names: list) -> str:
+    """A table's first 8 column names for a message ('...' when it has more; 'none')."""
+    shown = ", ".join(str(c)[:40] for c in list(names)[:8])
+    return (shown + (", ..." if len(names) > 8 else "")) or "none"

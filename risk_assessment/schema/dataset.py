@@ -37,7 +37,7 @@ from risk_assessment.schema.cells import (  # noqa: F401 (dataset.MAX_INT stays 
     target_cells,
     value_cells,
 )
-from risk_assessment.schema.csv_text import check_separator, decode_text
+from risk_assessment.schema.csv_text import check_separator, decode_text, found_columns
 
 MAX_ID_CHARS = MAX_TEXT_CHARS  # a longer id is a wrong export, not a client
 
@@ -96,7 +96,7 @@ def schema_table(
                         "the header")  # fmt: skip
     missing = [c for c in needed_columns(schema, roles) if c not in known]
     if missing:
-        found = ", ".join(str(c)[:40] for c in table.columns[:8]) or "none"
+        found = found_columns(list(table.columns))
         raise DataError(f"{source}: missing column(s) {', '.join(missing)} (found: {found})")
     table = table.loc[:, [n is not None for n in names]]
     table.columns = known

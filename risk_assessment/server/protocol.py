@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema, Feature
-from risk_assessment.schema.csv_text import check_separator, decode_text
+from risk_assessment.schema.csv_text import check_separator, decode_text, found_columns
 from risk_assessment.schema.dataset import checked_features, header_names
 
 MAX_ABS = 2**53  # |value| beyond this is refused: floats lose integer precision past it
@@ -231,8 +231,8 @@ def missing_columns(needed: list[str], given: list[str], where: str) -> None:
     """400 naming the needed columns not given, and the first of those given."""
     missing = [c for c in needed if c not in given]
     if missing:
-        found = ", ".join(str(c)[:40] for c in given[:8]) + (", ..." if len(given) > 8 else "")
-        raise invalid(f"{where}: missing column(s) {', '.join(missing)} (found: {found or 'none'})")
+        found = found_columns(given)
+        raise invalid(f"{where}: missing column(s) {', '.join(missing)} (found: {found})")
 
 
 def from_columns(
@@ -363,7 +363,7 @@ def csv_rows(raw: bytes, source: str, max_rows: int, schema: ColumnSchema = DEFA
         raise invalid(f"{source}: duplicate column(s) {', '.join(duplicated)}")
     missing = [f.name for f in schema.features if f.required and f.name not in header]
     if missing:
-        found = ", ".join(header[:8]) or "none"
+        found = found_columns(header)
         raise invalid(f"{source}: missing column(s) {', '.join(missing)} (found: {found})")
     if not rows:
         raise ApiError(400, f"{source}: header only, no data rows")

@@ -224,3 +224,12 @@ def test_text_target_labels_also_take_1_and_0():
     text = "id,x,churned\na,1,yes\nb,1,NO\nc,1,1\nd,1,0\ne,1,maybe\n"
     kept, reasons = dataset.clean_rows(dataset.parse_csv(text.encode(), "t.csv", schema), schema)
     assert kept["churned"].tolist() == [1, 0, 1, 0] and reasons == {"churned not Yes or No": 1}
+
+
+def test_a_missing_column_names_the_columns_found_and_says_when_there_are_more(tmp_path):
+    """The message lists the file's first 8 columns, and '...' when it has more."""
+    header = ",".join(f"c{i}" for i in range(12))
+    path = tmp_path / "wide.csv"
+    path.write_text(header + "\n" + ",".join("1" * 12) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"\(found: c0, c1, c2, c3, c4, c5, c6, c7, \.\.\.\)"):
+        dataset.load_dataset(path)
