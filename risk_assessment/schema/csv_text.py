@@ -11,8 +11,21 @@ Standard library only.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from risk_assessment.core.common import DataError
+
+
+def file_bytes(path: Path) -> bytes:
+    """A file's bytes; DataError naming it when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def decode_text(source: str, raw: bytes) -> str:

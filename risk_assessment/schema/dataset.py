@@ -37,7 +37,12 @@ from risk_assessment.schema.cells import (  # noqa: F401 (dataset.MAX_INT stays 
     target_cells,
     value_cells,
 )
-from risk_assessment.schema.csv_text import check_separator, decode_text, found_columns
+from risk_assessment.schema.csv_text import (
+    check_separator,
+    decode_text,
+    file_bytes,
+    found_columns,
+)
 
 MAX_ID_CHARS = MAX_TEXT_CHARS  # a longer id is a wrong export, not a client
 
@@ -150,15 +155,7 @@ def read_raw_csv(
 ) -> pd.DataFrame:
     """parse_csv() of a file; DataError naming the file when it cannot be read."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    return parse_csv(raw, str(path), schema, roles)
+    return parse_csv(file_bytes(path), str(path), schema, roles)
 
 
 class Checked:

@@ -33,7 +33,7 @@ from risk_assessment.core.common import DataError
 import pandas as pd
 
 from risk_assessment.schema.cells import FALSE_WORDS, TRUE_WORDS
-from risk_assessment.schema.csv_text import check_separator, decode_text
+from risk_assessment.schema.csv_text import check_separator, decode_text, file_bytes
 
 MAX_ROWS = 200_000  # enough to guess from; a larger file is read in part (and said so)
 INTEGER = r"^[+-]?[0-9]+(?:\.0*)?$"
@@ -93,15 +93,7 @@ def column_type(cells: pd.Series) -> str:
 def read_text(path: Path) -> str:
     """A CSV file's text, read and checked as ingestion reads it (empty, binary, not UTF-8,
     another separator: the same one line); DataError naming the file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    text = decode_text(str(path), raw)
+    text = decode_text(str(path), file_bytes(path))
     check_separator(str(path), text)
     return text
 
