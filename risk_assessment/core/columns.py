@@ -18,6 +18,11 @@ from typing import Any
 from risk_assessment.core.common import ConfigError, ModelError
 
 TYPES = ("integer", "number", "category", "boolean")
+# The cells a boolean feature reads as true and as false, in any case (schema/cells.py's
+# rule, the drift statistics and --infer-schema read these same lists)
+TRUE_WORDS = ("true", "1", "yes", "y", "1.0")
+FALSE_WORDS = ("false", "0", "no", "n", "0.0")
+BOOLEAN_FORMS = "true/false, yes/no, y/n or 1/0"  # every accepted form, as reasons name them
 FEATURE_KEYS = {"type", "min", "max", "levels", "label", "required"}
 SCHEMA_KEYS = {"id", "target", "value", "features", "aliases"}
 # The fields the API's answers and the risk list name themselves: an id or value column of

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from risk_assessment.core.columns import ColumnSchema, Feature
+from risk_assessment.core.columns import FALSE_WORDS, TRUE_WORDS, ColumnSchema, Feature
 from risk_assessment.monitoring.statistics import (
     PSI_FLOOR,
     bin_counts,
@@ -33,7 +33,6 @@ from risk_assessment.monitoring.statistics import (
     psi,
 )
 from risk_assessment.monitoring.verdicts import Verdict
-from risk_assessment.schema.cells import FALSE_WORDS, TRUE_WORDS  # the booleans' one list
 
 BINS = 10  # deciles, as the training profile of today
 

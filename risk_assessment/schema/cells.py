@@ -21,7 +21,13 @@ import re
 import numpy as np
 import pandas as pd
 
-from risk_assessment.core.columns import ColumnSchema, Feature
+from risk_assessment.core.columns import (  # noqa: F401 (cells.TRUE_WORDS stays importable)
+    BOOLEAN_FORMS,
+    FALSE_WORDS,
+    TRUE_WORDS,
+    ColumnSchema,
+    Feature,
+)
 
 MAX_INT = 2**53  # the largest magnitude accepted (documented in the README)
 MAX_TEXT_CHARS = 200  # a longer id or category is a wrong export, not a client
@@ -32,9 +38,6 @@ _FRACTION = r"^[+-]?[0-9]*\.[0-9]*[1-9][0-9]*$"  # a decimal with a non-zero fra
 # A line break, tab or other control character in an id is a broken export, not a client
 # (and a carriage return would split the row when finaldata.csv is read again).
 _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
-TRUE_WORDS = ("true", "1", "yes", "y", "1.0")
-FALSE_WORDS = ("false", "0", "no", "n", "0.0")
-BOOLEAN_FORMS = "true/false, yes/no, y/n or 1/0"  # every accepted form, as reasons name them
 
 
 def no_reason(index: pd.Index) -> pd.Series:

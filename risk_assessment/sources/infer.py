@@ -32,7 +32,7 @@ from risk_assessment.core.common import DataError
 
 import pandas as pd
 
-from risk_assessment.schema.cells import FALSE_WORDS, TRUE_WORDS
+from risk_assessment.core.columns import FALSE_WORDS, TRUE_WORDS
 from risk_assessment.schema.csv_text import check_separator, decode_text, file_bytes
 
 MAX_ROWS = 200_000  # enough to guess from; a larger file is read in part (and said so)
