@@ -45,6 +45,7 @@ def test_the_saas_example_from_first_model_to_drift(example):
     second = fullprocess.run_once(example)
     assert second.new_version == "v0002", second.reason
     assert "drift in industry" in second.reason and "mining" in second.reason
+    assert "months as a client PSI" in second.reason and "tenure_months" not in second.reason
     meta = json.loads(
         (example["prod_deployment_path"] / "current" / "trainedmodel.json").read_text()
     )

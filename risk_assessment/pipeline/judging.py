@@ -197,10 +197,11 @@ def numeric_drift(profile: dict[str, Any], frame, meta: dict[str, Any]) -> tuple
 
 
 def typed_text(f) -> str:
-    """'<feature> PSI 0.142, chi-square p 1.19e-38' for a number (as before); the
-    feature's words, its largest level shift and new levels for a category or boolean."""
+    """'<feature's words> PSI 0.142, chi-square p 1.19e-38' for a number (as before, in the
+    schema's words as every other feature); the feature's words, its largest level shift
+    and new levels for a category or boolean."""
     if f.type in ("integer", "number") and not f.missing:
-        return f"{f.feature} PSI {f.psi:.3f}, chi-square p {f.p_adjusted:.3g}"
+        return f"{f.label} PSI {f.psi:.3f}, chi-square p {f.p_adjusted:.3g}"
     return f.text()
 
 
