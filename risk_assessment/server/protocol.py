@@ -361,10 +361,7 @@ def csv_rows(raw: bytes, source: str, max_rows: int, schema: ColumnSchema = DEFA
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise invalid(f"{source}: duplicate column(s) {', '.join(duplicated)}")
-    missing = [f.name for f in schema.features if f.required and f.name not in header]
-    if missing:
-        found = found_columns(header)
-        raise invalid(f"{source}: missing column(s) {', '.join(missing)} (found: {found})")
+    missing_columns([f.name for f in schema.features if f.required], header, source)
     if not rows:
         raise ApiError(400, f"{source}: header only, no data rows")
     if any(len(r) != len(header) for r in rows):
