@@ -10,7 +10,6 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -262,12 +261,12 @@ def column_values(values: pd.Series, kind: str) -> list:
     return out
 
 
-def row_tuples(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA) -> Iterator[tuple]:
-    """A clean frame's rows as tuples of the schema's columns for the store (the target 1/0
-    or None when unlabelled): integers and booleans as int, numbers as float, categories
-    as text, missing as None. Made one at a time as the store takes them."""
+def stored_columns(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[list]:
+    """A clean frame's columns as the store takes them, in the schema's stored order (id,
+    features, the target 1/0 or None when unlabelled, value): integers and booleans as
+    int, numbers as float, categories as text, missing as None; [] for no frame."""
     if data is None:
-        return iter(())
+        return []
     columns = [data[schema.id].astype(str).tolist()]
     for name in stored_names(schema):
         kind = schema.feature(name).type if name in schema.feature_names else "number"
@@ -275,7 +274,7 @@ def row_tuples(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA)
         columns.append(column_values(values, kind))
     n = len(schema.features)
     target = column_values(data[schema.target.column], "integer")
-    return zip(*columns[: n + 1], target, *columns[n + 1 :], strict=True)
+    return [*columns[: n + 1], target, *columns[n + 1 :]]
 
 
 class Stored(NamedTuple):
@@ -293,10 +292,14 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     Each source's entry gets its rows_new (store.commit_batch).
     """
     schema = result.schema
-    sources = [(f.kind, f.entry, row_tuples(f.data, schema)) for f in result.sources]
+    columns = [stored_columns(f.data, schema) for f in result.sources]
+    rows = [zip(*c, strict=True) for c in columns]
+    sources = [(f.kind, f.entry, r) for f, r in zip(result.sources, rows, strict=True)]
     batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
-    del sources  # the rows as Python values: freed before the export reads the store
-    store.refresh_exports(output_folder, schema)
+    # the export writes the batch's rows from the values just bound, not read back
+    fresh = store.Fresh(batch, columns) if batch is not None else None
+    del sources, rows
+    store.refresh_exports(output_folder, schema, fresh)
     if batch is None:
         return Stored(None, result.metrics)
     return Stored(batch, store.ingestion_metrics(output_folder, batch))

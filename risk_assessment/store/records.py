@@ -22,6 +22,7 @@ from risk_assessment.core.common import FINALDATA, INGESTION_RECORD, now_iso, re
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.core.locking import WriterLock
 from risk_assessment.store import files as store_files
+from risk_assessment.store.fresh import Fresh, fresh_chunks, fresh_span
 from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STORE_FILE, ...)
     LEGACY_HISTORY,
     SCHEMA_VERSION,
@@ -225,11 +226,15 @@ def training_rows(
 EXPORT_CHUNK = 50_000  # rows held at once while finaldata.csv is written
 
 
-def training_chunks(db, schema: ColumnSchema, after_seq: int | None) -> Iterator[list[tuple]]:
+def training_chunks(
+    db, schema: ColumnSchema, after_seq: int | None, before_seq: int | None = None
+) -> Iterator[list[tuple]]:
     """The training set's rows (the schema's columns, without seq) that arrived after
-    observation after_seq (all when None), EXPORT_CHUNK at a time: a training set of
-    millions of rows is written without holding it."""
-    sql = observation_query(db, f"{_TRAINING_SET} AND o.seq > ? ORDER BY o.seq", schema)
+    observation after_seq (all when None) and before before_seq (when given),
+    EXPORT_CHUNK at a time: a training set of millions of rows is written without
+    holding it."""
+    upto = "" if before_seq is None else f" AND o.seq < {int(before_seq)}"
+    sql = observation_query(db, f"{_TRAINING_SET} AND o.seq > ?{upto} ORDER BY o.seq", schema)
     cursor = db.cursor()
     cursor.row_factory = None
     cursor.execute(sql, (-1 if after_seq is None else after_seq,))
@@ -261,13 +266,17 @@ def all_observations(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> li
 # ---- exports: the original project's files, written from the store ------------------------
 
 
-def refresh_exports(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> bool:
+def refresh_exports(
+    folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA, fresh: Fresh | None = None
+) -> bool:
     """Rewrite the exports from the store when missing, edited or behind; True if written.
 
     An export is never merged onto: it is rebuilt whole, so a deleted or hand-edited
     finaldata.csv cannot restart or poison the training set. The one exception: when
     the store has only gained observations since an unedited finaldata.csv was written
     under the same schema, the newer rows are added to its end (files.appendable).
+    fresh: the values an ingestion just committed, written as they are when its rows are
+    the newest observations (fresh.py) instead of read back.
     """
     if not ready(folder):
         return False
@@ -277,12 +286,23 @@ def refresh_exports(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> boo
         if store_files.exports_current(out, recorded, fingerprint):
             return False
         after = store_files.appendable(out, recorded, fingerprint)
-        chunks = training_chunks(db, schema, after)
+        chunks = export_chunks(db, schema, after, fresh)
         record = store_files.ingestion_record(db)
         written = store_files.write_exports(out, chunks, record, schema, after is not None)
         with transaction(db):
             set_meta(db, "exports", {"fingerprint": fingerprint, **written})
     return True
+
+
+def export_chunks(
+    db, schema: ColumnSchema, after: int | None, fresh: Fresh | None
+) -> Iterator[list[tuple]]:
+    """The training set's rows after observation `after` (all when None): read from the
+    store, except a fresh batch's own rows, taken from the values it bound."""
+    span = fresh_span(db, fresh, after) if fresh is not None else None
+    yield from training_chunks(db, schema, after, span.first if span else None)
+    if span is not None:
+        yield from fresh_chunks(fresh, span, schema, EXPORT_CHUNK)
 
 
 def refresh_exports_if_free(folder: Path, schema: ColumnSchema, who: str) -> bool:
