@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import closing
@@ -146,6 +147,44 @@ def rows_csv(rows: Iterable[Sequence], schema: ColumnSchema, header: bool = True
     return buffer.getvalue()
 
 
+# a text cell the csv module may quote or escape: left to it
+_CAREFUL = re.compile(r'[,"\x00-\x1f\x7f]')
+_NONE = type(None)
+_PLAIN = {str, int, float, _NONE}
+
+
+def cell_texts(values: Sequence) -> list[str] | None:
+    """One column's cells as csv.writer writes them in a row of several fields: None as
+    empty, an int or float by str (a float's str is its repr), text as it is; each
+    distinct number formatted once (a count or an amount in cents repeats a lot). None
+    when the column mixes kinds, holds another type, or text csv.writer would quote."""
+    kinds = set(map(type, values))
+    if not kinds <= _PLAIN or len(kinds - {_NONE}) > 1:
+        return None
+    if kinds <= {str, _NONE}:  # text, or nothing but missing values
+        texts = ["" if v is None else v for v in values] if _NONE in kinds else list(values)
+        return None if _CAREFUL.search("".join(texts)) else texts
+    distinct = dict.fromkeys(values)
+    if len(distinct) * 2 > len(values):
+        return ["" if v is None else str(v) for v in values]
+    table = {v: "" if v is None else str(v) for v in distinct}
+    texts = list(map(table.__getitem__, values))
+    if float in kinds and 0.0 in table:  # 0.0 and -0.0 are one key: each as it is
+        texts = [str(v) if v == 0 else t for v, t in zip(values, texts, strict=True)]
+    return texts
+
+
+def columns_csv(columns: Sequence[Sequence], schema: ColumnSchema, header: bool = True) -> str:
+    """Stored rows given as columns (the schema's, in order) as CSV text: rows_csv's very
+    bytes, made a column at a time (about twice as fast for a million rows); columns
+    cell_texts cannot write leave the rows to the csv module."""
+    texts = [cell_texts(values) for values in columns]
+    if len(columns) < 2 or any(t is None for t in texts):
+        return rows_csv(zip(*columns, strict=True), schema, header)
+    lines = "".join(f"{line}\n" for line in map(",".join, zip(*texts, strict=True)))
+    return (rows_csv([], schema) if header else "") + lines
+
+
 def appendable(folder: Path, recorded: dict[str, Any], fingerprint: list) -> int | None:
     """The last observation finaldata.csv holds when the store has only gained rows since
     it was written (same schema, same sources up to it, the file unedited): the export
@@ -161,12 +200,13 @@ def appendable(folder: Path, recorded: dict[str, Any], fingerprint: list) -> int
 
 def write_exports(
     folder: Path,
-    chunks: Iterable[list[tuple]],
+    chunks: Iterable[Sequence[Sequence]],
     record: dict[str, Any],
     schema: ColumnSchema,
     append: bool = False,
 ) -> dict[str, str]:
-    """Write finaldata.csv from the training set's rows in chunks (when there are rows or
+    """Write finaldata.csv from the training set's rows in chunks, each given as its
+    columns (when there are rows or
     it exists; with append, the rows are added to its end), the ingestion record and
     ingestedfiles.txt, each atomically; returns the sha256 of each written."""
     written = {}
@@ -174,7 +214,7 @@ def write_exports(
     chunks = iter(chunks)
     first = next(chunks, [])
     if append or first or path.exists():
-        texts = (rows_csv(rows, schema, header=False) for rows in chain([first], chunks))
+        texts = (columns_csv(c, schema, header=False) for c in chain([first], chunks))
         head = [] if append else [rows_csv([], schema)]
         write_atomic_parts(path, chain(head, texts), keep=append)
         written[FINALDATA] = sha256_file(path)

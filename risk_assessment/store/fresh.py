@@ -63,11 +63,9 @@ def fresh_span(db: sqlite3.Connection, fresh: Fresh, after: int | None) -> Span 
     return Span(first, {seq for (seq,) in repeats})
 
 
-def fresh_chunks(
-    fresh: Fresh, span: Span, schema: ColumnSchema, size: int
-) -> Iterator[list[tuple]]:
-    """The batch's rows of the training set (labelled, not a repeat), as rows of the
-    schema's columns, at most size at a time, in order of seq."""
+def fresh_chunks(fresh: Fresh, span: Span, schema: ColumnSchema, size: int) -> Iterator[list[list]]:
+    """The batch's rows of the training set (labelled, not a repeat), at most size at a
+    time in order of seq, each chunk as the schema's columns."""
     target = 1 + len(schema.features)
     start = span.first
     for columns in fresh.sources:
@@ -77,6 +75,9 @@ def fresh_chunks(
             if start <= seq < start + n:
                 keep[seq - start] = False
         for a in range(0, n, size):
-            rows = zip(*(column[a : a + size] for column in columns), strict=True)
-            yield list(compress(rows, keep[a : a + size]))
+            chunk = [column[a : a + size] for column in columns]
+            if not all(keep[a : a + size]):
+                chunk = [list(compress(column, keep[a : a + size])) for column in chunk]
+            if chunk[0]:
+                yield chunk
         start += n

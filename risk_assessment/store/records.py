@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +228,7 @@ EXPORT_CHUNK = 50_000  # rows held at once while finaldata.csv is written
 def training_chunks(
     db, schema: ColumnSchema, after_seq: int | None, before_seq: int | None = None
 ) -> Iterator[list[tuple]]:
-    """The training set's rows (the schema's columns, without seq) that arrived after
+    """The training set's rows (as the schema's columns, without seq) that arrived after
     observation after_seq (all when None) and before before_seq (when given),
     EXPORT_CHUNK at a time: a training set of millions of rows is written without
     holding it."""
@@ -239,7 +238,7 @@ def training_chunks(
     cursor.row_factory = None
     cursor.execute(sql, (-1 if after_seq is None else after_seq,))
     while chunk := cursor.fetchmany(EXPORT_CHUNK):
-        yield list(map(itemgetter(slice(1, None)), chunk))
+        yield list(zip(*chunk, strict=True))[1:]
 
 
 def latest_observations(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[tuple]:
@@ -297,8 +296,9 @@ def refresh_exports(
 def export_chunks(
     db, schema: ColumnSchema, after: int | None, fresh: Fresh | None
 ) -> Iterator[list[tuple]]:
-    """The training set's rows after observation `after` (all when None): read from the
-    store, except a fresh batch's own rows, taken from the values it bound."""
+    """The training set's rows after observation `after` (all when None), in chunks of
+    columns: read from the store, except a fresh batch's own rows, taken from the values
+    it bound."""
     span = fresh_span(db, fresh, after) if fresh is not None else None
     yield from training_chunks(db, schema, after, span.first if span else None)
     if span is not None:
