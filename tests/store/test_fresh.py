@@ -26,7 +26,7 @@ SCHEMA = parse_schema(
         },
     }
 )
-IDS = ['a,1', 'say "hi"', "line\nbreak", "ünï", "cr\rx", " pad ", "007"]
+IDS = ["a,1", 'say "hi"', "line\nbreak", "ünï", "cr\rx", " pad ", "007"]
 FLOATS = [-0.0, 1e-05, 1e16, 0.1 + 0.2, 123456789.125, None, 2.5]
 PLANS = ["pro", None, 'x,"y"', "é", "two\nlines", "plain", ""]
 
@@ -49,7 +49,11 @@ def columns(n: int, start: int = 0) -> list[list]:
 def commit(folder, name_columns: list[tuple[str, list[list]]]) -> tuple[int, store.Fresh]:
     """Commit one batch of sources (name, columns); returns the batch id and its Fresh."""
     sources = [
-        ("file", {"name": n, "path": f"/in/{n}", "sha256": n, "status": "ingested"}, zip(*c))
+        (
+            "file",
+            {"name": n, "path": f"/in/{n}", "sha256": n, "status": "ingested"},
+            zip(*c, strict=True),
+        )
         for n, c in name_columns
     ]
     batch = store.commit_batch(folder, sources, {}, schema=SCHEMA)
