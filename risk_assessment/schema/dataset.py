@@ -74,6 +74,7 @@ def needed_columns(schema: ColumnSchema, roles: tuple[str, ...]) -> list[str]:
 log = logging.getLogger("dataset")
 
 _SPACE = re.compile(r"\s")
+_ASCII_SPACE = [chr(c) for c in range(128) if chr(c).isspace()]  # what \s matches in ASCII
 _EDGE_SPACE = re.compile(r"(?:^|\x00)\s|\s(?:\x00|$)")  # at a cell's start or end
 
 
@@ -82,6 +83,8 @@ def stripped(cells: pd.Series) -> pd.Series:
     once, joined: most columns have no cell to strip (numbers, ids, codes), and are kept
     as they are without a pass per cell."""
     joined = "\x00".join(cells.tolist())
+    if joined.isascii() and not any(c in joined for c in _ASCII_SPACE):
+        return cells  # the common case, found by C-speed substring searches
     if _SPACE.search(joined) is None or _EDGE_SPACE.search(joined) is None:
         return cells
     return cells.str.strip()
