@@ -6,6 +6,7 @@ page, the dashboard and the PDF speak in the schema's columns and labels."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -62,7 +63,12 @@ def test_the_saas_example_from_first_model_to_drift(example):
     model_page = client.get("/model").get_data(as_text=True)
     assert "Value at risk" in page and "than its other levels" in model_page
     assert "months as a client p " in model_page and "tenure_months p " not in model_page
-    assert client.get(f"/client/{top}", headers={"Accept": "text/html"}).status_code == 200
+    answer = client.get(f"/client/{top}", headers={"Accept": "text/html"})
+    assert answer.status_code == 200
+    # ten features: the observations scroll inside their card; a boolean reads yes/no
+    page = answer.get_data(as_text=True)
+    assert '<div class="scroll"><table class="stack" id="observations">' in page
+    assert re.search(r'data-label="auto-renewal">(yes|no)</td>', page)
     by_value = client.get("/risk?order=value&top=5").get_json()["clients"]
     assert by_value[0]["value_at_risk"] >= by_value[-1]["value_at_risk"]
     report = pdf_text(example)

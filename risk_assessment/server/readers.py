@@ -135,6 +135,7 @@ def client_page(corporation: str):
         history=[{**o, **arrived.get(o["seq"], {})} for o in history.to_dict(orient="records")],
         features=schema.feature_names,
         labels={f: schema.words(f) for f in schema.feature_names},
+        flags={f.name for f in schema.features if f.type == "boolean"},
         versions=version_ranks(api),
     )
 
