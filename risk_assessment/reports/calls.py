@@ -56,17 +56,19 @@ def call_list(listed: pd.DataFrame, calls: int, value: str | None = None) -> pd.
 
 
 def call_change(row: dict[str, Any]) -> str:
-    """What changed for one call since the previous list, in words ('' when nothing):
-    'was #N' is its place on the previous list in the calls' order, when not its call."""
+    """What changed for one call since the previous list, in words: 'was #N' is its place
+    on the previous list in the calls' order, when not its call; 'same place' when
+    nothing changed; '' when there is no previous list to compare with."""
     parts = []
     if row.get("on_last_list") is False:
         parts.append("new on the list")
     before = row.get("previous_rank")
-    if before is not None and before == before and int(before) != int(row["call"]):
+    known = before is not None and before == before
+    if known and int(before) != int(row["call"]):
         parts.append(f"was #{int(before)}")
     if row.get("change"):
         parts.append(risk.CHANGES[row["change"]])
-    return ", ".join(parts)
+    return ", ".join(parts) or ("same place" if known else "")
 
 
 def call_records(chosen: pd.DataFrame, top: int, schema) -> list[dict[str, Any]]:

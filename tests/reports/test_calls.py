@@ -54,10 +54,11 @@ def test_calls_order_by_value_at_risk_when_the_schema_has_a_value_column():
 
 
 def test_change_since_the_last_list_in_words():
-    """New on the list, its previous place, and its band change."""
+    """New on the list, its previous place, and its band change; 'same place' when
+    nothing changed (an empty cell read as missing)."""
     chosen = calls.call_list(listed([1, 4, 2, 3]), 2)
     words = [calls.call_change(r) for r in chosen.to_dict(orient="records")]
-    assert words == ["", "new on the list, was #4, moved up"]
+    assert words == ["same place", "new on the list, was #4, moved up"]
 
 
 def value_list(probability: list[float], value: list[float]) -> pd.DataFrame:
@@ -81,12 +82,12 @@ def test_since_the_last_list_follows_the_calls_order_by_value(tmp_path):
     chosen = calls.call_list(now_listed, 2, "contract_value")
     assert chosen[ID_COLUMN].tolist() == ["c", "b"] and chosen["rank"].tolist() == [4, 2]
     assert chosen["on_last_list"].tolist() == [True, True]
-    assert [calls.call_change(r) for r in chosen.to_dict(orient="records")] == ["", ""]
+    assert [calls.call_change(r) for r in chosen.to_dict(orient="records")] == ["same place"] * 2
     schema = {"id": ID_COLUMN, "target": "exited", "features": {"x": {"type": "number"}}}
     records = calls.call_records(chosen, 2, parse_schema(schema))
     assert [r["previous_rank"] for r in records] == [1, 2]
     four = calls.call_list(now_listed, 4, "contract_value").to_dict(orient="records")
-    assert [calls.call_change(r) for r in four] == ["", "", "was #4", "was #3"]
+    assert [calls.call_change(r) for r in four] == ["same place"] * 2 + ["was #4", "was #3"]
 
 
 def test_the_model_change_sentence_needs_many_moves():
