@@ -72,4 +72,11 @@ def test_the_saas_example_from_first_model_to_drift(example):
     by_value = client.get("/risk?order=value&top=5").get_json()["clients"]
     assert by_value[0]["value_at_risk"] >= by_value[-1]["value_at_risk"]
     report = pdf_text(example)
+    # the data scientist's part starts on the page of its first table, and the band
+    # column is wide enough for "medium"
+    pages = PdfReader(example["output_model_path"] / "summary_report.pdf").pages
+    texts = [" ".join(p.extract_text().split()) for p in pages]
+    part = next(t for t in texts if "For the data scientist" in t)
+    assert "What the model learnt" in part
+    assert " medium " in report and "medi um" not in report
     assert "industry" in report and "Value at risk in the high band" in report

@@ -8,7 +8,7 @@ import io
 from typing import Any
 
 from reportlab.lib.units import cm
-from reportlab.platypus import Image
+from reportlab.platypus import Image, KeepTogether
 
 from risk_assessment.reports.pdf_blocks import paragraph, section, table
 from risk_assessment.reports.plain import rejected_words
@@ -38,13 +38,16 @@ def science_section(facts: dict[str, Any], st) -> list:
     """Effects, reliability plot and the label-free estimate."""
     science = facts["science"]
     plot = [Image(io.BytesIO(science["reliability_png"]), width=8 * cm, height=7 * cm)]
+    effects = section(
+        "What the model learnt (standardised coefficients, largest first)",
+        st,
+        table(effects_rows(science), [4 * cm, 3 * cm, 2.2 * cm, 7.8 * cm], st),
+        keep=False,
+    )
     return [
-        paragraph("For the data scientist", st["Heading1"]),
-        *section(
-            "What the model learnt (standardised coefficients, largest first)",
-            st,
-            table(effects_rows(science), [4 * cm, 3 * cm, 2.2 * cm, 7.8 * cm], st),
-        ),
+        # the part's title on the page of its first table (keepWithNext left it alone at
+        # the foot of a page when that table moved on)
+        KeepTogether([paragraph("For the data scientist", st["Heading1"]), *effects]),
         *section(
             f"Reliability on {science['reliability_on']}",
             st,
