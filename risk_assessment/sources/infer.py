@@ -145,10 +145,22 @@ def guess_id(frame: pd.DataFrame, kinds: dict[str, str]) -> tuple[str, str]:
     raise DataError("no column looks like the client id (unique text in every row)")
 
 
+def label_counts(cells: pd.Series) -> pd.Series:
+    """How often each label occurs, labels compared in any case as the rules match them
+    ('Churned', 'CHURNED' are one label), each under its most frequent spelling."""
+    spellings = cells.value_counts()
+    key = spellings.index.str.lower()
+    first = pd.Series(spellings.index, index=key).groupby(level=0, sort=False).first()
+    counts = spellings.groupby(key, sort=False).sum()
+    return pd.Series(counts.to_numpy(), index=first[counts.index].to_numpy()).sort_values(
+        ascending=False, kind="stable"
+    )
+
+
 def target_spec(column: str, cells: pd.Series) -> tuple[Any, str]:
     """The schema's target for a column of two labels or a few, and the note saying how
     it reads (and, with more than two labels, that the user picks)."""
-    counts = cells.value_counts()
+    counts = label_counts(cells)
     values = list(counts.index)
     if set(values) <= {"0", "1", "0.0", "1.0"}:
         return column, f"target: {column} (1 = exited, 0 = stayed)"
@@ -186,7 +198,7 @@ def guess_target(frame: pd.DataFrame, taken: set[str]) -> tuple[Any, str, str]:
     """(target spec, column, note): by name first (two values, or up to MAX_TARGET_LABELS
     text labels: months_left of 0..9 is a count), else the last two-valued column not
     named like a grouping."""
-    distinct = {c: frame[c][frame[c] != ""].nunique() for c in frame if c not in taken}
+    distinct = {c: frame[c][frame[c] != ""].str.lower().nunique() for c in frame if c not in taken}
     named = [
         c for c, n in distinct.items()
         if target_rank(c) < len(TARGET_WORDS) and (n in (1, 2) or (

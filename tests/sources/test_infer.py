@@ -240,6 +240,22 @@ def test_the_target_goes_by_name_and_more_labels_are_said(tmp_path):
     assert schema["target"] == "paid" and "months_left" in schema["features"]
 
 
+def test_labels_in_other_case_are_one_label_as_the_rules_match_them(tmp_path):
+    """'Churned', 'CHURNED' and 'churned' are one label (the rules match labels in any
+    case): two labels, no note that rows would be dropped (before: six labels, four of
+    them said to be dropped); a column with no target-like name is found the same way."""
+    labels = ["Churned", "CHURNED", "churned", "Active", "active", "ACTIVE", "Active"]
+    rows = [f"c{i},{i % 9},{labels[i % 7]}" for i in range(42)]
+    schema, notes = guess(tmp_path, "id,tenure,Status", rows)
+    assert schema["target"] == {"column": "status", "positive": "Churned", "negative": "Active"}
+    assert "would be dropped" not in notes and "labels" not in notes
+    rows = [f"c{i},{i % 9},{['Yes', 'yes', 'NO', 'no'][i % 4]}" for i in range(40)]
+    schema, _ = guess(tmp_path, "id,tenure,renewal_refused", rows)
+    assert schema["target"]["column"] == "renewal_refused"
+    target = schema["target"]
+    assert {target["positive"].lower(), target["negative"].lower()} == {"yes", "no"}
+
+
 def test_codes_with_leading_zeros_and_percentages_are_text_with_a_note(tmp_path):
     """Zip codes keep their zeros (a category; before: an integer, min 0); '45%' is a
     category with a note that the rules read plain numbers only."""
