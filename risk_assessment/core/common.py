@@ -72,6 +72,11 @@ class ModelError(RiskError):
     """A model is missing, cannot be trained, or failed verification."""
 
 
+class SchemaChanged(ModelError):
+    """A model was trained on other columns than config.json's schema declares: never
+    served or scored; fullprocess.py trains its successor with the next batch."""
+
+
 SQLITE_PREFIX = "sqlite:///"
 
 
