@@ -145,11 +145,16 @@ def guess_id(frame: pd.DataFrame, kinds: dict[str, str]) -> tuple[str, str]:
     raise DataError("no column looks like the client id (unique text in every row)")
 
 
+def label_keys(cells: pd.Series) -> pd.Series:
+    """Each target cell as the rules match it: in any case, 1.0 and 0.0 as 1 and 0."""
+    return cells.str.lower().replace({"1.0": "1", "0.0": "0"})
+
+
 def label_counts(cells: pd.Series) -> pd.Series:
-    """How often each label occurs, labels compared in any case as the rules match them
-    ('Churned', 'CHURNED' are one label), each under its most frequent spelling."""
+    """How often each label occurs, labels compared as the rules match them ('Churned',
+    'CHURNED' are one label; so are 1 and 1.0), each under its most frequent spelling."""
     spellings = cells.value_counts()
-    key = spellings.index.str.lower()
+    key = label_keys(pd.Series(spellings.index, dtype=object)).to_numpy()
     first = pd.Series(spellings.index, index=key).groupby(level=0, sort=False).first()
     counts = spellings.groupby(key, sort=False).sum()
     return pd.Series(counts.to_numpy(), index=first[counts.index].to_numpy()).sort_values(
@@ -198,7 +203,7 @@ def guess_target(frame: pd.DataFrame, taken: set[str]) -> tuple[Any, str, str]:
     """(target spec, column, note): by name first (two values, or up to MAX_TARGET_LABELS
     text labels: months_left of 0..9 is a count), else the last two-valued column not
     named like a grouping."""
-    distinct = {c: frame[c][frame[c] != ""].str.lower().nunique() for c in frame if c not in taken}
+    distinct = {c: label_keys(frame[c][frame[c] != ""]).nunique() for c in frame if c not in taken}
     named = [
         c for c, n in distinct.items()
         if target_rank(c) < len(TARGET_WORDS) and (n in (1, 2) or (

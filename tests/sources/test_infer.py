@@ -256,6 +256,17 @@ def test_labels_in_other_case_are_one_label_as_the_rules_match_them(tmp_path):
     assert {target["positive"].lower(), target["negative"].lower()} == {"yes", "no"}
 
 
+def test_a_target_of_1_and_1_0_is_the_0_1_target(tmp_path):
+    """A spreadsheet's 0/1 written 1, 1.0, 0, 0.0 (four texts, two labels as the rules
+    read them) is the target named 'target' (before: a yes/no column was taken instead)."""
+    labels = ["1", "1.0", "0", "0.0"]
+    rows = [f"c{i},{['red', 'blue'][i % 2]},{['yes', 'no'][i % 3 == 0]},{labels[i % 4]}"
+            for i in range(40)]  # fmt: skip
+    schema, notes = guess(tmp_path, "cust,color,vip,target", rows)
+    assert schema["target"] == "target" and "target: target (1 = exited, 0 = stayed)" in notes
+    assert "vip" in schema["features"]
+
+
 def test_codes_with_leading_zeros_and_percentages_are_text_with_a_note(tmp_path):
     """Zip codes keep their zeros (a category; before: an integer, min 0); '45%' is a
     category with a note that the rules read plain numbers only."""
