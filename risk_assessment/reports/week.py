@@ -16,6 +16,7 @@ from risk_assessment.core.common import RiskError
 import pandas as pd
 
 from risk_assessment.access import worklist
+from risk_assessment.core.columns import check_model_schema
 from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
 from risk_assessment.reports import calls, effects, model_health, numbers, plain, risk
 from risk_assessment.store import accounts, lookups
@@ -25,13 +26,16 @@ def previous_list(
     config: dict[str, Any], manifest: dict[str, Any], data: pd.DataFrame
 ) -> tuple[str, pd.DataFrame] | None:
     """(version, its risk list of today's clients) of the version before the live one;
-    None for the first version or a damaged one."""
+    None for the first version, a damaged one or one of other columns than the schema's
+    (today's rows may lack its columns: a feature renamed or removed)."""
     versions = model_health.version_history(config["prod_deployment_path"])
     before = model_health.previous_version(versions, manifest["version"])
     if before is None:
         return None
     try:
         model, _ = load_deployed_version(before["folder"], config["deployment"]["signing_key_path"])
+        meta = read_model_meta(before["folder"])
+        check_model_schema(meta, config["schema"], before["version"])
     except RiskError:
         return None
     old = risk.served_risk_table(
