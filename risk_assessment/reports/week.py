@@ -149,12 +149,13 @@ def version_lists(
     config: dict[str, Any], data: pd.DataFrame, last: int = 3
 ) -> list[tuple[str, pd.DataFrame]]:
     """(version, its risk list of today's clients) for the last deployed versions, newest
-    first; a damaged version is left out."""
+    first; a damaged version, or one of other columns than the schema's, is left out."""
     key_file = config["deployment"]["signing_key_path"]
     out = []
     for v in reversed(model_health.version_history(config["prod_deployment_path"])[-last:]):
         try:
             model, _ = load_deployed_version(v["folder"], key_file)
+            check_model_schema(read_model_meta(v["folder"]), config["schema"], v["version"])
         except RiskError:
             continue
         table = risk.served_risk_table(

@@ -12,7 +12,8 @@ def test_a_predecessor_of_other_columns_is_not_compared(workspace):
     """number_of_employees renamed to employees (the old header mapped by an alias) and
     v0002 deployed on the new columns: the report and the dashboard leave out the move
     from v0001, whose model reads a column today's rows lack (before: ValueError "columns
-    are missing", reporting failed and the dashboard answered 500)."""
+    are missing", reporting failed and the dashboard answered 500); so does a client's
+    page, which ranks the client under the last versions."""
     config = configure(workspace)
     assert deploy_workspace(config) == "v0001"
     schema = DEFAULT_SCHEMA.to_dict()
@@ -27,3 +28,5 @@ def test_a_predecessor_of_other_columns_is_not_compared(workspace):
     page = client.get("/")
     assert page.status_code == 200, page.get_data(as_text=True)[:300]
     assert "v0002" in page.get_data(as_text=True)
+    client_page = client.get("/client/c300")  # ranks under the last versions: v0002 only
+    assert client_page.status_code == 200, client_page.get_data(as_text=True)[:300]
