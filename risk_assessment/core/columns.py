@@ -366,8 +366,12 @@ def check_model_schema(meta: dict[str, Any], schema: ColumnSchema, where: str) -
         return
     differ = sorted(set(have) ^ set(want)) or sorted(n for n in want if have[n] != want[n])
     differ = differ or ["the order of the features"]
-    raise SchemaChanged(
+    fact = (
         f"{where}: the model was trained on other columns than config.json's schema declares "
-        f"({', '.join(differ)[:120]} differ); retrain and deploy it: fullprocess.py does with "
-        "the next batch of data, or run training.py, scoring.py and deployment.py"
+        f"({', '.join(differ)[:120]} differ)"
+    )
+    raise SchemaChanged(
+        f"{fact}; retrain and deploy it: fullprocess.py does with the next batch of data, "
+        "or run training.py, scoring.py and deployment.py",
+        fact,
     )

@@ -66,13 +66,8 @@ def load_live(config: dict[str, Any]):
     try:
         return load_deployed(prod, key_file, config["schema"])
     except SchemaChanged as exc:
-        log.warning("%s; the model trained on this batch replaces it", first_clause(exc))
+        log.warning("%s; the model trained on this batch replaces it", exc.fact)
         return None, None
-
-
-def first_clause(exc: Exception) -> str:
-    """A message up to its advice ('; retrain ...'), for a line that gives its own."""
-    return str(exc).split("; retrain", 1)[0]
 
 
 def warn_if_schema_changed(config: dict[str, Any]) -> None:
@@ -96,7 +91,7 @@ def warn_if_schema_changed(config: dict[str, Any]) -> None:
     try:
         check_model_schema(meta, config["schema"], f"deployed model {live.resolve().name}")
     except SchemaChanged as exc:
-        log.warning("%s; the next batch of data trains its successor", first_clause(exc))
+        log.warning("%s; the next batch of data trains its successor", exc.fact)
 
 
 def legacy_version_is_live(prod: Path) -> bool:
