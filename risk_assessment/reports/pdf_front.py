@@ -41,7 +41,7 @@ def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_bl
         ]
         for r in chosen.to_dict(orient="records")
     ]
-    widths = [1.1 * cm, 2.3 * cm, 1.3 * cm, 1.2 * cm, 3.1 * cm, 8.0 * cm]  # ids of ~12 characters
+    widths = [1.1 * cm, 2.3 * cm, 1.3 * cm, 1.7 * cm, 2.9 * cm, 7.7 * cm]  # ids of ~12 characters
     return table(rows, widths, st)
 
 
