@@ -63,6 +63,11 @@ FREE_TEXT_LEVELS = 50  # a category with more levels (and mostly unique) looks l
 # ... and one of at least this many texts, nearly all distinct, is free text: left out
 FREE_TEXT_MIN = 20
 FREE_TEXT_DISTINCT = 0.9
+# Texts a spreadsheet writes for a missing number ('N/A', '-'): in a column of numbers
+# (at least NUMBER_SHARE of its cells) they are read as empty cells for the guess, with a
+# note that ingestion drops those rows (the rules read them as text, not as missing).
+MISSING_WORDS = {"n/a", "na", "nan", "null", "none", "missing", "unknown", "#n/a", "n.a."}
+NUMBER_SHARE = 0.75
 
 
 def words_of(name: str) -> set[str]:
@@ -280,6 +285,34 @@ def category_note(cells: pd.Series, rows: int) -> str:
     return note
 
 
+def placeholders(cells: pd.Series) -> list[str]:
+    """The texts standing for a missing number in a column of non-empty cells: words of
+    MISSING_WORDS or punctuation ('-', '?'), when every other cell, and at least
+    NUMBER_SHARE of all, is a finite number; [] otherwise."""
+    numbers = pd.to_numeric(cells, errors="coerce")
+    number = numbers.notna() & numbers.abs().lt(float("inf"))
+    others = cells[~number]
+    missing = others.str.lower().isin(MISSING_WORDS) | others.str.fullmatch(r"[^\w\s]+")
+    if others.empty or not missing.all() or number.mean() < NUMBER_SHARE:
+        return []
+    return sorted(others.unique())
+
+
+def blank_placeholders(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(the frame with placeholders() as empty cells, a note per column that had them)."""
+    typed, notes = frame.copy(), {}
+    for column in frame:
+        marks = placeholders(frame[column][frame[column] != ""])
+        if marks:
+            found = frame[column].isin(marks)
+            typed.loc[found, column] = ""
+            notes[column] = (
+                f"; {quoted(marks)} in {int(found.sum())} cells read as missing here, but "
+                "ingestion drops such rows (not a number): export them as empty cells"
+            )
+    return typed, notes
+
+
 def free_text(cells: pd.Series) -> str:
     """Why a category column is left out as free text ('' when it is not): at least
     FREE_TEXT_MIN texts, nearly all distinct, cannot be a category the model learns."""
@@ -299,22 +332,23 @@ def infer_schema(frame: pd.DataFrame) -> tuple[dict[str, Any], list[str]]:
     rows = len(frame)
     empty = [c for c in frame if (frame[c] == "").all()]
     frame = frame.drop(columns=empty)
-    kinds = {c: column_type(frame[c][frame[c] != ""]) for c in frame}
+    typed, missing = blank_placeholders(frame)
+    kinds = {c: column_type(typed[c][typed[c] != ""]) for c in frame}
     ident, id_note = guess_id(frame, kinds)
     target, target_column, target_note = guess_target(frame, {ident})
     notes = [id_note, target_note]
-    value = guess_value(frame, kinds, {ident, target_column})
+    value = guess_value(typed, kinds, {ident, target_column})
     if value:
         notes.append(f"value: {value} (what a client is worth; not a feature unless listed)")
     features = {}
     for name in [c for c in frame if c not in (ident, target_column, value)]:
-        cells = frame[name][frame[name] != ""]
+        cells = typed[name][typed[name] != ""]
         why = free_text(cells) if kinds[name] == "category" else ""
         if why:
             notes.append(f"{name}: {why}")
             continue
         features[name], note = feature_spec(name, cells, kinds[name], rows)
-        notes.append(note)
+        notes.append(note + missing.get(name, ""))
     notes += [f"{c}: every cell empty, left out" for c in empty]
     if not features:
         raise DataError("no column is left for the features (only id and target found)")

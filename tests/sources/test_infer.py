@@ -267,6 +267,25 @@ def test_a_target_of_1_and_1_0_is_the_0_1_target(tmp_path):
     assert "vip" in schema["features"]
 
 
+def test_numbers_with_n_a_or_dash_for_missing_are_numbers_with_a_note(tmp_path):
+    """Revenue with 'N/A' and head count with '-' in a tenth of the cells are a number and
+    an integer, not required, with a note that ingestion drops those rows (before: two
+    categories of a level per value, 'mostly unique: free text?'); a column whose texts
+    are words, not placeholders, stays a category."""
+    rows = [
+        f"c{i},{'N/A' if i % 10 == 3 else f'{1000 + 17.5 * i:.2f}'},"
+        f"{'-' if i % 10 == 5 else 3 + i},{['7', 'gold'][i % 10 == 7]},{['yes', 'no'][i % 3 > 0]}"
+        for i in range(60)
+    ]
+    schema, notes = guess(tmp_path, "id,revenue,staff,tier,churned", rows)
+    features = schema["features"]
+    assert features["revenue"] == {"type": "number", "min": 0, "required": False}
+    assert features["staff"] == {"type": "integer", "min": 0, "required": False}
+    assert features["tier"]["type"] == "category"
+    assert "'N/A' in 6 cells read as missing here, but ingestion drops such rows" in notes
+    assert "'-' in 6 cells read as missing here" in notes
+
+
 def test_codes_with_leading_zeros_and_percentages_are_text_with_a_note(tmp_path):
     """Zip codes keep their zeros (a category; before: an integer, min 0); '45%' is a
     category with a note that the rules read plain numbers only."""
