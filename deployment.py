@@ -42,8 +42,11 @@ def main() -> int:
         return 0
     with writer_lock(config, "deployment.py"):
         if args.rollback or args.to:
+            schema = config["schema"]
             version = (
-                rollback(prod, key_file) if args.rollback else switch_to(prod, args.to, key_file)
+                rollback(prod, key_file, schema)
+                if args.rollback
+                else switch_to(prod, args.to, key_file, schema)
             )
             audit_operator(config, "rollback" if args.rollback else "switch", version)
             return 0

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from risk_assessment.core.common import ConfigError, ModelError
+from risk_assessment.core.common import ConfigError, SchemaChanged
 
 TYPES = ("integer", "number", "category", "boolean")
 # The cells a boolean feature reads as true and as false, in any case (schema/cells.py's
@@ -357,16 +357,21 @@ def model_columns(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_model_schema(meta: dict[str, Any], schema: ColumnSchema, where: str) -> None:
-    """ModelError when a model (its metadata) was trained on other columns than the
-    schema's: it is never served or scored with the wrong columns. A model saved before
-    schemas were recorded was trained on the course's columns."""
+    """SchemaChanged (a ModelError) when a model (its metadata) was trained on other
+    columns than the schema's: it is never served or scored with the wrong columns. A
+    model saved before schemas were recorded was trained on the course's columns."""
     trained = meta.get("schema") or DEFAULT_SCHEMA.to_dict()
     have, want = model_columns(trained), model_columns(schema.to_dict())
     if list(have.items()) == list(want.items()):
         return
     differ = sorted(set(have) ^ set(want)) or sorted(n for n in want if have[n] != want[n])
     differ = differ or ["the order of the features"]
-    raise ModelError(
+    fact = (
         f"{where}: the model was trained on other columns than config.json's schema declares "
-        f"({', '.join(differ)[:120]} differ); retrain it (python training.py)"
+        f"({', '.join(differ)[:120]} differ)"
+    )
+    raise SchemaChanged(
+        f"{fact}; retrain and deploy it: fullprocess.py does with the next batch of data, "
+        "or run training.py, scoring.py and deployment.py",
+        fact,
     )

@@ -72,6 +72,16 @@ class ModelError(RiskError):
     """A model is missing, cannot be trained, or failed verification."""
 
 
+class SchemaChanged(ModelError):
+    """A model was trained on other columns than config.json's schema declares: never
+    served or scored; fullprocess.py trains its successor with the next batch. `fact`:
+    the message without its advice, for a caller that gives its own."""
+
+    def __init__(self, message: str, fact: str = ""):
+        super().__init__(message)
+        self.fact = fact or message
+
+
 SQLITE_PREFIX = "sqlite:///"
 
 

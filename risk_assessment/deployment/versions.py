@@ -23,6 +23,7 @@ from risk_assessment.core.common import (
     SCORE_FILE,
     SCORES_JSON,
     ModelError,
+    SchemaChanged,
     now_iso,
     read_json,
     sha256_file,
@@ -215,7 +216,7 @@ def deploy(config: dict[str, Any]) -> str:
         return live
     if same:
         log.info("model %s... is kept as %s: reusing it", scores["model_sha256"][:12], same)
-        return switch_to(prod, same, config["deployment"]["signing_key_path"])
+        return switch_to(prod, same, config["deployment"]["signing_key_path"], config["schema"])
     version = publish_version(prod, stage_version(prod, sources, scores["f1"], live, key))
     activate(prod, version)
     log.info("deployed %s (F1 %.4f) to %s", version, scores["f1"], prod / VERSIONS / version)
@@ -256,8 +257,12 @@ def version_of_model(prod: Path, model_sha256: str) -> str | None:
     return None
 
 
-def switch_to(prod: Path, target: str, key_file: Path | None = None) -> str:
+def switch_to(
+    prod: Path, target: str, key_file: Path | None = None, schema: ColumnSchema | None = None
+) -> str:
     """Make a kept version live (forward or back), after verifying its model; returns it.
+    Given the config's schema, a version trained on other columns is refused (the API
+    would refuse to serve it).
 
     The API follows without a restart: it reloads whenever `current` changes.
     """
@@ -265,22 +270,31 @@ def switch_to(prod: Path, target: str, key_file: Path | None = None) -> str:
     if target not in versions:
         kept = ", ".join(versions) or "none"
         raise ModelError(f"{prod / VERSIONS / target}: no such version (kept: {kept})")
-    # never switch onto a broken or tampered model
+    # never switch onto a broken or tampered model, nor one the API would not serve
     load_deployed_version(prod / VERSIONS / target, key_file or default_signing_key(prod))
+    if schema is not None:
+        try:
+            check_model_schema(read_model_meta(prod / VERSIONS / target), schema, target)
+        except SchemaChanged as exc:
+            raise ModelError(
+                f"{exc.fact}: not made live, the API would refuse it; {live} stays live"
+            ) from None
     activate(prod, target)
     log.info("switched from %s to %s", live, target)
     return target
 
 
-def rollback(prod: Path, key_file: Path | None = None) -> str:
-    """Make the version before the live one live again; returns its name."""
+def rollback(
+    prod: Path, key_file: Path | None = None, schema: ColumnSchema | None = None
+) -> str:
+    """Make the version before the live one live again (switch_to's checks); returns it."""
     versions, live = list_versions(prod), current_version(prod)
     if live is None or live not in versions:
         raise ModelError(f"{prod}: no deployed model to roll back")
     index = versions.index(live)
     if index == 0:
         raise ModelError(f"{prod}: {live} is the oldest version; nothing to roll back to")
-    return switch_to(prod, versions[index - 1], key_file)
+    return switch_to(prod, versions[index - 1], key_file, schema)
 
 
 def load_deployed_version(folder: Path, key_file: Path | None = None) -> tuple[Any, dict]:

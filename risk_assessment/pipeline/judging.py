@@ -51,16 +51,47 @@ def load_live(config: dict[str, Any]):
     when the live version is a legacy pickle (see legacy_version_is_live).
 
     A deployment that exists but fails verification raises: it must be repaired, never
-    silently replaced; so does one trained on other columns than the schema's (ModelError,
-    one line: it is never judged or served with the wrong columns).
+    silently replaced. One trained on other columns than the schema's (the user changed
+    the schema) counts as no deployment, with a warning: it is never judged or served with
+    the wrong columns, and the batch trains its successor on the schema's columns.
     """
+    from risk_assessment.core.common import SchemaChanged
+
     from risk_assessment.deployment.versions import current_version, load_deployed
 
     prod = config["prod_deployment_path"]
     if current_version(prod) is None or legacy_version_is_live(prod):
         return None, None
     key_file = config["deployment"]["signing_key_path"]
-    return load_deployed(prod, key_file, config["schema"])
+    try:
+        return load_deployed(prod, key_file, config["schema"])
+    except SchemaChanged as exc:
+        log.warning("%s; the model trained on this batch replaces it", exc.fact)
+        return None, None
+
+
+def warn_if_schema_changed(config: dict[str, Any]) -> None:
+    """On a tick without new data: warn when the live model was trained on other columns
+    than the schema's (the API answers 503 until a batch trains its successor). Reads
+    the live version's trainedmodel.json only: no model, no heavy import."""
+    from risk_assessment.core.common import (
+        LIVE_MANIFEST,
+        MODEL_META,
+        MODEL_SKOPS,
+        SchemaChanged,
+        read_json,
+    )
+
+    from risk_assessment.core.columns import check_model_schema
+
+    live = config["prod_deployment_path"] / LIVE_MANIFEST.parent
+    if not live.is_symlink() or not (live / MODEL_SKOPS).exists():  # none, or a legacy one
+        return
+    meta = read_json(live / MODEL_META, {}) or {}
+    try:
+        check_model_schema(meta, config["schema"], f"deployed model {live.resolve().name}")
+    except SchemaChanged as exc:
+        log.warning("%s; the next batch of data trains its successor", exc.fact)
 
 
 def legacy_version_is_live(prod: Path) -> bool:

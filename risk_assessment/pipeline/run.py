@@ -25,7 +25,12 @@ from risk_assessment.core.common import (
 
 from risk_assessment.core.locking import remove_stale_temps
 from risk_assessment.pipeline import notify
-from risk_assessment.pipeline.judging import batch_frame, judge, load_live
+from risk_assessment.pipeline.judging import (
+    batch_frame,
+    judge,
+    load_live,
+    warn_if_schema_changed,
+)
 from risk_assessment.pipeline.steps import (
     deploy_step,
     done_step,
@@ -280,6 +285,7 @@ def find_work(config: dict[str, Any], db: store.Store) -> Work:
                 config["input_folder_path"],
                 " or the database" if config["input_database"]["url"] else "",
             )
+            warn_if_schema_changed(config)
             return Work(reason="no new data")
         log.info("new data: %s", ", ".join(escape_text(n, 100) for n in names))
         batch, files = ingest_step(config, db)

@@ -28,7 +28,7 @@ from risk_assessment.reports import risk
 from risk_assessment.reports.diagnostics import psi_band
 from risk_assessment.reports.numbers import counts_rows
 from risk_assessment.reports.outcomes import calls_sentences
-from risk_assessment.reports.pdf_blocks import paragraph, section, styles, table
+from risk_assessment.reports.pdf_blocks import fonts, paragraph, section, styles, table
 from risk_assessment.reports.pdf_front import calls_table, summary_page
 from risk_assessment.reports.pdf_science import rejected_section, science_section
 from risk_assessment.reports.text import count, decision_text, drift_text, when
@@ -208,7 +208,11 @@ def appendix(facts: dict[str, Any], st) -> list:
     about = Table(
         model_rows(facts, st),
         colWidths=[3.5 * cm, 13.5 * cm],
-        style=[("FONTSIZE", (0, 0), (-1, -1), 8.5), ("VALIGN", (0, 0), (-1, -1), "TOP")],
+        style=[
+            ("FONTNAME", (0, 0), (-1, -1), fonts()[0]),
+            ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ],
     )
     last, deps = facts["last_ingestion"], facts["dependencies"]
     packages = [["package", "pinned", "installed", "latest"]] + [
@@ -271,7 +275,7 @@ class NumberedCanvas(Canvas):
     def save(self):
         for state in self.pages:
             self.__dict__.update(state)
-            self.setFont("Helvetica", 8)
+            self.setFont(fonts()[0], 8)
             self.setFillColor(colors.HexColor("#5b6775"))
             self.drawRightString(
                 A4[0] - 2 * cm, 1 * cm, f"Page {self._pageNumber} of {len(self.pages)}"

@@ -4,25 +4,51 @@ nothing.
 
 Every text that reaches a reportlab Paragraph goes through paragraph(), so the user's words
 (levels, labels, column, file and client names) show as written: text.markup() escapes
-&, < and > once and turns line breaks into spaces.
+&, < and > once and turns line breaks into spaces. The text is set in DejaVu Sans (shipped
+with matplotlib, embedded in the PDF), which draws Latin, Greek and Cyrillic letters and
+many symbols; reportlab's built-in Helvetica draws only Windows-1252 and showed a box for
+'Москва' or '⛏'.
 """
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import matplotlib
 from reportlab.lib import colors
 from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from risk_assessment.reports.text import Markup, markup, one_line
 
 
+@cache
+def fonts() -> tuple[str, str]:
+    """(regular, bold) font names: DejaVu Sans from matplotlib's fonts, registered once;
+    Helvetica when those files cannot be read."""
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    try:
+        for name in ("DejaVuSans", "DejaVuSans-Bold"):
+            pdfmetrics.registerFont(TTFont(name, str(folder / f"{name}.ttf")))
+    except (OSError, TTFError):
+        return "Helvetica", "Helvetica-Bold"
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
 def styles():
-    """The sample stylesheet with smaller cell styles (head: a header cell, bold)."""
+    """The sample stylesheet in fonts(), with smaller cell styles (head: a header cell,
+    bold)."""
     st = getSampleStyleSheet()
+    regular, bold = fonts()
+    for style in st.byName.values():
+        if hasattr(style, "fontName"):  # paragraph styles (not the list styles)
+            style.fontName = bold if "Bold" in style.fontName else regular
     st.add(st["BodyText"].clone("cell", fontSize=8.5, leading=10.5))
-    st.add(st["cell"].clone("head", fontName="Helvetica-Bold"))
+    st.add(st["cell"].clone("head", fontName=bold))
     st.add(st["BodyText"].clone("lead", fontSize=10.5, leading=14, spaceAfter=4))
     st["Heading1"].keepWithNext = 1  # never a heading alone at the foot of a page
     return st
@@ -57,7 +83,8 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, st=None) -> 
     t.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTNAME", (0, 0), (-1, -1), fonts()[0]),
+                ("FONTNAME", (0, 0), (-1, 0), fonts()[1]),
                 ("FONTSIZE", (0, 0), (-1, -1), 8.5),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
                 ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f5f7fa")]),

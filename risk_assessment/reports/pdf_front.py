@@ -41,8 +41,8 @@ def calls_table(week: dict[str, Any], n: int | None, st) -> Table:  # st: pdf_bl
         ]
         for r in chosen.to_dict(orient="records")
     ]
-    # ids of ~12 characters; the band column fits "medium"
-    widths = [1.1 * cm, 2.3 * cm, 1.3 * cm, 1.5 * cm, 3.1 * cm, 7.7 * cm]
+    # ids of ~12 characters; the band column fits "medium" in DejaVu Sans
+    widths = [1.1 * cm, 2.3 * cm, 1.3 * cm, 1.7 * cm, 2.9 * cm, 7.7 * cm]
     return table(rows, widths, st)
 
 

@@ -27,7 +27,8 @@ def latest_labelled(
         )
         rows = rows[rows[schema.target.column].notna()]
         if len(rows):
-            return f"the new rows of run {run['id']} ({len(rows):,} labelled)", rows
+            name = run["id"] if isinstance(run["id"], str) else f"run {run['id']}"  # this run
+            return f"the new rows of {name} ({len(rows):,} labelled)", rows
     return f"the test data ({len(test):,} rows)", test
 
 

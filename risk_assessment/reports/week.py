@@ -16,6 +16,7 @@ from risk_assessment.core.common import RiskError
 import pandas as pd
 
 from risk_assessment.access import worklist
+from risk_assessment.core.columns import check_model_schema
 from risk_assessment.deployment.versions import load_deployed_version, read_model_meta
 from risk_assessment.reports import calls, effects, model_health, numbers, plain, risk
 from risk_assessment.store import accounts, lookups
@@ -25,13 +26,16 @@ def previous_list(
     config: dict[str, Any], manifest: dict[str, Any], data: pd.DataFrame
 ) -> tuple[str, pd.DataFrame] | None:
     """(version, its risk list of today's clients) of the version before the live one;
-    None for the first version or a damaged one."""
+    None for the first version, a damaged one or one of other columns than the schema's
+    (today's rows may lack its columns: a feature renamed or removed)."""
     versions = model_health.version_history(config["prod_deployment_path"])
     before = model_health.previous_version(versions, manifest["version"])
     if before is None:
         return None
     try:
         model, _ = load_deployed_version(before["folder"], config["deployment"]["signing_key_path"])
+        meta = read_model_meta(before["folder"])
+        check_model_schema(meta, config["schema"], before["version"])
     except RiskError:
         return None
     old = risk.served_risk_table(
@@ -145,12 +149,13 @@ def version_lists(
     config: dict[str, Any], data: pd.DataFrame, last: int = 3
 ) -> list[tuple[str, pd.DataFrame]]:
     """(version, its risk list of today's clients) for the last deployed versions, newest
-    first; a damaged version is left out."""
+    first; a damaged version, or one of other columns than the schema's, is left out."""
     key_file = config["deployment"]["signing_key_path"]
     out = []
     for v in reversed(model_health.version_history(config["prod_deployment_path"])[-last:]):
         try:
             model, _ = load_deployed_version(v["folder"], key_file)
+            check_model_schema(read_model_meta(v["folder"]), config["schema"], v["version"])
         except RiskError:
             continue
         table = risk.served_risk_table(

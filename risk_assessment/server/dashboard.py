@@ -179,14 +179,12 @@ def csv_download(rows: pd.DataFrame, query: dict[str, Any]) -> Response:
     """The matching rows as a spreadsheet-safe CSV attachment."""
     schema = state().config["schema"]
     columns = [schema.id, "rank", "exit_probability", "risk_band", "change", "top_reasons"]
+    columns += [c for c in (schema.value, "value_at_risk") if c and c in rows]  # worth, at risk
     columns += [f"contribution_{f}" for f in schema.feature_names]
     parts = [query[k] for k in ("band", "change") if query[k]]
     name = "_".join(["risk", *parts] + (["search"] if query["q"] else [])) + ".csv"
-    return Response(
-        risk.people_csv(rows[columns]),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(risk.people_csv(rows[columns]), mimetype="text/csv", headers=headers)
 
 
 def week(api: ApiState) -> dict[str, Any]:

@@ -63,6 +63,11 @@ FREE_TEXT_LEVELS = 50  # a category with more levels (and mostly unique) looks l
 # ... and one of at least this many texts, nearly all distinct, is free text: left out
 FREE_TEXT_MIN = 20
 FREE_TEXT_DISTINCT = 0.9
+# Texts a spreadsheet writes for a missing number ('N/A', '-'): in a column of numbers
+# (at least NUMBER_SHARE of its cells) they are read as empty cells for the guess, with a
+# note that ingestion drops those rows (the rules read them as text, not as missing).
+MISSING_WORDS = {"n/a", "na", "nan", "null", "none", "missing", "unknown", "#n/a", "n.a."}
+NUMBER_SHARE = 0.75
 
 
 def words_of(name: str) -> set[str]:
@@ -145,10 +150,27 @@ def guess_id(frame: pd.DataFrame, kinds: dict[str, str]) -> tuple[str, str]:
     raise DataError("no column looks like the client id (unique text in every row)")
 
 
+def label_keys(cells: pd.Series) -> pd.Series:
+    """Each target cell as the rules match it: in any case, 1.0 and 0.0 as 1 and 0."""
+    return cells.str.lower().replace({"1.0": "1", "0.0": "0"})
+
+
+def label_counts(cells: pd.Series) -> pd.Series:
+    """How often each label occurs, labels compared as the rules match them ('Churned',
+    'CHURNED' are one label; so are 1 and 1.0), each under its most frequent spelling."""
+    spellings = cells.value_counts()
+    key = label_keys(pd.Series(spellings.index, dtype=object)).to_numpy()
+    first = pd.Series(spellings.index, index=key).groupby(level=0, sort=False).first()
+    counts = spellings.groupby(key, sort=False).sum()
+    return pd.Series(counts.to_numpy(), index=first[counts.index].to_numpy()).sort_values(
+        ascending=False, kind="stable"
+    )
+
+
 def target_spec(column: str, cells: pd.Series) -> tuple[Any, str]:
     """The schema's target for a column of two labels or a few, and the note saying how
     it reads (and, with more than two labels, that the user picks)."""
-    counts = cells.value_counts()
+    counts = label_counts(cells)
     values = list(counts.index)
     if set(values) <= {"0", "1", "0.0", "1.0"}:
         return column, f"target: {column} (1 = exited, 0 = stayed)"
@@ -186,7 +208,7 @@ def guess_target(frame: pd.DataFrame, taken: set[str]) -> tuple[Any, str, str]:
     """(target spec, column, note): by name first (two values, or up to MAX_TARGET_LABELS
     text labels: months_left of 0..9 is a count), else the last two-valued column not
     named like a grouping."""
-    distinct = {c: frame[c][frame[c] != ""].nunique() for c in frame if c not in taken}
+    distinct = {c: label_keys(frame[c][frame[c] != ""]).nunique() for c in frame if c not in taken}
     named = [
         c for c, n in distinct.items()
         if target_rank(c) < len(TARGET_WORDS) and (n in (1, 2) or (
@@ -263,6 +285,34 @@ def category_note(cells: pd.Series, rows: int) -> str:
     return note
 
 
+def placeholders(cells: pd.Series) -> list[str]:
+    """The texts standing for a missing number in a column of non-empty cells: words of
+    MISSING_WORDS or punctuation ('-', '?'), when every other cell, and at least
+    NUMBER_SHARE of all, is a finite number; [] otherwise."""
+    numbers = pd.to_numeric(cells, errors="coerce")
+    number = numbers.notna() & numbers.abs().lt(float("inf"))
+    others = cells[~number]
+    missing = others.str.lower().isin(MISSING_WORDS) | others.str.fullmatch(r"[^\w\s]+")
+    if others.empty or not missing.all() or number.mean() < NUMBER_SHARE:
+        return []
+    return sorted(others.unique())
+
+
+def blank_placeholders(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(the frame with placeholders() as empty cells, a note per column that had them)."""
+    typed, notes = frame.copy(), {}
+    for column in frame:
+        marks = placeholders(frame[column][frame[column] != ""])
+        if marks:
+            found = frame[column].isin(marks)
+            typed.loc[found, column] = ""
+            notes[column] = (
+                f"; {quoted(marks)} in {int(found.sum())} cells read as missing here, but "
+                "ingestion drops such rows (not a number): export them as empty cells"
+            )
+    return typed, notes
+
+
 def free_text(cells: pd.Series) -> str:
     """Why a category column is left out as free text ('' when it is not): at least
     FREE_TEXT_MIN texts, nearly all distinct, cannot be a category the model learns."""
@@ -282,22 +332,23 @@ def infer_schema(frame: pd.DataFrame) -> tuple[dict[str, Any], list[str]]:
     rows = len(frame)
     empty = [c for c in frame if (frame[c] == "").all()]
     frame = frame.drop(columns=empty)
-    kinds = {c: column_type(frame[c][frame[c] != ""]) for c in frame}
+    typed, missing = blank_placeholders(frame)
+    kinds = {c: column_type(typed[c][typed[c] != ""]) for c in frame}
     ident, id_note = guess_id(frame, kinds)
     target, target_column, target_note = guess_target(frame, {ident})
     notes = [id_note, target_note]
-    value = guess_value(frame, kinds, {ident, target_column})
+    value = guess_value(typed, kinds, {ident, target_column})
     if value:
         notes.append(f"value: {value} (what a client is worth; not a feature unless listed)")
     features = {}
     for name in [c for c in frame if c not in (ident, target_column, value)]:
-        cells = frame[name][frame[name] != ""]
+        cells = typed[name][typed[name] != ""]
         why = free_text(cells) if kinds[name] == "category" else ""
         if why:
             notes.append(f"{name}: {why}")
             continue
         features[name], note = feature_spec(name, cells, kinds[name], rows)
-        notes.append(note)
+        notes.append(note + missing.get(name, ""))
     notes += [f"{c}: every cell empty, left out" for c in empty]
     if not features:
         raise DataError("no column is left for the features (only id and target found)")

@@ -12,7 +12,7 @@ from reportlab.platypus import Paragraph, Table
 
 from risk_assessment.reports import pdf, reporting
 from risk_assessment.reports import text as report_text
-from risk_assessment.reports.pdf_blocks import cell, paragraph, styles, table
+from risk_assessment.reports.pdf_blocks import cell, fonts, paragraph, styles, table
 from risk_assessment.reports.pdf_science import effects_rows
 from risk_assessment.reports.text import markup
 from tests.conftest import deploy_workspace, write_config, write_csv
@@ -127,6 +127,6 @@ def test_a_long_feature_level_wraps_within_its_column():
     name.wrap(room, 1000)
     assert len(name.blPara.lines) > 1 and max(name.getActualLineWidths0()) <= room
     head = table([["exit risk", "band"], ["90%", "high"]], [1.3 * cm, 1.2 * cm])._cellvalues
-    assert isinstance(head[0][0], Paragraph) and head[0][0].style.fontName == "Helvetica-Bold"
+    assert isinstance(head[0][0], Paragraph) and head[0][0].style.fontName == fonts()[1]
     head[0][0].wrap(1.3 * cm - 12, 1000)
     assert max(head[0][0].getActualLineWidths0()) <= 1.3 * cm - 12

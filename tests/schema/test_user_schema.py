@@ -238,7 +238,10 @@ def test_a_file_without_the_id_or_a_required_column_is_rejected_whole(saas, colu
 
 def test_a_model_of_other_columns_is_refused_by_server_and_pipeline(saas, tmp_path):
     """The config's schema changed after deployment: the served model is refused (503, one
-    line), and the pipeline's loader raises ModelError naming the difference."""
+    line); the pipeline's loader counts it as no deployment (the batch trains its
+    successor: tests/pipeline/test_judging.py) and the scripts' loader raises ModelError
+    naming the difference."""
+    from risk_assessment.deployment.versions import load_deployed
     from risk_assessment.pipeline.judging import load_live
     from risk_assessment.server.app import create_app
 
@@ -249,8 +252,10 @@ def test_a_model_of_other_columns_is_refused_by_server_and_pipeline(saas, tmp_pa
     changed = load_config(tmp_path / "config.json")
     answer = create_app(changed).test_client().get("/health")
     assert answer.status_code == 503 and "tenure" in answer.get_json()["message"]
+    assert load_live(changed) == (None, None)
+    prod, key = changed["prod_deployment_path"], changed["deployment"]["signing_key_path"]
     with pytest.raises(ModelError, match="trained on other columns.*tenure"):
-        load_live(changed)
+        load_deployed(prod, key, changed["schema"])
 
 
 def test_diagnostics_and_reporting_refuse_a_model_of_other_columns(saas, tmp_path):

@@ -240,6 +240,52 @@ def test_the_target_goes_by_name_and_more_labels_are_said(tmp_path):
     assert schema["target"] == "paid" and "months_left" in schema["features"]
 
 
+def test_labels_in_other_case_are_one_label_as_the_rules_match_them(tmp_path):
+    """'Churned', 'CHURNED' and 'churned' are one label (the rules match labels in any
+    case): two labels, no note that rows would be dropped (before: six labels, four of
+    them said to be dropped); a column with no target-like name is found the same way."""
+    labels = ["Churned", "CHURNED", "churned", "Active", "active", "ACTIVE", "Active"]
+    rows = [f"c{i},{i % 9},{labels[i % 7]}" for i in range(42)]
+    schema, notes = guess(tmp_path, "id,tenure,Status", rows)
+    assert schema["target"] == {"column": "status", "positive": "Churned", "negative": "Active"}
+    assert "would be dropped" not in notes and "labels" not in notes
+    rows = [f"c{i},{i % 9},{['Yes', 'yes', 'NO', 'no'][i % 4]}" for i in range(40)]
+    schema, _ = guess(tmp_path, "id,tenure,renewal_refused", rows)
+    assert schema["target"]["column"] == "renewal_refused"
+    target = schema["target"]
+    assert {target["positive"].lower(), target["negative"].lower()} == {"yes", "no"}
+
+
+def test_a_target_of_1_and_1_0_is_the_0_1_target(tmp_path):
+    """A spreadsheet's 0/1 written 1, 1.0, 0, 0.0 (four texts, two labels as the rules
+    read them) is the target named 'target' (before: a yes/no column was taken instead)."""
+    labels = ["1", "1.0", "0", "0.0"]
+    rows = [f"c{i},{['red', 'blue'][i % 2]},{['yes', 'no'][i % 3 == 0]},{labels[i % 4]}"
+            for i in range(40)]  # fmt: skip
+    schema, notes = guess(tmp_path, "cust,color,vip,target", rows)
+    assert schema["target"] == "target" and "target: target (1 = exited, 0 = stayed)" in notes
+    assert "vip" in schema["features"]
+
+
+def test_numbers_with_n_a_or_dash_for_missing_are_numbers_with_a_note(tmp_path):
+    """Revenue with 'N/A' and head count with '-' in a tenth of the cells are a number and
+    an integer, not required, with a note that ingestion drops those rows (before: two
+    categories of a level per value, 'mostly unique: free text?'); a column whose texts
+    are words, not placeholders, stays a category."""
+    rows = [
+        f"c{i},{'N/A' if i % 10 == 3 else f'{1000 + 17.5 * i:.2f}'},"
+        f"{'-' if i % 10 == 5 else 3 + i},{['7', 'gold'][i % 10 == 7]},{['yes', 'no'][i % 3 > 0]}"
+        for i in range(60)
+    ]
+    schema, notes = guess(tmp_path, "id,revenue,staff,tier,churned", rows)
+    features = schema["features"]
+    assert features["revenue"] == {"type": "number", "min": 0, "required": False}
+    assert features["staff"] == {"type": "integer", "min": 0, "required": False}
+    assert features["tier"]["type"] == "category"
+    assert "'N/A' in 6 cells read as missing here, but ingestion drops such rows" in notes
+    assert "'-' in 6 cells read as missing here" in notes
+
+
 def test_codes_with_leading_zeros_and_percentages_are_text_with_a_note(tmp_path):
     """Zip codes keep their zeros (a category; before: an integer, min 0); '45%' is a
     category with a note that the rules read plain numbers only."""
