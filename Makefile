@@ -7,6 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 CRONTAB ?= crontab
+# make test: pytest-xdist workers (one per CPU; TEST_WORKERS=0 runs in one process), a test
+# file's tests on one worker (its module fixtures are built once). One BLAS/OpenMP thread
+# per process: the workers and the scripts they start already fill the cores, and idle
+# BLAS threads spinning beside them cost CPU time.
+TEST_WORKERS ?= auto
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 # What `make clean` removes from the model folders: reports and caches, all rebuilt on demand.
 REBUILDABLE := confusionmatrix.png summary_report.pdf risk_scores.csv apireturns.txt \
 	apireturns.json dependencies.json
@@ -56,7 +62,7 @@ bench: $(STAMP)
 
 ## test: the test suite without the slow tests; skipped tests say why
 test: $(STAMP)
-	$(PY) -m pytest -rs -m "not slow"
+	$(TEST_ENV) $(PY) -m pytest -rs -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 ## test-slow: the slow tests (a fresh clone running the README's commands, ...)
 test-slow: $(STAMP)

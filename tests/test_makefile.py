@@ -26,8 +26,12 @@ def test_help_lists_every_target_with_its_purpose():
 
 
 def test_test_targets_and_serve():
-    """make test: -rs and not slow; make test-slow: the slow ones; serve: gunicorn wsgi:app."""
-    assert '-m pytest -rs -m "not slow"' in make("-n", "test").stdout
+    """make test: -rs and not slow, a test file per worker, one BLAS thread per process;
+    make test-slow: the slow ones; serve: gunicorn wsgi:app."""
+    test = make("-n", "test").stdout
+    assert '-m pytest -rs -m "not slow" -n auto --dist loadfile' in test
+    assert "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1" in test
+    assert "-n 0 " in make("-n", "test", "TEST_WORKERS=0").stdout
     assert "-m pytest -rs -m slow" in make("-n", "test-slow").stdout
     serve = make("-n", "serve", "PORT=8123").stdout
     assert ".venv/bin/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:8123" in serve
