@@ -45,6 +45,7 @@ from risk_assessment.server.serving import (
     state,
     strip_paths,
 )
+from risk_assessment.server.urls import ClientId
 from risk_assessment.store import lookups
 from risk_assessment.store import records as store
 
@@ -290,7 +291,7 @@ def version():
 # ---- every request counted, every error as JSON ----------------------------------------------
 
 
-CONVERTER = re.compile(r"<\w+:")  # <path:corporation> -> <corporation>
+CONVERTER = re.compile(r"<\w+:")  # <client:corporation> -> <corporation>
 
 
 def start_clock() -> None:
@@ -387,8 +388,8 @@ def create_app(config: dict[str, Any] | str | Path | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.extensions[STATE_KEY] = api_state(config)
-    # the API; the managers' pages and /risk; contacts; /login, /logout; users, tokens and
-    # the audit trail (admins); /calls and the data scientist's /model
+    app.url_map.converters["client"] = ClientId  # a client id: any text, ends stripped
+    # the API; managers' pages, /risk; contacts; sign-in; admins'; /calls and /model
     for blueprint in (bp, dashboard.bp, contacts.bp, signin.bp, admin.bp, readers.bp):
         app.register_blueprint(blueprint)
     for kind, handler in ERROR_HANDLERS:

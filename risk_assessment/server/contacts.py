@@ -72,21 +72,21 @@ def listed_summary(ids: list[str], days: float | None = None) -> dict[str, Any]:
     return {**worklist.contacted_summary(ids, contacts, since), "days": days}
 
 
-@bp.get("/risk/<path:corporation>/contacts")
+@bp.get("/risk/<client:corporation>/contacts")
 def client_contacts(corporation: str):
     """A client's contacts as JSON."""
     known_client(corporation)
     return {"corporation": corporation, "contacts": contacts_for(corporation)}
 
 
-@bp.post("/risk/<path:corporation>/contacts")
+@bp.post("/risk/<client:corporation>/contacts")
 def record_contact(corporation: str):
     """Record a contact from a JSON body: 201 with the stored contact."""
     known_client(corporation)
     return save_contact(corporation, parse_json(request.get_data(cache=False))), 201
 
 
-@bp.post("/client/<path:corporation>/contacts")
+@bp.post("/client/<client:corporation>/contacts")
 def contact_form(corporation: str):
     """Record a contact from the client page's form, then show the page again."""
     known_client(corporation)

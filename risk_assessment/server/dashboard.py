@@ -368,7 +368,7 @@ def risk_endpoint():
     }
 
 
-@bp.get("/risk/<path:corporation>")
+@bp.get("/risk/<client:corporation>")
 def risk_client(corporation: str):
     """One current client of the risk list, with its reasons."""
     api = state()

@@ -112,7 +112,7 @@ def version_ranks(api: ApiState) -> list[dict[str, Any]]:
     return api.memo.get("version_ranks", key, compute)
 
 
-@bp.get("/client/<path:corporation>")
+@bp.get("/client/<client:corporation>")
 def client_page(corporation: str):
     """One client's page: every observation (when and where it arrived) with its score,
     its rank and band under the last versions, and the reasons."""

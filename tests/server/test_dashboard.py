@@ -328,6 +328,10 @@ def test_a_client_id_with_a_slash_or_other_signs_opens(odd_ids):
         assert client.get(f"/risk/{encoded}/contacts").status_code == 200, ident
         href = re.search(r'<a href="([^"]+)">' + re.escape(escape(ident)) + "</a>", html)
         assert href and client.get(unescape(href.group(1))).status_code == 200, ident
+        # pasted with spaces at its ends (ids are stored stripped): the same client
+        padded = client.get(f"/risk/{quote(' ' + ident + ' ', safe='')}")
+        assert padded.status_code == 200 and padded.get_json()[ID_COLUMN] == ident, ident
+        assert client.get(f"/client/%20{encoded}%20").status_code == 200, ident
 
 
 @pytest.mark.reads_deployment
