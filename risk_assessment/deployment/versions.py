@@ -284,9 +284,7 @@ def switch_to(
     return target
 
 
-def rollback(
-    prod: Path, key_file: Path | None = None, schema: ColumnSchema | None = None
-) -> str:
+def rollback(prod: Path, key_file: Path | None = None, schema: ColumnSchema | None = None) -> str:
     """Make the version before the live one live again (switch_to's checks); returns it."""
     versions, live = list_versions(prod), current_version(prod)
     if live is None or live not in versions:

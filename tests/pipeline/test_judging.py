@@ -10,9 +10,7 @@ from risk_assessment.pipeline import run as fullprocess
 from tests.conftest import COLUMNS, configure, small_rows, write_csv
 
 
-def test_a_schema_changed_under_the_live_model_is_retrained_by_the_next_batch(
-    workspace, caplog
-):
+def test_a_schema_changed_under_the_live_model_is_retrained_by_the_next_batch(workspace, caplog):
     """A feature added to the schema after v0001: a tick without new data warns, naming
     the column (before: "no new data" while the API answered 503); the next batch trains
     and deploys v0002 on the new columns (before: every run failed, "retrain it (python
