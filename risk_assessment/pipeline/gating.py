@@ -63,12 +63,18 @@ FIRST_MODEL = "first model: no model was deployed yet"  # the whole reason, said
 
 
 def first_model(config: dict[str, Any]) -> dict[str, Any]:
-    """No model is live yet: train on everything, score, and deploy it."""
+    """No model is live yet, or the live one was trained on other columns than the schema's
+    (the reason says so): train on everything, score, and deploy it."""
+    from risk_assessment.pipeline.judging import schema_changed
+
+    changed = schema_changed(config)
     training.run_training(config)
     scores = scoring.run_scoring(config)
     return {
         "deploy": True,
-        "reason": FIRST_MODEL,
+        "reason": f"the schema changed: {changed}; a model on its columns replaces it"
+        if changed
+        else FIRST_MODEL,
         "first": True,
         "window": "all",
         "new_f1": scores["f1"],

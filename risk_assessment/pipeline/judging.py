@@ -72,8 +72,15 @@ def load_live(config: dict[str, Any]):
 
 def warn_if_schema_changed(config: dict[str, Any]) -> None:
     """On a tick without new data: warn when the live model was trained on other columns
-    than the schema's (the API answers 503 until a batch trains its successor). Reads
-    the live version's trainedmodel.json only: no model, no heavy import."""
+    than the schema's (the API answers 503 until a batch trains its successor)."""
+    if fact := schema_changed(config):
+        log.warning("%s; the next batch of data trains its successor", fact)
+
+
+def schema_changed(config: dict[str, Any]) -> str | None:
+    """What differs when the live model was trained on other columns than the schema's
+    (SchemaChanged.fact); None otherwise. Reads the live version's trainedmodel.json only:
+    no model, no heavy import."""
     from risk_assessment.core.common import (
         LIVE_MANIFEST,
         MODEL_META,
@@ -86,12 +93,13 @@ def warn_if_schema_changed(config: dict[str, Any]) -> None:
 
     live = config["prod_deployment_path"] / LIVE_MANIFEST.parent
     if not live.is_symlink() or not (live / MODEL_SKOPS).exists():  # none, or a legacy one
-        return
+        return None
     meta = read_json(live / MODEL_META, {}) or {}
     try:
         check_model_schema(meta, config["schema"], f"deployed model {live.resolve().name}")
     except SchemaChanged as exc:
-        log.warning("%s; the next batch of data trains its successor", exc.fact)
+        return exc.fact
+    return None
 
 
 def legacy_version_is_live(prod: Path) -> bool:

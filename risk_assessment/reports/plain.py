@@ -22,10 +22,16 @@ def deploying_run(runs: list[dict[str, Any]], version: str) -> dict[str, Any] | 
     return next((r for r in runs if r.get("new_version") == version), None)
 
 
+CHANGED = "the schema changed"  # how a gate's reason starts when it replaced such a model
+
+
 def why_deployed(run: dict[str, Any] | None) -> str:
     """Why a run deployed its model, as a clause after 'because'."""
     if run is None:
         return "it was deployed by hand, not by a monitoring run"
+    reason = (run.get("gate") or {}).get("reason") or ""
+    if reason.startswith(CHANGED):  # the live model read other columns: no comparison
+        return reason
     if not run.get("deployed_version"):
         return "it is the first model: no model was deployed yet"
     held = (run.get("gate") or {}).get("holdout") or {}

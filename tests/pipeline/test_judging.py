@@ -29,6 +29,15 @@ def test_a_schema_changed_under_the_live_model_is_retrained_by_the_next_batch(wo
     write_csv(config["input_folder_path"] / "dataset3.csv", rows, header=header)
     run = fullprocess.run_once(config)
     assert run.decision == "deployed" and run.new_version == "v0002"
+    # the reason names the change (it read "first model: no model was deployed yet")
+    assert run.reason.startswith("the schema changed: deployed model v0001"), run.reason
+    assert "(segment differ)" in run.reason and "first model" not in run.reason
+    from risk_assessment.reports import plain
+    from risk_assessment.store import records as store
+
+    runs = store.read_history(config["output_folder_path"])
+    words = plain.decision_words({"version": "v0002", "deployed_at": run.started_at}, runs)
+    assert "the schema changed" in words and "first model" not in words, words
     prod, key = config["prod_deployment_path"], config["deployment"]["signing_key_path"]
     _, manifest = deployment.load_deployed(prod, key, config["schema"])  # no SchemaChanged
     assert manifest["version"] == "v0002"
