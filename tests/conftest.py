@@ -200,6 +200,21 @@ def deploy_workspace(config: dict) -> str:
     return deployment.deploy(config)
 
 
+def deploy_renamed(workspace: Path) -> dict:
+    """v0001 on the course's columns, then number_of_employees renamed to employees (an
+    alias maps the old header) and v0002 deployed on the new columns; returns the config
+    of the new schema."""
+    config = configure(workspace)
+    assert deploy_workspace(config) == "v0001"
+    schema = DEFAULT_SCHEMA.to_dict()
+    schema["features"]["employees"] = schema["features"].pop("number_of_employees")
+    schema["aliases"] = {"number_of_employees": "employees"}
+    config = configure(workspace, schema=schema)
+    write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(30, 300))
+    assert deploy_workspace(config) == "v0002"
+    return config
+
+
 def tree_state(folder: Path) -> dict[str, object]:
     """What each file under folder holds, by relative path: (size, mtime in ns), or for a
     SQLite database its rows (its -wal and -shm files change when it is only read)."""

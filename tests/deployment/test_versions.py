@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from risk_assessment.core.columns import DEFAULT_SCHEMA
 from risk_assessment.core.common import MODEL_FILE, MODEL_SKOPS, SCORE_FILE, ModelError, sha256_file
 from risk_assessment.deployment import versions as deployment
 from risk_assessment.modelling import scoring, training
 from risk_assessment.sources import ingestion
 from risk_assessment.store import accounts as store_accounts
-from tests.conftest import configure, deploy_workspace, run_script, small_rows, write_csv
+from tests.conftest import deploy_renamed, deploy_workspace, run_script, small_rows, write_csv
 
 
 def build(config) -> dict:
@@ -258,14 +257,7 @@ def test_rollback_onto_a_version_of_other_columns_is_refused(workspace):
     """number_of_employees renamed (an alias maps the old header) and v0002 deployed on
     the new columns: rolling back to v0001, whose model reads the old name, is refused in
     one line and v0002 stays live (before: v0001 went live and the API answered 503)."""
-    config = configure(workspace)
-    assert deploy_workspace(config) == "v0001"
-    schema = DEFAULT_SCHEMA.to_dict()
-    schema["features"]["employees"] = schema["features"].pop("number_of_employees")
-    schema["aliases"] = {"number_of_employees": "employees"}
-    config = configure(workspace, schema=schema)
-    write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(30, 300))
-    assert deploy_workspace(config) == "v0002"
+    config = deploy_renamed(workspace)
     for args in (["--rollback"], ["--to", "v0001"]):
         done = run_script("deployment.py", "--config", str(config["config_file"]), *args)
         assert done.returncode == 1 and "Traceback" not in done.stderr

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from risk_assessment.core.columns import DEFAULT_SCHEMA
 from risk_assessment.reports import reporting
 from risk_assessment.server.app import create_app
-from tests.conftest import configure, deploy_workspace, small_rows, write_csv
+from tests.conftest import deploy_renamed
 
 
 def test_a_predecessor_of_other_columns_is_not_compared(workspace):
@@ -14,14 +13,7 @@ def test_a_predecessor_of_other_columns_is_not_compared(workspace):
     from v0001, whose model reads a column today's rows lack (before: ValueError "columns
     are missing", reporting failed and the dashboard answered 500); so does a client's
     page, which ranks the client under the last versions."""
-    config = configure(workspace)
-    assert deploy_workspace(config) == "v0001"
-    schema = DEFAULT_SCHEMA.to_dict()
-    schema["features"]["employees"] = schema["features"].pop("number_of_employees")
-    schema["aliases"] = {"number_of_employees": "employees"}
-    config = configure(workspace, schema=schema)
-    write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(30, 300))
-    assert deploy_workspace(config) == "v0002"
+    config = deploy_renamed(workspace)
     written = reporting.run_reporting(config)
     assert all(path.stat().st_size > 0 for path in written.values())
     client = create_app(config).test_client()
