@@ -305,10 +305,8 @@ def label_verdict(labelled, model, config: dict, deployed_f1: float, past: list[
     settings, schema = config["model_drift"], config["schema"]
     n = len(labelled)
     if n < max(settings["min_batch_rows"], 1):
-        why = (
-            f"{n} labelled rows, below model_drift.min_batch_rows "
-            f"({settings['min_batch_rows']}): too few to judge"
-        )
+        # the caller leads with the count ("0 labelled rows: ..."), as for every finding
+        why = f"below model_drift.min_batch_rows ({settings['min_batch_rows']}): too few to judge"
         return {"drift": None, "verdict": {}, "reason": why, "fields": {}}
     pred = model.predict(labelled[schema.feature_names])
     low, high = f1_interval(labelled[schema.target.column], pred, settings["confidence"])

@@ -41,3 +41,15 @@ def test_a_schema_changed_under_the_live_model_is_retrained_by_the_next_batch(wo
     prod, key = config["prod_deployment_path"], config["deployment"]["signing_key_path"]
     _, manifest = deployment.load_deployed(prod, key, config["schema"])  # no SchemaChanged
     assert manifest["version"] == "v0002"
+
+
+def test_a_batch_too_small_to_judge_says_its_count_once(workspace):
+    """A batch of 5 labelled rows (below model_drift.min_batch_rows): the reason reads
+    '5 labelled rows: below ...: too few to judge' (it read '5 labelled rows: 5 labelled
+    rows, below ...')."""
+    config = configure(workspace)
+    assert fullprocess.run_once(config).new_version == "v0001"
+    write_csv(config["input_folder_path"] / "dataset3.csv", small_rows(5, 300))
+    reason = fullprocess.run_once(config).reason
+    assert "5 labelled rows: below model_drift.min_batch_rows (50): too few" in reason, reason
+    assert "labelled rows: 5 labelled rows" not in reason
