@@ -28,6 +28,7 @@ from risk_assessment.core.common import (
 from risk_assessment.core.columns import ColumnSchema
 from risk_assessment.modelling import candidates, scoring, training
 from risk_assessment.monitoring import statistics as monitoring
+from risk_assessment.reports.plain import CHANGED as SCHEMA_CHANGED
 from risk_assessment.schema.dataset import load_dataset
 
 
@@ -72,7 +73,7 @@ def first_model(config: dict[str, Any]) -> dict[str, Any]:
     scores = scoring.run_scoring(config)
     return {
         "deploy": True,
-        "reason": f"the schema changed: {changed}; a model on its columns replaces it"
+        "reason": f"{SCHEMA_CHANGED}: {changed}; a model on its columns replaces it"
         if changed
         else FIRST_MODEL,
         "first": True,

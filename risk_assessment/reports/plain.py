@@ -22,7 +22,8 @@ def deploying_run(runs: list[dict[str, Any]], version: str) -> dict[str, Any] | 
     return next((r for r in runs if r.get("new_version") == version), None)
 
 
-CHANGED = "the schema changed"  # how a gate's reason starts when it replaced such a model
+# how a gate's reason starts when the live model read other columns (pipeline/gating.py)
+CHANGED = "the schema changed"
 
 
 def why_deployed(run: dict[str, Any] | None) -> str:

@@ -33,9 +33,8 @@ def previous_list(
     if before is None:
         return None
     try:
+        check_model_schema(read_model_meta(before["folder"]), config["schema"], before["version"])
         model, _ = load_deployed_version(before["folder"], config["deployment"]["signing_key_path"])
-        meta = read_model_meta(before["folder"])
-        check_model_schema(meta, config["schema"], before["version"])
     except RiskError:
         return None
     old = risk.served_risk_table(
@@ -154,8 +153,8 @@ def version_lists(
     out = []
     for v in reversed(model_health.version_history(config["prod_deployment_path"])[-last:]):
         try:
-            model, _ = load_deployed_version(v["folder"], key_file)
             check_model_schema(read_model_meta(v["folder"]), config["schema"], v["version"])
+            model, _ = load_deployed_version(v["folder"], key_file)
         except RiskError:
             continue
         table = risk.served_risk_table(

@@ -298,7 +298,6 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
     # the export writes the batch's rows from the values just bound, not read back
     fresh = store.Fresh(batch, columns) if batch is not None else None
-    del sources, rows
     store.refresh_exports(output_folder, schema, fresh)
     if batch is None:
         return Stored(None, result.metrics)

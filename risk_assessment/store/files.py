@@ -187,15 +187,15 @@ def number_texts(values: Sequence, floats: bool) -> list[str]:
     return np.array([*words, ""], dtype=object)[codes].tolist()  # code -1: ""
 
 
-def columns_csv(columns: Sequence[Sequence], schema: ColumnSchema, header: bool = True) -> str:
-    """Stored rows given as columns (the schema's, in order) as CSV text: rows_csv's very
-    bytes, made a column at a time (about twice as fast for a million rows); columns
-    cell_texts cannot write leave the rows to the csv module."""
+def columns_csv(columns: Sequence[Sequence], schema: ColumnSchema) -> str:
+    """Stored rows given as columns (the schema's, in order) as CSV lines without the
+    header: rows_csv's very bytes, made a column at a time (about twice as fast for a
+    million rows); columns cell_texts cannot write leave the rows to the csv module."""
     texts = [cell_texts(values) for values in columns]
     if len(columns) < 2 or any(t is None for t in texts):
-        return rows_csv(zip(*columns, strict=True), schema, header)
+        return rows_csv(zip(*columns, strict=True), schema, header=False)
     lines = "\n".join(map(",".join, zip(*texts, strict=True)))
-    return (rows_csv([], schema) if header else "") + lines + ("\n" if lines else "")
+    return lines + ("\n" if lines else "")
 
 
 def appendable(folder: Path, recorded: dict[str, Any], fingerprint: list) -> int | None:
@@ -219,15 +219,15 @@ def write_exports(
     append: bool = False,
 ) -> dict[str, str]:
     """Write finaldata.csv from the training set's rows in chunks, each given as its
-    columns (when there are rows or
-    it exists; with append, the rows are added to its end), the ingestion record and
-    ingestedfiles.txt, each atomically; returns the sha256 of each written."""
+    columns (when there are rows or it exists; with append, the rows are added to its
+    end), the ingestion record and ingestedfiles.txt, each atomically; returns the sha256
+    of each written."""
     written = {}
     path = folder / FINALDATA
     chunks = iter(chunks)
     first = next(chunks, [])
     if append or first or path.exists():
-        texts = (columns_csv(c, schema, header=False) for c in chain([first], chunks))
+        texts = (columns_csv(c, schema) for c in chain([first], chunks))
         head = [] if append else [rows_csv([], schema)]
         write_atomic_parts(path, chain(head, texts), keep=append)
         written[FINALDATA] = sha256_file(path)

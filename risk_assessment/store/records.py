@@ -232,11 +232,12 @@ def training_chunks(
     observation after_seq (all when None) and before before_seq (when given),
     EXPORT_CHUNK at a time: a training set of millions of rows is written without
     holding it."""
-    upto = "" if before_seq is None else f" AND o.seq < {int(before_seq)}"
+    upto = "" if before_seq is None else " AND o.seq < ?"
     sql = observation_query(db, f"{_TRAINING_SET} AND o.seq > ?{upto} ORDER BY o.seq", schema)
     cursor = db.cursor()
     cursor.row_factory = None
-    cursor.execute(sql, (-1 if after_seq is None else after_seq,))
+    bounds = (-1 if after_seq is None else after_seq, *([] if before_seq is None else [before_seq]))
+    cursor.execute(sql, bounds)
     while chunk := cursor.fetchmany(EXPORT_CHUNK):
         yield list(zip(*chunk, strict=True))[1:]
 

@@ -36,9 +36,7 @@ def columns(draw) -> list[list]:
 @given(columns())
 def test_columns_are_written_as_the_csv_module_writes_their_rows(cols):
     rows = list(zip(*cols, strict=True))
-    assert columns_csv(cols, DEFAULT_SCHEMA, header=False) == rows_csv(
-        rows, DEFAULT_SCHEMA, header=False
-    )
+    assert columns_csv(cols, DEFAULT_SCHEMA) == rows_csv(rows, DEFAULT_SCHEMA, header=False)
 
 
 def test_repeated_numbers_are_formatted_once_and_signed_zeros_kept():
