@@ -293,7 +293,7 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     """
     schema = result.schema
     columns = [stored_columns(f.data, schema) for f in result.sources]
-    rows = [zip(*c, strict=True) for c in columns]
+    rows = [store.Columns(c) for c in columns]  # the ids are read without a tuple per row
     sources = [(f.kind, f.entry, r) for f, r in zip(result.sources, rows, strict=True)]
     batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
     # the export writes the batch's rows from the values just bound, not read back

@@ -21,6 +21,7 @@ from risk_assessment.core.common import FINALDATA, INGESTION_RECORD, now_iso, re
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.core.locking import WriterLock
 from risk_assessment.store import files as store_files
+from risk_assessment.store.bulk import Columns, store_source_rows  # noqa: F401
 from risk_assessment.store.fresh import Fresh, fresh_chunks, fresh_span
 from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STORE_FILE, ...)
     LEGACY_HISTORY,
@@ -47,10 +48,8 @@ from risk_assessment.store.tables import (
     insert_batch,
     insert_row,
     insert_source,
-    insert_sql,
     is_idle,
     is_idle_row,
-    mark_duplicates,
     save_ingestion_metrics,
     save_watermark,
     set_meta,
@@ -75,7 +74,7 @@ def commit_batch(
     Args:
         sources: (kind, record entry, rows) per source, rows as tuples of the schema's
             columns (id, features, target 1/0 or None when unlabelled, value), in order
-            of arrival.
+            of arrival, or as those columns (store.Columns).
         metrics: the ingestion's metrics, stored with rows_new and rows_total filled in
             (read them back with ingestion_metrics).
         watermark: (source key, last value read, fingerprints of the rows at that value).
@@ -89,8 +88,7 @@ def commit_batch(
         batch = insert_batch(db)
         for kind, entry, rows in sources:
             source = insert_source(db, batch, kind, entry)
-            db.executemany(insert_sql(schema, source), rows)
-            entry["rows_new"] = mark_duplicates(db, source, schema)
+            entry["rows_new"] = store_source_rows(db, schema, source, rows)
             db.execute(
                 "UPDATE sources SET entry = ? WHERE id = ?",
                 (json.dumps(entry, default=str), source),

@@ -74,6 +74,14 @@ RUN_FIELDS = [f.name for f in fields(Run)]
 # annotations are strings here (from __future__ import annotations)
 TEXT_FIELDS = {f.name for f in fields(Run) if f.type in ("str", "str | None")}
 
+# the observations' indexes by name (store/bulk.py drops and builds them for a big source)
+OBSERVATION_INDEXES = {
+    "observations_row": "CREATE INDEX IF NOT EXISTS observations_row "
+    "ON observations(corporation, exited)",
+    "observations_source": "CREATE INDEX IF NOT EXISTS observations_source "
+    "ON observations(source_id)",
+}
+
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)""",
     """CREATE TABLE IF NOT EXISTS batches (
@@ -89,8 +97,7 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS observations (
         seq INTEGER PRIMARY KEY, source_id INTEGER NOT NULL, corporation TEXT NOT NULL,
         exited INTEGER, duplicate INTEGER NOT NULL DEFAULT 0, schema TEXT)""",
-    """CREATE INDEX IF NOT EXISTS observations_row ON observations(corporation, exited)""",
-    """CREATE INDEX IF NOT EXISTS observations_source ON observations(source_id)""",
+    *OBSERVATION_INDEXES.values(),
     """CREATE TABLE IF NOT EXISTS watermarks (source TEXT PRIMARY KEY, value TEXT,
         boundary TEXT)""",
     """CREATE TABLE IF NOT EXISTS ingestions (id INTEGER PRIMARY KEY, batch_id INTEGER,
@@ -320,19 +327,27 @@ def save_ingestion_metrics(db: sqlite3.Connection, batch: int, metrics: dict[str
     )
 
 
-def mark_duplicates(db: sqlite3.Connection, source: int, schema: ColumnSchema) -> int:
+def mark_duplicates(
+    db: sqlite3.Connection, source: int, schema: ColumnSchema, only: list[int] | None = None
+) -> int:
     """Flag this source's rows that repeat an earlier observation exactly (every schema
-    column, under the same schema); count the rest."""
+    column, under the same schema); count the rest. only: the seqs of the only rows that
+    can be repeats (store/bulk.py), None for all the source's rows."""
     same = "".join(
         f" AND o.{c} IS observations.{c}" for c in map(value_column, stored_names(schema))
     )
-    db.execute(
-        f"""UPDATE observations SET duplicate = 1 WHERE source_id = ? AND EXISTS (
-            SELECT 1 FROM observations o WHERE o.seq < observations.seq
-            AND o.corporation = observations.corporation
-            AND o.exited IS observations.exited AND o.schema IS observations.schema{same})""",
-        (source,),
-    )
+    rows, params = "source_id = ?", [source]
+    if only is not None:
+        rows = "seq IN (SELECT value FROM json_each(?)) AND source_id = ?"
+        params = [json.dumps(only), source]
+    if only != []:
+        db.execute(
+            f"""UPDATE observations SET duplicate = 1 WHERE {rows} AND EXISTS (
+                SELECT 1 FROM observations o WHERE o.seq < observations.seq
+                AND o.corporation = observations.corporation
+                AND o.exited IS observations.exited AND o.schema IS observations.schema{same})""",
+            params,
+        )
     return db.execute(
         "SELECT COUNT(*) FROM observations WHERE source_id = ? AND duplicate = 0", (source,)
     ).fetchone()[0]
