@@ -101,7 +101,9 @@ row = st.tuples(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(batches=st.lists(st.lists(row, max_size=12), min_size=1, max_size=4))
 def test_repeats_are_flagged_as_row_by_row_comparison_flags_them(tmp_path_factory, batches):
     """Whatever the sizes (every batch takes either path: bigger than the store or not),
