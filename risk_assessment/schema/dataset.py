@@ -198,9 +198,11 @@ def distinct_cells(rule, text: pd.Series, *args) -> tuple[pd.Series, pd.Series]:
     if len(distinct) * 2 > len(text):
         return rule(text, *args)
     values, reason = rule(pd.Series(distinct, dtype=text.dtype), *args)
+    # spread by take, each column in its own type: building Series from object arrays
+    # would scan a million cells for dates (0.3 s a file)
     return (
-        pd.Series(values.to_numpy()[codes], index=text.index),
-        pd.Series(reason.to_numpy(dtype=object)[codes], index=text.index),
+        pd.Series(values.array.take(codes), index=text.index),
+        pd.Series(reason.to_numpy(dtype=object)[codes], index=text.index, dtype=object),
     )
 
 
@@ -260,21 +262,37 @@ def clean_rows(
     reasons = Counter(checked.reason[~valid].tolist())
     bad = pd.DataFrame({"reason": checked.reason, "cell": checked.cell})[~valid]
     examples = dict(bad.drop_duplicates("reason").itertuples(index=False, name=None))
-    clean = raw[valid].copy()
-    for feature in [f for f in schema.features if f.name in clean]:
-        clean[feature.name] = typed(checked.values[feature.name][valid], feature.type,
-                                    feature.required)  # fmt: skip
-    if schema.value and schema.value in clean and schema.value not in schema.feature_names:
-        clean[schema.value] = checked.values[schema.value][valid].astype(float)
+    keep = valid.to_numpy()
+
+    def kept(column: pd.Series) -> pd.Series:  # the valid rows, numbered from 0
+        return pd.Series(column.array[keep])
+
+    values: dict[str, pd.Series] = {}
+    for feature in [f for f in schema.features if f.name in raw]:
+        values[feature.name] = typed(kept(checked.values[feature.name]), feature.type,
+                                     feature.required)  # fmt: skip
+    if schema.value and schema.value in raw and schema.value not in schema.feature_names:
+        values[schema.value] = kept(checked.values[schema.value]).astype(float)
     target = schema.target.column
-    if target in clean:
-        values = checked.values[target][valid]
-        clean[target] = values.astype("Int64") if allow_unlabelled else values.astype("int64")
-    if schema.id in clean:
-        clean[schema.id] = clean[schema.id].astype(str)
-    clean = clean.reset_index(drop=True)
+    if target in raw:
+        labels = kept(checked.values[target])
+        values[target] = labels.astype("Int64") if allow_unlabelled else labels.astype("int64")
+    if schema.id in raw:
+        values[schema.id] = kept(raw[schema.id]).astype(str)
+    clean = kept_rows(raw, keep, values)
     clean.attrs = {"examples": examples, "ignored": raw.attrs.get("ignored", [])}
     return clean, reasons
+
+
+def kept_rows(raw: pd.DataFrame, keep: np.ndarray, values: dict[str, pd.Series]) -> pd.DataFrame:
+    """The kept rows of raw, numbered from 0: a column in values (typed, kept rows only,
+    numbered from 0) as given, any other as its kept text. Built column by column: copying a million rows
+    of text cells that are replaced anyway cost 0.7 s."""
+    columns = {
+        name: values[name] if name in values else pd.Series(raw[name].array[keep])
+        for name in raw.columns
+    }
+    return pd.DataFrame(columns, copy=False)
 
 
 def describe(reasons: Counter, examples: dict | None = None) -> str:
