@@ -293,8 +293,8 @@ def clean_rows(
 
 def kept_rows(raw: pd.DataFrame, keep: np.ndarray, values: dict[str, pd.Series]) -> pd.DataFrame:
     """The kept rows of raw, numbered from 0: a column in values (typed, kept rows only,
-    numbered from 0) as given, any other as its kept text. Built column by column: copying a million rows
-    of text cells that are replaced anyway cost 0.7 s."""
+    numbered from 0) as given, any other as its kept text. Built column by column:
+    copying a million rows of text cells that are replaced anyway cost 0.7 s."""
     columns = {
         name: values[name] if name in values else pd.Series(raw[name].array[keep])
         for name in raw.columns
