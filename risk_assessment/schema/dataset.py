@@ -43,6 +43,7 @@ from risk_assessment.schema.csv_text import (
     file_bytes,
     found_columns,
 )
+from risk_assessment.schema.rows import Checked, distinct_cells, kept_rows
 
 MAX_ID_CHARS = MAX_TEXT_CHARS  # a longer id is a wrong export, not a client
 
@@ -168,51 +169,6 @@ def read_raw_csv(
     return parse_csv(file_bytes(path), str(path), schema, roles)
 
 
-class Checked:
-    """What validating a table gave: per row its first reason ('' when valid), the bad
-    cell's column and text, and each checked column's typed values."""
-
-    def __init__(self, index: pd.Index):
-        self.reason = pd.Series("", index=index, dtype=object)
-        self.column = pd.Series("", index=index, dtype=object)
-        self.cell = pd.Series("", index=index, dtype=object)
-        self.values: dict[str, pd.Series] = {}
-        self.ok = np.ones(len(index), dtype=bool)  # no reason yet
-
-    def flag(self, bad: pd.Series, column: str, text: pd.Series) -> None:
-        """Record bad cells' reasons where the row has none yet (first column wins); only
-        the few new bad rows are written."""
-        mask = bad.to_numpy(dtype=object) != ""
-        rows = np.flatnonzero(mask & self.ok)
-        if len(rows):
-            self.reason.iloc[rows] = bad.iloc[rows].to_numpy(dtype=object)
-            self.column.iloc[rows] = column
-            self.cell.iloc[rows] = text.iloc[rows].to_numpy(dtype=object)
-            self.ok[rows] = False
-
-    @property
-    def valid(self) -> pd.Series:
-        return pd.Series(self.ok, index=self.reason.index)
-
-
-def distinct_cells(rule, text: pd.Series, *args) -> tuple[pd.Series, pd.Series]:
-    """rule(text, *args), the (values, reasons) of a column, judged once per distinct cell
-    text and spread back to every row. Each rule judges a cell alone, so the answer is the
-    same; a column of 1,000,000 cells holding a few thousand distinct texts (counts,
-    levels, labels, amounts in cents) is judged in milliseconds. A column of mostly
-    distinct texts is judged as it is."""
-    codes, distinct = pd.factorize(text.array)
-    if len(distinct) * 2 > len(text):
-        return rule(text, *args)
-    values, reason = rule(pd.Series(distinct, dtype=text.dtype), *args)
-    # spread by take, each column in its own type: building Series from object arrays
-    # would scan a million cells for dates (0.3 s a file)
-    return (
-        pd.Series(values.array.take(codes), index=text.index),
-        pd.Series(reason.to_numpy(dtype=object)[codes], index=text.index, dtype=object),
-    )
-
-
 def validate_rows(
     raw: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA, allow_unlabelled: bool = False
 ) -> tuple[pd.Series, pd.Series]:
@@ -289,17 +245,6 @@ def clean_rows(
     clean = kept_rows(raw, keep, values)
     clean.attrs = {"examples": examples, "ignored": raw.attrs.get("ignored", [])}
     return clean, reasons
-
-
-def kept_rows(raw: pd.DataFrame, keep: np.ndarray, values: dict[str, pd.Series]) -> pd.DataFrame:
-    """The kept rows of raw, numbered from 0: a column in values (typed, kept rows only,
-    numbered from 0) as given, any other as its kept text. Built column by column:
-    copying a million rows of text cells that are replaced anyway cost 0.7 s."""
-    columns = {
-        name: values[name] if name in values else pd.Series(raw[name].array[keep])
-        for name in raw.columns
-    }
-    return pd.DataFrame(columns, copy=False)
 
 
 def describe(reasons: Counter, examples: dict | None = None) -> str:

@@ -22,7 +22,7 @@ from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.core.locking import WriterLock
 from risk_assessment.store import files as store_files
 from risk_assessment.store.bulk import Columns, store_source_rows  # noqa: F401
-from risk_assessment.store.fresh import Fresh, fresh_chunks, fresh_span
+from risk_assessment.store.fresh import FRESH_CHUNK, Fresh, fresh_chunks, fresh_span
 from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STORE_FILE, ...)
     LEGACY_HISTORY,
     SCHEMA_VERSION,
@@ -221,9 +221,6 @@ def training_rows(
 
 
 EXPORT_CHUNK = 50_000  # rows held at once while finaldata.csv is written
-# a fresh batch's values are held already: only its chunk's text is extra (about 25 MB for
-# 250,000 rows of 22 columns), and each chunk formats its distinct numbers once
-FRESH_CHUNK = 250_000
 
 
 def training_chunks(
