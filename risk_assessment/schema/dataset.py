@@ -144,7 +144,11 @@ def parse_csv(
             # as an index (shifting every column); it warns instead, which we refuse
             warnings.simplefilter("error", pd.errors.ParserWarning)
             table = pd.read_csv(
-                io.StringIO(text), dtype=str, keep_default_na=False, index_col=False
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                index_col=False,
             )
     except pd.errors.ParserWarning:
         raise DataError(

