@@ -297,7 +297,8 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     sources = [(f.kind, f.entry, r) for f, r in zip(result.sources, rows, strict=True)]
     batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
     # the export writes the batch's rows from the values just bound, not read back
-    fresh = store.Fresh(batch, columns) if batch is not None else None
+    new = sum(f.entry.get("rows_new", 0) for f in result.sources)
+    fresh = store.Fresh(batch, columns, new) if batch is not None else None
     store.refresh_exports(output_folder, schema, fresh)
     if batch is None:
         return Stored(None, result.metrics)

@@ -85,4 +85,4 @@ def store_source_rows(db: sqlite3.Connection, schema: ColumnSchema, source: int,
             db.execute(statement)
     # with no earlier row, only a row whose id recurs in this source can be a repeat
     only = None if newest is not None else repeated_rows(ids_of(rows), stored + 1)
-    return mark_duplicates(db, source, schema, only)
+    return len(rows) - mark_duplicates(db, source, schema, only)

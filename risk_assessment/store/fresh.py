@@ -33,6 +33,7 @@ class Fresh:
 
     batch: int
     sources: Sequence[Sequence[list]]
+    new: int | None = None  # how many of the rows the store found new (None: not known)
 
     def rows(self) -> int:
         """How many rows the sources hold together."""
@@ -63,6 +64,8 @@ def fresh_span(db: sqlite3.Connection, fresh: Fresh, after: int | None) -> Span 
         return None
     if after is not None and after >= first:
         return None
+    if fresh.new == count:  # no repeat among them: nothing to look up
+        return Span(first, set())
     repeats = db.execute(f"SELECT o.seq {_BATCH} AND o.duplicate = 1", (fresh.batch,))
     return Span(first, {seq for (seq,) in repeats})
 

@@ -330,9 +330,9 @@ def save_ingestion_metrics(db: sqlite3.Connection, batch: int, metrics: dict[str
 def mark_duplicates(
     db: sqlite3.Connection, source: int, schema: ColumnSchema, only: list[int] | None = None
 ) -> int:
-    """Flag this source's rows that repeat an earlier observation exactly (every schema
-    column, under the same schema); count the rest. only: the seqs of the only rows that
-    can be repeats (store/bulk.py), None for all the source's rows."""
+    """Flag this source's just inserted rows that repeat an earlier observation exactly
+    (every schema column, under the same schema); returns how many. only: the seqs of the
+    only rows that can be repeats (store/bulk.py), None for all the source's rows."""
     same = "".join(
         f" AND o.{c} IS observations.{c}" for c in map(value_column, stored_names(schema))
     )
@@ -340,17 +340,15 @@ def mark_duplicates(
     if only is not None:
         rows = "seq IN (SELECT value FROM json_each(?)) AND source_id = ?"
         params = [json.dumps(only), source]
-    if only != []:
-        db.execute(
-            f"""UPDATE observations SET duplicate = 1 WHERE {rows} AND EXISTS (
+    if only == []:
+        return 0
+    return db.execute(
+        f"""UPDATE observations SET duplicate = 1 WHERE {rows} AND EXISTS (
                 SELECT 1 FROM observations o WHERE o.seq < observations.seq
                 AND o.corporation = observations.corporation
                 AND o.exited IS observations.exited AND o.schema IS observations.schema{same})""",
-            params,
-        )
-    return db.execute(
-        "SELECT COUNT(*) FROM observations WHERE source_id = ? AND duplicate = 0", (source,)
-    ).fetchone()[0]
+        params,
+    ).rowcount
 
 
 # ---- reading rows back ---------------------------------------------------------------

@@ -47,7 +47,8 @@ def columns(n: int, start: int = 0) -> list[list]:
 
 
 def commit(folder, name_columns: list[tuple[str, list[list]]]) -> tuple[int, store.Fresh]:
-    """Commit one batch of sources (name, columns); returns the batch id and its Fresh."""
+    """Commit one batch of sources (name, columns); returns the batch id and its Fresh,
+    with the count of new rows the store found, as ingestion passes it."""
     sources = [
         (
             "file",
@@ -57,7 +58,8 @@ def commit(folder, name_columns: list[tuple[str, list[list]]]) -> tuple[int, sto
         for n, c in name_columns
     ]
     batch = store.commit_batch(folder, sources, {}, schema=SCHEMA)
-    return batch, store.Fresh(batch, [c for _, c in name_columns])
+    new = sum(entry["rows_new"] for _, entry, _ in sources)
+    return batch, store.Fresh(batch, [c for _, c in name_columns], new)
 
 
 def rebuilt(folder, schema=SCHEMA) -> bytes:
