@@ -26,8 +26,8 @@ from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
 from risk_assessment.schema.dataset import clean_rows, describe, parse_csv
 from risk_assessment.sources.database import DatabaseRead, read_new_rows
 from risk_assessment.sources.scan import file_stamp, redact_url, scan_input, watermark_key
+from risk_assessment.sources.stored import stored_columns
 from risk_assessment.store import records as store
-from risk_assessment.store.tables import stored_names
 
 log = logging.getLogger("ingestion")
 MAX_ERROR_CHARS = 300  # an error quoted in the record or the log
@@ -246,37 +246,6 @@ def finish_database(
 # ---- storing ------------------------------------------------------------------------------------
 
 
-def column_values(values: pd.Series, kind: str) -> list:
-    """A typed column as Python values for the store: int, float or text, None missing
-    (numpy's tolist() converts a whole column at once)."""
-    missing = values.isna().to_numpy()
-    if kind in ("integer", "boolean"):
-        out = values.fillna(0).to_numpy(dtype="int64").tolist()
-    elif kind == "number":
-        out = values.to_numpy(dtype=float).tolist()
-    else:
-        out = values.tolist()
-    if missing.any():
-        out = [None if m else v for v, m in zip(out, missing.tolist(), strict=True)]
-    return out
-
-
-def stored_columns(data: pd.DataFrame | None, schema: ColumnSchema = DEFAULT_SCHEMA) -> list[list]:
-    """A clean frame's columns as the store takes them, in the schema's stored order (id,
-    features, the target 1/0 or None when unlabelled, value): integers and booleans as
-    int, numbers as float, categories as text, missing as None; [] for no frame."""
-    if data is None:
-        return []
-    columns = [data[schema.id].astype(str).tolist()]
-    for name in stored_names(schema):
-        kind = schema.feature(name).type if name in schema.feature_names else "number"
-        values = data[name] if name in data else pd.Series(None, index=data.index, dtype=float)
-        columns.append(column_values(values, kind))
-    n = len(schema.features)
-    target = column_values(data[schema.target.column], "integer")
-    return [*columns[: n + 1], target, *columns[n + 1 :]]
-
-
 class Stored(NamedTuple):
     """What storing an ingestion gave."""
 
@@ -292,13 +261,14 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     Each source's entry gets its rows_new (store.commit_batch).
     """
     schema = result.schema
-    columns = [stored_columns(f.data, schema) for f in result.sources]
+    pairs = [stored_columns(f.data, schema) for f in result.sources]
+    columns, export = [c for c, _ in pairs], [e for _, e in pairs]
     rows = [store.Columns(c) for c in columns]  # the ids are read without a tuple per row
     sources = [(f.kind, f.entry, r) for f, r in zip(result.sources, rows, strict=True)]
     batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
     # the export writes the batch's rows from the values just bound, not read back
     new = sum(f.entry.get("rows_new", 0) for f in result.sources)
-    fresh = store.Fresh(batch, columns, new) if batch is not None else None
+    fresh = store.Fresh(batch, export, new) if batch is not None else None
     store.refresh_exports(output_folder, schema, fresh)
     if batch is None:
         return Stored(None, result.metrics)

@@ -156,7 +156,10 @@ _PLAIN = {str, int, float, _NONE}
 def cell_texts(values: Sequence) -> list[str] | None:
     """One column's cells as csv.writer writes them in a row of several fields: None as
     empty, an int or float by str (a float's str is its repr), text as it is. None when
-    the column mixes kinds, holds another type, or text csv.writer would quote."""
+    the column mixes kinds, holds another type, or text csv.writer would quote. A numpy
+    array of ints or floats (NaN: missing) is written as its values would be."""
+    if hasattr(values, "dtype"):  # a numpy array of numbers (store/fresh.py)
+        return number_texts(values, values.dtype.kind == "f")
     kinds = set(map(type, values))
     if not kinds <= _PLAIN or len(kinds - {_NONE}) > 1:
         return None
@@ -175,11 +178,11 @@ def number_texts(values: Sequence, floats: bool) -> list[str]:
     import pandas as pd
 
     if floats:  # None is nan here (a stored number is never nan: SQLite keeps it NULL)
-        codes, bits = pd.factorize(np.array(values, dtype=float).view(np.int64))
+        codes, bits = pd.factorize(np.asarray(values, dtype=float).view(np.int64))
         words = ["" if d != d else str(d) for d in bits.view(np.float64).tolist()]
     else:
         try:
-            array = np.array(values, dtype=np.int64)
+            array = np.asarray(values, dtype=np.int64)
         except (TypeError, OverflowError):  # None, or beyond int64: as Python objects
             array = np.array(values, dtype=object)
         codes, distinct = pd.factorize(array)  # None: code -1

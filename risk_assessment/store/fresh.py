@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress
+from typing import Any
 
 from risk_assessment.core.columns import ColumnSchema
 
@@ -29,7 +30,8 @@ FRESH_CHUNK = 250_000
 @dataclass
 class Fresh:
     """The values one ingestion bound: per source of the batch, in the order committed, its
-    columns as lists (the schema's stored order: id, features, target 1/0 or None, value)."""
+    columns (the schema's stored order: id, features, target 1/0 or None, value) as lists,
+    or as numpy arrays holding the same numbers (sources/stored.py; NaN for None)."""
 
     batch: int
     sources: Sequence[Sequence[list]]
@@ -70,6 +72,13 @@ def fresh_span(db: sqlite3.Connection, fresh: Fresh, after: int | None) -> Span 
     return Span(first, {seq for (seq,) in repeats})
 
 
+def kept(column: Any, keep: list[bool]) -> Any:
+    """The values of a column (a list, or a numpy array of numbers) where keep is True."""
+    if isinstance(column, list):
+        return list(compress(column, keep))
+    return column[keep]  # an array: by a boolean mask (it converts the list itself)
+
+
 def fresh_chunks(fresh: Fresh, span: Span, schema: ColumnSchema, size: int) -> Iterator[list[list]]:
     """The batch's rows of the training set (labelled, not a repeat), at most size at a
     time in order of seq, each chunk as the schema's columns."""
@@ -84,7 +93,7 @@ def fresh_chunks(fresh: Fresh, span: Span, schema: ColumnSchema, size: int) -> I
         for a in range(0, n, size):
             chunk = [column[a : a + size] for column in columns]
             if not all(keep[a : a + size]):
-                chunk = [list(compress(column, keep[a : a + size])) for column in chunk]
+                chunk = [kept(column, keep[a : a + size]) for column in chunk]
             if chunk[0]:
                 yield chunk
         start += n
