@@ -39,9 +39,9 @@ def learn_levels(values: pd.Series, fill_value: str | None) -> list[Any]:
     ones as fill_value (the imputer's constant before it); with no fill_value a missing
     value is a level of its own, last, as the encoder itself keeps it (a required
     feature has no missing value: validation refuses them)."""
-    missing = values.isna()
-    found = set(values[~missing].unique()) if missing.any() else set(values.unique())
-    if not missing.any():
+    distinct = values.unique()  # missing values among the few distinct ones, not every row
+    found = {value for value in distinct if not pd.isna(value)}
+    if len(found) == len(distinct):
         return sorted(found)
     if fill_value is not None:
         return sorted(found | {fill_value})
