@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -128,9 +129,14 @@ def fitted_levels(step: Pipeline) -> list[list[Any]]:
     """Per column of a fitted categories step: its levels, in the order of its one-hot
     columns. Of LevelCodes where the step has it; of the OneHotEncoder in a model saved
     before LevelCodes (an imputer and the encoder on the text), which still loads."""
-    if "codes" in step.named_steps:
-        return [list(levels) for levels in step.named_steps["codes"].levels_]
-    return [list(levels) for levels in step.named_steps["onehot"].categories_]
+    found = (
+        step.named_steps["codes"].levels_
+        if "codes" in step.named_steps
+        else step.named_steps["onehot"].categories_
+    )
+    # a missing value kept as a level of its own (None, NaN: the old step's imputer did
+    # not see the loader's None) is named as the missing level, not read as a number
+    return [[MISSING_LEVEL if pd.isna(lv) else lv for lv in levels] for levels in found]
 
 
 def output_features(columns: ColumnTransformer, schema: ColumnSchema) -> list[int]:

@@ -264,10 +264,12 @@ def old_shape_model(schema, data):
     return FixedThresholdClassifier(pipe, threshold=0.4).fit(X, y)
 
 
-def test_a_model_saved_before_level_codes_loads_scores_and_explains(tmp_path):
+@pytest.mark.parametrize("absent", [float("nan"), None], ids=["nan", "none"])
+def test_a_model_saved_before_level_codes_loads_scores_and_explains(tmp_path, absent):
     """A model of the old input step (imputer and OneHotEncoder on text), saved as
     training saves it, loads through the trusted list, scores as before, and its effects
-    and contributions name its levels."""
+    and contributions name its levels; a missing value is the `missing` level, whether
+    the imputer filled it (NaN) or the encoder kept it as a level (the loader's None)."""
     import numpy as np
     import pandas as pd
 
@@ -282,7 +284,7 @@ def test_a_model_saved_before_level_codes_loads_scores_and_explains(tmp_path):
     }})  # fmt: skip
     data = pd.DataFrame({
         "seats": np.arange(1, 13),
-        "plan": pd.Series(["pro", "basic", np.nan, "pro"] * 3, dtype=object),
+        "plan": pd.Series(["pro", "basic", absent, "pro"] * 3, dtype=object),
         "region": ["north", "south", "east"] * 4,
         "churn": [0, 1, 1, 0, 1, 0] * 2,
     })  # fmt: skip
