@@ -64,6 +64,10 @@ TRUSTED_TYPES = [
     "numpy.float64",
     "numpy.int64",
     "numpy.dtype",
+    # the input step's own two (modelling/encoding.py): categories to level codes in
+    # front of the OneHotEncoder, numeric blocks as CSR where the output is sparse
+    "risk_assessment.modelling.encoding.LevelCodes",
+    "risk_assessment.modelling.encoding.as_csr",
 ]
 # skops nodes that hold plain data (dicts, lists, JSON values, arrays), not objects
 DATA_NODES = {"DictNode", "ListNode", "JsonNode", "TupleNode", "NdArrayNode", "TypeNode"}

@@ -30,13 +30,14 @@ def categories_step(plan_required: bool):
     return columns, columns.named_transformers_["categories"]
 
 
-def test_categories_are_imputed_only_when_a_value_may_be_missing():
-    """Required categories go straight to the one-hot step (the imputer cost as much as it
-    on a million rows); an optional one brings back the imputer and its `missing` level."""
+def test_categories_take_the_missing_level_only_when_a_value_may_be_missing():
+    """Categories go through level codes to the one-hot step; only where a value may be
+    missing do the codes give it the `missing` level (a required one has none)."""
     _, required = categories_step(True)
-    assert list(required.named_steps) == ["onehot"]
+    assert list(required.named_steps) == ["codes", "onehot"]
+    assert required.named_steps["codes"].fill_value is None
     columns, optional = categories_step(False)
-    assert list(optional.named_steps) == ["impute", "onehot"]
-    assert MISSING_LEVEL in optional.named_steps["onehot"].categories_[0]
+    assert optional.named_steps["codes"].fill_value == MISSING_LEVEL
+    assert MISSING_LEVEL in optional.named_steps["codes"].levels_[0]
     probe = pd.DataFrame({"seats": [2], "plan": [None], "region": ["west"]})
     assert columns.transform(probe).shape == (1, 1 + 3 + 3)

@@ -241,6 +241,100 @@ def test_the_coming_model_shape_loads(tmp_path):
         assert loaded.predict(x).tolist() == model.predict(x).tolist()
 
 
+def old_shape_model(schema, data):
+    """A model as training built it before modelling/encoding.py, with scikit-learn alone:
+    dense numeric blocks, an imputer and the OneHotEncoder on the categories' text."""
+    import numpy as np
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import FixedThresholdClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    counts = Pipeline([("transform", FunctionTransformer(np.log1p)), ("scale", StandardScaler())])
+    fill = SimpleImputer(strategy="constant", fill_value="missing")
+    onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=True)
+    categories = Pipeline([("impute", fill), ("onehot", onehot)])
+    columns = ColumnTransformer(
+        [("counts", counts, [0]), ("categories", categories, [1, 2])], sparse_threshold=1.0
+    )
+    pipe = Pipeline([("columns", columns), ("model", LogisticRegression())])
+    X, y = data[schema.feature_names], data[schema.target.column]
+    return FixedThresholdClassifier(pipe, threshold=0.4).fit(X, y)
+
+
+@pytest.mark.parametrize("absent", [float("nan"), None], ids=["nan", "none"])
+def test_a_model_saved_before_level_codes_loads_scores_and_explains(tmp_path, absent):
+    """A model of the old input step (imputer and OneHotEncoder on text), saved as
+    training saves it, loads through the trusted list, scores as before, and its effects
+    and contributions name its levels; a missing value is the `missing` level, whether
+    the imputer filled it (NaN) or the encoder kept it as a level (the loader's None)."""
+    import numpy as np
+    import pandas as pd
+
+    from risk_assessment.core.columns import parse_schema
+    from risk_assessment.modelling import training
+    from risk_assessment.reports import effects, explain
+
+    schema = parse_schema({"id": "acct", "target": "churn", "features": {
+        "seats": {"type": "integer", "min": 0},
+        "plan": {"type": "category", "required": False},
+        "region": {"type": "category"},
+    }})  # fmt: skip
+    data = pd.DataFrame({
+        "seats": np.arange(1, 13),
+        "plan": pd.Series(["pro", "basic", absent, "pro"] * 3, dtype=object),
+        "region": ["north", "south", "east"] * 4,
+        "churn": [0, 1, 1, 0, 1, 0] * 2,
+    })  # fmt: skip
+    model = old_shape_model(schema, data)
+    training.save_model(model, {"rows": len(data)}, tmp_path)
+    loaded, _ = scoring.load_trained_model(tmp_path)
+    X = data[schema.feature_names]
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    found = [e["feature"] for e in effects.effects(loaded, {}, schema)]
+    assert sorted(found) == sorted([
+        "seats", "plan=basic", "plan=missing", "plan=pro",
+        "region=east", "region=north", "region=south",
+    ])  # fmt: skip
+    contrib, _ = explain.explain(loaded, X, {}, schema)
+    logit = loaded.estimator_.decision_function(X)
+    np.testing.assert_allclose(contrib.sum(axis=1), logit - logit.mean(), atol=1e-9)
+
+
+def test_a_trained_model_with_categories_holds_only_trusted_types(tmp_path):
+    """The input step's own types (level codes, CSR blocks) are in TRUSTED_TYPES, and a
+    model trained on categories holds nothing else."""
+    import numpy as np
+    import pandas as pd
+    import skops.io
+
+    from risk_assessment.core.columns import parse_schema
+    from risk_assessment.core.settings import DEFAULTS
+    from risk_assessment.modelling import training
+
+    schema = parse_schema({"id": "acct", "target": "churn", "features": {
+        "seats": {"type": "integer", "min": 0}, "nps": {"type": "number"},
+        "renews": {"type": "boolean"}, "plan": {"type": "category", "required": False},
+    }})  # fmt: skip
+    data = pd.DataFrame({
+        "seats": np.arange(20), "nps": np.linspace(-50, 50, 20), "renews": [0.0, 1.0] * 10,
+        "plan": pd.Series(["pro", None, "basic", "pro"] * 5, dtype=object),
+        "churn": [0, 1, 1, 0] * 5,
+    })  # fmt: skip
+    model, _ = training.train_model(data, DEFAULTS["training"], schema=schema)
+    held = scoring.skops_types(skops.io.dumps(model))
+    own = {"risk_assessment.modelling.encoding.LevelCodes",
+           "risk_assessment.modelling.encoding.as_csr"}  # fmt: skip
+    assert own <= held <= set(scoring.TRUSTED_TYPES)
+    path = tmp_path / "trainedmodel.skops"
+    path.write_bytes(skops.io.dumps(model))
+    loaded = load_model_verified(path, sha256_file(path))
+    X = data[schema.feature_names]
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
 def test_missing_model_names_the_path(tmp_path):
     """A missing model file raises ModelError naming the path."""
     path = tmp_path / "models" / "trainedmodel.pkl"

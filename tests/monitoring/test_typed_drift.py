@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 from risk_assessment.core.columns import parse_schema
 from risk_assessment.core.settings import load_config
 from risk_assessment.monitoring import statistics
-from risk_assessment.monitoring.typed_drift import drift_by_type, pooled, profile_by_type
+from risk_assessment.monitoring.typed_drift import (
+    decile_counts,
+    drift_by_type,
+    pooled,
+    profile_by_type,
+)
 from risk_assessment.samples import saas
 from tests.conftest import ROOT
 
@@ -245,3 +250,19 @@ def test_booleans_read_every_accepted_form():
     """Y/N cells are the levels true and false, as the rules read them (schema/cells.py)."""
     frame = accounts(200, seed=5).assign(auto_renew=["Y", "n"] * 100)
     assert profile_by_type(frame, SCHEMA)["auto_renew"]["levels"] == {"true": 100, "false": 100}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([-2.5, -0.0, 0.0, 1.0, 1.0, 3.0, 7.5, 1e9]) | st.floats(-1e6, 1e6),
+        max_size=60,
+    )
+)
+def test_decile_counts_are_the_binary_search_counts(values):
+    """The profile's counts of values at or above each decile edge are bin_counts' own
+    (a binary search per value, right-closed bins), ties and zeros of either sign too."""
+    x = np.asarray(values, dtype=float)
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, 11)[1:-1])) if len(x) else np.array([])
+    expected = statistics.bin_counts(edges, x, len(edges) + 1)
+    assert decile_counts(edges, x).tolist() == expected.tolist()
