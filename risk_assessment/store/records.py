@@ -37,7 +37,12 @@ from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STO
     ready,
     store_path,
 )
-from risk_assessment.store.readable import not_read, select_columns, usable_sql
+from risk_assessment.store.readable import (
+    not_read,
+    other_schema_rows,
+    select_columns,
+    usable_sql,
+)
 from risk_assessment.store.tables import (
     Run,
     add_value_columns,
@@ -326,11 +331,7 @@ def export_sha256(folder: Where, schema: ColumnSchema = DEFAULT_SCHEMA) -> str |
         fingerprint = recorded.get("fingerprint") or []
         if len(fingerprint) != 3 or fingerprint[2] != schema.fingerprint():
             return None
-        older = db.execute(
-            "SELECT EXISTS (SELECT 1 FROM observations WHERE exited IS NOT NULL "
-            "AND duplicate = 0 AND schema IS NOT ?)",
-            (schema.fingerprint(),),
-        ).fetchone()[0]
+        older = other_schema_rows(db, schema)
     return None if older else recorded.get(FINALDATA)
 
 
