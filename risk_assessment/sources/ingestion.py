@@ -28,6 +28,7 @@ from risk_assessment.sources.database import DatabaseRead, read_new_rows
 from risk_assessment.sources.scan import file_stamp, redact_url, scan_input, watermark_key
 from risk_assessment.sources.stored import stored_columns
 from risk_assessment.store import records as store
+from risk_assessment.store.fresh_text import FreshText
 
 log = logging.getLogger("ingestion")
 MAX_ERROR_CHARS = 300  # an error quoted in the record or the log
@@ -265,11 +266,17 @@ def save_ingestion(output_folder: Path, result: IngestionResult) -> Stored:
     columns, export = [c for c, _ in pairs], [e for _, e in pairs]
     rows = [store.Columns(c) for c in columns]  # the ids are read without a tuple per row
     sources = [(f.kind, f.entry, r) for f, r in zip(result.sources, rows, strict=True)]
-    batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
-    # the export writes the batch's rows from the values just bound, not read back
-    new = sum(f.entry.get("rows_new", 0) for f in result.sources)
-    fresh = store.Fresh(batch, export, new) if batch is not None else None
-    store.refresh_exports(output_folder, schema, fresh)
+    # a big batch's export text is made by a child meanwhile (store/fresh_text.py)
+    text = FreshText.start(store.folder_of(output_folder), export, schema)
+    try:
+        batch = store.commit_batch(output_folder, sources, result.metrics, result.watermark, schema)
+        # the export writes the batch's rows from the values just bound, not read back
+        new = sum(f.entry.get("rows_new", 0) for f in result.sources)
+        fresh = store.Fresh(batch, export, new, text) if batch is not None else None
+        store.refresh_exports(output_folder, schema, fresh)
+    finally:
+        if text is not None:
+            text.close()
     if batch is None:
         return Stored(None, result.metrics)
     return Stored(batch, store.ingestion_metrics(output_folder, batch))

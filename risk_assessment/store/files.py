@@ -231,15 +231,17 @@ def write_exports(
     append: bool = False,
 ) -> dict[str, str]:
     """Write finaldata.csv from the training set's rows in chunks, each given as its
-    columns (when there are rows or it exists; with append, the rows are added to its
-    end), the ingestion record and ingestedfiles.txt, each atomically; returns the sha256
-    of each written."""
+    columns or as its CSV lines made already (bytes) (when there are rows or it exists;
+    with append, the rows are added to its end), the ingestion record and
+    ingestedfiles.txt, each atomically; returns the sha256 of each written."""
     written = {}
     path = folder / FINALDATA
     chunks = iter(chunks)
     first = next(chunks, [])
     if append or first or path.exists():
-        texts = (columns_csv(c, schema) for c in chain([first], chunks))
+        texts = (
+            c if isinstance(c, bytes) else columns_csv(c, schema) for c in chain([first], chunks)
+        )
         head = [] if append else [rows_csv([], schema)]
         write_atomic_parts(path, chain(head, texts), keep=append)
         written[FINALDATA] = sha256_file(path)

@@ -36,6 +36,7 @@ class Fresh:
     batch: int
     sources: Sequence[Sequence[list]]
     new: int | None = None  # how many of the rows the store found new (None: not known)
+    text: Any = None  # a fresh_text.FreshText making the rows' text meanwhile, or None
 
     def rows(self) -> int:
         """How many rows the sources hold together."""

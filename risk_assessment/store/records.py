@@ -305,8 +305,9 @@ def export_chunks(
     it bound."""
     span = fresh_span(db, fresh, after) if fresh is not None else None
     yield from training_chunks(db, schema, after, span.first if span else None)
-    if span is not None:
-        yield from fresh_chunks(fresh, span, schema, FRESH_CHUNK)
+    text = fresh.text.result() if span and not span.repeats and fresh.text else None
+    if span is not None:  # the child's text (fresh_text.py) when it holds these rows
+        yield from [text] if text else fresh_chunks(fresh, span, schema, FRESH_CHUNK)
 
 
 def refresh_exports_if_free(folder: Path, schema: ColumnSchema, who: str) -> bool:
