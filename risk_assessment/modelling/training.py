@@ -39,13 +39,18 @@ from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from risk_assessment.core.columns import DEFAULT_SCHEMA, ColumnSchema
+from risk_assessment.core.forked import Forked
 from risk_assessment.modelling.features import (
     column_means,
     column_transformer,
     mlflow_signature,
 )
+from risk_assessment.modelling.profiles import (  # noqa: F401 (training.feature_profile)
+    PROFILE_BINS,
+    feature_profile,
+    profiles,
+)
 from risk_assessment.monitoring.statistics import best_threshold, f1_at, row_logloss
-from risk_assessment.monitoring.typed_drift import profile_by_type
 from risk_assessment.schema.dataset import export_frame, load_dataset
 from risk_assessment.store import accounts
 from risk_assessment.store import records as store
@@ -101,6 +106,7 @@ def out_of_fold(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, w, folds: int, s
     return proba
 
 
+FORK_ROWS = 100_000  # from this many rows the profiles are made by a child (core/forked.py)
 SELECTION_ROWS = 50_000  # the transform and cut-off are chosen on at most this many rows
 
 
@@ -195,40 +201,6 @@ def train_model(
     return model, warning
 
 
-PROFILE_BINS = 10  # deciles: the reference distribution for data-drift checks (PSI)
-
-
-def feature_profile(
-    data: pd.DataFrame, schema: ColumnSchema = DEFAULT_SCHEMA, typed: dict | None = None
-) -> dict[str, dict[str, Any]]:
-    """Per numeric or boolean feature: mean, std, decile edges, share of rows per bin.
-
-    Saved with the model, so data drift can be measured against the model's own
-    training data without keeping a copy of it. A numeric feature's entry of the typed
-    profile (profile_by_type: the same deciles of the same values) is taken as it is.
-    """
-    profile = {}
-    for col in [f.name for f in schema.features if f.type != "category"]:
-        known = (typed or {}).get(col) or {}
-        if "edges" in known and known["rows"]:
-            profile[col] = {k: known[k] for k in ("mean", "std", "edges", "shares")}
-            continue
-        values = data[col].to_numpy(dtype=float)
-        values = values[np.isfinite(values)]
-        if not len(values):
-            continue
-        inner = np.quantile(values, np.linspace(0, 1, PROFILE_BINS + 1)[1:-1])
-        edges = np.unique(inner)
-        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-        profile[col] = {
-            "mean": float(values.mean()),
-            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "edges": edges.tolist(),
-            "shares": (counts / len(values)).tolist(),
-        }
-    return profile
-
-
 def library_versions() -> dict[str, str]:
     """Versions of what the pickle depends on, to check before loading it elsewhere."""
     return {
@@ -253,9 +225,11 @@ def model_metadata(
     seconds: float,
     warning: str | None,
     selection: dict[str, Any] | None = None,
+    profiled: dict[str, dict] | None = None,
 ) -> dict[str, Any]:
     """Provenance of a trained model: data, settings (config's SETTINGS_SECTIONS), and how
-    its transform and cut-off were chosen."""
+    its transform and cut-off were chosen; profiled: profiles(data, schema) when made
+    already."""
     params, schema = config["training"], config["schema"]
     return {
         "trained_at": now_iso(),
@@ -274,16 +248,9 @@ def model_metadata(
         "threshold": (selection or {}).get("threshold", 0.5),
         "seconds": round(seconds, 4),
         "versions": library_versions(),
-        **profiles(data, schema),
+        **(profiled if profiled is not None else profiles(data, schema)),
         "settings": recorded_settings(config),
     }
-
-
-def profiles(data: pd.DataFrame, schema: ColumnSchema) -> dict[str, dict]:
-    """The training profiles saved with a model: by decile (profile) and by feature type
-    (typed_profile, data drift by type), each number's deciles computed once."""
-    typed = profile_by_type(data, schema)
-    return {"profile": feature_profile(data, schema, typed), "typed_profile": typed}
 
 
 def save_model(model, metadata: dict[str, Any], folder: Path) -> Path:
@@ -371,6 +338,8 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
     data = leave_out_contacted(data, config)
     start = time.perf_counter()
     params = config["training"]
+    # the profiles need only the data: a child makes them while the model is fitted
+    profiled = Forked(profiles, data, schema) if len(data) >= FORK_ROWS else None
     model, warning, selection = fit_with_selection(data, params, str(data_path), None, schema)
     seconds = time.perf_counter() - start
     if warning:
@@ -384,6 +353,7 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
         seconds,
         warning,
         selection,
+        profiled.result() if profiled else None,
     )
     path = save_model(model, metadata, config["output_model_path"])
     log.info(

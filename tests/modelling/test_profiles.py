@@ -1,0 +1,32 @@
+"""modelling/profiles.py: the training profiles saved with a model are the same whether a
+child made them while the model was fitted (a big training set) or the parent did."""
+
+from __future__ import annotations
+
+import json
+
+from risk_assessment.core.common import FINALDATA
+from risk_assessment.core.settings import load_config
+from risk_assessment.modelling import training
+from risk_assessment.modelling.profiles import profiles
+from risk_assessment.schema.dataset import load_dataset
+from risk_assessment.sources import ingestion
+from tests.conftest import make_workspace
+
+
+def test_a_big_training_sets_profiles_are_the_parents(tmp_path):
+    """FORK_ROWS rows and more: the metadata's profiles (made by a child) equal the ones
+    computed in this process from the same training set."""
+    folder = make_workspace(tmp_path)
+    rows = [f"c{i},{i % 97},{i % 1013},{1 + i % 7},{int(i % 97 < 20)}"
+            for i in range(training.FORK_ROWS)]  # fmt: skip
+    header = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited"
+    (folder / "practicedata" / "big.csv").write_text("\n".join([header, *rows]) + "\n")
+    config = load_config(folder / "config.json")
+    ingestion.save_ingestion(config["output_folder_path"], ingestion.ingest_configured(config))
+    metadata = training.run_training(config)
+    data = load_dataset(config["output_folder_path"] / FINALDATA, config["schema"])
+    expected = json.loads(json.dumps(profiles(data, config["schema"])))
+    assert metadata["rows"] >= training.FORK_ROWS
+    assert json.loads(json.dumps(metadata["typed_profile"])) == expected["typed_profile"]
+    assert json.loads(json.dumps(metadata["profile"])) == expected["profile"]
