@@ -7,15 +7,17 @@ The child inherits the arguments without copying them, sends back its result pic
 through a pipe and leaves by os._exit (none of the parent's cleanup runs twice). The
 parent reads the result when it needs it; when fork does not exist, the child failed or
 sent nothing, the parent computes the result itself: the same answer either way, only
-later. A parent killed meanwhile leaves a child that finishes, finds the pipe closed and
-exits. Used for training's profiles (modelling/training.py, 0.5 s of a million rows,
-made while the model is fitted).
+later. A parent that fails meanwhile stops and reaps the child (close); one killed
+leaves a child that finishes, finds the pipe closed and exits. Used for training's
+profiles (modelling/training.py: 0.5 s of a million rows, made while the model is
+fitted).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -55,3 +57,16 @@ class Forked:
         if status != 0 or not payload:
             return self.fn(*self.args)
         return pickle.loads(payload)  # noqa: S301 (our own child's bytes, through a pipe)
+
+    def close(self) -> None:
+        """Stop a child whose result is not wanted (the parent failed meanwhile) and reap
+        it; nothing once result() was called."""
+        if self.pid is None:
+            return
+        os.close(self.pipe)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        self.pid = None

@@ -340,7 +340,12 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
     params = config["training"]
     # the profiles need only the data: a child makes them while the model is fitted
     profiled = Forked(profiles, data, schema) if len(data) >= FORK_ROWS else None
-    model, warning, selection = fit_with_selection(data, params, str(data_path), None, schema)
+    try:
+        model, warning, selection = fit_with_selection(data, params, str(data_path), None, schema)
+    except BaseException:
+        if profiled:
+            profiled.close()
+        raise
     seconds = time.perf_counter() - start
     if warning:
         log.warning("model did not converge: %s", warning)

@@ -47,3 +47,13 @@ def test_a_failed_child_leaves_the_result_to_the_parent():
     assert forked.result() == 42
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped
+
+
+def test_a_result_not_wanted_is_stopped_and_reaped():
+    """close() before result(): the child (blocked on a pipe nobody reads) is gone."""
+    forked = Forked(np.ones, 5_000_000)  # 40 MB: more than the pipe holds
+    pid = forked.pid
+    forked.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    forked.close()  # twice: nothing
