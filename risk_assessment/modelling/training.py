@@ -328,6 +328,20 @@ def log_selection(selection: dict[str, Any]) -> None:
     )
 
 
+def fit_beside_profiles(data: pd.DataFrame, params: dict, source: str, schema: ColumnSchema):
+    """fit_with_selection's (model, warning, selection), and the training profiles: made
+    by a child while the model is fitted, from FORK_ROWS rows (they need only the data),
+    else None (model_metadata then makes them)."""
+    profiled = Forked(profiles, data, schema) if len(data) >= FORK_ROWS else None
+    try:
+        fitted = fit_with_selection(data, params, source, None, schema)
+    except BaseException:
+        if profiled:
+            profiled.close()
+        raise
+    return (*fitted, profiled.result() if profiled else None)
+
+
 def run_training(config: dict[str, Any]) -> dict[str, Any]:
     """Train on finaldata.csv and save; returns the metadata. Used by fullprocess.py too."""
     data_path, schema = config["output_folder_path"] / FINALDATA, config["schema"]
@@ -338,14 +352,7 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
     data = leave_out_contacted(data, config)
     start = time.perf_counter()
     params = config["training"]
-    # the profiles need only the data: a child makes them while the model is fitted
-    profiled = Forked(profiles, data, schema) if len(data) >= FORK_ROWS else None
-    try:
-        model, warning, selection = fit_with_selection(data, params, str(data_path), None, schema)
-    except BaseException:
-        if profiled:
-            profiled.close()
-        raise
+    model, warning, selection, profiled = fit_beside_profiles(data, params, str(data_path), schema)
     seconds = time.perf_counter() - start
     if warning:
         log.warning("model did not converge: %s", warning)
@@ -358,7 +365,7 @@ def run_training(config: dict[str, Any]) -> dict[str, Any]:
         seconds,
         warning,
         selection,
-        profiled.result() if profiled else None,
+        profiled,
     )
     path = save_model(model, metadata, config["output_model_path"])
     log.info(

@@ -4,8 +4,13 @@ child made them while the model was fitted (a big training set) or the parent di
 from __future__ import annotations
 
 import json
+import os
 
-from risk_assessment.core.common import FINALDATA
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_assessment.core.common import FINALDATA, ModelError
 from risk_assessment.core.settings import load_config
 from risk_assessment.modelling import training
 from risk_assessment.modelling.profiles import profiles
@@ -30,3 +35,19 @@ def test_a_big_training_sets_profiles_are_the_parents(tmp_path):
     assert metadata["rows"] >= training.FORK_ROWS
     assert json.loads(json.dumps(metadata["typed_profile"])) == expected["typed_profile"]
     assert json.loads(json.dumps(metadata["profile"])) == expected["profile"]
+
+
+def test_a_failed_fit_leaves_no_child(tmp_path):
+    """The fit fails (one class only): the child making the profiles is stopped and
+    reaped, not left behind."""
+    n = training.FORK_ROWS
+    data = pd.DataFrame({"corporation": [f"c{i}" for i in range(n)],
+                         "lastmonth_activity": np.arange(n) % 50,
+                         "lastyear_activity": np.arange(n) % 700,
+                         "number_of_employees": 1 + np.arange(n) % 9,
+                         "exited": np.zeros(n, dtype=int)})  # fmt: skip
+    config = load_config(make_workspace(tmp_path) / "config.json")
+    with pytest.raises(ModelError, match="every row"):
+        training.fit_beside_profiles(data, config["training"], "data", config["schema"])
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child of this process, running or finished
