@@ -32,6 +32,8 @@ def test_the_benchmark_prints_its_table_on_a_small_run():
         "seconds",
         "cpu",
         "s",
+        "child",
+        "s",
         "rows/s",
         "stage",
         "MB",
