@@ -7,22 +7,28 @@ million rows without changing what it computes.
   to codes in a hash table, so the two together take about a third of that. The codes
   are the positions of the levels the OneHotEncoder learnt from text before (sorted
   unique values), so its output is the same matrix, column for column.
-- as_csr, at the end of each numeric or boolean block when the output is sparse: the
-  ColumnTransformer stacks dense blocks beside the sparse one-hot block through scipy's
-  general path (every block to COO and back, about 1.6 s); when every block is already
-  CSR, scipy joins them row by row (its fast path), the same matrix in about 0.7 s.
+- RowStack, the ColumnTransformer itself with its own joining of the blocks when the
+  output is sparse (`_hstack`, the method scikit-learn provides for subclasses to
+  control the stacking). scipy joins sparse blocks row by row in a loop (about 0.8 s for
+  a million rows of 20 features, every block made CSR first); when every block has the
+  same number of entries in each row (a dense numeric block; a one-hot block without an
+  unknown level) the joined matrix is the blocks' entries side by side, which numpy
+  puts together in about a tenth of that. Otherwise (a level never seen in training
+  leaves a row without an entry) the blocks go to scikit-learn's own stacking as CSR
+  (as_csr), scipy's fast path. Either way the same matrix, entry for entry.
 
 Both are listed in scoring.TRUSTED_TYPES: a saved model holds them by name.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.compose import ColumnTransformer
 from sklearn.utils.validation import check_is_fitted
 
 
@@ -93,7 +99,71 @@ def as_csr(X: Any) -> sparse.csr_matrix:
     directly (row i's entries at data[i*k:(i+1)*k]), no search for the non-zeros."""
     dense = np.ascontiguousarray(X, dtype=np.float64)
     n, k = dense.shape
-    index = np.int32 if n * k < np.iinfo(np.int32).max else np.int64
+    index = index_dtype(n * k)
     indices = np.tile(np.arange(k, dtype=index), n)
     indptr = np.arange(0, n * k + 1, k, dtype=index)
     return sparse.csr_matrix((dense.ravel(), indices, indptr), shape=(n, k))
+
+
+def index_dtype(size: int) -> type:
+    """int32 for a CSR matrix's indices while they fit, int64 beyond (as scipy chooses)."""
+    return np.int32 if size < np.iinfo(np.int32).max else np.int64
+
+
+class Rows(NamedTuple):
+    """A block as its entries per row: values and columns, each rows x entries (columns
+    None for a dense block: entry j of every row is column j)."""
+
+    values: np.ndarray
+    columns: np.ndarray | None
+
+
+def rows_of(X: Any, n_samples: int) -> Rows | None:
+    """A dense block, or a CSR block with the same number of entries in every row, as
+    its Rows; None for any other block."""
+    if not sparse.issparse(X):
+        values = np.asarray(X)
+        return Rows(values, None) if values.ndim == 2 and values.dtype.kind in "biuf" else None
+    if X.format != "csr" or X.shape[0] != n_samples or n_samples == 0:
+        return None
+    per_row = X.indptr[1] - X.indptr[0]
+    if not np.array_equal(X.indptr, np.arange(n_samples + 1) * per_row):
+        return None
+    return Rows(X.data.reshape(n_samples, per_row), X.indices.reshape(n_samples, per_row))
+
+
+def join_rows(blocks: list[Rows], widths: list[int], n_samples: int) -> sparse.csr_matrix:
+    """The blocks side by side as one CSR matrix: row i holds each block's row i, its
+    columns moved right by the widths of the blocks before it. Written block by block
+    into arrays made once (numpy's concatenate along rows is several times slower)."""
+    total, per_row = sum(widths), sum(b.values.shape[1] for b in blocks)
+    index = index_dtype(max(total, n_samples * per_row))
+    dtype = np.result_type(np.float64, *(b.values.dtype for b in blocks))
+    data = np.empty((n_samples, per_row), dtype=dtype)
+    indices = np.empty((n_samples, per_row), dtype=index)
+    entry, column = 0, 0
+    for block, width in zip(blocks, widths, strict=True):
+        part = slice(entry, entry + block.values.shape[1])
+        data[:, part] = block.values
+        if block.columns is None:
+            indices[:, part] = np.arange(column, column + block.values.shape[1], dtype=index)
+        else:
+            indices[:, part] = block.columns
+            indices[:, part] += index(column)
+        entry, column = part.stop, column + width
+    indptr = np.arange(n_samples + 1, dtype=index) * per_row
+    return sparse.csr_matrix((data.ravel(), indices.ravel(), indptr), shape=(n_samples, total))
+
+
+class RowStack(ColumnTransformer):
+    """scikit-learn's ColumnTransformer; its sparse output joined by join_rows where every
+    block allows it, by scikit-learn's own stacking otherwise (see the module docstring)."""
+
+    def _hstack(self, Xs, *, n_samples):
+        if not self.sparse_output_:
+            return super()._hstack(Xs, n_samples=n_samples)
+        blocks = [rows_of(X, n_samples) for X in Xs]
+        if all(b is not None and len(b.values) == n_samples for b in blocks) and n_samples:
+            return join_rows(blocks, [X.shape[1] for X in Xs], n_samples)
+        csr = [X if sparse.issparse(X) else as_csr(X) for X in Xs]
+        return super()._hstack(csr, n_samples=n_samples)

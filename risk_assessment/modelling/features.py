@@ -20,9 +20,10 @@ model also takes a plain float matrix, the server's fast path):
   of each category, so most of the one-hot columns are 0, and the logistic regression fits
   a million rows about 2.5 times faster on the sparse matrix than on its dense copy
   (benchmarks/bench_schema.py); `dense` turns it back into an array where one is needed.
-  Every numeric and boolean block then ends as CSR too (encoding.as_csr), so joining the
-  blocks takes scipy's fast path. A model saved before LevelCodes (an imputer and the
-  OneHotEncoder on the text) still loads and explains: fitted_levels reads either.
+  The blocks are then joined by encoding.RowStack (the ColumnTransformer with a faster
+  join of the same matrix). A model saved before LevelCodes (an imputer and the
+  OneHotEncoder on the text, a plain ColumnTransformer) still loads and explains:
+  fitted_levels reads either.
 Missing values (features with "required": false) are imputed from the training data:
 numbers by the median, booleans by the most frequent value (0 when the training data has
 no value at all), categories as their own `missing` level.
@@ -41,14 +42,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from risk_assessment.core.columns import ColumnSchema, Feature
-from risk_assessment.modelling.encoding import LevelCodes, as_csr
+from risk_assessment.modelling.encoding import LevelCodes, RowStack
 
 MISSING_LEVEL = "missing"
 
 
-def numeric_steps(func, transform: str, scale: bool, missing: bool, csr: bool) -> Pipeline:
-    """Impute (when values may be missing), squash the tails (log), scale; as CSR when the
-    step's output is sparse (see csr_step)."""
+def numeric_steps(func, transform: str, scale: bool, missing: bool) -> Pipeline:
+    """Impute (when values may be missing), squash the tails (log), scale."""
     steps: list[tuple[str, Any]] = []
     if missing:
         # keep_empty_features: a column with no value in the training data (the first
@@ -57,21 +57,13 @@ def numeric_steps(func, transform: str, scale: bool, missing: bool, csr: bool) -
     squash = FunctionTransformer(func, feature_names_out="one-to-one")
     steps.append(("transform", squash if transform == "log" else "passthrough"))
     steps.append(("scale", StandardScaler() if scale else "passthrough"))
-    return Pipeline(steps + csr_step(csr))
+    return Pipeline(steps)
 
 
-def csr_step(csr: bool) -> list[tuple[str, Any]]:
-    """The last step of a numeric or boolean block when the output is sparse: the block as
-    CSR, so the ColumnTransformer joins CSR blocks only (scipy's fast path, encoding.py)."""
-    return [("csr", FunctionTransformer(as_csr, feature_names_out="one-to-one"))] if csr else []
-
-
-def flag_step(missing: bool, csr: bool) -> Any:
+def flag_step(missing: bool) -> Any:
     """Booleans as they are (0/1), the most frequent value where one may be missing."""
     impute = SimpleImputer(strategy="most_frequent", keep_empty_features=True)
-    steps = [("impute", impute)] if missing else []
-    steps += csr_step(csr)
-    return Pipeline(steps) if steps else "passthrough"
+    return Pipeline([("impute", impute)]) if missing else "passthrough"
 
 
 def category_step(missing: bool) -> Pipeline:
@@ -97,7 +89,7 @@ def groups(schema: ColumnSchema) -> dict[str, list[int]]:
 def column_transformer(schema: ColumnSchema, transform: str, scale: bool) -> ColumnTransformer:
     """The schema's input step (see the module docstring)."""
     features, parts = schema.features, []
-    csr = "categories" in groups(schema)  # the output is sparse: every block as CSR
+    csr = "categories" in groups(schema)  # the output is sparse (joined by RowStack)
 
     def missing(cols: list[int]) -> bool:
         return any(not features[i].required for i in cols)
@@ -105,14 +97,15 @@ def column_transformer(schema: ColumnSchema, transform: str, scale: bool) -> Col
     for name, cols in groups(schema).items():
         if name in ("counts", "signed"):
             func = np.log1p if name == "counts" else np.arcsinh
-            step: Any = numeric_steps(func, transform, scale, missing(cols), csr)
+            step: Any = numeric_steps(func, transform, scale, missing(cols))
         elif name == "flags":
-            step = flag_step(missing(cols), csr)
+            step = flag_step(missing(cols))
         else:
             step = category_step(missing(cols))
         parts.append((name, step, cols))
-    # sparse output whenever there are categories (1.0: whatever the share of zeros)
-    return ColumnTransformer(parts, remainder="drop", sparse_threshold=1.0 if csr else 0.0)
+    if csr:  # sparse output whenever there are categories (1.0: whatever the share of zeros)
+        return RowStack(parts, remainder="drop", sparse_threshold=1.0)
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
 
 
 def dense(Z: Any) -> np.ndarray:

@@ -65,9 +65,9 @@ TRUSTED_TYPES = [
     "numpy.int64",
     "numpy.dtype",
     # the input step's own two (modelling/encoding.py): categories to level codes in
-    # front of the OneHotEncoder, numeric blocks as CSR where the output is sparse
+    # front of the OneHotEncoder, the ColumnTransformer joining its sparse output faster
     "risk_assessment.modelling.encoding.LevelCodes",
-    "risk_assessment.modelling.encoding.as_csr",
+    "risk_assessment.modelling.encoding.RowStack",
 ]
 # skops nodes that hold plain data (dicts, lists, JSON values, arrays), not objects
 DATA_NODES = {"DictNode", "ListNode", "JsonNode", "TupleNode", "NdArrayNode", "TypeNode"}

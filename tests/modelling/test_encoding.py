@@ -1,7 +1,7 @@
 """The input step's fast parts (modelling/encoding.py): level codes in front of the
-OneHotEncoder and CSR numeric blocks give the matrix and the model of the input step
-before them (an imputer and the OneHotEncoder on the text, dense numeric blocks), entry
-for entry, on random data."""
+OneHotEncoder and RowStack's joining of the blocks give the matrix and the model of the
+input step before them (an imputer and the OneHotEncoder on the text, scikit-learn's
+ColumnTransformer), entry for entry, on random data."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from risk_assessment.core.columns import parse_schema
-from risk_assessment.modelling.encoding import LevelCodes, as_csr
+from risk_assessment.modelling.encoding import LevelCodes, RowStack, as_csr, join_rows, rows_of
 from risk_assessment.modelling.features import (
     MISSING_LEVEL,
     column_transformer,
@@ -110,7 +110,9 @@ def frame(schema, pools: dict, rng, n: int, missing: float) -> pd.DataFrame:
         else:
             pool = np.array(pools[f.name], dtype=object)
             values = pd.Series(pool[rng.integers(0, len(pool), n)], dtype=object)
-        data[f.name] = values if f.required else values.mask(rng.random(n) < missing, np.nan)
+        gone = rng.random(n) < missing
+        gone[0] = False  # one value at least: the old imputer drops a column without any
+        data[f.name] = values if f.required else values.mask(gone, np.nan)
     return pd.DataFrame(data)
 
 
@@ -183,19 +185,68 @@ def test_level_codes_are_the_positions_of_the_sorted_levels():
     assert out.dtype == np.int32 and out.tolist() == [[2, 0], [-1, 2]]
 
 
-def test_numeric_blocks_are_csr_only_when_the_output_is_sparse():
-    """With categories every block reaches the ColumnTransformer as CSR (scipy's fast
-    stacking path); a numeric schema keeps its dense output (the server's fast path)."""
+def test_the_sparse_output_is_joined_by_rowstack_and_a_numeric_schema_stays_dense():
+    """With categories the input step is a RowStack and its output CSR, the numeric
+    blocks left dense for it to join; a numeric schema keeps scikit-learn's own
+    ColumnTransformer and its dense output (the server's fast path)."""
     data = pd.DataFrame({"seats": [1, 5, 9], "plan": ["pro", "basic", "pro"]})
     columns = column_transformer(plan_schema(True), "log", True).fit(data)
-    counts = columns.named_transformers_["counts"]
-    assert sparse.isspmatrix_csr(counts.transform(data[["seats"]]))
+    assert type(columns) is RowStack
+    assert isinstance(columns.named_transformers_["counts"].transform(data[["seats"]]), np.ndarray)
     assert sparse.isspmatrix_csr(columns.transform(data))
     numeric = parse_schema({"id": "acct", "target": "churn", "features": {
         "seats": {"type": "integer", "min": 0}, "nps": {"type": "number"}}})  # fmt: skip
     train = pd.DataFrame({"seats": [1, 5], "nps": [-3.0, 4.0]})
     plain = column_transformer(numeric, "log", True).fit(train)
+    assert type(plain) is ColumnTransformer
     assert isinstance(plain.transform(pd.DataFrame({"seats": [2], "nps": [0.5]})), np.ndarray)
+
+
+@st.composite
+def blocks(draw):
+    """1-4 blocks of n rows: dense (C or F order; float, int or bool) or CSR (the same
+    number of entries per row, or not: a row may lack its entry, as an unseen level's)."""
+    n = draw(st.integers(1, 30))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    out = []
+    for _ in range(draw(st.integers(1, 4))):
+        width = draw(st.integers(0, 6))
+        kind = draw(st.sampled_from(["float", "int", "bool", "fortran", "onehot", "ragged"]))
+        if kind in ("onehot", "ragged") and width:
+            cols = rng.integers(0, width, n)
+            keep = rng.random(n) < (0.7 if kind == "ragged" else 2.0)
+            rows = np.flatnonzero(keep)
+            out.append(
+                sparse.csr_matrix((rng.normal(size=len(rows)), (rows, cols[keep])), (n, width))
+            )
+        else:
+            block = rng.normal(size=(n, width)).round(1)
+            block = {"int": block.astype(np.int64), "bool": block > 0}.get(kind, block)
+            out.append(np.asfortranarray(block) if kind == "fortran" else block)
+    return n, out
+
+
+def scipy_join(Xs: list) -> sparse.csr_matrix:
+    """scikit-learn's stacking of sparse output: scipy's hstack of the blocks."""
+    return sparse.hstack([sparse.csr_matrix(X, dtype=np.float64) for X in Xs]).tocsr()
+
+
+@settings(max_examples=200, deadline=None)
+@given(blocks())
+def test_join_rows_is_scipys_stacking_entry_for_entry(case):
+    """Where every block has the same entries per row, join_rows gives the matrix scipy
+    gives (shape, dtype, every entry); a block whose rows differ is left to scipy."""
+    n, Xs = case
+    found = [rows_of(X, n) for X in Xs]
+    for X, rows in zip(Xs, found, strict=True):
+        even = not sparse.issparse(X) or len(set(np.diff(X.indptr))) <= 1
+        assert (rows is not None) == even
+    if all(r is not None for r in found):
+        joined = join_rows(found, [X.shape[1] for X in Xs], n)
+        expected = scipy_join(Xs)
+        assert sparse.isspmatrix_csr(joined) and joined.dtype == np.float64
+        assert joined.shape == expected.shape
+        assert np.array_equal(joined.toarray(), expected.toarray())
 
 
 def test_as_csr_stores_every_entry_of_the_block():

@@ -304,8 +304,8 @@ def test_a_model_saved_before_level_codes_loads_scores_and_explains(tmp_path, ab
 
 
 def test_a_trained_model_with_categories_holds_only_trusted_types(tmp_path):
-    """The input step's own types (level codes, CSR blocks) are in TRUSTED_TYPES, and a
-    model trained on categories holds nothing else."""
+    """The input step's own types (level codes, the ColumnTransformer that joins its
+    blocks) are in TRUSTED_TYPES, and a model trained on categories holds nothing else."""
     import numpy as np
     import pandas as pd
     import skops.io
@@ -326,7 +326,7 @@ def test_a_trained_model_with_categories_holds_only_trusted_types(tmp_path):
     model, _ = training.train_model(data, DEFAULTS["training"], schema=schema)
     held = scoring.skops_types(skops.io.dumps(model))
     own = {"risk_assessment.modelling.encoding.LevelCodes",
-           "risk_assessment.modelling.encoding.as_csr"}  # fmt: skip
+           "risk_assessment.modelling.encoding.RowStack"}  # fmt: skip
     assert own <= held <= set(scoring.TRUSTED_TYPES)
     path = tmp_path / "trainedmodel.skops"
     path.write_bytes(skops.io.dumps(model))
