@@ -41,11 +41,14 @@ ROW_COUNTS = ("rows_read", "rows_kept", "rows_rejected", "rows_new")  # an inges
 
 
 def step_name(step) -> str:
-    """'StandardScaler', 'log1p' for a FunctionTransformer of np.log1p, 'none' if skipped."""
+    """'StandardScaler', 'log1p' for a FunctionTransformer of np.log1p, 'none' if skipped;
+    a project's subclass of a scikit-learn step by the scikit-learn class it is (the
+    input step's RowStack reads as ColumnTransformer: a reader knows that one)."""
     if step in (None, "passthrough"):
         return "none"
     func = getattr(step, "func", None)
-    return getattr(func, "__name__", None) or type(step).__name__
+    known = [c for c in type(step).__mro__ if c.__module__.split(".")[0] == "sklearn"]
+    return getattr(func, "__name__", None) or (known[0] if known else type(step)).__name__
 
 
 def model_text(model) -> str:

@@ -212,6 +212,25 @@ def test_model_text_names_the_steps_and_the_cut_off():
     assert text.endswith("; cut-off 0.35")
 
 
+def test_model_text_names_a_users_input_step_by_its_scikit_learn_class(tmp_path):
+    """A model trained on a schema with categories reads 'columns: ColumnTransformer',
+    not the project's own subclass of it (RowStack)."""
+    import numpy as np
+    import pandas as pd
+
+    from risk_assessment.core.columns import parse_schema
+    from risk_assessment.core.settings import DEFAULTS
+    from risk_assessment.modelling import training
+
+    schema = parse_schema({"id": "acct", "target": "churn", "features": {
+        "seats": {"type": "integer", "min": 0}, "plan": {"type": "category"}}})  # fmt: skip
+    data = pd.DataFrame({"seats": np.arange(40), "plan": ["pro", "basic"] * 20,
+                         "churn": [0, 1, 1, 0] * 10})  # fmt: skip
+    model, _ = training.train_model(data, DEFAULTS["training"], schema=schema)
+    text = report_pdf.model_text(model)
+    assert text.startswith("columns: ColumnTransformer; ") and "RowStack" not in text
+
+
 def test_the_report_bands_psi_as_diagnostics_does():
     """A PSI of exactly 0.25 is 'significant' in diagnostics, the drift line and the table."""
     from reportlab.platypus import Table
