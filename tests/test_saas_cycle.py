@@ -69,6 +69,10 @@ def test_the_saas_example_from_first_model_to_drift(example):
     page = answer.get_data(as_text=True)
     assert '<div class="scroll"><table class="stack" id="observations">' in page
     assert re.search(r'data-label="auto-renewal">(yes|no)</td>', page)
+    # the client manager sees what the client is worth and how much of it is at risk
+    at_risk = f"{calls['calls'][0]['value_at_risk']:,.0f}"
+    assert f'<p id="value-at-risk">Value at risk <strong>{at_risk}</strong>' in page
+    assert "annual_contract_value (" in page and "by chance of exiting" in page
     by_value = client.get("/risk?order=value&top=5").get_json()["clients"]
     assert by_value[0]["value_at_risk"] >= by_value[-1]["value_at_risk"]
     report = pdf_text(example)

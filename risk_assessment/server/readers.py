@@ -130,7 +130,8 @@ def client_page(corporation: str):
         "client.html",
         manifest=manifest,
         corporation=corporation,
-        client=None if position is None else records(listed.iloc[[position]], api)[0],
+        client=None if position is None else client_of(listed.iloc[[position]], api),
+        value_label=schema.words(schema.value) if schema.value else None,
         total=facts["total"],
         history=[{**o, **arrived.get(o["seq"], {})} for o in history.to_dict(orient="records")],
         features=schema.feature_names,
@@ -138,6 +139,16 @@ def client_page(corporation: str):
         flags={f.name for f in schema.features if f.type == "boolean"},
         versions=version_ranks(api),
     )
+
+
+def client_of(row, api) -> dict[str, Any]:
+    """The client's record, with its value (the schema's value column) where declared."""
+    record = records(row, api)[0]
+    value = api.config["schema"].value
+    if "value_at_risk" in record:
+        cell = row[value].iloc[0] if value in row else None
+        record["value"] = None if cell is None or cell != cell else float(cell)
+    return record
 
 
 @bp.get("/model")
