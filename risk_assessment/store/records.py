@@ -1,5 +1,6 @@
 """The system of record: one SQLite file, output_folder_path/store.db, and the only code
-that reads or writes it (with tables.py, the rows, and files.py, the original files).
+that reads or writes it (with tables.py, the rows, files.py, the original files, and
+history.py, the run history, whose names it re-exports).
 
 Everything one ingestion stores is committed in one transaction, so a crash leaves all of it
 or none. The original project's files are exports, rewritten when missing, edited or
@@ -37,24 +38,26 @@ from risk_assessment.store.handle import (  # noqa: F401 (store.Store, store.STO
     ready,
     store_path,
 )
+from risk_assessment.store.history import (  # noqa: F401 (store.record_run, ...)
+    last_judged_run,
+    prune_history,
+    read_history,
+    record_run,
+)
 from risk_assessment.store.readable import (
     not_read,
     other_schema_rows,
     select_columns,
     usable_sql,
 )
-from risk_assessment.store.tables import (
+from risk_assessment.store.tables import (  # noqa: F401 (store.Run, store.is_idle, ...)
     Run,
     add_value_columns,
     batch_dict,
-    decode_run,
-    encode_run,
     get_meta,
     insert_batch,
-    insert_row,
     insert_source,
     is_idle,
-    is_idle_row,
     save_ingestion_metrics,
     save_watermark,
     set_meta,
@@ -347,54 +350,3 @@ def load_record(folder: Where) -> dict[str, Any]:
 def read_record_file(folder: Path) -> dict[str, Any]:
     """The ingestion record exported into folder (a deployed version's copy); {} if none."""
     return read_json(Path(folder) / INGESTION_RECORD, {}) or {}
-
-
-# ---- run history ----------------------------------------------------------------------------
-
-
-def record_run(folder: Where, run: Run) -> int:
-    """Append a run to the history; an idle run (no batch, no error) extends the last
-    row when that row is idle too, so idle ticks never push real runs away."""
-    run.ended_at = run.ended_at or now_iso()
-    values = encode_run(run)
-    with connection(folder) as db, transaction(db):
-        last = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-        if is_idle(run) and last is not None and is_idle_row(dict(last)):
-            ticks = int(json.loads(last["ticks"] or "1")) + 1
-            db.execute(
-                "UPDATE runs SET ended_at = ?, ticks = ? WHERE id = ?",
-                (run.ended_at, json.dumps(ticks), last["id"]),
-            )
-            return int(last["id"])
-        return insert_row(db, "runs", values)
-
-
-def read_history(folder: Where, limit: int = 20) -> list[dict[str, Any]]:
-    """The last runs, newest first, decoded."""
-    if not ready(folder):
-        return []
-    with connection(folder) as db:
-        rows = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    return [decode_run(dict(r)) for r in rows]
-
-
-def last_judged_run(folder: Where) -> dict[str, Any] | None:
-    """The newest run that judged a batch for drift, however long ago."""
-    if not ready(folder):
-        return None
-    with connection(folder) as db:
-        row = db.execute(
-            "SELECT * FROM runs WHERE verdict IS NOT NULL OR model_drift IS NOT NULL "
-            "OR data_drift_psi IS NOT NULL "
-            "ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-    return decode_run(dict(row)) if row else None
-
-
-def prune_history(folder: Where, keep_days: float) -> int:
-    """Delete history rows older than keep_days (judged or not); returns how many."""
-    from datetime import UTC, datetime, timedelta
-
-    cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat(timespec="seconds")
-    with connection(folder) as db, transaction(db):
-        return db.execute("DELETE FROM runs WHERE started_at < ?", (cutoff,)).rowcount
