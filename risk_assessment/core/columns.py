@@ -91,6 +91,7 @@ class ColumnSchema:
     features: tuple[Feature, ...]
     value: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
+    value_label: str | None = None  # the value column's plain words, when given
 
     @property
     def feature_names(self) -> list[str]:
@@ -108,8 +109,11 @@ class ColumnSchema:
         return {f.name: f for f in self.features}[name]
 
     def words(self, name: str) -> str:
-        """A column's plain words: its label when it is a feature with one, else its name."""
+        """A column's plain words: its label when it is a feature (or the value column)
+        with one, else its name."""
         known = {f.name: f.words for f in self.features}
+        if self.value_label and self.value not in known:
+            known[self.value] = self.value_label
         return known.get(name, name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,7 +127,11 @@ class ColumnSchema:
             }
         out: dict[str, Any] = {"id": self.id, "target": target}
         if self.value:
-            out["value"] = self.value
+            out["value"] = (
+                {"column": self.value, "label": self.value_label}
+                if self.value_label
+                else self.value
+            )
         out["features"] = {f.name: f.to_dict() for f in self.features}
         if self.aliases:
             out["aliases"] = dict(self.aliases)
@@ -284,7 +292,7 @@ def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
     unknown = sorted(set(spec) - SCHEMA_KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    ident, value = text_key(spec, "id", where), text_key(spec, "value", where, required=False)
+    ident, (value, value_label) = text_key(spec, "id", where), parse_value(spec.get("value"), where)
     target = parse_target(spec.get("target"), where)
     raw = spec.get("features")
     if not isinstance(raw, dict) or not raw:
@@ -304,7 +312,19 @@ def parse_schema(spec: Any, where: str = "config.json: schema") -> ColumnSchema:
     check_labels(features, where)
     columns = [ident, target.column, *(f.name for f in features), *([value] if value else [])]
     aliases = parse_aliases(spec.get("aliases", {}), columns, where)
-    return ColumnSchema(ident, target, features, value, aliases)
+    return ColumnSchema(ident, target, features, value, aliases, value_label)
+
+
+def parse_value(raw: Any, where: str) -> tuple[str | None, str | None]:
+    """(column, label) of the schema's optional value: a column name, or {column, label}
+    with the plain words the pages use for it."""
+    if not isinstance(raw, dict):
+        return text_key({"value": raw}, "value", where, required=False), None
+    unknown = sorted(set(raw) - {"column", "label"})
+    if unknown:
+        raise ConfigError(f"{where}.value: unknown key(s) {', '.join(map(str, unknown))}")
+    label = parse_label(raw.get("label"), f"{where}.value") or None
+    return text_key(raw, "column", f"{where}.value"), label
 
 
 def check_labels(features: tuple[Feature, ...], where: str) -> None:

@@ -103,6 +103,15 @@ def last_list_contacts(config: dict[str, Any], listed: pd.DataFrame) -> str:
     )
 
 
+def ordered_by(config: dict[str, Any], value: str | None) -> str:
+    """How the calls are ordered, in words: by value at risk (the value column's words)
+    when the schema declares one, else by exit probability."""
+    if not value:
+        return "exit probability"
+    schema = config.get("schema")
+    return f"value at risk ({schema.words(value) if schema else value})"
+
+
 def week_facts(
     config: dict[str, Any],
     listed: pd.DataFrame,
@@ -127,7 +136,7 @@ def week_facts(
         "calls": chosen,
         "records": calls.call_records(chosen, config["risk"]["top_reasons"], config["schema"]),
         "per_week": per_week,
-        "ordered_by": f"value at risk ({value})" if value else "exit probability",
+        "ordered_by": ordered_by(config, value),
         "move": move,
         "model_change": calls.model_change_sentence(move),
         "exits": exits,

@@ -98,6 +98,12 @@ BAD = [
     (variant(features={"  ": {"type": "number"}}), "features: a feature named '  '"),
     (variant(id=" "), "schema.id must be a column name"),
     (variant(value=""), "schema.value must be a column name"),
+    # the value with its plain words: {column, label}
+    (variant(value={"label": "contract value"}), "schema.value.column must be a column name"),
+    (variant(value={"column": "acv", "size": 1}), "schema.value: unknown key(s) size"),
+    (variant(value={"column": "acv", "label": 5}), "schema.value.label must be a text"),
+    (variant(value={"column": "acv", "label": " "}), "schema.value.label is empty"),
+    (variant(value={"column": "account", "label": "x"}), "value: account is the id column"),
     (variant(target=""), "schema.target must be a column name"),
     (variant(target={"column": " ", "positive": "y", "negative": "n"}), "schema.target:"),
     (variant(aliases={"Account ": "account"}), "aliases.Account : the header Account  is"),
@@ -151,3 +157,16 @@ def test_a_non_finite_bound_stops_the_scripts_with_one_line(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert len(lines) == 1 and "schema.features.a.min must be a finite number" in lines[0]
+
+
+def test_the_value_column_may_have_its_own_words():
+    """ "value": {"column", "label"}: the column is read as before, its words are the
+    label's (the pages name it so), and the schema writes itself back the same way; a
+    plain name still reads as its name."""
+    schema = parse_schema(variant(value={"column": "acv", "label": "annual contract value"}))
+    assert schema.value == "acv" and schema.columns[-1] == "acv"
+    assert schema.words("acv") == "annual contract value"
+    assert parse_schema(schema.to_dict()) == schema
+    plain = parse_schema(ISSUE_EXAMPLE)
+    assert plain.words("annual_contract_value") == "annual_contract_value"
+    assert plain.to_dict()["value"] == "annual_contract_value"

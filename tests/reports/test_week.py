@@ -22,3 +22,17 @@ def test_a_predecessor_of_other_columns_is_not_compared(workspace):
     assert "v0002" in page.get_data(as_text=True)
     client_page = client.get("/client/c300")  # ranks under the last versions: v0002 only
     assert client_page.status_code == 200, client_page.get_data(as_text=True)[:300]
+
+
+def test_the_calls_are_ordered_by_the_value_columns_words():
+    """"ordered by value at risk (...)" names the value column by its label when the
+    schema gives one, by its name otherwise, and by exit probability without a value."""
+    from risk_assessment.core.columns import parse_schema
+    from risk_assessment.reports.week import ordered_by
+
+    spec = {"id": "acct", "target": "churn", "features": {"seats": {"type": "integer"}}}
+    labelled = parse_schema({**spec, "value": {"column": "acv", "label": "contract value"}})
+    assert ordered_by({"schema": labelled}, "acv") == "value at risk (contract value)"
+    named = parse_schema({**spec, "value": "acv"})
+    assert ordered_by({"schema": named}, "acv") == "value at risk (acv)"
+    assert ordered_by({"schema": named}, None) == "exit probability"
