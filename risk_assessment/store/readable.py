@@ -30,8 +30,10 @@ def stored_types(stored: dict) -> dict[str, str]:
     `stored` (a schema as to_dict() writes it) hold: its features, and its value column
     (a number) that a later schema may list as a feature."""
     had = {sqlite_fold(n): spec.get("type") for n, spec in stored.get("features", {}).items()}
-    if stored.get("value"):
-        had.setdefault(sqlite_fold(stored["value"]), "number")
+    value = stored.get("value")  # a column name, or {column, label}
+    value = value.get("column") if isinstance(value, dict) else value
+    if value:
+        had.setdefault(sqlite_fold(value), "number")
     return had
 
 

@@ -25,7 +25,7 @@ def test_a_predecessor_of_other_columns_is_not_compared(workspace):
 
 
 def test_the_calls_are_ordered_by_the_value_columns_words():
-    """"ordered by value at risk (...)" names the value column by its label when the
+    """ "ordered by value at risk (...)" names the value column by its label when the
     schema gives one, by its name otherwise, and by exit probability without a value."""
     from risk_assessment.core.columns import parse_schema
     from risk_assessment.reports.week import ordered_by

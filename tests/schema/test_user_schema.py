@@ -311,6 +311,24 @@ def test_a_schema_edit_that_keeps_the_columns_keeps_the_rows(saas, tmp_path):
     assert training.run_training(edited)["rows"] == meta["rows"]
 
 
+def test_a_labelled_value_column_stores_and_reads_as_a_named_one(saas, tmp_path):
+    """ "value": {column, label}: rows are stored as with a plain name (the store records
+    the schema in that form), the pages' words are the label's, and listing the value
+    column as a feature later still reads every stored row."""
+    spec = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    spec["schema"]["value"] = {"column": "annual_contract_value", "label": "contract value"}
+    (tmp_path / "config.json").write_text(json.dumps(spec), encoding="utf-8")
+    config = load_config(tmp_path / "config.json")
+    assert config["schema"].words("annual_contract_value") == "contract value"
+    ingestion.run_ingestion(config)
+    rows = training.run_training(config)["rows"]
+    spec["schema"]["features"]["annual_contract_value"] = {"type": "number", "min": 0}
+    (tmp_path / "config.json").write_text(json.dumps(spec), encoding="utf-8")
+    edited = load_config(tmp_path / "config.json")
+    assert store.unusable_rows(edited["output_folder_path"], edited["schema"]) == (0, [])
+    assert training.run_training(edited)["rows"] == rows
+
+
 def test_a_schema_no_stored_row_satisfies_is_one_line_and_can_be_undone(saas, tmp_path):
     """A required feature no stored row has: training stops with one line naming it and
     what to do; with the schema changed back, diagnostics and training work again (the
