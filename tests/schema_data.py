@@ -75,7 +75,7 @@ def feature_specs(draw) -> dict:
 def schema_specs(draw) -> dict:
     """A config.json `schema` section: 1-15 features of random types and names, random id
     and target names, text target labels (random) or 1/0, maybe a value column (its own,
-    or a numeric feature)."""
+    or a numeric feature; a name, or {column, label})."""
     names = draw(st.lists(NAMES, min_size=2, max_size=16, unique_by=same_name))
     target, *rest = names
     taken = {same_name(n) for n in names}
@@ -98,7 +98,9 @@ def schema_specs(draw) -> dict:
     numeric = [n for n in numeric if n not in OWN_FIELDS]
     choice = draw(st.sampled_from(["none", "own", "feature"]))
     if choice == "own" or (choice == "feature" and numeric):
-        spec["value"] = value if choice == "own" else draw(st.sampled_from(numeric))
+        column = value if choice == "own" else draw(st.sampled_from(numeric))
+        labelled = draw(st.booleans())  # the value with its own words, {column, label}
+        spec["value"] = {"column": column, "label": draw(LABELS)} if labelled else column
     return spec
 
 
