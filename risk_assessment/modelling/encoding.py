@@ -120,11 +120,13 @@ class Rows(NamedTuple):
 
 def rows_of(X: Any, n_samples: int) -> Rows | None:
     """A dense block, or a CSR block with the same number of entries in every row, as
-    its Rows; None for any other block."""
+    its Rows; None for any other block, or for no rows at all."""
+    if X.shape[0] != n_samples or n_samples == 0:
+        return None
     if not sparse.issparse(X):
         values = np.asarray(X)
         return Rows(values, None) if values.ndim == 2 and values.dtype.kind in "biuf" else None
-    if X.format != "csr" or X.shape[0] != n_samples or n_samples == 0:
+    if X.format != "csr":
         return None
     per_row = X.indptr[1] - X.indptr[0]
     if not np.array_equal(X.indptr, np.arange(n_samples + 1) * per_row):
@@ -163,7 +165,7 @@ class RowStack(ColumnTransformer):
         if not self.sparse_output_:
             return super()._hstack(Xs, n_samples=n_samples)
         blocks = [rows_of(X, n_samples) for X in Xs]
-        if all(b is not None and len(b.values) == n_samples for b in blocks) and n_samples:
+        if all(b is not None for b in blocks):
             return join_rows(blocks, [X.shape[1] for X in Xs], n_samples)
         csr = [X if sparse.issparse(X) else as_csr(X) for X in Xs]
         return super()._hstack(csr, n_samples=n_samples)

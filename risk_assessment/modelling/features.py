@@ -88,13 +88,13 @@ def groups(schema: ColumnSchema) -> dict[str, list[int]]:
 
 def column_transformer(schema: ColumnSchema, transform: str, scale: bool) -> ColumnTransformer:
     """The schema's input step (see the module docstring)."""
-    features, parts = schema.features, []
-    csr = "categories" in groups(schema)  # the output is sparse (joined by RowStack)
+    features, parts, found = schema.features, [], groups(schema)
+    csr = "categories" in found  # the output is sparse (joined by RowStack)
 
     def missing(cols: list[int]) -> bool:
         return any(not features[i].required for i in cols)
 
-    for name, cols in groups(schema).items():
+    for name, cols in found.items():
         if name in ("counts", "signed"):
             func = np.log1p if name == "counts" else np.arcsinh
             step: Any = numeric_steps(func, transform, scale, missing(cols))

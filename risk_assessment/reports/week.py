@@ -106,10 +106,7 @@ def last_list_contacts(config: dict[str, Any], listed: pd.DataFrame) -> str:
 def ordered_by(config: dict[str, Any], value: str | None) -> str:
     """How the calls are ordered, in words: by value at risk (the value column's words)
     when the schema declares one, else by exit probability."""
-    if not value:
-        return "exit probability"
-    schema = config.get("schema")
-    return f"value at risk ({schema.words(value) if schema else value})"
+    return f"value at risk ({config['schema'].words(value)})" if value else "exit probability"
 
 
 def week_facts(

@@ -10,7 +10,6 @@ store.py; standard library only.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from risk_assessment.core.columns import ColumnSchema
@@ -103,19 +102,10 @@ def other_schema_rows(db: sqlite3.Connection, schema: ColumnSchema) -> bool:
     the statement), so one row per source tells (an index look-up each) and only the
     sources stored under another schema are searched: asked of every row, the question
     read a million rows on every training run (0.45 s)."""
-    sources = [sid for (sid,) in db.execute("SELECT id FROM sources")]
-    other = []
-    for sid in sources:
-        row = db.execute(
-            "SELECT schema FROM observations WHERE source_id = ? LIMIT 1", (sid,)
-        ).fetchone()
-        if row is not None and row[0] != schema.fingerprint():
-            other.append(sid)
-    if not other:
-        return False
     found = db.execute(
         "SELECT EXISTS (SELECT 1 FROM observations WHERE exited IS NOT NULL AND duplicate = 0 "
-        "AND schema IS NOT ? AND source_id IN (SELECT value FROM json_each(?)))",
-        (schema.fingerprint(), json.dumps(other)),
+        "AND schema IS NOT :fp AND source_id IN (SELECT s.id FROM sources s WHERE "
+        "(SELECT schema FROM observations WHERE source_id = s.id LIMIT 1) IS NOT :fp))",
+        {"fp": schema.fingerprint()},
     )
     return bool(found.fetchone()[0])
